@@ -1,0 +1,2 @@
+//! Placeholder replaced by the transcript decode benchmark.
+fn main() {}

@@ -1,0 +1,45 @@
+//! The body Soniox POSTs to a transcription's `webhook_url`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ids::TranscriptionId, open_enum::open_enum};
+
+open_enum! {
+    /// The outcome a webhook reports.
+    pub enum WebhookStatus {
+        /// The transcript is ready to fetch.
+        Completed => "completed",
+        /// The job failed; the transcription's `error_type` and `error_message` say why.
+        Error => "error",
+    }
+}
+
+/// A webhook delivery's body: `{"id": "...", "status": "completed" | "error"}`.
+///
+/// Soniox sends no timestamp, signature or delivery id; the transcription id is the only key
+/// for recognising a retried delivery.
+///
+/// ```
+/// use soniox_types::{WebhookEvent, WebhookStatus};
+///
+/// let event: WebhookEvent =
+///     serde_json::from_str(r#"{"id":"548d023b-2b3d-4dc2-a3ef-cca26d05fd9a","status":"completed"}"#)?;
+/// assert_eq!(event.status, WebhookStatus::Completed);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct WebhookEvent {
+    /// The transcription the event is about.
+    pub id: TranscriptionId,
+    /// How it ended.
+    pub status: WebhookStatus,
+}
+
+impl WebhookEvent {
+    /// An event for `id` with `status`.
+    pub fn new(id: TranscriptionId, status: WebhookStatus) -> Self {
+        Self { id, status }
+    }
+}

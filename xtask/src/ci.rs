@@ -1,0 +1,31 @@
+//! `cargo xtask ci`: everything CI checks, in order, stopping at the first failure.
+
+use crate::cmd::Step;
+
+pub(crate) fn run() -> Result<(), String> {
+    Step::new("cargo", &["fmt", "--all", "--check"]).run()?;
+    Step::new(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )
+    .run()?;
+    Step::new("cargo", &["test", "--workspace", "--all-features"])
+        .env("INSTA_UPDATE", "no")
+        .run()?;
+    Step::new(
+        "cargo",
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+    )
+    .env("RUSTDOCFLAGS", "-D warnings")
+    .run()?;
+    eprintln!("xtask ci: all checks passed");
+    Ok(())
+}

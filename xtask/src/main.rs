@@ -1,0 +1,59 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! Each subcommand lives in its own module. The only dependency is the standard library, so
+//! `cargo xtask` builds in seconds on a fresh machine.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports on the terminal"
+)]
+
+mod bench;
+mod ci;
+mod cmd;
+
+use std::{path::PathBuf, process::ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci       format check, clippy, tests and docs, stopping at the first failure
+  bench    run every benchmark of the workspace (extra arguments go to `cargo bench`)
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let result = match args.next().as_deref() {
+        Some("ci") => ci::run(),
+        Some("bench") => bench::run(&args.collect::<Vec<_>>()),
+        Some("help" | "--help" | "-h") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            if let Some(other) = other {
+                eprintln!("unknown command `{other}`\n");
+            }
+            eprint!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root, found from this crate's manifest directory so that `cargo xtask` works
+/// from any subdirectory.
+fn project_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
