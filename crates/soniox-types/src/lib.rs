@@ -127,5 +127,7 @@ pub use crate::{
     transcript::{Token, Transcript, TranslationStatus},
     transcription::{Transcription, TranscriptionList, TranscriptionStatus},
     validation::{ValidationErrors, Violation, ViolationKind},
-    webhook::{WebhookEvent, WebhookStatus},
+    webhook::{
+        DEFAULT_WEBHOOK_HEADER, WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV, WebhookEvent, WebhookStatus,
+    },
 };

@@ -167,6 +167,12 @@ pub struct ValidationErrors {
 }
 
 impl ValidationErrors {
+    /// Errors made of `violations`, for checks done outside this crate (a webhook URL once
+    /// its metadata is added, say); `None` when there are none.
+    pub fn from_violations(violations: Vec<Violation>) -> Option<Self> {
+        (!violations.is_empty()).then_some(Self { violations })
+    }
+
     /// Every violation found, in field order.
     pub fn violations(&self) -> &[Violation] {
         &self.violations

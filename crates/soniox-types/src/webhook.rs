@@ -4,6 +4,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ids::TranscriptionId, open_enum::open_enum};
 
+/// Environment variable naming the webhook auth header, as in the official SDKs.
+pub const WEBHOOK_HEADER_ENV: &str = "SONIOX_API_WEBHOOK_HEADER";
+/// Environment variable holding the webhook auth header's value, as in the official SDKs.
+pub const WEBHOOK_SECRET_ENV: &str = "SONIOX_API_WEBHOOK_SECRET";
+/// The auth header name used when [`WEBHOOK_HEADER_ENV`] is not set, as in the official SDKs.
+pub const DEFAULT_WEBHOOK_HEADER: &str = "X-Soniox-Webhook-Secret";
+
 open_enum! {
     /// The outcome a webhook reports.
     pub enum WebhookStatus {

@@ -1,0 +1,385 @@
+//! The [`Client`] and the one place requests are sent, retried and traced.
+
+use std::{
+    fmt,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use soniox_types::{ApiError, Secret};
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::Url;
+
+use crate::{
+    ClientBuilder, Error,
+    error::snippet,
+    retry::{AttemptOutcome, Decision, Replay, RetryPolicy, full_jitter, parse_retry_after},
+};
+
+/// The most bytes of an error body read into memory.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// An async client for the Soniox REST API.
+///
+/// Cheap to clone: clones share one connection pool and configuration. Reach the API through
+/// the resource handles [`files`](Self::files), [`transcriptions`](Self::transcriptions),
+/// [`models`](Self::models) and [`auth`](Self::auth).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// Base URL without a trailing slash or `/v1`.
+    base_url: String,
+    api_key: Secret,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    upload_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("api_key", &"[redacted]")
+            .field("retry", &self.inner.retry)
+            .field("request_timeout", &self.inner.request_timeout)
+            .field("upload_timeout", &self.inner.upload_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One API call, described independently of its body so it can be rebuilt per attempt.
+pub(crate) struct Call<'a> {
+    pub(crate) method: Method,
+    pub(crate) path: &'a str,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) replay: Replay,
+    pub(crate) upload: bool,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn get(path: &'a str) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            query: Vec::new(),
+            replay: Replay::Safe,
+            upload: false,
+        }
+    }
+
+    pub(crate) fn delete(path: &'a str) -> Self {
+        Self {
+            method: Method::DELETE,
+            ..Self::get(path)
+        }
+    }
+
+    pub(crate) fn post(path: &'a str) -> Self {
+        Self {
+            method: Method::POST,
+            replay: Replay::OnlyIfNotProcessed,
+            ..Self::get(path)
+        }
+    }
+
+    pub(crate) fn query(mut self, query: Vec<(&'static str, String)>) -> Self {
+        self.query = query;
+        self
+    }
+
+    pub(crate) fn upload(mut self) -> Self {
+        self.upload = true;
+        self
+    }
+}
+
+impl Client {
+    /// A builder with the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `SONIOX_API_KEY` and `SONIOX_API_BASE_URL` (default
+    /// `https://api.soniox.com`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `SONIOX_API_KEY` is not set.
+    pub fn from_env() -> Result<Self, Error> {
+        ClientBuilder::from_env().build()
+    }
+
+    pub(crate) fn from_builder(builder: ClientBuilder) -> Result<Self, Error> {
+        let api_key = builder.api_key.ok_or_else(|| {
+            Error::Config(format!(
+                "no API key: call `api_key` or set {}",
+                crate::config::API_KEY_ENV
+            ))
+        })?;
+        let base_url = normalize_base_url(&builder.base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(builder.connect_timeout)
+            .user_agent(builder.user_agent)
+            .build()
+            .map_err(|error| Error::Config(format!("cannot build the HTTP client: {error}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                api_key,
+                retry: builder.retry,
+                request_timeout: builder.request_timeout,
+                upload_timeout: builder.upload_timeout,
+            }),
+        })
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Sends `call`, retrying as the policy allows, and returns the successful response.
+    ///
+    /// `body` adds the request body to a fresh request for every attempt, because a streamed
+    /// body cannot be replayed; it returns `None` when the body cannot be recreated (a reader
+    /// that was already consumed), which ends the retries.
+    pub(crate) async fn send(
+        &self,
+        call: Call<'_>,
+        mut body: impl FnMut(RequestBuilder) -> Option<Result<RequestBuilder, Error>>,
+    ) -> Result<Response, Error> {
+        let span = tracing::info_span!(
+            "soniox.request",
+            method = %call.method,
+            path = call.path,
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+        );
+        async {
+            let url = format!("{}{}", self.inner.base_url, call.path);
+            let started = Instant::now();
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                tracing::Span::current().record("attempt", attempt);
+                let request = self
+                    .inner
+                    .http
+                    .request(call.method.clone(), &url)
+                    .bearer_auth(self.inner.api_key.expose_secret())
+                    .query(&call.query);
+                let request = match self.timeout_for(&call) {
+                    Some(timeout) => request.timeout(timeout),
+                    None => request,
+                };
+                let Some(request) = body(request) else {
+                    return Err(Error::Config(
+                        "the upload source cannot be read twice, so the request was not retried"
+                            .to_owned(),
+                    ));
+                };
+                let (outcome, error) = match request?.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        record_response(&response);
+                        return Ok(response);
+                    }
+                    Ok(response) => {
+                        record_response(&response);
+                        let retry_after = response
+                            .headers()
+                            .get(http::header::RETRY_AFTER)
+                            .and_then(|value| value.to_str().ok())
+                            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                        let outcome = AttemptOutcome::Status {
+                            status: response.status().as_u16(),
+                            retry_after,
+                        };
+                        (outcome, error_from_response(response).await)
+                    }
+                    Err(error) => {
+                        let outcome = if error.is_connect() {
+                            AttemptOutcome::ConnectFailed
+                        } else {
+                            AttemptOutcome::FailedAfterSend
+                        };
+                        let error = if error.is_timeout() {
+                            Error::Timeout(error)
+                        } else {
+                            Error::Transport(error)
+                        };
+                        (outcome, error)
+                    }
+                };
+                let decision = self.inner.retry.decide(
+                    attempt,
+                    started.elapsed(),
+                    call.replay,
+                    outcome,
+                    full_jitter,
+                );
+                match decision {
+                    Decision::Stop => return Err(error),
+                    Decision::RetryAfter(delay) => {
+                        tracing::debug!(?delay, error = %error, "retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends a call without a body and decodes the JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, Error> {
+        let response = self.send(call, |request| Some(Ok(request))).await?;
+        decode(response).await
+    }
+
+    /// Sends a call with a JSON body and decodes the JSON answer.
+    pub(crate) async fn json_with_body<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        body: &B,
+    ) -> Result<T, Error> {
+        let response = self
+            .send(call, |request| Some(Ok(request.json(body))))
+            .await?;
+        decode(response).await
+    }
+
+    /// Sends a call whose success has no body (204).
+    pub(crate) async fn no_content(&self, call: Call<'_>) -> Result<(), Error> {
+        self.send(call, |request| Some(Ok(request))).await.map(drop)
+    }
+
+    fn timeout_for(&self, call: &Call<'_>) -> Option<Duration> {
+        if call.upload {
+            self.inner.upload_timeout
+        } else {
+            Some(self.inner.request_timeout)
+        }
+    }
+}
+
+fn record_response(response: &Response) {
+    let span = tracing::Span::current();
+    span.record("status", response.status().as_u16());
+    if let Some(id) = request_id(response) {
+        span.record("request_id", id);
+    }
+}
+
+fn request_id(response: &Response) -> Option<&str> {
+    response
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Decodes a success body, keeping a snippet of it when it does not decode.
+pub(crate) async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
+    let bytes = response.bytes().await.map_err(Error::Transport)?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::Decode {
+        source,
+        snippet: snippet(&bytes),
+    })
+}
+
+/// Turns an error response into [`Error::Api`] or, when the body is not an API error body,
+/// [`Error::UnexpectedResponse`]. Reads at most [`ERROR_BODY_LIMIT`] bytes.
+async fn error_from_response(mut response: Response) -> Error {
+    let status = response.status();
+    let header_request_id = request_id(&response).map(str::to_owned);
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(error) => return Error::Transport(error),
+        }
+    }
+    match serde_json::from_slice::<ApiError>(&body) {
+        Ok(mut api_error) => {
+            if api_error.request_id.is_none() {
+                api_error.request_id = header_request_id;
+            }
+            Error::Api {
+                status,
+                body: Box::new(api_error),
+            }
+        }
+        Err(_) => Error::UnexpectedResponse {
+            status,
+            request_id: header_request_id,
+            snippet: snippet(&body),
+        },
+    }
+}
+
+fn normalize_base_url(raw: &str) -> Result<String, Error> {
+    let url = Url::parse(raw.trim())
+        .map_err(|error| Error::Config(format!("invalid base URL {raw:?}: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Error::Config(format!(
+            "the base URL must be http(s)://host, got {raw:?}"
+        )));
+    }
+    let trimmed = url.as_str().trim_end_matches('/');
+    Ok(trimmed.strip_suffix("/v1").unwrap_or(trimmed).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_normalized() {
+        for (raw, expected) in [
+            ("https://api.soniox.com", "https://api.soniox.com"),
+            ("https://api.soniox.com/", "https://api.soniox.com"),
+            ("https://api.soniox.com/v1", "https://api.soniox.com"),
+            ("https://api.soniox.com/v1/", "https://api.soniox.com"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            (" http://localhost:1/prefix ", "http://localhost:1/prefix"),
+        ] {
+            assert_eq!(normalize_base_url(raw).unwrap(), expected, "{raw}");
+        }
+        for bad in ["", "api.soniox.com", "ftp://api.soniox.com", "http://"] {
+            assert!(
+                matches!(normalize_base_url(bad), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let client = Client::builder()
+            .api_key("super-secret-key")
+            .build()
+            .unwrap();
+        let builder = Client::builder().api_key("super-secret-key");
+        for shown in [
+            format!("{client:?}"),
+            format!("{builder:?}"),
+            format!("{client:#?}"),
+        ] {
+            assert!(!shown.contains("super-secret-key"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_required() {
+        let error = Client::builder().build().unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error}");
+    }
+}

@@ -1,0 +1,148 @@
+//! The client's one error type.
+
+use std::time::Duration;
+
+use soniox_types::{
+    ApiError, ApiErrorType, TranscriptionId, TranscriptionStatus, ValidationErrors,
+};
+
+/// The longest piece of an unexpected response body kept in an error.
+pub(crate) const SNIPPET_CHARS: usize = 512;
+
+/// Everything that can go wrong in a client call.
+///
+/// Match on the variant, or ask the predicates ([`status`](Self::status),
+/// [`is_retryable`](Self::is_retryable), [`is_not_found`](Self::is_not_found),
+/// [`request_id`](Self::request_id)). Nothing in it ever contains the API key or a webhook
+/// secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with an error body.
+    #[error("Soniox API error: {body}")]
+    Api {
+        /// The HTTP status.
+        status: http::StatusCode,
+        /// The parsed error body.
+        body: Box<ApiError>,
+    },
+    /// The API (or a proxy in front of it) answered with an error that is not a JSON error
+    /// body, such as an HTML 502 page.
+    #[error("HTTP {status} with an unexpected body: {snippet}")]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: http::StatusCode,
+        /// The `x-request-id` header, if any.
+        request_id: Option<String>,
+        /// The start of the body, at most 512 characters.
+        snippet: String,
+    },
+    /// A success response whose body did not decode.
+    #[error("cannot decode the response: {source}; body starts with: {snippet}")]
+    Decode {
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+        /// The start of the body, at most 512 characters.
+        snippet: String,
+    },
+    /// The request never got an answer: connection refused or reset, TLS failure, ...
+    #[error("transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// An attempt took longer than the configured request timeout.
+    #[error("the request timed out")]
+    Timeout(#[source] reqwest::Error),
+    /// The request breaks a documented limit; it was not sent.
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    /// Reading a local file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is over the 1 GiB upload limit; it was not sent.
+    #[error("the file is {size} bytes, over the 1 GiB upload limit")]
+    FileTooLarge {
+        /// The file's size in bytes.
+        size: u64,
+    },
+    /// The client is misconfigured (for example, no API key).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// [`wait`](crate::Transcriptions::wait) gave up before the job finished.
+    #[error("transcription {id} did not finish within {waited:?} (last status: {last_status})")]
+    WaitTimeout {
+        /// The job.
+        id: TranscriptionId,
+        /// How long it waited.
+        waited: Duration,
+        /// The last status seen.
+        last_status: TranscriptionStatus,
+    },
+    /// The job ended in `error`.
+    #[error("transcription {id} failed: {error_type}: {error_message}")]
+    TranscriptionFailed {
+        /// The job.
+        id: TranscriptionId,
+        /// The job's `error_type`.
+        error_type: String,
+        /// The job's `error_message`.
+        error_message: String,
+    },
+}
+
+impl Error {
+    /// The HTTP status, for errors the server answered.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match self {
+            Error::Api { status, .. } | Error::UnexpectedResponse { status, .. } => Some(*status),
+            Error::Transport(error) | Error::Timeout(error) => error.status(),
+            _ => None,
+        }
+    }
+
+    /// The API's error type, for errors with a JSON body.
+    pub fn api_error_type(&self) -> Option<&ApiErrorType> {
+        match self {
+            Error::Api { body, .. } => Some(&body.error_type),
+            _ => None,
+        }
+    }
+
+    /// The server's id of the failed request, for support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { body, .. } => body.request_id.as_deref(),
+            Error::UnexpectedResponse { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the same call might succeed later: rate limits, server errors, timeouts and
+    /// transport failures.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport(_) | Error::Timeout(_) => true,
+            _ => self
+                .status()
+                .is_some_and(|status| matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)),
+        }
+    }
+
+    /// Whether the file or transcription does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(http::StatusCode::NOT_FOUND)
+    }
+
+    /// Whether the transcription is in a state that does not allow the call (409), such as
+    /// fetching the transcript of an unfinished job.
+    pub fn is_invalid_state(&self) -> bool {
+        self.status() == Some(http::StatusCode::CONFLICT)
+    }
+}
+
+/// The first [`SNIPPET_CHARS`] characters of a body, lossily decoded.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .chars()
+        .take(SNIPPET_CHARS)
+        .collect()
+}

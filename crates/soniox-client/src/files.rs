@@ -1,0 +1,118 @@
+//! `client.files()`: upload, inspect, list and delete audio files.
+
+use futures_util::Stream;
+use soniox_types::{Count, File, FileId, FileList, ListParams};
+
+use crate::{
+    Client, Error, Upload,
+    client::{Call, decode},
+    pagination::paginate,
+};
+
+/// The `/v1/files` endpoints. Get one from [`Client::files`].
+#[derive(Clone, Copy, Debug)]
+pub struct Files<'a> {
+    client: &'a Client,
+}
+
+impl Client {
+    /// Uploaded files.
+    pub fn files(&self) -> Files<'_> {
+        Files { client: self }
+    }
+}
+
+impl Files<'_> {
+    /// Uploads a file, streaming it from its source.
+    ///
+    /// The size (≤ 1 GiB) and metadata are checked before anything is sent.
+    ///
+    /// # Errors
+    /// [`Error::FileTooLarge`], [`Error::Validation`] or [`Error::Io`] before sending; API and
+    /// transport errors after.
+    pub async fn upload(&self, upload: Upload) -> Result<File, Error> {
+        let size = upload.prepare().await?;
+        let response = self
+            .client
+            .send(Call::post("/v1/files").upload(), |request| {
+                upload
+                    .form(size)
+                    .map(|form| form.map(|form| request.multipart(form)))
+            })
+            .await?;
+        decode(response).await
+    }
+
+    /// Gets a file's metadata.
+    ///
+    /// # Errors
+    /// [`Error::Api`] with status 404 ([`Error::is_not_found`]) when there is no such file.
+    pub async fn get(&self, id: &FileId) -> Result<File, Error> {
+        self.client
+            .json(Call::get(&format!(
+                "/v1/files/{}",
+                path_segment(id.as_str())
+            )))
+            .await
+    }
+
+    /// Deletes a file.
+    ///
+    /// # Errors
+    /// [`Error::Api`] with status 404 when there is no such file.
+    pub async fn delete(&self, id: &FileId) -> Result<(), Error> {
+        self.client
+            .no_content(Call::delete(&format!(
+                "/v1/files/{}",
+                path_segment(id.as_str())
+            )))
+            .await
+    }
+
+    /// Counts the account's files.
+    ///
+    /// # Errors
+    /// API and transport errors.
+    pub async fn count(&self) -> Result<Count, Error> {
+        self.client.json(Call::get("/v1/files/count")).await
+    }
+
+    /// One page of files.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] for a limit outside 1..=1000; API errors such as an invalid cursor.
+    pub async fn list_page(&self, params: &ListParams) -> Result<FileList, Error> {
+        params.validate()?;
+        self.client
+            .json(Call::get("/v1/files").query(params.to_query()))
+            .await
+    }
+
+    /// Every file, page after page, as a stream.
+    ///
+    /// ```no_run
+    /// # async fn run(client: soniox_client::Client) -> Result<(), soniox_client::Error> {
+    /// use futures_util::TryStreamExt;
+    /// use soniox_types::ListParams;
+    ///
+    /// let files: Vec<_> = client.files().list(ListParams::new().limit(500)).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn list(
+        &self,
+        params: ListParams,
+    ) -> impl Stream<Item = Result<File, Error>> + Send + 'static {
+        let client = self.client.clone();
+        paginate(params, move |params| {
+            let client = client.clone();
+            async move { client.files().list_page(&params).await }
+        })
+    }
+}
+
+/// Percent-encodes an id for use as one path segment, so an id can never change the path.
+pub(crate) fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

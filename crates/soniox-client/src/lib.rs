@@ -1,0 +1,107 @@
+//! An async client for the [Soniox](https://soniox.com) Speech-to-Text **async** REST API.
+//!
+//! Pleasant on the common path — upload, transcribe with a webhook, get the result — and
+//! robust on the hard ones: uploads stream from disk whatever their size, lists are streams
+//! that follow cursors, transient failures are retried without ever creating a job twice, and
+//! every error keeps the API's own explanation.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use soniox_client::{Audio, Client, TranscribeOptions};
+//!
+//! # async fn run() -> Result<(), soniox_client::Error> {
+//! // SONIOX_API_KEY (and optionally SONIOX_API_BASE_URL) from the environment.
+//! let client = Client::from_env()?;
+//! let done = client
+//!     .transcribe(Audio::path("meeting.mp3"), TranscribeOptions::new().cleanup(true))
+//!     .await?;
+//! println!("{}", done.transcript.text);
+//! # Ok(()) }
+//! ```
+//!
+//! # With a webhook
+//!
+//! Create the job and return; Soniox POSTs to your URL when it is done (receive it with the
+//! `soniox-webhook` crate). Metadata rides in the URL's query string:
+//!
+//! ```no_run
+//! use soniox_client::{Client, Webhook};
+//! use soniox_types::CreateTranscription;
+//!
+//! # async fn run(client: Client) -> Result<(), soniox_client::Error> {
+//! let webhook = Webhook::new("https://example.com/hooks/soniox")
+//!     .metadata("order", "1234")
+//!     .auth_from_env()?; // SONIOX_API_WEBHOOK_SECRET, as the official SDKs
+//! let request = webhook
+//!     .apply(CreateTranscription::builder("stt-async-v5").audio_url("https://example.com/a.mp3"))?
+//!     .build()?;
+//! let job = client.transcriptions().create(&request).await?;
+//! // Log job.id: if every delivery fails, fetch the result with it later.
+//! # Ok(()) }
+//! ```
+//!
+//! # Tasks
+//!
+//! | To | Call |
+//! |---|---|
+//! | upload a path, bytes or a reader, with progress | [`Files::upload`] with [`Upload`] |
+//! | start a job | [`Transcriptions::create`] |
+//! | poll until it is done | [`Transcriptions::wait`] with [`WaitOptions`] |
+//! | fetch the transcript | [`Transcriptions::transcript`] |
+//! | everything above in one call | [`Client::transcribe`] |
+//! | walk every file or job | [`Files::list`], [`Transcriptions::list`] (streams) |
+//! | list models | [`Models::list`] |
+//! | mint a temporary key | [`Auth::create_temporary_api_key`] |
+//!
+//! # Errors and retries
+//!
+//! Every call returns [`Error`]. API errors keep the HTTP status and the parsed body
+//! ([`soniox_types::ApiError`]: error type, message, validation errors, request id); bodies that
+//! are not JSON (a proxy's HTML page) keep a short snippet.
+//!
+//! Failed calls are retried by a [`RetryPolicy`] on 429, 500, 502, 503, 504 and connection
+//! failures, with exponential backoff, full jitter and `Retry-After`. GET and DELETE retry
+//! freely. `POST` requests (creating a job, uploading a file, minting a key) retry only where
+//! the server certainly did not act: the connection never opened, or it answered 429 or 503.
+//!
+//! # Observability
+//!
+//! Each request runs in a `tracing` span `soniox.request` with `method`, `path`, `attempt`,
+//! `status` and `request_id`. The API key and webhook secrets are never recorded.
+//!
+//! # Features
+//!
+//! | Feature | Default | Effect |
+//! |---|---|---|
+//! | `rustls` | yes | TLS through rustls with the webpki roots |
+//! | `native-tls` | no | TLS through the platform's library |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod account;
+mod client;
+mod config;
+mod error;
+mod files;
+mod pagination;
+pub mod retry;
+mod transcribe;
+mod transcriptions;
+mod upload;
+mod wait;
+mod webhook;
+
+pub use crate::{
+    account::{Auth, Models},
+    client::Client,
+    config::{API_KEY_ENV, BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL},
+    error::Error,
+    files::Files,
+    retry::RetryPolicy,
+    transcribe::{Audio, TranscribeOptions, Transcribed},
+    transcriptions::Transcriptions,
+    upload::Upload,
+    wait::WaitOptions,
+    webhook::Webhook,
+};
+pub use soniox_types as types;

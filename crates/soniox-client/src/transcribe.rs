@@ -1,0 +1,234 @@
+//! The whole job in one call: upload if needed, create, wait, fetch, clean up.
+
+use std::fmt;
+
+use soniox_types::{
+    CreateTranscription, CreateTranscriptionBuilder, DEFAULT_ASYNC_MODEL, FileId, Transcript,
+    Transcription, TranscriptionStatus,
+};
+
+use crate::{Client, Error, Upload, WaitOptions, Webhook};
+
+/// The audio to transcribe.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Audio {
+    /// A URL Soniox downloads.
+    Url(String),
+    /// A file the flow uploads first.
+    Upload(Upload),
+    /// A file uploaded earlier; the flow never deletes it.
+    File(FileId),
+}
+
+impl Audio {
+    /// Audio Soniox downloads from `url`.
+    pub fn url(url: impl Into<String>) -> Self {
+        Audio::Url(url.into())
+    }
+
+    /// A local file, uploaded by the flow.
+    pub fn path(path: impl AsRef<std::path::Path>) -> Self {
+        Audio::Upload(Upload::path(path))
+    }
+}
+
+type Configure = Box<dyn FnOnce(CreateTranscriptionBuilder) -> CreateTranscriptionBuilder + Send>;
+
+/// Options of [`Client::transcribe`].
+///
+/// ```
+/// use soniox_client::{TranscribeOptions, Webhook};
+///
+/// let options = TranscribeOptions::new()
+///     .model("stt-async-v4")
+///     .configure(|request| request.speaker_diarization(true).language_hints(["en"]))
+///     .webhook(Webhook::new("https://example.com/hooks/soniox").metadata("order", "42"))
+///     .cleanup(true);
+/// ```
+#[must_use]
+pub struct TranscribeOptions {
+    model: String,
+    configure: Option<Configure>,
+    webhook: Option<Webhook>,
+    wait: WaitOptions,
+    cleanup: bool,
+}
+
+impl Default for TranscribeOptions {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_ASYNC_MODEL.to_owned(),
+            configure: None,
+            webhook: None,
+            wait: WaitOptions::default(),
+            cleanup: false,
+        }
+    }
+}
+
+impl TranscribeOptions {
+    /// The defaults: model `stt-async-v5`, default waiting, nothing deleted.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the model.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
+    }
+
+    /// Sets any other request field (diarization, translation, context, ...).
+    pub fn configure(
+        mut self,
+        configure: impl FnOnce(CreateTranscriptionBuilder) -> CreateTranscriptionBuilder
+        + Send
+        + 'static,
+    ) -> Self {
+        self.configure = Some(Box::new(configure));
+        self
+    }
+
+    /// Also asks for a completion webhook.
+    pub fn webhook(mut self, webhook: Webhook) -> Self {
+        self.webhook = Some(webhook);
+        self
+    }
+
+    /// Sets how to wait.
+    pub fn wait(mut self, wait: WaitOptions) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Whether to delete the job, and the file the flow uploaded, once done — on failure too.
+    pub fn cleanup(mut self, cleanup: bool) -> Self {
+        self.cleanup = cleanup;
+        self
+    }
+
+    fn request(&mut self, source: &Source) -> Result<CreateTranscription, Error> {
+        let mut builder = CreateTranscription::builder(self.model.clone());
+        builder = match source {
+            Source::Url(url) => builder.audio_url(url.clone()),
+            Source::File(id) => builder.file_id(id.clone()),
+        };
+        if let Some(configure) = self.configure.take() {
+            builder = configure(builder);
+        }
+        if let Some(webhook) = &self.webhook {
+            builder = webhook.apply(builder)?;
+        }
+        Ok(builder.build()?)
+    }
+}
+
+impl fmt::Debug for TranscribeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TranscribeOptions")
+            .field("model", &self.model)
+            .field("configure", &self.configure.is_some())
+            .field("webhook", &self.webhook)
+            .field("wait", &self.wait)
+            .field("cleanup", &self.cleanup)
+            .finish()
+    }
+}
+
+/// The audio once any upload is done.
+enum Source {
+    Url(String),
+    File(FileId),
+}
+
+/// What [`Client::transcribe`] returns.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Transcribed {
+    /// The job, in its final state.
+    pub transcription: Transcription,
+    /// Its transcript.
+    pub transcript: Transcript,
+}
+
+impl Client {
+    /// Transcribes audio start to finish: uploads it if needed, creates the job, waits for it,
+    /// and fetches the transcript.
+    ///
+    /// With [`cleanup`](TranscribeOptions::cleanup), the job and the file this call uploaded
+    /// are deleted afterwards, also when something failed; a failed cleanup is logged and never
+    /// replaces the original error.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), soniox_client::Error> {
+    /// use soniox_client::{Audio, Client, TranscribeOptions};
+    ///
+    /// let client = Client::from_env()?;
+    /// let done = client.transcribe(Audio::path("meeting.mp3"), TranscribeOptions::new().cleanup(true)).await?;
+    /// println!("{}", done.transcript.text);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::TranscriptionFailed`] when the job ends in `error`; [`Error::WaitTimeout`];
+    /// and the errors of each step.
+    pub async fn transcribe(
+        &self,
+        audio: Audio,
+        mut options: TranscribeOptions,
+    ) -> Result<Transcribed, Error> {
+        let mut uploaded = None;
+        let source = match audio {
+            Audio::Url(url) => Source::Url(url),
+            Audio::File(id) => Source::File(id),
+            Audio::Upload(upload) => {
+                let file = self.files().upload(upload).await?;
+                uploaded = Some(file.id.clone());
+                Source::File(file.id)
+            }
+        };
+        let mut created = None;
+        let result = async {
+            let request = options.request(&source)?;
+            let transcription = self.transcriptions().create(&request).await?;
+            created = Some(transcription.id.clone());
+            let wait = std::mem::take(&mut options.wait);
+            let transcription = self.transcriptions().wait(&transcription.id, wait).await?;
+            if transcription.status == TranscriptionStatus::Error {
+                return Err(Error::TranscriptionFailed {
+                    id: transcription.id.clone(),
+                    error_type: transcription.error_type.clone().unwrap_or_default(),
+                    error_message: transcription.error_message.clone().unwrap_or_default(),
+                });
+            }
+            let transcript = self.transcriptions().transcript(&transcription.id).await?;
+            Ok(Transcribed {
+                transcription,
+                transcript,
+            })
+        }
+        .await;
+        if options.cleanup {
+            self.clean_up(created, uploaded).await;
+        }
+        result
+    }
+
+    async fn clean_up(
+        &self,
+        transcription: Option<soniox_types::TranscriptionId>,
+        file: Option<FileId>,
+    ) {
+        if let Some(id) = transcription
+            && let Err(error) = self.transcriptions().delete(&id).await
+        {
+            tracing::warn!(transcription = %id, %error, "could not delete the transcription");
+        }
+        if let Some(id) = file
+            && let Err(error) = self.files().delete(&id).await
+        {
+            tracing::warn!(file = %id, %error, "could not delete the uploaded file");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `client.transcriptions()`: create jobs, follow them, fetch transcripts.
+
+use futures_util::Stream;
+use soniox_types::{
+    Count, CreateTranscription, ListParams, Transcript, Transcription, TranscriptionId,
+    TranscriptionList,
+};
+
+use crate::{Client, Error, client::Call, files::path_segment, pagination::paginate};
+
+/// The `/v1/transcriptions` endpoints. Get one from [`Client::transcriptions`].
+#[derive(Clone, Copy, Debug)]
+pub struct Transcriptions<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl Client {
+    /// Transcription jobs.
+    pub fn transcriptions(&self) -> Transcriptions<'_> {
+        Transcriptions { client: self }
+    }
+}
+
+impl Transcriptions<'_> {
+    /// Creates a job; it starts `queued`.
+    ///
+    /// The request is validated before sending. It is retried only where the job certainly
+    /// was not created (no connection, 429, 503), so a retry never makes a duplicate job.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] before sending; API and transport errors after.
+    pub async fn create(&self, request: &CreateTranscription) -> Result<Transcription, Error> {
+        request.validate()?;
+        self.client
+            .json_with_body(Call::post("/v1/transcriptions"), request)
+            .await
+    }
+
+    /// Gets a job.
+    ///
+    /// # Errors
+    /// [`Error::Api`] with status 404 when there is no such job.
+    pub async fn get(&self, id: &TranscriptionId) -> Result<Transcription, Error> {
+        self.client.json(Call::get(&item_path(id, ""))).await
+    }
+
+    /// Deletes a finished job.
+    ///
+    /// # Errors
+    /// [`Error::Api`] with status 404 when there is no such job, 409
+    /// ([`Error::is_invalid_state`]) while it is queued or processing.
+    pub async fn delete(&self, id: &TranscriptionId) -> Result<(), Error> {
+        self.client
+            .no_content(Call::delete(&item_path(id, "")))
+            .await
+    }
+
+    /// Gets a completed job's transcript.
+    ///
+    /// # Errors
+    /// [`Error::Api`] with status 409 when the job is not completed, 404 when it does not exist.
+    pub async fn transcript(&self, id: &TranscriptionId) -> Result<Transcript, Error> {
+        self.client
+            .json(Call::get(&item_path(id, "/transcript")))
+            .await
+    }
+
+    /// Counts the account's jobs.
+    ///
+    /// # Errors
+    /// API and transport errors.
+    pub async fn count(&self) -> Result<Count, Error> {
+        self.client
+            .json(Call::get("/v1/transcriptions/count"))
+            .await
+    }
+
+    /// One page of jobs.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] for a limit outside 1..=1000; API errors such as an invalid cursor.
+    pub async fn list_page(&self, params: &ListParams) -> Result<TranscriptionList, Error> {
+        params.validate()?;
+        self.client
+            .json(Call::get("/v1/transcriptions").query(params.to_query()))
+            .await
+    }
+
+    /// Every job, page after page, as a stream.
+    pub fn list(
+        &self,
+        params: ListParams,
+    ) -> impl Stream<Item = Result<Transcription, Error>> + Send + 'static {
+        let client = self.client.clone();
+        paginate(params, move |params| {
+            let client = client.clone();
+            async move { client.transcriptions().list_page(&params).await }
+        })
+    }
+}
+
+fn item_path(id: &TranscriptionId, suffix: &str) -> String {
+    format!("/v1/transcriptions/{}{suffix}", path_segment(id.as_str()))
+}
