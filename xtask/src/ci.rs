@@ -1,8 +1,10 @@
 //! `cargo xtask ci`: everything CI checks, in order, stopping at the first failure.
 
-use crate::cmd::Step;
+use crate::{cmd::Step, compat};
 
 pub(crate) fn run() -> Result<(), String> {
+    let python = compat::python()?;
+    let python = python.to_str().ok_or("the virtualenv path is not UTF-8")?;
     Step::new("cargo", &["fmt", "--all", "--check"]).run()?;
     Step::new(
         "cargo",
@@ -19,6 +21,7 @@ pub(crate) fn run() -> Result<(), String> {
     .run()?;
     Step::new("cargo", &["test", "--workspace", "--all-features"])
         .env("INSTA_UPDATE", "no")
+        .env(compat::PYTHON_ENV, python)
         .run()?;
     Step::new(
         "cargo",

@@ -11,6 +11,7 @@
 mod bench;
 mod ci;
 mod cmd;
+mod compat;
 
 use std::{path::PathBuf, process::ExitCode};
 
