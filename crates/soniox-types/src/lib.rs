@@ -69,6 +69,29 @@
 //! | errors | [`ApiError`], [`ApiErrorType`], [`ValidationErrorDetail`] |
 //! | webhooks | [`WebhookEvent`], [`WebhookStatus`] |
 //! | pagination | [`ListParams`], [`Page`] |
+//! | transcript helpers | [`render`]: [`Segment`], [`Tracks`], [`Cue`], [`SubtitleOptions`], [`Track`] |
+//!
+//! # Transcript helpers
+//!
+//! A finished [`Transcript`] renders as plain text, as [`Segment`]s grouped by speaker, split
+//! into its spoken and translated [`Tracks`], or as SRT and WebVTT subtitles split by
+//! [`SubtitleOptions`]. The same helpers work on any token slice in [`render`].
+//!
+//! ```
+//! use soniox_types::{SubtitleOptions, Token, Transcript, TranscriptionId};
+//!
+//! let transcript = Transcript::new(
+//!     TranscriptionId::new("t1"),
+//!     "Hello there.",
+//!     vec![
+//!         Token::spoken("Hello", 0, 400, 0.98).with_speaker("1"),
+//!         Token::spoken(" there.", 420, 900, 0.97).with_speaker("1"),
+//!     ],
+//! );
+//! assert_eq!(transcript.segments()[0].text, "Hello there.");
+//! let vtt = transcript.to_vtt(&SubtitleOptions::default().speaker_labels(true));
+//! assert_eq!(vtt, "WEBVTT\n\n00:00:00.000 --> 00:00:00.900\n<v Speaker 1>Hello there.\n");
+//! ```
 //!
 //! # Conventions
 //!
@@ -99,6 +122,7 @@ mod ids;
 mod models;
 mod open_enum;
 mod pagination;
+pub mod render;
 mod secret;
 mod temporary_key;
 mod timestamp;
@@ -121,6 +145,7 @@ pub use crate::{
     ids::{FileId, TranscriptionId},
     models::{Model, ModelLanguage, ModelList, TranscriptionMode, TranslationTarget},
     pagination::{ListParams, Page},
+    render::{Cue, Segment, SubtitleOptions, Track, Tracks},
     secret::Secret,
     temporary_key::{CreateTemporaryApiKey, TemporaryApiKey, TemporaryKeyUsage},
     timestamp::OffsetDateTime,
