@@ -1,0 +1,275 @@
+//! End-to-end throughput of the emulator against the ceiling of a bare hyper server.
+//!
+//! - `bare_hyper_200`: 10,000 requests to a hyper server that only answers 200 — the ceiling.
+//! - `jobs_end_to_end`: 10,000 jobs created concurrently with zero processing delay, each
+//!   webhook delivered to a local receiver; an iteration ends when every webhook has arrived.
+//!
+//! Besides criterion's timings, the run prints jobs/s, requests/s, the resident memory added
+//! per finished job, and the peak RSS while a 1 GiB file is uploaded (measured first, before
+//! anything else has grown the process).
+
+use std::{
+    convert::Infallible,
+    io::Write as _,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group};
+use futures_util::{StreamExt, stream};
+use http_body_util::Full;
+use hyper::{Response, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use soniox_emulator::{Emulator, JobClock, Quotas};
+use tokio::{net::TcpListener, runtime::Runtime, sync::Notify};
+
+const JOBS: usize = 10_000;
+const IN_FLIGHT: usize = 64;
+
+static MEMORY_REPORTED: AtomicBool = AtomicBool::new(false);
+
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix(field)?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// A hyper server answering 200 to everything, counting requests and waking `done` at
+/// `target`. It stops when the returned guard is dropped, so runs do not pile up servers.
+async fn counting_server(target: usize) -> (SocketAddr, Arc<Notify>, AbortOnDrop) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(Notify::new());
+    let (server_count, server_done) = (Arc::clone(&count), Arc::clone(&done));
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let (count, done) = (Arc::clone(&server_count), Arc::clone(&server_done));
+            let service = service_fn(move |_request| {
+                if count.fetch_add(1, Ordering::SeqCst) + 1 == target {
+                    done.notify_one();
+                }
+                async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
+            });
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    (addr, done, AbortOnDrop(server))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn wav_bytes() -> Vec<u8> {
+    let data_len = 32_000_u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    for value in [16_u32, 0x0001_0001, 16_000, 32_000, 0x0010_0002] {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    out.resize(out.len() + data_len as usize, 0);
+    out
+}
+
+/// Runs 10,000 jobs end to end once; returns the elapsed time and the KiB of RSS the finished
+/// jobs hold (every job, its attempt log and the client's side, so an upper bound).
+async fn run_jobs(client: &reqwest::Client) -> (Duration, u64) {
+    let (receiver, delivered, _server) = counting_server(JOBS).await;
+    let emulator = Emulator::builder()
+        .api_key("bench")
+        .job_clock(JobClock::Fixed(Duration::ZERO))
+        .quotas(Quotas::unlimited())
+        .webhook_retry_schedule([Duration::ZERO])
+        .start()
+        .await
+        .expect("emulator");
+    let base = emulator.base_url().to_owned();
+    let part = reqwest::multipart::Part::bytes(wav_bytes()).file_name("bench.wav");
+    let file: serde_json::Value = client
+        .post(format!("{base}/v1/files"))
+        .bearer_auth("bench")
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("file");
+    let body = serde_json::json!({
+        "model": "stt-async-v5",
+        "file_id": file["id"],
+        "webhook_url": format!("http://{receiver}/hook?bench=1"),
+        "webhook_auth_header_name": "X-Soniox-Webhook-Secret",
+        "webhook_auth_header_value": "bench-secret",
+    });
+    let rss_before = status_kib("VmRSS:");
+    let wait = delivered.notified();
+    let started = Instant::now();
+    stream::iter(0..JOBS)
+        .map(|_| {
+            client
+                .post(format!("{base}/v1/transcriptions"))
+                .bearer_auth("bench")
+                .json(&body)
+                .send()
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .for_each(|response| async move {
+            assert_eq!(
+                response.expect("created").status(),
+                reqwest::StatusCode::CREATED
+            );
+        })
+        .await;
+    wait.await;
+    let elapsed = started.elapsed();
+    let added = status_kib("VmRSS:").saturating_sub(rss_before);
+    emulator.shutdown().await;
+    (elapsed, added)
+}
+
+async fn run_bare(client: &reqwest::Client) -> Duration {
+    let (addr, _, _server) = counting_server(usize::MAX).await;
+    let url = format!("http://{addr}/");
+    let started = Instant::now();
+    stream::iter(0..JOBS)
+        .map(|_| client.get(&url).send())
+        .buffer_unordered(IN_FLIGHT)
+        .for_each(|response| async move {
+            assert!(response.expect("answered").status().is_success());
+        })
+        .await;
+    started.elapsed()
+}
+
+/// Streams 1 GiB (minus a little, to stay under the limit) to the emulator and reports the
+/// process's peak RSS.
+fn upload_memory(runtime: &Runtime) {
+    runtime.block_on(async {
+        let emulator = Emulator::builder()
+            .api_key("bench")
+            .start()
+            .await
+            .expect("emulator");
+        let chunk = Bytes::from(vec![0_u8; 1024 * 1024]);
+        let chunks = 1023_usize;
+        let body = stream::iter((0..chunks).map(move |_| Ok::<_, Infallible>(chunk.clone())));
+        let part = reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::wrap_stream(body),
+            (chunks * 1024 * 1024) as u64,
+        )
+        .file_name("big.raw");
+        let before = status_kib("VmHWM:");
+        let started = Instant::now();
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/files", emulator.base_url()))
+            .bearer_auth("bench")
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+        let peak = status_kib("VmHWM:");
+        report(&format!(
+            "upload_1gib: {:.1} s, peak RSS of the whole process {} MiB (before: {} MiB)",
+            started.elapsed().as_secs_f64(),
+            peak / 1024,
+            before / 1024
+        ));
+        emulator.shutdown().await;
+    });
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = runtime();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()
+        .expect("client");
+    let mut group = c.benchmark_group("emulator");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(criterion::Throughput::Elements(JOBS as u64));
+    group.bench_function("bare_hyper_200", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let elapsed = runtime.block_on(run_bare(&client));
+                report(&format!(
+                    "bare_hyper_200: {:.0} requests/s",
+                    JOBS as f64 / elapsed.as_secs_f64()
+                ));
+                total += elapsed;
+            }
+            total
+        });
+    });
+    group.bench_function("jobs_end_to_end", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let (elapsed, added_kib) = runtime.block_on(run_jobs(&client));
+                report(&format!(
+                    "jobs_end_to_end: {:.0} jobs/s",
+                    JOBS as f64 / elapsed.as_secs_f64()
+                ));
+                // Later runs reuse memory the allocator kept from earlier ones, so only the
+                // first run's growth says what a finished job costs.
+                if !MEMORY_REPORTED.swap(true, Ordering::SeqCst) {
+                    report(&format!(
+                        "jobs_end_to_end: RSS held {:.1} KiB per finished job (first run)",
+                        added_kib as f64 / JOBS as f64
+                    ));
+                }
+                total += elapsed;
+            }
+            total
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(jobs, benches);
+
+fn main() {
+    upload_memory(&runtime());
+    jobs();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,264 @@
+//! `/v1/files`: streamed multipart uploads to disk, list, count, get, delete.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyDataStream;
+use hyper::body::Incoming;
+use soniox_types::{
+    Count, FILE_TOO_LARGE_MESSAGE, File, FileId, FileList, UploadMetadata, validation::limits,
+};
+
+use crate::{
+    audio::{self, IngestError},
+    respond::{Failure, Reply, json, no_content},
+    shared::{Shared, new_uuid, now},
+    store::FileEntry,
+};
+
+/// Longest `client_reference_id` form field read; anything past the 256-character limit is
+/// already an error, this only bounds memory.
+const MAX_TEXT_FIELD: usize = 16 * 1024;
+
+pub(super) fn list(shared: &Shared, request: &Request<Incoming>) -> Result<Reply, Failure> {
+    let (limit, cursor) = super::list_params(request)?;
+    let state = shared.store.lock();
+    let (files, next) = state
+        .files
+        .page(cursor.as_deref(), limit, |entry| entry.file.clone())
+        .map_err(|_| invalid_cursor())?;
+    Ok(json(StatusCode::OK, &FileList::new(files, next)))
+}
+
+pub(super) fn invalid_cursor() -> Failure {
+    Failure::new(
+        StatusCode::BAD_REQUEST,
+        soniox_types::ApiErrorType::InvalidCursor,
+        crate::respond::INVALID_CURSOR,
+    )
+}
+
+pub(super) fn count(shared: &Shared) -> Reply {
+    let total = shared.store.lock().files.len() as u64;
+    json(StatusCode::OK, &Count::new(total, total, 0))
+}
+
+pub(super) fn get(shared: &Shared, id: &str) -> Result<Reply, Failure> {
+    let state = shared.store.lock();
+    let entry = state.files.get(id).ok_or_else(Failure::file_not_found)?;
+    Ok(json(StatusCode::OK, &entry.file))
+}
+
+pub(super) async fn delete(shared: &Shared, id: &str) -> Result<Reply, Failure> {
+    let removed = shared
+        .store
+        .lock()
+        .files
+        .remove(id, |entry| entry.seq)
+        .ok_or_else(Failure::file_not_found)?;
+    if let Err(error) = tokio::fs::remove_file(&removed.path).await {
+        tracing::warn!(%error, path = %removed.path.display(), "could not remove an uploaded file");
+    }
+    Ok(no_content())
+}
+
+fn missing_file() -> Failure {
+    Failure::invalid("missing", "file.file", "Field required")
+}
+
+pub(super) async fn upload(
+    shared: &Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Reply, Failure> {
+    // The quota is checked before the body is read, so a refused upload costs no disk.
+    {
+        let state = shared.store.lock();
+        if state.files.len() >= shared.config.quotas.files {
+            return Err(Failure::limit_exceeded(format!(
+                "Maximum number of files reached ({}). Delete files you no longer need.",
+                shared.config.quotas.files
+            )));
+        }
+    }
+    let boundary = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| multer::parse_boundary(value).ok())
+        .ok_or_else(missing_file)?;
+    let mut multipart = multer::Multipart::new(BodyDataStream::new(request.into_body()), boundary);
+    let mut stored = None;
+    let result = read_form(shared, &mut multipart, &mut stored)
+        .await
+        .and_then(|client_reference_id| {
+            if let Some(id) = &client_reference_id {
+                UploadMetadata::new()
+                    .client_reference_id(id.as_str())
+                    .validate(None)
+                    .map_err(|errors| Failure::validation(errors.to_details()))?;
+            }
+            let file = stored.take().ok_or_else(missing_file)?;
+            Ok((file, client_reference_id))
+        });
+    let (stored, client_reference_id) = match result {
+        Ok(parts) => parts,
+        Err(failure) => {
+            if let Some(stored) = stored {
+                let _ = tokio::fs::remove_file(stored.path).await;
+            }
+            return Err(failure);
+        }
+    };
+    let Stored {
+        filename,
+        size,
+        path,
+        facts,
+    } = stored;
+    let id = new_uuid();
+    let file = File::new(FileId::new(id.clone()), filename, size, now())
+        .with_client_reference_id(client_reference_id);
+    let mut state = shared.store.lock();
+    let seq = state.next_seq();
+    let reply = json(StatusCode::CREATED, &file);
+    state.files.insert(
+        id,
+        seq,
+        FileEntry {
+            file,
+            seq,
+            path,
+            facts,
+        },
+    );
+    Ok(reply)
+}
+
+/// An upload's file part, on disk.
+struct Stored {
+    filename: String,
+    size: u64,
+    path: std::path::PathBuf,
+    facts: audio::AudioFacts,
+}
+
+/// Reads the form's parts, streaming the first `file` part to disk; returns the
+/// `client_reference_id` field.
+async fn read_form(
+    shared: &Shared,
+    multipart: &mut multer::Multipart<'static>,
+    stored: &mut Option<Stored>,
+) -> Result<Option<String>, Failure> {
+    let mut client_reference_id = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|error| bad_multipart(&error))?
+    {
+        match field.name() {
+            Some("file") if stored.is_none() => {
+                let filename = field.file_name().unwrap_or("file").to_owned();
+                let path = shared.files_dir.join(new_uuid());
+                let (size, facts) = audio::ingest(field, &path, shared.config.max_file_bytes)
+                    .await
+                    .map_err(ingest_failure)?;
+                *stored = Some(Stored {
+                    filename,
+                    size,
+                    path,
+                    facts,
+                });
+            }
+            Some("client_reference_id") => client_reference_id = Some(read_text(field).await?),
+            _ => drain(field).await?,
+        }
+    }
+    Ok(client_reference_id)
+}
+
+/// The API's message, with the emulator's limit in place of 1 GiB when it was changed.
+fn too_large_message(limit: u64) -> String {
+    if limit == limits::FILE_MAX_BYTES {
+        FILE_TOO_LARGE_MESSAGE.to_owned()
+    } else {
+        format!("Exceeded maximum file size (maximum is {limit} bytes).")
+    }
+}
+
+fn bad_multipart(error: &multer::Error) -> Failure {
+    Failure::invalid(
+        "value_error",
+        "file",
+        &format!("Value error, malformed multipart body: {error}"),
+    )
+}
+
+fn ingest_failure(error: IngestError) -> Failure {
+    match error {
+        IngestError::TooLarge { limit } => {
+            let message = too_large_message(limit);
+            let mut failure = Failure::invalid("value_error", "file.file", &message);
+            failure.set_message(message);
+            failure
+        }
+        IngestError::Body(message) => Failure::invalid(
+            "value_error",
+            "file.file",
+            &format!("Value error, {message}"),
+        ),
+        IngestError::Io(error) => {
+            tracing::error!(%error, "storing an upload failed");
+            Failure::internal()
+        }
+    }
+}
+
+async fn read_text(mut field: multer::Field<'_>) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|error| bad_multipart(&error))?;
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(Failure::invalid(
+                "string_too_long",
+                "file.client_reference_id",
+                &format!(
+                    "String should have at most {} characters",
+                    limits::CLIENT_REFERENCE_ID_MAX_CHARS
+                ),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Failure::invalid(
+            "string_unicode",
+            "file.client_reference_id",
+            "Input should be a valid string, unable to parse raw data as a unicode string",
+        )
+    })
+}
+
+async fn drain(mut field: multer::Field<'_>) -> Result<(), Failure> {
+    while let Some(chunk) = field.next().await {
+        chunk.map_err(|error| bad_multipart(&error))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_message_matches_the_api_at_the_default_limit() {
+        assert_eq!(
+            too_large_message(limits::FILE_MAX_BYTES),
+            FILE_TOO_LARGE_MESSAGE
+        );
+        assert_eq!(
+            too_large_message(10),
+            "Exceeded maximum file size (maximum is 10 bytes)."
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! The REST surface: routing, authentication and the pieces every handler uses.
+
+mod files;
+mod models;
+mod payload;
+mod transcriptions;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use soniox_types::{ListParams, Secret, validation::limits};
+
+use crate::{
+    respond::{Failure, Reply},
+    shared::Shared,
+};
+
+/// Largest JSON request body accepted; the biggest legal payload is far smaller.
+const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// Routes a `/v1/...` request (`rest` is the path after `/v1/`).
+pub(crate) async fn route(
+    shared: &Arc<Shared>,
+    request: Request<Incoming>,
+    rest: &str,
+) -> Result<Reply, Failure> {
+    authenticate(&shared.config.api_keys, request.headers())?;
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let method = request.method().clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["files"]) => files::list(shared, &request),
+        (&Method::POST, ["files"]) => files::upload(shared, request).await,
+        (&Method::GET, ["files", "count"]) => Ok(files::count(shared)),
+        (&Method::GET, ["files", id]) => files::get(shared, id),
+        (&Method::DELETE, ["files", id]) => files::delete(shared, id).await,
+        (&Method::GET, ["transcriptions"]) => transcriptions::list(shared, &request),
+        (&Method::POST, ["transcriptions"]) => transcriptions::create(shared, request).await,
+        (&Method::GET, ["transcriptions", "count"]) => Ok(transcriptions::count(shared)),
+        (&Method::GET, ["transcriptions", id]) => transcriptions::get(shared, id),
+        (&Method::DELETE, ["transcriptions", id]) => transcriptions::delete(shared, id),
+        (&Method::GET, ["transcriptions", id, "transcript"]) => {
+            transcriptions::transcript(shared, id)
+        }
+        (&Method::GET, ["models"]) => Ok(models::list()),
+        (&Method::POST, ["auth", "temporary-api-key"]) => models::temporary_api_key(request).await,
+        (
+            _,
+            ["files" | "transcriptions" | "models"]
+            | ["files" | "transcriptions", _]
+            | ["transcriptions", _, "transcript"]
+            | ["auth", "temporary-api-key"],
+        ) => Err(Failure::no_route(StatusCode::METHOD_NOT_ALLOWED)),
+        _ => Err(Failure::no_route(StatusCode::NOT_FOUND)),
+    }
+}
+
+/// Checks `Authorization: Bearer <key>`. Temporary (`temp:`) keys are for the real-time APIs and
+/// are refused here. With no keys configured, any other non-empty key is accepted.
+fn authenticate(keys: &[Secret], headers: &HeaderMap) -> Result<(), Failure> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, key) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+        })
+        .filter(|key| !key.is_empty() && !key.starts_with("temp:"))
+        .ok_or_else(Failure::unauthenticated)?;
+    let accepted = keys.is_empty()
+        || keys.iter().fold(false, |found, key| {
+            found | constant_time_eq(key.expose_secret(), presented)
+        });
+    if accepted {
+        Ok(())
+    } else {
+        Err(Failure::unauthenticated())
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal a prefix.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Reads `limit` and `cursor` from the query string, validated as the API does.
+fn list_params(request: &Request<Incoming>) -> Result<(usize, Option<String>), Failure> {
+    let mut params = ListParams::new();
+    for (name, value) in url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+    {
+        match &*name {
+            "limit" => {
+                let limit = value.parse::<u32>().map_err(|_| {
+                    Failure::invalid(
+                        "int_parsing",
+                        "query.limit",
+                        "Input should be a valid integer, unable to parse string as an integer",
+                    )
+                })?;
+                params = params.limit(limit);
+            }
+            "cursor" => params = params.cursor(value.into_owned()),
+            _ => {}
+        }
+    }
+    params
+        .validate()
+        .map_err(|errors| Failure::validation(errors.to_details()))?;
+    let limit = params.limit.unwrap_or(*limits::LIST_LIMIT_RANGE.end());
+    Ok((limit as usize, params.cursor))
+}
+
+/// Reads a JSON body of at most `limit` bytes; anything that is not JSON is a located 400.
+pub(crate) async fn read_json(
+    request: Request<Incoming>,
+    limit: usize,
+) -> Result<serde_json::Value, Failure> {
+    let bytes = Limited::new(request.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|_| {
+            Failure::invalid(
+                "json_invalid",
+                "body",
+                "Request body is too large or unreadable.",
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|error| {
+        Failure::invalid(
+            "json_invalid",
+            "body",
+            &format!("JSON decode error: {error}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(keys: &[&str], authorization: Option<&str>, expect_ok: bool) {
+        let keys: Vec<Secret> = keys.iter().map(|key| Secret::new(*key)).collect();
+        let mut headers = HeaderMap::new();
+        if let Some(value) = authorization {
+            headers.insert(header::AUTHORIZATION, value.parse().expect("header"));
+        }
+        let result = authenticate(&keys, &headers);
+        assert_eq!(result.is_ok(), expect_ok, "{authorization:?}");
+        if let Err(failure) = result {
+            assert_eq!(failure.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    #[test]
+    fn bearer_keys() {
+        check(&["k1", "k2"], Some("Bearer k2"), true);
+        check(&["k1"], Some("bearer k1"), true);
+        check(&["k1"], Some("Bearer k11"), false);
+        check(&["k1"], Some("Basic k1"), false);
+        check(&["k1"], None, false);
+        check(&[], Some("Bearer anything"), true);
+        check(&[], Some("Bearer "), false);
+        check(&[], Some("Bearer temp:ABC"), false);
+        check(&["temp:ABC"], Some("Bearer temp:ABC"), false);
+    }
+}

@@ -1,0 +1,237 @@
+//! `/v1/transcriptions`: create, list, count, get, delete, and the transcript.
+
+use std::sync::Arc;
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use soniox_types::{
+    Count, CreateTranscription, Secret, Transcription, TranscriptionId, TranscriptionList,
+    TranscriptionStatus,
+};
+
+use super::{files::invalid_cursor, models::is_async_model, payload};
+use crate::{
+    jobs,
+    respond::{Failure, Reply, TRANSCRIPT_NOT_READY, TRANSCRIPTION_FAILED, json, no_content},
+    shared::{Shared, new_uuid, now},
+    store::{JobAudio, JobEntry},
+};
+
+pub(super) async fn create(
+    shared: &Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Reply, Failure> {
+    let body = super::read_json(request, super::MAX_JSON_BODY).await?;
+    let request: CreateTranscription =
+        payload::decode(body, "body.payload", payload::CREATE_TRANSCRIPTION)?;
+    request
+        .validate()
+        .map_err(|errors| Failure::validation(errors.to_details()))?;
+    if !is_async_model(&request.model) {
+        return Err(Failure::invalid(
+            "value_error",
+            "body.payload.model",
+            "Invalid model",
+        ));
+    }
+    let id = new_uuid();
+    let mut state = shared.store.lock();
+    let quotas = shared.config.quotas;
+    if state.pending >= quotas.pending_transcriptions {
+        return Err(Failure::limit_exceeded(format!(
+            "Maximum number of pending transcriptions reached ({}). Wait for some to finish.",
+            quotas.pending_transcriptions
+        )));
+    }
+    if state.jobs.len() >= quotas.total_transcriptions {
+        return Err(Failure::limit_exceeded(format!(
+            "Maximum number of transcriptions reached ({}). Delete transcriptions you no longer need.",
+            quotas.total_transcriptions
+        )));
+    }
+    let (audio, filename) = match (&request.file_id, &request.audio_url) {
+        (Some(file_id), _) => {
+            if !is_uuid(file_id.as_str()) {
+                return Err(Failure::invalid(
+                    "uuid_parsing",
+                    "body.payload.file_id",
+                    "Input should be a valid UUID",
+                ));
+            }
+            let entry = state
+                .files
+                .get(file_id.as_str())
+                .ok_or_else(Failure::file_not_found)?;
+            (JobAudio::File(entry.facts), entry.file.filename.clone())
+        }
+        (None, Some(url)) => (JobAudio::Url(url.clone()), url_filename(url)),
+        (None, None) => {
+            return Err(Failure::invalid(
+                "value_error",
+                "body.payload",
+                "Value error, either audio_url or file_id must be set",
+            ));
+        }
+    };
+    let transcription = transcription_of(&request, TranscriptionId::new(id.clone()), filename);
+    let reply = json(StatusCode::CREATED, &transcription);
+    let seq = state.next_seq();
+    state.pending += 1;
+    state.jobs.insert(
+        id.clone(),
+        seq,
+        JobEntry {
+            transcription,
+            seq,
+            audio,
+            facts: None,
+            script: None,
+            webhook_secret: request.webhook_auth_header_value,
+            translation: request.translation,
+        },
+    );
+    drop(state);
+    jobs::schedule(shared, id);
+    Ok(reply)
+}
+
+/// The job as the API returns it: the auth header value masked, options echoed.
+fn transcription_of(
+    request: &CreateTranscription,
+    id: TranscriptionId,
+    filename: String,
+) -> Transcription {
+    let mut transcription = Transcription::new(
+        id,
+        TranscriptionStatus::Queued,
+        now(),
+        request.model.clone(),
+        filename,
+    );
+    transcription.audio_url = request.audio_url.clone();
+    transcription.file_id = request.file_id.clone();
+    transcription.language_hints = request.language_hints.clone();
+    transcription.enable_speaker_diarization = request.enable_speaker_diarization.unwrap_or(false);
+    transcription.enable_language_identification =
+        request.enable_language_identification.unwrap_or(false);
+    transcription.webhook_url = request.webhook_url.clone();
+    transcription.webhook_auth_header_name = request.webhook_auth_header_name.clone();
+    transcription.webhook_auth_header_value = request
+        .webhook_auth_header_value
+        .as_ref()
+        .map(|_| Secret::masked());
+    transcription.client_reference_id = request.client_reference_id.clone();
+    transcription
+}
+
+/// Whether `value` is a UUID in its hyphenated form, as the API's ids are.
+fn is_uuid(value: &str) -> bool {
+    value.len() == 36
+        && value.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The last path segment of an audio URL, as the API names such jobs.
+fn url_filename(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|url| {
+            url.path_segments()
+                .and_then(|mut segments| segments.next_back().map(str::to_owned))
+        })
+        .filter(|segment| !segment.is_empty())
+        .unwrap_or_else(|| "audio".to_owned())
+}
+
+pub(super) fn list(shared: &Shared, request: &Request<Incoming>) -> Result<Reply, Failure> {
+    let (limit, cursor) = super::list_params(request)?;
+    let state = shared.store.lock();
+    let (transcriptions, next) = state
+        .jobs
+        .page(cursor.as_deref(), limit, |job| job.transcription.clone())
+        .map_err(|_| invalid_cursor())?;
+    Ok(json(
+        StatusCode::OK,
+        &TranscriptionList::new(transcriptions, next),
+    ))
+}
+
+pub(super) fn count(shared: &Shared) -> Reply {
+    let total = shared.store.lock().jobs.len() as u64;
+    json(StatusCode::OK, &Count::new(total, total, 0))
+}
+
+pub(super) fn get(shared: &Shared, id: &str) -> Result<Reply, Failure> {
+    let state = shared.store.lock();
+    let job = state
+        .jobs
+        .get(id)
+        .ok_or_else(Failure::transcription_not_found)?;
+    Ok(json(StatusCode::OK, &job.transcription))
+}
+
+pub(super) fn delete(shared: &Shared, id: &str) -> Result<Reply, Failure> {
+    let mut state = shared.store.lock();
+    let job = state
+        .jobs
+        .get(id)
+        .ok_or_else(Failure::transcription_not_found)?;
+    let status = &job.transcription.status;
+    if !status.is_terminal() {
+        return Err(Failure::invalid_state(format!(
+            "Cannot delete transcription with {status} status."
+        )));
+    }
+    state.jobs.remove(id, |job| job.seq);
+    Ok(no_content())
+}
+
+pub(super) fn transcript(shared: &Shared, id: &str) -> Result<Reply, Failure> {
+    let (transcription, facts, script, translation) = {
+        let state = shared.store.lock();
+        let job = state
+            .jobs
+            .get(id)
+            .ok_or_else(Failure::transcription_not_found)?;
+        match job.transcription.status {
+            TranscriptionStatus::Completed => {}
+            TranscriptionStatus::Error => return Err(Failure::invalid_state(TRANSCRIPTION_FAILED)),
+            _ => return Err(Failure::invalid_state(TRANSCRIPT_NOT_READY)),
+        }
+        (
+            job.transcription.clone(),
+            job.facts,
+            job.script.clone(),
+            job.translation.clone(),
+        )
+    };
+    let transcript = jobs::transcript_of(&transcription, facts, script.as_deref(), translation)
+        .ok_or_else(Failure::internal)?;
+    Ok(json(StatusCode::OK, &transcript))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids() {
+        assert!(is_uuid("b6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c11"));
+        assert!(is_uuid("B6F6B6B2-4A34-4A25-9EF6-0D3F0B5F9C11"));
+        assert!(!is_uuid("b6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c1"));
+        assert!(!is_uuid("b6f6b6b2x4a34-4a25-9ef6-0d3f0b5f9c11"));
+        assert!(!is_uuid("é6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c1"));
+    }
+
+    #[test]
+    fn filenames_come_from_the_last_path_segment() {
+        assert_eq!(
+            url_filename("https://soniox.com/media/examples/coffee_shop.mp3?x=1"),
+            "coffee_shop.mp3"
+        );
+        assert_eq!(url_filename("http://127.0.0.1:9/"), "audio");
+        assert_eq!(url_filename("http://127.0.0.1:9"), "audio");
+    }
+}

@@ -1,0 +1,237 @@
+//! What the emulator learns about audio: whether it looks like audio at all, how long it is,
+//! and its content hash (the key of scripted transcripts). Bytes are streamed to disk and
+//! never held whole.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// How many leading bytes are kept for sniffing the format and reading a WAV header.
+const HEAD_BYTES: usize = 64 * 1024;
+
+/// Bytes per second assumed for compressed audio whose duration is not read from a header
+/// (128 kbit/s).
+const ESTIMATE_BYTES_PER_SECOND: u64 = 16_000;
+
+/// What processing a job needs to know about its audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AudioFacts {
+    pub(crate) sha256: [u8; 32],
+    pub(crate) duration_ms: u64,
+    pub(crate) is_audio: bool,
+}
+
+impl AudioFacts {
+    /// Facts about audio of `size` bytes that starts with `head`.
+    pub(crate) fn from_head(head: &[u8], size: u64, sha256: [u8; 32]) -> Self {
+        let is_audio = looks_like_audio(head);
+        let duration_ms = wav_duration_ms(head, size)
+            .unwrap_or_else(|| size.saturating_mul(1000) / ESTIMATE_BYTES_PER_SECOND);
+        Self {
+            sha256,
+            duration_ms,
+            is_audio,
+        }
+    }
+
+    pub(crate) fn sha256_hex(&self) -> String {
+        hex(&self.sha256)
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// The SHA-256 of `bytes`, as scripted transcripts are keyed.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Why streaming audio to disk stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IngestError {
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the body failed: {0}")]
+    Body(String),
+    #[error("writing the file failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Streams `body` into a new file at `path`, hashing it on the way and keeping only its head.
+/// The file is removed again when anything fails.
+///
+/// # Errors
+/// [`IngestError::TooLarge`] past `limit` bytes, or a body or disk failure.
+pub(crate) async fn ingest<S, E>(
+    body: S,
+    path: &Path,
+    limit: u64,
+) -> Result<(u64, AudioFacts), IngestError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let result = write_stream(body, path, limit).await;
+    if result.is_err() {
+        // The partial file is useless; a failure to remove it changes nothing for the caller.
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    result
+}
+
+async fn write_stream<S, E>(
+    body: S,
+    path: &Path,
+    limit: u64,
+) -> Result<(u64, AudioFacts), IngestError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    let mut size = 0_u64;
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| IngestError::Body(error.to_string()))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(IngestError::TooLarge { limit });
+        }
+        if head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    let facts = AudioFacts::from_head(&head, size, hasher.finalize().into());
+    Ok((size, facts))
+}
+
+/// Whether `head` starts like one of the formats the API auto-detects.
+fn looks_like_audio(head: &[u8]) -> bool {
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    (starts(b"RIFF") && (at(8, b"WAVE") || at(8, b"AVI ")))
+        || starts(b"ID3")
+        || starts(b"fLaC")
+        || starts(b"OggS")
+        || starts(b"FORM")
+        || starts(b"#!AMR")
+        || starts(&[0x1A, 0x45, 0xDF, 0xA3])
+        || starts(&[0x30, 0x26, 0xB2, 0x75])
+        || at(4, b"ftyp")
+        // MPEG audio and ADTS AAC frames start with an 11- or 12-bit sync word.
+        || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0)
+}
+
+/// The duration of a PCM WAV file from its `fmt ` and `data` chunks.
+fn wav_duration_ms(head: &[u8], size: u64) -> Option<u64> {
+    if !head.starts_with(b"RIFF") || head.get(8..12) != Some(b"WAVE") {
+        return None;
+    }
+    let mut offset = 12_usize;
+    let mut byte_rate = None;
+    while let Some(header) = head.get(offset..offset + 8) {
+        let id = &header[..4];
+        let chunk_len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let data_start = offset + 8;
+        if id == b"fmt " {
+            let rate = head.get(data_start + 8..data_start + 12)?;
+            byte_rate = Some(u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]));
+        } else if id == b"data" {
+            let rate = u64::from(byte_rate.filter(|rate| *rate > 0)?);
+            // Streamed WAVs leave the length unset (0 or 0xFFFFFFFF): trust the file size then.
+            let available = size.saturating_sub(data_start as u64);
+            let declared = u64::from(chunk_len);
+            let data_len = if declared == 0 || declared > available {
+                available
+            } else {
+                declared
+            };
+            return Some(data_len.saturating_mul(1000) / rate);
+        }
+        // Chunks are padded to an even length.
+        let advance = usize::try_from(chunk_len)
+            .ok()?
+            .checked_add(chunk_len as usize & 1)?;
+        offset = data_start.checked_add(advance)?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav(sample_rate: u32, channels: u16, seconds_tenths: u32) -> Vec<u8> {
+        let byte_rate = sample_rate * u32::from(channels) * 2;
+        let data_len = byte_rate * seconds_tenths / 10;
+        let mut out = Vec::new();
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(36 + data_len).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16_u32.to_le_bytes());
+        out.extend_from_slice(&1_u16.to_le_bytes());
+        out.extend_from_slice(&channels.to_le_bytes());
+        out.extend_from_slice(&sample_rate.to_le_bytes());
+        out.extend_from_slice(&byte_rate.to_le_bytes());
+        out.extend_from_slice(&(channels * 2).to_le_bytes());
+        out.extend_from_slice(&16_u16.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&data_len.to_le_bytes());
+        out.resize(out.len() + data_len as usize, 0);
+        out
+    }
+
+    #[track_caller]
+    fn check(bytes: &[u8], expect_audio: bool, expect_ms: u64) {
+        let facts = AudioFacts::from_head(bytes, bytes.len() as u64, [0; 32]);
+        assert_eq!(
+            (facts.is_audio, facts.duration_ms),
+            (expect_audio, expect_ms)
+        );
+    }
+
+    #[test]
+    fn durations_and_formats() {
+        check(&wav(16_000, 1, 25), true, 2_500);
+        check(&wav(44_100, 2, 10), true, 1_000);
+        check(b"ID3\x04rest", true, 0);
+        check(&[0xFF, 0xFB, 0x90, 0x00], true, 0);
+        check(&[b'x'; 32_000], false, 2_000);
+        check(b"", false, 0);
+        check(b"RIFF\0\0\0\0WAVEdata\xff\xff\xff\xff", true, 1);
+    }
+
+    #[test]
+    fn truncated_headers_do_not_panic() {
+        let full = wav(8_000, 1, 10);
+        for len in 0..60 {
+            let _ = AudioFacts::from_head(&full[..len], len as u64, [0; 32]);
+        }
+    }
+
+    #[test]
+    fn hashes_are_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

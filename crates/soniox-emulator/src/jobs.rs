@@ -1,0 +1,221 @@
+//! The life of a transcription job: queued → processing → completed | error.
+//!
+//! A job moves in two steps. Starting to process reads what is known about the audio (or
+//! downloads it); finishing marks it completed and fires the webhook. With an automatic clock a
+//! background task takes both steps; with [`JobClock::Manual`](crate::JobClock::Manual) each
+//! call of [`advance`] takes one step for every unfinished job.
+
+use std::sync::Arc;
+
+use http::{Method, Request, Uri};
+use http_body_util::{BodyDataStream, Full};
+use soniox_types::{
+    Transcript, Transcription, TranscriptionStatus, Translation, validation::limits,
+};
+
+use crate::{
+    audio::{self, AudioFacts},
+    shared::{Shared, new_uuid},
+    store::JobAudio,
+    synth::{self, Shape},
+    webhooks::{self, WebhookTarget, error_chain},
+};
+
+/// The job-level `error_type` of audio that could not be downloaded.
+pub(crate) const DOWNLOAD_ERROR: &str = "audio_download_error";
+/// The job-level `error_type` of content that is not audio.
+pub(crate) const DECODE_ERROR: &str = "audio_decode_error";
+
+/// Runs a new job on the automatic clock, if the clock is automatic.
+pub(crate) fn schedule(shared: &Arc<Shared>, id: String) {
+    if shared.config.job_clock.processing_time(0).is_none() {
+        return;
+    }
+    let task_shared = Arc::clone(shared);
+    shared.spawn(async move {
+        start_processing(&task_shared, &id).await;
+        let duration_ms = {
+            let state = task_shared.store.lock();
+            state
+                .jobs
+                .get(&id)
+                .and_then(|job| job.transcription.audio_duration_ms)
+                .unwrap_or(0)
+        };
+        if let Some(delay) = task_shared.config.job_clock.processing_time(duration_ms)
+            && !delay.is_zero()
+        {
+            tokio::time::sleep(delay).await;
+        }
+        finish(&task_shared, &id);
+    });
+}
+
+/// Moves every unfinished job one step on, in creation order; returns how many moved.
+pub(crate) async fn advance(shared: &Arc<Shared>) -> usize {
+    let pending: Vec<(String, TranscriptionStatus)> = {
+        let state = shared.store.lock();
+        state
+            .jobs
+            .values()
+            .filter(|job| !job.transcription.status.is_terminal())
+            .map(|job| {
+                (
+                    job.transcription.id.as_str().to_owned(),
+                    job.transcription.status.clone(),
+                )
+            })
+            .collect()
+    };
+    let moved = pending.len();
+    for (id, status) in pending {
+        if status == TranscriptionStatus::Queued {
+            start_processing(shared, &id).await;
+        } else {
+            finish(shared, &id);
+        }
+    }
+    moved
+}
+
+async fn start_processing(shared: &Arc<Shared>, id: &str) {
+    let audio = {
+        let mut state = shared.store.lock();
+        let queued = state
+            .jobs
+            .get(id)
+            .is_some_and(|job| job.transcription.status == TranscriptionStatus::Queued);
+        if !queued {
+            return;
+        }
+        match state.set_status(id, TranscriptionStatus::Processing) {
+            Some(job) => job.audio.clone(),
+            None => return,
+        }
+    };
+    let facts = match audio {
+        JobAudio::File(facts) => Ok(facts),
+        JobAudio::Url(url) => download(shared, &url).await,
+    };
+    match facts {
+        Ok(facts) if facts.is_audio => {
+            let mut state = shared.store.lock();
+            if let Some(job) = state.jobs.get_mut(id) {
+                job.facts = Some(facts);
+                job.transcription.audio_duration_ms = Some(facts.duration_ms);
+            }
+        }
+        Ok(_) => fail(
+            shared,
+            id,
+            DECODE_ERROR,
+            "Audio decode error: the content is not in a supported audio format.",
+        ),
+        Err(message) => fail(shared, id, DOWNLOAD_ERROR, &message),
+    }
+}
+
+fn finish(shared: &Arc<Shared>, id: &str) {
+    let target = {
+        let mut state = shared.store.lock();
+        let Some(sha) = state
+            .jobs
+            .get(id)
+            .filter(|job| job.transcription.status == TranscriptionStatus::Processing)
+            .and_then(|job| job.facts)
+            .map(|facts| facts.sha256_hex())
+        else {
+            return;
+        };
+        let script = state.scripts.get(&sha).cloned();
+        let Some(job) = state.set_status(id, TranscriptionStatus::Completed) else {
+            return;
+        };
+        job.script = script;
+        WebhookTarget::of(job)
+    };
+    if let Some(target) = target {
+        webhooks::dispatch(shared, &target);
+    }
+}
+
+fn fail(shared: &Arc<Shared>, id: &str, error_type: &str, message: &str) {
+    let target = {
+        let mut state = shared.store.lock();
+        let Some(job) = state.set_status(id, TranscriptionStatus::Error) else {
+            return;
+        };
+        job.transcription.error_type = Some(error_type.to_owned());
+        job.transcription.error_message = Some(message.to_owned());
+        WebhookTarget::of(job)
+    };
+    if let Some(target) = target {
+        webhooks::dispatch(shared, &target);
+    }
+}
+
+/// Downloads an audio URL to a scratch file, learns what it needs, and removes the file.
+async fn download(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| "Failed to download audio: invalid URL.".to_owned())?;
+    let host = parsed.host_str().unwrap_or_default();
+    if !shared.config.audio_urls.allows(host) {
+        return Err(format!(
+            "Failed to download audio: the emulator's audio URL policy does not allow host {host}."
+        ));
+    }
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| "Failed to download audio: invalid URL.".to_owned())?;
+    let mut request = Request::new(Full::default());
+    *request.method_mut() = Method::GET;
+    *request.uri_mut() = uri;
+    let response = tokio::time::timeout(DOWNLOAD_TIMEOUT, shared.http.request(request))
+        .await
+        .map_err(|_| "Failed to download audio: the server did not answer in time.".to_owned())?
+        .map_err(|error| format!("Failed to download audio: {}.", error_chain(&error)))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "Failed to download audio: the server answered {}.",
+            response.status()
+        ));
+    }
+    let path = shared.files_dir.join(format!("{}.download", new_uuid()));
+    let stream = BodyDataStream::new(response.into_body());
+    let result = audio::ingest(stream, &path, limits::FILE_MAX_BYTES).await;
+    // The audio's facts are all the job needs; the bytes themselves are not kept.
+    let _ = tokio::fs::remove_file(&path).await;
+    result
+        .map(|(_, facts)| facts)
+        .map_err(|error| format!("Failed to download audio: {error}."))
+}
+
+const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The transcript of a completed job, generated again on each request: it is deterministic,
+/// so nothing needs to be stored per job.
+pub(crate) fn transcript_of(
+    transcription: &Transcription,
+    facts: Option<AudioFacts>,
+    script: Option<&str>,
+    translation: Option<Translation>,
+) -> Option<Transcript> {
+    let facts = facts?;
+    let text = match script {
+        Some(script) => script.to_owned(),
+        None => synth::generated_text(&facts.sha256, facts.duration_ms),
+    };
+    let shape = Shape {
+        diarization: transcription.enable_speaker_diarization,
+        language_identification: transcription.enable_language_identification,
+        language_hints: transcription.language_hints.clone().unwrap_or_default(),
+        translation,
+    };
+    Some(synth::transcript(
+        transcription.id.clone(),
+        &text,
+        facts.duration_ms,
+        &facts.sha256,
+        &shape,
+    ))
+}

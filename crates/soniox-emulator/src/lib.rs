@@ -1,0 +1,61 @@
+//! A local, stateful stand-in for the [Soniox](https://soniox.com) Speech-to-Text async API
+//! that really runs jobs and **delivers webhooks**.
+//!
+//! Start it in-process on a free port, point any Soniox client at [`Emulator::base_url`], and
+//! the same paths, status codes, error bodies, pagination, limits and quotas as
+//! `api.soniox.com` answer. Jobs move `queued` → `processing` → `completed` | `error` on a
+//! clock you choose, produce deterministic transcripts, and POST their webhooks with retries,
+//! every attempt recorded.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use soniox_emulator::{Emulator, JobClock};
+//! use std::time::Duration;
+//!
+//! # async fn example() -> Result<(), soniox_emulator::StartError> {
+//! let emulator = Emulator::builder()
+//!     .api_key("test-key")
+//!     .job_clock(JobClock::Fixed(Duration::ZERO))
+//!     .webhook_retry_schedule([Duration::ZERO, Duration::from_millis(50)])
+//!     .start()
+//!     .await?;
+//! // Send requests to format!("{}/v1/transcriptions", emulator.base_url()) with
+//! // `Authorization: Bearer test-key`; inspect deliveries with `emulator.webhook_attempts()`.
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Tasks
+//!
+//! - **Step jobs by hand**: [`JobClock::Manual`] and [`Emulator::advance_jobs`] (or
+//!   `POST /_emulator/jobs/advance`).
+//! - **Script a transcript**: [`Emulator::script_transcript_for`] with the audio's bytes, or
+//!   `PUT /_emulator/scripts/{sha256}` with `{"text": "..."}`.
+//! - **Inspect webhooks**: [`Emulator::webhook_attempts`] or `GET /_emulator/webhooks`.
+//! - **Inject faults**: [`FaultRule`] and [`WebhookFaultRule`], at start or at run time
+//!   (`POST /_emulator/faults`, `POST /_emulator/webhook-faults`, `DELETE /_emulator/faults`).
+//!
+//! The crate's README lists every option of the `soniox-emulator` binary and the admin API.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod admin;
+mod api;
+mod audio;
+mod config;
+mod faults;
+mod jobs;
+mod respond;
+mod server;
+mod shared;
+mod store;
+mod synth;
+mod webhooks;
+
+pub use crate::{
+    config::{AudioUrlPolicy, JobClock, Quotas, WebhookConfig},
+    faults::{FaultAction, FaultRule, Trigger, WebhookFault, WebhookFaultRule},
+    server::{Emulator, EmulatorBuilder, InvalidSha256, REQUEST_ID_HEADER, StartError},
+    webhooks::{AttemptOutcome, REDACTED, WebhookAttempt},
+};

@@ -1,0 +1,386 @@
+//! Starting, serving and stopping: [`Emulator`] and its builder.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use http::{HeaderValue, Request};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use soniox_types::Secret;
+use tokio::{net::TcpListener, task::JoinHandle};
+
+use crate::{
+    admin,
+    audio::sha256_hex,
+    config::{AudioUrlPolicy, Config, JobClock, Quotas, WebhookConfig},
+    faults::{FaultAction, FaultRule, WebhookFaultRule},
+    jobs,
+    respond::{Failure, Reply},
+    shared::{Shared, new_uuid},
+    webhooks::WebhookAttempt,
+};
+
+/// How long shutdown waits for open connections to finish their requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an emulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The directory for uploads could not be created.
+    #[error("cannot prepare the data directory: {0}")]
+    DataDir(std::io::Error),
+}
+
+/// Configures an [`Emulator`]; every setting has a default that suits tests.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct EmulatorBuilder {
+    config: Config,
+}
+
+impl EmulatorBuilder {
+    /// Where to listen; default `127.0.0.1:0` (a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.config.addr = addr;
+        self
+    }
+
+    /// Accepts this API key. Without any key, every non-empty key is accepted.
+    pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
+        self.config.api_keys.push(key.into());
+        self
+    }
+
+    /// The account's quotas; default [`Quotas::default`] (the API's own).
+    pub fn quotas(mut self, quotas: Quotas) -> Self {
+        self.config.quotas = quotas;
+        self
+    }
+
+    /// When jobs move on; default [`JobClock::Realistic`].
+    pub fn job_clock(mut self, clock: JobClock) -> Self {
+        self.config.job_clock = clock;
+        self
+    }
+
+    /// How webhooks are delivered, all at once.
+    pub fn webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.config.webhooks = webhooks;
+        self
+    }
+
+    /// The wait before each webhook attempt; see [`WebhookConfig::retry_schedule`].
+    pub fn webhook_retry_schedule(mut self, schedule: impl IntoIterator<Item = Duration>) -> Self {
+        self.config.webhooks.retry_schedule = schedule.into_iter().collect();
+        self
+    }
+
+    /// How long one webhook attempt may take; default 10 s.
+    pub fn webhook_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.config.webhooks.attempt_timeout = timeout;
+        self
+    }
+
+    /// Most webhook attempts in flight at once to one receiver; default 512.
+    pub fn webhook_concurrency(mut self, concurrency: usize) -> Self {
+        self.config.webhooks.concurrency = concurrency;
+        self
+    }
+
+    /// Which hosts `audio_url` jobs may download from; default loopback only.
+    pub fn audio_urls(mut self, policy: AudioUrlPolicy) -> Self {
+        self.config.audio_urls = policy;
+        self
+    }
+
+    /// Keeps uploads in `dir` (created if missing) instead of a temporary directory removed on
+    /// shutdown.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The largest upload accepted, in bytes; default 1 GiB as the API. Lower it to test the
+    /// "file too large" path without sending a gigabyte.
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.config.max_file_bytes = bytes;
+        self
+    }
+
+    /// Adds a REST fault in force from the start.
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.config.faults.push(rule);
+        self
+    }
+
+    /// Adds a webhook fault in force from the start.
+    pub fn webhook_fault(mut self, rule: WebhookFaultRule) -> Self {
+        self.config.webhook_faults.push(rule);
+        self
+    }
+
+    /// Seeds the generator behind probabilistic faults, for reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Binds the socket and starts serving in the background.
+    ///
+    /// # Errors
+    /// [`StartError`] when the address cannot be bound or the data directory cannot be made.
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        let config = self.config;
+        let (files_dir, temp_dir) = match &config.data_dir {
+            Some(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(StartError::DataDir)?;
+                (dir.clone(), None)
+            }
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("soniox-emulator-")
+                    .tempdir()
+                    .map_err(StartError::DataDir)?;
+                (temp.path().to_owned(), Some(temp))
+            }
+        };
+        let addr = config.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let shared = Arc::new(Shared::new(config, files_dir, temp_dir));
+        let accept = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        tracing::info!(%local_addr, "soniox emulator listening");
+        Ok(Emulator {
+            base_url: format!("http://{local_addr}"),
+            local_addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// A running emulator of the Soniox API. Dropping it stops the server; [`shutdown`](Self::shutdown)
+/// does so gracefully and waits.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), soniox_emulator::StartError> {
+/// use soniox_emulator::{Emulator, JobClock};
+///
+/// let emulator = Emulator::builder()
+///     .api_key("test-key")
+///     .job_clock(JobClock::Manual)
+///     .start()
+///     .await?;
+/// let base_url = emulator.base_url(); // http://127.0.0.1:PORT, the API root without /v1
+/// # let _ = base_url;
+/// emulator.advance_jobs().await;
+/// emulator.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Emulator {
+    base_url: String,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts configuring an emulator.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The root URL, such as `http://127.0.0.1:41234`; paths start with `/v1`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Where uploads are stored: the data directory, or a temporary directory removed when the
+    /// emulator is gone.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.shared.files_dir
+    }
+
+    /// The address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Moves every unfinished job one status on (queued → processing → completed or error) and
+    /// returns how many moved. Meant for [`JobClock::Manual`]; webhooks of jobs that finish are
+    /// sent in the background.
+    pub async fn advance_jobs(&self) -> usize {
+        jobs::advance(&self.shared).await
+    }
+
+    /// Advances jobs until none is left unfinished.
+    pub async fn finish_jobs(&self) {
+        while self.advance_jobs().await > 0 {}
+    }
+
+    /// Makes audio whose SHA-256 is `sha256_hex` transcribe as `text` from now on.
+    ///
+    /// # Errors
+    /// When `sha256_hex` is not 64 hex digits.
+    pub fn script_transcript(&self, sha256_hex: &str, text: &str) -> Result<(), InvalidSha256> {
+        let key = admin::normalize_sha256(sha256_hex).map_err(|_| InvalidSha256)?;
+        self.shared.store.lock().scripts.insert(key, text.into());
+        Ok(())
+    }
+
+    /// Makes `audio` transcribe as `text` from now on.
+    pub fn script_transcript_for(&self, audio: &[u8], text: &str) {
+        self.shared
+            .store
+            .lock()
+            .scripts
+            .insert(sha256_hex(audio), text.into());
+    }
+
+    /// Every webhook attempt so far, oldest first (the latest 50,000).
+    pub fn webhook_attempts(&self) -> Vec<WebhookAttempt> {
+        self.shared.store.lock().attempts().cloned().collect()
+    }
+
+    /// Adds a REST fault.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.faults.add(rule);
+    }
+
+    /// Adds a webhook fault.
+    pub fn add_webhook_fault(&self, rule: WebhookFaultRule) {
+        self.shared.faults.add_webhook(rule);
+    }
+
+    /// Removes every REST and webhook fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Stops accepting connections, lets open requests finish (up to five seconds), stops
+    /// background jobs and webhook deliveries, and waits for all of it.
+    pub async fn shutdown(mut self) {
+        self.shared.cancel.cancel();
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shared.cancel.cancel();
+    }
+}
+
+/// A script key that is not a SHA-256 in hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected a SHA-256 as 64 hex digits")]
+pub struct InvalidSha256;
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            () = shared.cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn_shared = Arc::clone(&shared);
+        let service = service_fn(move |request| handle(Arc::clone(&conn_shared), request));
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+}
+
+/// Returned by the service to make hyper close the connection without answering.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by an injected fault")]
+struct Dropped;
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, Dropped> {
+    let request_id = new_uuid();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let admin_path = path.strip_prefix("/_emulator/");
+    let result = match admin_path {
+        Some(rest) => admin::route(&shared, request, rest).await,
+        None => match inject(&shared, &method, &path).await? {
+            Some(failure) => Err(failure),
+            None => match path.strip_prefix("/v1/") {
+                Some(rest) => crate::api::route(&shared, request, rest).await,
+                None => Err(Failure::no_route(http::StatusCode::NOT_FOUND)),
+            },
+        },
+    };
+    let mut reply = result.unwrap_or_else(|failure| {
+        tracing::debug!(%method, %path, status = %failure.status(), "request failed");
+        failure.into_reply(&request_id)
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        reply.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    tracing::trace!(%method, %path, status = %reply.status(), "request");
+    Ok(reply)
+}
+
+/// The header carrying each response's request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+async fn inject(
+    shared: &Shared,
+    method: &http::Method,
+    path: &str,
+) -> Result<Option<Failure>, Dropped> {
+    let decision = shared.faults.decide(method.as_str(), path);
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    Ok(match decision.action {
+        None | Some(FaultAction::Latency { .. }) => None,
+        Some(FaultAction::DropConnection) => return Err(Dropped),
+        Some(FaultAction::Error { status }) => Some(Failure::injected(status)),
+        Some(FaultAction::RateLimited {
+            retry_after_seconds,
+        }) => Some(Failure::rate_limited(retry_after_seconds)),
+    })
+}

@@ -1,0 +1,134 @@
+//! What every request handler and background task shares.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use soniox_types::OffsetDateTime;
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{config::Config, faults::Faults, store::Store};
+
+/// The outbound HTTP client for webhooks and audio downloads. hyper's own client sends the URL
+/// exactly as given, which the webhook's query string needs.
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// The emulator's state, configuration and background machinery.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) faults: Faults,
+    pub(crate) http: HttpClient,
+    /// One semaphore per receiver (`host:port`), so a slow receiver only queues its own
+    /// deliveries.
+    webhook_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) files_dir: PathBuf,
+    /// Removes the upload directory when the emulator is gone, unless a data dir was given.
+    pub(crate) _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: Config,
+        files_dir: PathBuf,
+        temp_dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let faults = Faults::new(
+            config.faults.clone(),
+            config.webhook_faults.clone(),
+            config.seed,
+        );
+        Self {
+            store: Store::default(),
+            faults,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+            webhook_permits: Mutex::default(),
+            cancel: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            files_dir,
+            _temp_dir: temp_dir,
+            config,
+        }
+    }
+
+    /// The semaphore bounding attempts in flight to the receiver at `authority`.
+    pub(crate) fn webhook_permits(&self, authority: &str) -> Arc<Semaphore> {
+        let permits = self
+            .config
+            .webhooks
+            .concurrency
+            .clamp(1, Semaphore::MAX_PERMITS);
+        let mut map = self
+            .webhook_permits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            map.entry(authority.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(permits))),
+        )
+    }
+
+    /// Runs `task` in the background until it ends or the emulator shuts down.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let cancel = self.cancel.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                () = task => {}
+            }
+        });
+    }
+}
+
+/// A random version-4 UUID, the form of every id the API issues.
+pub(crate) fn new_uuid() -> String {
+    let mut bits = fastrand::u128(..);
+    bits = (bits & !(0xF << 76)) | (0x4 << 76);
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Now, to the millisecond, as the API writes timestamps.
+pub(crate) fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_millisecond(now.millisecond()).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_version_4() {
+        let id = new_uuid();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+    }
+
+    #[test]
+    fn timestamps_have_millisecond_precision() {
+        assert_eq!(now().nanosecond() % 1_000_000, 0);
+    }
+}

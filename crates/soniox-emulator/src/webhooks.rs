@@ -1,0 +1,286 @@
+//! Webhook delivery: `POST {"id","status"}` to the job's URL with its auth header, retried on
+//! the configured schedule, every attempt recorded.
+
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Uri, header};
+use http_body_util::Full;
+use serde::Serialize;
+use soniox_types::{
+    OffsetDateTime, Secret, TranscriptionId, TranscriptionStatus, WebhookEvent, WebhookStatus,
+};
+
+use crate::{faults::WebhookFault, shared::Shared};
+
+/// How the emulator shows a secret header value in the attempt log.
+pub const REDACTED: &str = "[redacted]";
+
+/// One try at delivering a webhook, as recorded in the attempt log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct WebhookAttempt {
+    /// The transcription the webhook is about.
+    pub transcription_id: TranscriptionId,
+    /// The status the webhook reported.
+    pub status: WebhookStatus,
+    /// 1, or 2 for the copy a `duplicate` fault adds.
+    pub delivery: u32,
+    /// 1 for the first try, counting up through the retry schedule.
+    pub attempt: u32,
+    /// The URL posted to, query string as given.
+    pub url: String,
+    /// The headers sent; the auth header's value is [`REDACTED`].
+    pub headers: BTreeMap<String, String>,
+    /// When the attempt began.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// What happened.
+    pub outcome: AttemptOutcome,
+}
+
+impl WebhookAttempt {
+    /// The HTTP status the receiver answered with, if it answered.
+    pub fn status_code(&self) -> Option<u16> {
+        match self.outcome {
+            AttemptOutcome::Answered { status_code } => Some(status_code),
+            _ => None,
+        }
+    }
+
+    /// Whether the receiver accepted the delivery (any 2xx).
+    pub fn succeeded(&self) -> bool {
+        self.status_code()
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
+/// The result of one delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The receiver answered; only a 2xx counts as delivered.
+    Answered {
+        /// The HTTP status received.
+        status_code: u16,
+    },
+    /// No answer within the attempt timeout.
+    TimedOut,
+    /// The request could not be sent or the connection broke.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+    /// A `withhold` fault kept the webhook from being sent at all.
+    Withheld,
+}
+
+/// Where a finished job's webhook goes.
+#[derive(Clone, Debug)]
+pub(crate) struct WebhookTarget {
+    pub(crate) url: String,
+    pub(crate) auth: Option<(String, Secret)>,
+    pub(crate) event: WebhookEvent,
+}
+
+impl WebhookTarget {
+    /// The target of a job that has just finished, if it has a webhook.
+    pub(crate) fn of(job: &crate::store::JobEntry) -> Option<Self> {
+        let transcription = &job.transcription;
+        let status = match transcription.status {
+            TranscriptionStatus::Completed => WebhookStatus::Completed,
+            _ => WebhookStatus::Error,
+        };
+        Some(Self {
+            url: transcription.webhook_url.clone()?,
+            auth: transcription
+                .webhook_auth_header_name
+                .clone()
+                .zip(job.webhook_secret.clone()),
+            event: WebhookEvent::new(transcription.id.clone(), status),
+        })
+    }
+}
+
+/// Starts delivering `target` in the background, applying any webhook faults.
+pub(crate) fn dispatch(shared: &Arc<Shared>, target: &WebhookTarget) {
+    let faults = shared.faults.decide_webhook();
+    if faults.contains(&WebhookFault::Withhold) {
+        record(
+            shared,
+            target,
+            1,
+            0,
+            (crate::shared::now(), Duration::ZERO),
+            AttemptOutcome::Withheld,
+        );
+        return;
+    }
+    let delay: Duration = faults
+        .iter()
+        .map(|fault| match fault {
+            WebhookFault::Delay { millis } => Duration::from_millis(*millis),
+            _ => Duration::ZERO,
+        })
+        .sum();
+    let copies = if faults.contains(&WebhookFault::Duplicate) {
+        2
+    } else {
+        1
+    };
+    for delivery in 1..=copies {
+        let shared_task = Arc::clone(shared);
+        let target = target.clone();
+        shared.spawn(async move {
+            tokio::time::sleep(delay).await;
+            deliver(&shared_task, &target, delivery).await;
+        });
+    }
+}
+
+async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
+    let body = Bytes::from(serde_json::to_vec(&target.event).unwrap_or_default());
+    let authority = target
+        .url
+        .parse::<Uri>()
+        .ok()
+        .and_then(|uri| {
+            uri.authority()
+                .map(|authority| authority.as_str().to_owned())
+        })
+        .unwrap_or_default();
+    for (index, wait) in shared.config.webhooks.retry_schedule.iter().enumerate() {
+        tokio::time::sleep(*wait).await;
+        let outcome = {
+            let permits = shared.webhook_permits(&authority);
+            let Ok(_permit) = permits.acquire().await else {
+                return;
+            };
+            let started_at = crate::shared::now();
+            let started = Instant::now();
+            let outcome = attempt(shared, target, body.clone()).await;
+            (started_at, started.elapsed(), outcome)
+        };
+        let (started_at, elapsed, outcome) = outcome;
+        let delivered = matches!(outcome, AttemptOutcome::Answered { status_code } if (200..300).contains(&status_code));
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        record(
+            shared,
+            target,
+            delivery,
+            number,
+            (started_at, elapsed),
+            outcome,
+        );
+        if delivered {
+            return;
+        }
+    }
+    tracing::warn!(transcription_id = %target.event.id, url = %target.url, "webhook delivery failed permanently");
+}
+
+async fn attempt(shared: &Shared, target: &WebhookTarget, body: Bytes) -> AttemptOutcome {
+    let request = match build_request(target, body) {
+        Ok(request) => request,
+        Err(error) => return AttemptOutcome::Failed { error },
+    };
+    let timeout = shared.config.webhooks.attempt_timeout;
+    match tokio::time::timeout(timeout, shared.http.request(request)).await {
+        Err(_) => AttemptOutcome::TimedOut,
+        Ok(Err(error)) => AttemptOutcome::Failed {
+            error: error_chain(&error),
+        },
+        Ok(Ok(response)) => AttemptOutcome::Answered {
+            status_code: response.status().as_u16(),
+        },
+    }
+}
+
+fn build_request(target: &WebhookTarget, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
+    let uri: Uri = target
+        .url
+        .parse()
+        .map_err(|error| format!("invalid webhook URL: {error}"))?;
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    if let Some((name, value)) = &target.auth {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| "invalid webhook auth header name".to_owned())?;
+        let mut value = HeaderValue::from_str(value.expose_secret())
+            .map_err(|_| "invalid webhook auth header value".to_owned())?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(request)
+}
+
+const USER_AGENT: &str = concat!("soniox-emulator/", env!("CARGO_PKG_VERSION"));
+
+/// The error and its causes on one line; hyper's top-level message alone says little.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+fn record(
+    shared: &Shared,
+    target: &WebhookTarget,
+    delivery: u32,
+    attempt: u32,
+    (started_at, elapsed): (OffsetDateTime, Duration),
+    outcome: AttemptOutcome,
+) {
+    let mut headers = BTreeMap::from([
+        (
+            header::CONTENT_TYPE.to_string(),
+            "application/json".to_owned(),
+        ),
+        (header::USER_AGENT.to_string(), USER_AGENT.to_owned()),
+    ]);
+    if let Some((name, _)) = &target.auth {
+        headers.insert(name.to_ascii_lowercase(), REDACTED.to_owned());
+    }
+    let status_code = match outcome {
+        AttemptOutcome::Answered { status_code } => Some(status_code),
+        _ => None,
+    };
+    tracing::debug!(transcription_id = %target.event.id, attempt, ?outcome, "webhook attempt");
+    let entry = WebhookAttempt {
+        transcription_id: target.event.id.clone(),
+        status: target.event.status.clone(),
+        delivery,
+        attempt,
+        url: target.url.clone(),
+        headers,
+        started_at,
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        outcome,
+    };
+    let mut state = shared.store.lock();
+    if let Some(code) = status_code
+        && let Some(job) = state.jobs.get_mut(target.event.id.as_str())
+    {
+        job.transcription.webhook_status_code = Some(code);
+    }
+    state.record_attempt(entry);
+}
