@@ -1,24 +1,133 @@
-//! Quick start: build a validated transcription request with a webhook and show its JSON.
+//! Quick start: the whole webhook loop, offline.
 //!
-//! Run with `cargo run -p soniox-examples --example quickstart`.
+//! ```sh
+//! cargo run -p soniox-examples --example quickstart
+//! ```
+//!
+//! 1. starts the Soniox emulator on a free local port (instead of `api.soniox.com`);
+//! 2. starts a webhook receiver that verifies the shared-secret header;
+//! 3. uploads a short WAV and creates a job whose webhook URL carries metadata;
+//! 4. waits for the emulator's delivery, then fetches the transcript and prints it as text
+//!    and as SRT subtitles.
+//!
+//! Against the real API, drop the emulator, set `SONIOX_API_KEY`, and give Soniox a public
+//! HTTPS webhook URL.
 
-use soniox_types::CreateTranscription;
+#![allow(clippy::print_stdout, reason = "an example shows its results")]
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let request = CreateTranscription::builder(soniox_types::DEFAULT_ASYNC_MODEL)
-        .audio_url("https://soniox.com/media/examples/coffee_shop.mp3")
-        .speaker_diarization(true)
-        .webhook_url("https://example.com/hooks/soniox?order=1234")
-        .webhook_auth("X-Soniox-Webhook-Secret", "change-me")
+use std::{convert::Infallible, time::Duration};
+
+use soniox_client::{Client, Upload, Webhook};
+use soniox_emulator::{Emulator, JobClock};
+use soniox_types::{CreateTranscription, Secret, WebhookStatus, render::SubtitleOptions};
+use soniox_webhook::{MemoryDedupe, ReceivedEvent, Receiver, Verifier, WebhookService};
+use tokio::sync::mpsc;
+
+const WEBHOOK_HEADER: &str = "X-Soniox-Webhook-Secret";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // 1. A local Soniox API. Jobs take half a second, so the webhook arrives after `create`.
+    let emulator = Emulator::builder()
+        .api_key("quickstart-key")
+        .job_clock(JobClock::Fixed(Duration::from_millis(500)))
+        .start()
+        .await?;
+    println!("emulator:  {}", emulator.base_url());
+
+    // 2. A webhook receiver. It refuses any request without the secret, and drops the
+    //    duplicates that Soniox's retries can produce.
+    let secret = Secret::new("change-me-to-a-long-random-value");
+    let verifier = Verifier::new(WEBHOOK_HEADER, secret.clone())?;
+    let (deliveries, mut delivered) = mpsc::channel::<ReceivedEvent>(8);
+    let service = WebhookService::new(verifier, move |event: ReceivedEvent| {
+        let deliveries = deliveries.clone();
+        async move {
+            // Acknowledge fast; the real work happens outside the request.
+            let _ = deliveries.send(event).await;
+            Ok::<(), Infallible>(())
+        }
+    })
+    .with_dedupe(MemoryDedupe::new(10_000, Duration::from_secs(3600)));
+    let receiver = Receiver::bind("127.0.0.1:0", service).await?;
+    let hook_url = format!("http://{}/hooks/soniox", receiver.local_addr()?);
+    let (stop_receiver, stopped) = tokio::sync::oneshot::channel::<()>();
+    let receiving = tokio::spawn(receiver.run_until(async {
+        let _ = stopped.await;
+    }));
+    println!("receiver:  {hook_url}");
+
+    // 3. Upload audio and create a job with a webhook. The emulator transcribes
+    //    deterministically; here we script the words it "hears" in this audio.
+    let client = Client::builder()
+        .api_key("quickstart-key")
+        .base_url(emulator.base_url())
         .build()?;
-    #[allow(clippy::print_stdout, reason = "an example shows its result")]
-    {
-        println!("POST /v1/transcriptions");
-        println!("{}", serde_json::to_string_pretty(&request)?);
+    let audio = silent_wav(Duration::from_secs(3));
+    emulator.script_transcript_for(
+        &audio,
+        "Hello from soniox-rs. Webhooks arrive, verified and deduplicated.",
+    );
+    let file = client
+        .files()
+        .upload(Upload::bytes(audio, "hello.wav"))
+        .await?;
+    let webhook = Webhook::new(&hook_url)
+        .metadata("order", "1234")
+        .auth(WEBHOOK_HEADER, secret);
+    let request = webhook
+        .apply(CreateTranscription::builder("stt-async-v5").file_id(file.id.clone()))?
+        .speaker_diarization(true)
+        .build()?;
+    let job = client.transcriptions().create(&request).await?;
+    println!("created:   transcription {} ({})", job.id, job.status);
+
+    // 4. The delivery arrives: `{"id", "status"}` plus our metadata from the URL.
+    let event = tokio::time::timeout(Duration::from_secs(30), delivered.recv())
+        .await?
+        .ok_or("the receiver stopped")?;
+    println!(
+        "webhook:   {} is {} (order {})",
+        event.id(),
+        event.status(),
+        event.metadata().get("order").unwrap_or("?")
+    );
+    if event.status() == &WebhookStatus::Completed {
+        let transcript = client.transcriptions().transcript(event.id()).await?;
+        println!("\ntext:\n{}\n", transcript.text);
         println!(
-            "\nDebug never shows the secret: {:?}",
-            request.webhook_auth_header_value
+            "subtitles (SRT):\n{}",
+            transcript.to_srt(&SubtitleOptions::default())
         );
     }
+
+    // Clean up, as a real application would once the result is stored.
+    client.transcriptions().delete(event.id()).await?;
+    client.files().delete(&file.id).await?;
+    let _ = stop_receiver.send(());
+    receiving.await??;
+    emulator.shutdown().await;
     Ok(())
+}
+
+/// A mono 16 kHz, 16-bit PCM WAV of silence: enough for the emulator to read a duration.
+fn silent_wav(length: Duration) -> Vec<u8> {
+    const SAMPLE_RATE: u32 = 16_000;
+    let data_len =
+        u32::try_from(length.as_millis()).unwrap_or(u32::MAX / 64) * SAMPLE_RATE / 1000 * 2;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // channels
+    wav.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    wav.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes()); // byte rate
+    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    wav.resize(44 + data_len as usize, 0);
+    wav
 }

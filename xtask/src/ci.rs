@@ -29,6 +29,19 @@ pub(crate) fn run() -> Result<(), String> {
     )
     .env("RUSTDOCFLAGS", "-D warnings")
     .run()?;
+    // The README's quick start must keep working, end to end.
+    Step::new(
+        "cargo",
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "soniox-examples",
+            "--example",
+            "quickstart",
+        ],
+    )
+    .run()?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
 }
