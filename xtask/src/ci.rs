@@ -3,8 +3,7 @@
 use crate::{cmd::Step, compat};
 
 pub(crate) fn run() -> Result<(), String> {
-    let python = compat::python()?;
-    let python = python.to_str().ok_or("the virtualenv path is not UTF-8")?;
+    let sdks = compat::install()?;
     Step::new("cargo", &["fmt", "--all", "--check"]).run()?;
     Step::new(
         "cargo",
@@ -21,7 +20,8 @@ pub(crate) fn run() -> Result<(), String> {
     .run()?;
     Step::new("cargo", &["test", "--workspace", "--all-features"])
         .env("INSTA_UPDATE", "no")
-        .env(compat::PYTHON_ENV, python)
+        .env(compat::PYTHON_ENV, &sdks.python)
+        .env(compat::NODE_ENV, &sdks.node_modules)
         .run()?;
     Step::new(
         "cargo",
