@@ -167,6 +167,7 @@ impl Client {
             let url = format!("{}{}", self.inner.base_url, call.path);
             let started = Instant::now();
             let mut attempt = 0;
+            let mut last_error = None;
             loop {
                 attempt += 1;
                 tracing::Span::current().record("attempt", attempt);
@@ -181,10 +182,11 @@ impl Client {
                     None => request,
                 };
                 let Some(request) = body(request) else {
-                    return Err(Error::Config(
-                        "the upload source cannot be read twice, so the request was not retried"
-                            .to_owned(),
-                    ));
+                    // The failure that called for the retry explains more than the fact that
+                    // the source cannot be replayed.
+                    return Err(last_error.unwrap_or_else(|| {
+                        Error::Config("the upload source cannot be read twice".to_owned())
+                    }));
                 };
                 let (outcome, error) = match request?.send().await {
                     Ok(response) if response.status().is_success() => {
@@ -229,6 +231,7 @@ impl Client {
                     Decision::Stop => return Err(error),
                     Decision::RetryAfter(delay) => {
                         tracing::debug!(?delay, error = %error, "retrying");
+                        last_error = Some(error);
                         tokio::time::sleep(delay).await;
                     }
                 }

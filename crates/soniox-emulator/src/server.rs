@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use http::{HeaderValue, Request};
+use http_body_util::BodyExt as _;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use soniox_types::Secret;
@@ -345,7 +346,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     let result = match admin_path {
         Some(rest) => admin::route(&shared, request, rest).await,
         None => match inject(&shared, &method, &path).await? {
-            Some(failure) => Err(failure),
+            Some(failure) => {
+                discard_body(request).await;
+                Err(failure)
+            }
             None => match path.strip_prefix("/v1/") {
                 Some(rest) => crate::api::route(&shared, request, rest).await,
                 None => Err(Failure::no_route(http::StatusCode::NOT_FOUND)),
@@ -361,6 +365,18 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     }
     tracing::trace!(%method, %path, status = %reply.status(), "request");
     Ok(reply)
+}
+
+/// Reads a request's body to its end without keeping it, so an injected error answers a
+/// client that has finished sending, as a real server's error would; otherwise a client still
+/// streaming an upload sees a broken pipe instead of the status.
+async fn discard_body(request: Request<Incoming>) {
+    let mut body = request.into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
 }
 
 /// The header carrying each response's request id.

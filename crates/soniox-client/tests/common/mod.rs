@@ -1,0 +1,150 @@
+//! Helpers shared by the client's integration tests: an emulator, a client pointed at it, test
+//! audio, and a small real HTTP server for audio downloads and webhook deliveries.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use soniox_client::{Client, ClientBuilder, RetryPolicy};
+use soniox_emulator::{Emulator, EmulatorBuilder, JobClock};
+use tokio::{net::TcpListener, sync::mpsc};
+
+/// The key every test emulator accepts.
+pub const KEY: &str = "client-test-key";
+
+/// An emulator accepting [`KEY`] whose jobs move only when the test says so.
+pub fn emulator() -> EmulatorBuilder {
+    Emulator::builder().api_key(KEY).job_clock(JobClock::Manual)
+}
+
+/// Starts `builder`.
+pub async fn start(builder: EmulatorBuilder) -> Emulator {
+    builder.start().await.expect("the emulator starts")
+}
+
+/// Retries that wait at most a few milliseconds, so fault tests stay fast.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .base_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+}
+
+/// A client builder pointed at `emulator` with [`KEY`] and [`fast_retries`].
+pub fn client_builder(emulator: &Emulator) -> ClientBuilder {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .retry_policy(fast_retries())
+}
+
+/// A client pointed at `emulator`.
+pub fn client(emulator: &Emulator) -> Client {
+    client_builder(emulator).build().expect("the client builds")
+}
+
+/// A mono 16 kHz 16-bit PCM WAV of `ms` milliseconds of a varying signal.
+pub fn wav(ms: u32) -> Vec<u8> {
+    let rate = 16_000_u32;
+    let samples = rate / 1000 * ms;
+    let data_len = samples * 2;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16_u32.to_le_bytes());
+    out.extend_from_slice(&1_u16.to_le_bytes());
+    out.extend_from_slice(&1_u16.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2_u16.to_le_bytes());
+    out.extend_from_slice(&16_u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..samples {
+        let sample = i16::try_from(i % 64).unwrap_or_default() * 100;
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+    out
+}
+
+/// A loopback HTTP server that answers from a script (the last answer repeats forever) and
+/// reports the request target of every request it gets.
+pub struct Server {
+    addr: SocketAddr,
+    requests: mpsc::UnboundedReceiver<String>,
+}
+
+impl Server {
+    /// Starts a server answering each request with the next `(status, body)` of `answers`.
+    pub async fn start(answers: Vec<(u16, Bytes)>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let (sender, requests) = mpsc::unbounded_channel();
+        let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let sender = sender.clone();
+                let answers = Arc::clone(&answers);
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let sender = sender.clone();
+                    let answers = Arc::clone(&answers);
+                    async move {
+                        let target = request
+                            .uri()
+                            .path_and_query()
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        // Read the whole body first, so the peer never sees a half-read request.
+                        let _ = request.into_body().collect().await;
+                        let (status, body) = {
+                            let mut answers = answers.lock().expect("lock");
+                            let next = if answers.len() > 1 {
+                                answers.pop_front()
+                            } else {
+                                answers.front().cloned()
+                            };
+                            next.unwrap_or((200, Bytes::new()))
+                        };
+                        let _ = sender.send(target);
+                        let mut response = Response::new(Full::new(body));
+                        *response.status_mut() = StatusCode::from_u16(status).expect("status");
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+            }
+        });
+        Self { addr, requests }
+    }
+
+    /// A server answering every request with 200 and `body`.
+    pub async fn serving(body: Vec<u8>) -> Self {
+        Self::start(vec![(200, Bytes::from(body))]).await
+    }
+
+    /// The absolute URL of `path_and_query` on this server.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{path_and_query}", self.addr)
+    }
+
+    /// The request target (path and query, as sent) of the next request.
+    ///
+    /// The timeout is a safety net against a hung test, not a timing assertion.
+    pub async fn next_request(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(10), self.requests.recv())
+            .await
+            .expect("a request arrives")
+            .expect("the server is running")
+    }
+}
