@@ -7,7 +7,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use std::io::Read as _;
+
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use reqwest::multipart::{Form, Part};
 use soniox_types::UploadMetadata;
 use tokio::io::AsyncRead;
@@ -129,10 +131,13 @@ impl Upload {
             .unwrap_or_else(|| self.default_filename());
         let body = match &self.source {
             Source::Path(path) => match std::fs::File::open(path) {
-                Ok(file) => self.streamed(tokio::fs::File::from_std(file), size),
+                Ok(file) => self.counted(file_chunks(file), size),
                 Err(error) => return Some(Err(error.into())),
             },
-            Source::Bytes(bytes) => self.streamed(std::io::Cursor::new(bytes.clone()), size),
+            Source::Bytes(bytes) => {
+                let chunks = bytes_chunks(bytes.clone()).map(Ok::<_, std::io::Error>);
+                self.counted(futures_util::stream::iter(chunks), size)
+            }
             Source::Reader { reader, .. } => {
                 let reader = reader
                     .lock()
@@ -158,9 +163,18 @@ impl Upload {
         reader: impl AsyncRead + Send + Sync + 'static,
         total: u64,
     ) -> reqwest::Body {
+        self.counted(ReaderStream::with_capacity(reader, CHUNK_BYTES), total)
+    }
+
+    /// The body for `chunks`, reporting progress as they are sent.
+    fn counted(
+        &self,
+        chunks: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+        total: u64,
+    ) -> reqwest::Body {
         let progress = self.progress.clone();
         let mut sent = 0u64;
-        let stream = ReaderStream::with_capacity(reader, CHUNK_BYTES)
+        let stream = chunks
             .inspect_ok(move |chunk| {
                 sent += chunk.len() as u64;
                 if let Some(progress) = &progress {
@@ -180,6 +194,42 @@ impl Upload {
             Source::Bytes(_) | Source::Reader { .. } => "audio".to_owned(),
         }
     }
+}
+
+/// Reads `file` on one blocking thread, a few chunks ahead of the socket. Unlike
+/// `tokio::fs::File`, this costs no hop to the blocking pool per chunk and no second copy, which
+/// brings a 1 GiB upload's CPU time down to curl's; memory stays at a few chunks.
+fn file_chunks(mut file: std::fs::File) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    const AHEAD: usize = 4;
+    let (chunks, received) = tokio::sync::mpsc::channel(AHEAD);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+            match (&mut file).take(CHUNK_BYTES as u64).read_to_end(&mut chunk) {
+                Ok(0) => break,
+                Ok(_) => {
+                    // A closed channel means the request was dropped: stop reading.
+                    if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let _ = chunks.blocking_send(Err(error));
+                    break;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(received, |mut received| async {
+        received.recv().await.map(|item| (item, received))
+    })
+}
+
+/// Cheap slices of `bytes`, so progress is reported as the body goes out.
+fn bytes_chunks(bytes: Bytes) -> impl Iterator<Item = Bytes> + Send {
+    (0..bytes.len())
+        .step_by(CHUNK_BYTES)
+        .map(move |start| bytes.slice(start..bytes.len().min(start + CHUNK_BYTES)))
 }
 
 impl fmt::Debug for Upload {
