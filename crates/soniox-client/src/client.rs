@@ -94,8 +94,12 @@ impl<'a> Call<'a> {
         self
     }
 
-    pub(crate) fn upload(mut self) -> Self {
+    /// Marks an upload: its own timeout, and no retry at all when its body cannot be replayed.
+    pub(crate) fn upload(mut self, replayable: bool) -> Self {
         self.upload = true;
+        if !replayable {
+            self.replay = Replay::Never;
+        }
         self
     }
 }
@@ -167,7 +171,6 @@ impl Client {
             let url = format!("{}{}", self.inner.base_url, call.path);
             let started = Instant::now();
             let mut attempt = 0;
-            let mut last_error = None;
             loop {
                 attempt += 1;
                 tracing::Span::current().record("attempt", attempt);
@@ -182,11 +185,11 @@ impl Client {
                     None => request,
                 };
                 let Some(request) = body(request) else {
-                    // The failure that called for the retry explains more than the fact that
-                    // the source cannot be replayed.
-                    return Err(last_error.unwrap_or_else(|| {
-                        Error::Config("the upload source cannot be read twice".to_owned())
-                    }));
+                    // Calls whose body cannot be replayed are marked `Replay::Never`, so this
+                    // only guards the contract of `body`.
+                    return Err(Error::Config(
+                        "the upload source cannot be read twice".to_owned(),
+                    ));
                 };
                 let (outcome, error) = match request?.send().await {
                     Ok(response) if response.status().is_success() => {
@@ -231,7 +234,6 @@ impl Client {
                     Decision::Stop => return Err(error),
                     Decision::RetryAfter(delay) => {
                         tracing::debug!(?delay, error = %error, "retrying");
-                        last_error = Some(error);
                         tokio::time::sleep(delay).await;
                     }
                 }

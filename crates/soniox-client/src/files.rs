@@ -34,11 +34,14 @@ impl Files<'_> {
         let size = upload.prepare().await?;
         let response = self
             .client
-            .send(Call::post("/v1/files").upload(), |request| {
-                upload
-                    .form(size)
-                    .map(|form| form.map(|form| request.multipart(form)))
-            })
+            .send(
+                Call::post("/v1/files").upload(upload.is_replayable()),
+                |request| {
+                    upload
+                        .form(size)
+                        .map(|form| form.map(|form| request.multipart(form)))
+                },
+            )
             .await?;
         decode(response).await
     }

@@ -17,6 +17,9 @@ pub enum Replay {
     /// Replaying could create a second job or file (`POST`): retry only where the server
     /// certainly did not act — the connection never opened, or it answered 429 or 503.
     OnlyIfNotProcessed,
+    /// The request cannot be sent again at all (its body came from a reader that is now
+    /// consumed): never retry.
+    Never,
 }
 
 /// What happened to one attempt.
@@ -175,6 +178,7 @@ impl RetryPolicy {
 
 fn is_retryable(replay: Replay, outcome: AttemptOutcome) -> bool {
     match (replay, outcome) {
+        (Replay::Never, _) => false,
         (_, AttemptOutcome::ConnectFailed) => true,
         (Replay::Safe, AttemptOutcome::FailedAfterSend) => true,
         (Replay::OnlyIfNotProcessed, AttemptOutcome::FailedAfterSend) => false,
@@ -257,6 +261,9 @@ mod tests {
         check(Post, ConnectFailed, true);
         check(Safe, FailedAfterSend, true);
         check(Post, FailedAfterSend, false);
+        for outcome in [ConnectFailed, FailedAfterSend, status(429), status(503)] {
+            check(Replay::Never, outcome, false);
+        }
     }
 
     #[test]

@@ -109,6 +109,11 @@ impl Upload {
         self
     }
 
+    /// Whether the body can be streamed again for a retry (a reader cannot).
+    pub(crate) fn is_replayable(&self) -> bool {
+        !matches!(self.source, Source::Reader { .. })
+    }
+
     /// Checks the size and metadata before anything is sent; returns the size.
     pub(crate) async fn prepare(&self) -> Result<u64, Error> {
         let size = match &self.source {
