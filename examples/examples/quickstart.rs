@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .api_key("quickstart-key")
         .base_url(emulator.base_url())
         .build()?;
-    let audio = silent_wav(Duration::from_secs(3));
+    let audio = soniox_emulator::wav(Duration::from_secs(3));
     emulator.script_transcript_for(
         &audio,
         "Hello from soniox-rs. Webhooks arrive, verified and deduplicated.",
@@ -108,26 +108,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     receiving.await??;
     emulator.shutdown().await;
     Ok(())
-}
-
-/// A mono 16 kHz, 16-bit PCM WAV of silence: enough for the emulator to read a duration.
-fn silent_wav(length: Duration) -> Vec<u8> {
-    const SAMPLE_RATE: u32 = 16_000;
-    let data_len =
-        u32::try_from(length.as_millis()).unwrap_or(u32::MAX / 64) * SAMPLE_RATE / 1000 * 2;
-    let mut wav = Vec::with_capacity(44 + data_len as usize);
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // channels
-    wav.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    wav.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes()); // byte rate
-    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
-    wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    wav.resize(44 + data_len as usize, 0);
-    wav
 }

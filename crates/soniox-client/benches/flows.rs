@@ -221,20 +221,9 @@ async fn counting_proxy(
     Ok((addr, accept))
 }
 
-/// Half a second of 16 kHz mono PCM silence.
+/// Half a second of audio.
 fn wav() -> Vec<u8> {
-    let data_len = 16_000_u32;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    for value in [16_u32, 0x0001_0001, 16_000, 32_000, 0x0010_0002] {
-        out.extend_from_slice(&value.to_le_bytes());
-    }
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    out.resize(out.len() + data_len as usize, 0);
-    out
+    soniox_emulator::wav(Duration::from_millis(500))
 }
 
 /// Best and median of `values` (the upper median for an even count).

@@ -86,18 +86,7 @@ impl Drop for AbortOnDrop {
 }
 
 fn wav_bytes() -> Vec<u8> {
-    let data_len = 32_000_u32;
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    for value in [16_u32, 0x0001_0001, 16_000, 32_000, 0x0010_0002] {
-        out.extend_from_slice(&value.to_le_bytes());
-    }
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    out.resize(out.len() + data_len as usize, 0);
-    out
+    soniox_emulator::wav(Duration::from_secs(1))
 }
 
 /// Runs 10,000 jobs end to end once; returns the elapsed time and the KiB of RSS the finished

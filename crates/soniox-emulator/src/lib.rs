@@ -33,6 +33,8 @@
 //!   `POST /_emulator/jobs/advance`).
 //! - **Script a transcript**: [`Emulator::script_transcript_for`] with the audio's bytes, or
 //!   `PUT /_emulator/scripts/{sha256}` with `{"text": "..."}`.
+//! - **Make test audio**: [`wav`] builds a WAV of a given length, which jobs report as their
+//!   `audio_duration_ms`.
 //! - **Inspect webhooks**: [`Emulator::webhook_attempts`] or `GET /_emulator/webhooks`.
 //! - **Inject faults**: [`FaultRule`] and [`WebhookFaultRule`], at start or at run time
 //!   (`POST /_emulator/faults`, `POST /_emulator/webhook-faults`, `DELETE /_emulator/faults`).
@@ -51,11 +53,13 @@ mod server;
 mod shared;
 mod store;
 mod synth;
+mod test_audio;
 mod webhooks;
 
 pub use crate::{
     config::{AudioUrlPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, Trigger, WebhookFault, WebhookFaultRule},
     server::{Emulator, EmulatorBuilder, InvalidSha256, REQUEST_ID_HEADER, StartError},
+    test_audio::wav,
     webhooks::{AttemptOutcome, REDACTED, WebhookAttempt},
 };

@@ -132,25 +132,9 @@ impl Api {
     }
 }
 
-/// A mono 16 kHz 16-bit PCM WAV of `ms` milliseconds.
+/// A WAV of `ms` milliseconds (see [`soniox_emulator::wav`]).
 fn wav(ms: u32) -> Vec<u8> {
-    let rate = 16_000_u32;
-    let data_len = rate / 1000 * ms * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16_u32.to_le_bytes());
-    // PCM, one channel.
-    out.extend_from_slice(&[1, 0, 1, 0]);
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    // Two bytes per frame, 16 bits per sample.
-    out.extend_from_slice(&[2, 0, 16, 0]);
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    out.extend((0..data_len).map(|i| (i % 251) as u8));
-    out
+    soniox_emulator::wav(Duration::from_millis(ms.into()))
 }
 
 /// One call of a handler, reported to the test.

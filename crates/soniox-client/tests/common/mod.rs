@@ -53,29 +53,9 @@ pub fn client(emulator: &Emulator) -> Client {
     client_builder(emulator).build().expect("the client builds")
 }
 
-/// A mono 16 kHz 16-bit PCM WAV of `ms` milliseconds of a varying signal.
+/// A WAV of `ms` milliseconds (see [`soniox_emulator::wav`]).
 pub fn wav(ms: u32) -> Vec<u8> {
-    let rate = 16_000_u32;
-    let samples = rate / 1000 * ms;
-    let data_len = samples * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16_u32.to_le_bytes());
-    out.extend_from_slice(&1_u16.to_le_bytes());
-    out.extend_from_slice(&1_u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2_u16.to_le_bytes());
-    out.extend_from_slice(&16_u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..samples {
-        let sample = i16::try_from(i % 64).unwrap_or_default() * 100;
-        out.extend_from_slice(&sample.to_le_bytes());
-    }
-    out
+    soniox_emulator::wav(Duration::from_millis(ms.into()))
 }
 
 /// A loopback HTTP server that answers from a script (the last answer repeats forever) and
