@@ -6,7 +6,7 @@ use crate::{
     ids::FileId,
     pagination::{Page, next_cursor},
     timestamp::{OffsetDateTime, rfc3339},
-    validation::{Checker, ValidationErrors, limits},
+    validation::{Checker, ValidationErrors, ViolationKind, limits},
 };
 
 /// An uploaded file.
@@ -121,19 +121,10 @@ impl UploadMetadata {
                 limits::CLIENT_REFERENCE_ID_MAX_CHARS,
             );
         }
-        if let Some(size) = file_size {
-            check_file_size(&mut check, size);
+        if file_size.is_some_and(|size| size > limits::FILE_MAX_BYTES) {
+            check.push("file", ViolationKind::Invalid(FILE_TOO_LARGE_MESSAGE));
         }
         check.finish()
-    }
-}
-
-fn check_file_size(check: &mut Checker, size: u64) {
-    if size > limits::FILE_MAX_BYTES {
-        check.push(
-            "file",
-            crate::validation::ViolationKind::Invalid(FILE_TOO_LARGE_MESSAGE),
-        );
     }
 }
 
