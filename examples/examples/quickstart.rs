@@ -49,12 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     })
     .with_dedupe(MemoryDedupe::new(10_000, Duration::from_secs(3600)));
-    let receiver = Receiver::bind("127.0.0.1:0", service).await?;
-    let hook_url = format!("http://{}/hooks/soniox", receiver.local_addr()?);
-    let (stop_receiver, stopped) = tokio::sync::oneshot::channel::<()>();
-    let receiving = tokio::spawn(receiver.run_until(async {
-        let _ = stopped.await;
-    }));
+    let receiver = Receiver::bind("127.0.0.1:0", service).await?.spawn()?;
+    let hook_url = format!("http://{}/hooks/soniox", receiver.local_addr());
     println!("receiver:  {hook_url}");
 
     // 3. Upload audio and create a job with a webhook. The emulator transcribes
@@ -104,8 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Clean up, as a real application would once the result is stored.
     client.transcriptions().delete(event.id()).await?;
     client.files().delete(&file.id).await?;
-    let _ = stop_receiver.send(());
-    receiving.await??;
+    receiver.shutdown().await?;
     emulator.shutdown().await;
     Ok(())
 }

@@ -41,7 +41,8 @@
 //!   before the rotation still carry the old one, so keep it until they have been delivered.
 //! - **Drop duplicates:** retries deliver the same event again. [`MemoryDedupe`] remembers
 //!   events for a while; implement [`Dedupe`] over a shared store for several processes.
-//! - **Run a receiver:** [`serve`] (feature `hyper`) or [`Receiver`] for more control;
+//! - **Run a receiver:** [`serve`] (feature `hyper`), or [`Receiver`] for more control
+//!   ([`Receiver::spawn`] runs it in the background, as tests and the quick start do);
 //!   [`WebhookService`] as a `tower` or `hyper` service inside your own server.
 //! - **Use axum:** the [`axum::SonioxWebhook`] extractor (feature `axum`).
 //! - **Test your handlers:** [`testing::TestDelivery`] builds deliveries exactly as Soniox
@@ -105,7 +106,7 @@ mod verifier;
 
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-pub use crate::receiver::{DEFAULT_HEADER_READ_TIMEOUT, Receiver, serve};
+pub use crate::receiver::{DEFAULT_HEADER_READ_TIMEOUT, Receiver, RunningReceiver, serve};
 #[cfg(feature = "service")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tower", feature = "hyper"))))]
 pub use crate::service::{Handler, WebhookService};

@@ -7,7 +7,11 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::{
+    net::{TcpListener, ToSocketAddrs},
+    sync::oneshot,
+    task::JoinHandle,
+};
 
 use crate::{Handler, Verifier, WebhookService};
 
@@ -98,6 +102,39 @@ impl<H: Handler> Receiver<H> {
         self.listener.local_addr()
     }
 
+    /// Serves in a background task, for tests and for applications that run the receiver
+    /// beside other work. The returned handle reports the bound address; shutting it down (or
+    /// dropping it) stops the receiver gracefully.
+    ///
+    /// ```no_run
+    /// use soniox_webhook::{ReceivedEvent, Receiver, Verifier, WebhookService};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let handler = |event: ReceivedEvent| async move {
+    ///     println!("{} is {}", event.id(), event.status());
+    ///     Ok::<(), std::convert::Infallible>(())
+    /// };
+    /// let service = WebhookService::new(Verifier::from_env()?, handler);
+    /// let running = Receiver::bind("127.0.0.1:0", service).await?.spawn()?;
+    /// println!("webhook URL: http://{}/hooks/soniox", running.local_addr());
+    /// // ... create jobs whose webhook_url points there ...
+    /// running.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the operating system cannot report the bound address.
+    pub fn spawn(self) -> io::Result<RunningReceiver> {
+        let addr = self.local_addr()?;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(self.run_until(async {
+            // A dropped handle stops the receiver too.
+            let _ = stopped.await;
+        }));
+        Ok(RunningReceiver { addr, stop, task })
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets open connections finish
     /// their in-flight request, and returns.
     ///
@@ -136,5 +173,31 @@ impl<H: Handler> Receiver<H> {
         drop(self.listener);
         graceful.shutdown().await;
         Ok(())
+    }
+}
+
+/// A [`Receiver`] serving in a background task; see [`Receiver::spawn`].
+#[derive(Debug)]
+pub struct RunningReceiver {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningReceiver {
+    /// The address the receiver listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight deliveries finish, and waits for the receiver to end.
+    ///
+    /// # Errors
+    ///
+    /// When the receiver's task failed or panicked.
+    pub async fn shutdown(self) -> io::Result<()> {
+        // The receiver may already have ended; then there is nobody to tell.
+        let _ = self.stop.send(());
+        self.task.await.map_err(io::Error::other)?
     }
 }

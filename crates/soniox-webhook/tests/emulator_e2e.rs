@@ -18,12 +18,12 @@ use soniox_emulator::{
 };
 use soniox_types::{Secret, WebhookStatus};
 use soniox_webhook::{
-    MemoryDedupe, ReceivedEvent, Receiver, Verifier, WebhookService, axum::SonioxWebhook,
+    MemoryDedupe, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
+    axum::SonioxWebhook,
 };
 use tokio::{
     net::TcpListener,
     sync::{mpsc, oneshot},
-    task::JoinHandle,
 };
 
 const API_KEY: &str = "e2e-key";
@@ -149,8 +149,7 @@ struct Call {
 struct HookServer {
     addr: SocketAddr,
     calls: mpsc::UnboundedReceiver<Call>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    running: RunningReceiver,
 }
 
 impl HookServer {
@@ -170,19 +169,15 @@ impl HookServer {
         };
         let service = WebhookService::new(verifier, handler)
             .with_dedupe(MemoryDedupe::new(1_000, Duration::from_secs(3_600)));
-        let receiver = Receiver::bind("127.0.0.1:0", service)
+        let running = Receiver::bind("127.0.0.1:0", service)
             .await
-            .expect("the receiver binds");
-        let addr = receiver.local_addr().expect("a bound address");
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(receiver.run_until(async {
-            let _ = stopped.await;
-        }));
+            .expect("the receiver binds")
+            .spawn()
+            .expect("a bound address");
         Self {
-            addr,
+            addr: running.local_addr(),
             calls,
-            stop,
-            task,
+            running,
         }
     }
 
@@ -204,10 +199,9 @@ impl HookServer {
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
+        self.running
+            .shutdown()
             .await
-            .expect("the receiver task ends")
             .expect("the receiver stops cleanly");
     }
 }

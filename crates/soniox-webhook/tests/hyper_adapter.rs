@@ -13,12 +13,11 @@ use std::{
 };
 
 use common::{Case, bad_requests, good_requests, verifier};
-use soniox_webhook::{MemoryDedupe, ReceivedEvent, Receiver, WebhookService};
+use soniox_webhook::{MemoryDedupe, ReceivedEvent, Receiver, RunningReceiver, WebhookService};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     sync::oneshot,
-    task::JoinHandle,
 };
 
 /// Sends `case` and returns the response status and body. The request is written from a
@@ -57,8 +56,7 @@ async fn send(addr: SocketAddr, case: &Case) -> (u16, String) {
 struct Server {
     addr: SocketAddr,
     calls: Arc<AtomicUsize>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    running: RunningReceiver,
 }
 
 impl Server {
@@ -79,17 +77,15 @@ impl Server {
         if dedupe {
             service = service.with_dedupe(MemoryDedupe::new(1024, Duration::from_secs(3600)));
         }
-        let receiver = Receiver::bind("127.0.0.1:0", service).await.expect("bind");
-        let addr = receiver.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(receiver.run_until(async {
-            let _ = stopped.await;
-        }));
+        let running = Receiver::bind("127.0.0.1:0", service)
+            .await
+            .expect("bind")
+            .spawn()
+            .expect("addr");
         Self {
-            addr,
+            addr: running.local_addr(),
             calls,
-            stop,
-            task,
+            running,
         }
     }
 
@@ -98,11 +94,7 @@ impl Server {
     }
 
     async fn shutdown(self) {
-        self.stop.send(()).expect("server running");
-        self.task
-            .await
-            .expect("server task")
-            .expect("server result");
+        self.running.shutdown().await.expect("server result");
     }
 }
 
