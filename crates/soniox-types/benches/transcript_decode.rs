@@ -42,26 +42,10 @@ const TOKENS: usize = 100_000;
 
 /// The decoders compared, in the order they run and are reported.
 const DECODERS: [Decoder; 4] = [
-    Decoder {
-        name: "typed",
-        decode: decode::<Transcript>,
-        heap: heap::<Transcript>,
-    },
-    Decoder {
-        name: "naive",
-        decode: decode::<NaiveTranscript>,
-        heap: heap::<NaiveTranscript>,
-    },
-    Decoder {
-        name: "parse_only",
-        decode: decode::<ParseOnly>,
-        heap: heap::<ParseOnly>,
-    },
-    Decoder {
-        name: "fields_only",
-        decode: decode::<FieldsOnly>,
-        heap: heap::<FieldsOnly>,
-    },
+    Decoder::of::<Transcript>("typed"),
+    Decoder::of::<NaiveTranscript>("naive"),
+    Decoder::of::<ParseOnly>("parse_only"),
+    Decoder::of::<FieldsOnly>("fields_only"),
 ];
 
 /// Where each decoder sits in [`DECODERS`].
@@ -77,6 +61,16 @@ struct Decoder {
     decode: fn(&[u8]) -> usize,
     /// Decodes once under the counting allocator; the token counts are compared.
     heap: fn(&[u8]) -> Heap,
+}
+
+impl Decoder {
+    const fn of<T: Decoded>(name: &'static str) -> Self {
+        Self {
+            name,
+            decode: decode::<T>,
+            heap: heap::<T>,
+        }
+    }
 }
 
 /// A value one of the decoders builds.
@@ -223,26 +217,11 @@ struct FieldsOnlyToken {
     _is_audio_event: Option<IgnoredAny>,
 }
 
-/// A small deterministic generator (SplitMix64), so every run decodes the same bytes.
-struct Rng(u64);
+/// A seeded generator, so every run decodes the same bytes.
+type Rng = fastrand::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.usize(..items.len())]
 }
 
 /// Sub-word pieces per spoken language; a word is one to three of them.
@@ -283,17 +262,17 @@ const TRANSLATIONS: [(&str, &[&str]); 2] = [
 /// three languages, and every fifth English or German sentence followed by its translation
 /// (tokens without timestamps).
 fn synthetic_transcript() -> NaiveTranscript {
-    let mut rng = Rng(0x5EED_0000_0002);
+    let mut rng = Rng::with_seed(0x5EED_0000_0002);
     let mut tokens = Vec::with_capacity(TOKENS + 16);
     let mut clock_ms = 0_u64;
     let mut speaker = 1_u64;
     let mut sentences = 0_u64;
     while tokens.len() < TOKENS {
-        if rng.below(4) == 0 {
-            speaker = 1 + rng.below(4);
-            clock_ms += 300 + rng.below(1_500);
+        if rng.u64(..4) == 0 {
+            speaker = 1 + rng.u64(..4);
+            clock_ms += 300 + rng.u64(..1_500);
         }
-        let (language, pieces) = WORDS[match rng.below(10) {
+        let (language, pieces) = WORDS[match rng.u64(..10) {
             0..=5 => 0,
             6..=8 => 1,
             _ => 2,
@@ -301,15 +280,15 @@ fn synthetic_transcript() -> NaiveTranscript {
         sentences += 1;
         let translated = language != "es" && sentences.is_multiple_of(5);
         let status = if translated { "original" } else { "none" };
-        for word in 0..3 + rng.below(12) {
-            for piece in 0..1 + rng.below(3) {
+        for word in 0..3 + rng.u64(..12) {
+            for piece in 0..1 + rng.u64(..3) {
                 let text = match (word, piece) {
-                    (0, 0) if tokens.is_empty() => capitalised(rng.pick(pieces)),
-                    (0, 0) => format!(" {}", capitalised(rng.pick(pieces))),
-                    (_, 0) => format!(" {}", rng.pick(pieces)),
-                    _ => rng.pick(pieces).to_owned(),
+                    (0, 0) if tokens.is_empty() => capitalised(pick(&mut rng, pieces)),
+                    (0, 0) => format!(" {}", capitalised(pick(&mut rng, pieces))),
+                    (_, 0) => format!(" {}", pick(&mut rng, pieces)),
+                    _ => pick(&mut rng, pieces).to_owned(),
                 };
-                let duration = 50 + rng.below(200);
+                let duration = 50 + rng.u64(..200);
                 tokens.push(NaiveToken {
                     text,
                     start_ms: Some(clock_ms),
@@ -321,7 +300,7 @@ fn synthetic_transcript() -> NaiveTranscript {
                     source_language: None,
                     is_audio_event: None,
                 });
-                clock_ms += duration + rng.below(80);
+                clock_ms += duration + rng.u64(..80);
             }
         }
         tokens.push(NaiveToken {
@@ -363,7 +342,7 @@ fn synthetic_transcript() -> NaiveTranscript {
 
 /// A confidence as the API reports one: mostly high, with several decimals.
 fn confidence(rng: &mut Rng) -> f64 {
-    let raw = 0.55 + 0.45 * (rng.below(1_000_000) as f64 / 1_000_000.0);
+    let raw = 0.55 + 0.45 * (rng.u64(..1_000_000) as f64 / 1_000_000.0);
     (raw * 10_000.0).round() / 10_000.0
 }
 
