@@ -11,7 +11,7 @@ use soniox_emulator::{AttemptOutcome, JobClock, REDACTED};
 use soniox_types::{CreateTranscription, TranscriptionStatus};
 use tokio::sync::mpsc;
 
-use common::{Server, client, emulator, start, wav};
+use common::{Server, client, emulator, start, url_request, wav};
 
 /// Polls every few milliseconds: the emulator finishes jobs at once.
 fn quick_wait() -> WaitOptions {
@@ -83,8 +83,7 @@ async fn wait_times_out_under_paused_time() {
     let job = client
         .transcriptions()
         .create(
-            &CreateTranscription::builder("stt-async-v5")
-                .audio_url("http://127.0.0.1:9/a.wav")
+            &url_request("stt-async-v5")
                 .build()
                 .expect("a valid request"),
         )
@@ -308,7 +307,7 @@ async fn webhook_urls_reach_the_receiver_byte_for_byte() {
     assert_eq!(webhook.url().expect("a valid URL"), expected_url);
 
     let request = webhook
-        .apply(CreateTranscription::builder("stt-async-v5").audio_url("http://127.0.0.1:9/a.wav"))
+        .apply(url_request("stt-async-v5"))
         .expect("apply")
         .build()
         .expect("a valid request");
@@ -337,7 +336,7 @@ async fn webhook_urls_reach_the_receiver_byte_for_byte() {
     let long =
         Webhook::new(receiver.url(&format!("/{}", "p".repeat(220)))).metadata("k", "v".repeat(20));
     let error = long
-        .apply(CreateTranscription::builder("stt-async-v5").audio_url("http://127.0.0.1:9/a.wav"))
+        .apply(url_request("stt-async-v5"))
         .expect_err("too long");
     let Error::Validation(errors) = &error else {
         panic!("expected a validation error, got {error:?}");

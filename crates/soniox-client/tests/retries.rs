@@ -10,11 +10,10 @@ use soniox_client::{Client, Error, RetryPolicy, Upload, types::ApiErrorType};
 use soniox_emulator::{Emulator, FaultAction, FaultRule};
 use soniox_types::{CreateTranscription, ListParams, TranscriptionId};
 
-use common::{KEY, client, client_builder, emulator, fast_retries, start, wav};
+use common::{KEY, client, client_builder, emulator, fast_retries, start, url_request, wav};
 
 fn request() -> CreateTranscription {
-    CreateTranscription::builder("stt-async-v5")
-        .audio_url("http://127.0.0.1:9/audio.wav")
+    url_request("stt-async-v5")
         .build()
         .expect("a valid request")
 }

@@ -12,7 +12,7 @@ use soniox_types::{
     TranscriptionId, TranscriptionStatus, Translation,
 };
 
-use common::{KEY, client, client_builder, emulator, start, wav};
+use common::{KEY, client, client_builder, emulator, start, url_request, wav};
 
 #[tokio::test]
 async fn create_sends_every_request_field() {
@@ -111,8 +111,7 @@ async fn create_errors_keep_the_api_explanation() {
     let error = client
         .transcriptions()
         .create(
-            &CreateTranscription::builder("stt-no-such-model")
-                .audio_url("http://127.0.0.1:9/a.wav")
+            &url_request("stt-no-such-model")
                 .build()
                 .expect("valid as far as the client knows"),
         )
@@ -151,8 +150,7 @@ async fn create_errors_keep_the_api_explanation() {
 
     // Invalid requests are refused before sending: a dropped connection would say otherwise.
     emulator.add_fault(FaultRule::new(FaultAction::DropConnection));
-    let mut invalid = CreateTranscription::builder("stt-async-v5")
-        .audio_url("http://127.0.0.1:9/a.wav")
+    let mut invalid = url_request("stt-async-v5")
         .build()
         .expect("a valid request");
     invalid.file_id = Some("6f2c1d9e-0000-4000-8000-000000000000".into());

@@ -18,6 +18,7 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use soniox_client::{Client, ClientBuilder, RetryPolicy};
 use soniox_emulator::{Emulator, EmulatorBuilder, JobClock};
+use soniox_types::{CreateTranscription, CreateTranscriptionBuilder};
 use tokio::{net::TcpListener, sync::mpsc};
 
 /// The key every test emulator accepts.
@@ -51,6 +52,12 @@ pub fn client_builder(emulator: &Emulator) -> ClientBuilder {
 /// A client pointed at `emulator`.
 pub fn client(emulator: &Emulator) -> Client {
     client_builder(emulator).build().expect("the client builds")
+}
+
+/// A job request for `model` whose audio URL nothing listens on: a job made from it stays
+/// unfinished under the manual clock, and fails its download if it is ever run.
+pub fn url_request(model: &str) -> CreateTranscriptionBuilder {
+    CreateTranscription::builder(model).audio_url("http://127.0.0.1:9/a.wav")
 }
 
 /// A WAV of `ms` milliseconds (see [`soniox_emulator::wav`]).
