@@ -1,8 +1,8 @@
 //! Setting up the completion webhook of a new job: URL, metadata and auth header.
 
 use soniox_types::{
-    CreateTranscriptionBuilder, DEFAULT_WEBHOOK_HEADER, Secret, ValidationErrors, Violation,
-    ViolationKind, WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV, validation::limits,
+    CreateTranscriptionBuilder, DEFAULT_WEBHOOK_HEADER, Secret, WEBHOOK_HEADER_ENV,
+    WEBHOOK_SECRET_ENV, validation::check_webhook_url,
 };
 
 use crate::{Error, config::non_empty_env};
@@ -77,20 +77,8 @@ impl Webhook {
     /// longer than 256 characters once the metadata is added.
     pub fn url(&self) -> Result<String, Error> {
         let url = append_query(&self.url, &self.metadata);
-        let mut violations = Vec::new();
-        let mut violate = |kind| violations.push(Violation::new("body.payload.webhook_url", kind));
-        if url.chars().count() > limits::WEBHOOK_URL_MAX_CHARS {
-            violate(ViolationKind::TooLong {
-                max: limits::WEBHOOK_URL_MAX_CHARS,
-            });
-        }
-        if !is_http_url(&url) {
-            violate(ViolationKind::InvalidUrl);
-        }
-        match ValidationErrors::from_violations(violations) {
-            Some(errors) => Err(Error::Validation(errors)),
-            None => Ok(url),
-        }
+        check_webhook_url(&url)?;
+        Ok(url)
     }
 
     /// Sets the webhook fields of a job request.
@@ -107,11 +95,6 @@ impl Webhook {
             None => builder,
         })
     }
-}
-
-fn is_http_url(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https"))
-        && !url.chars().any(char::is_whitespace)
 }
 
 /// Appends form-encoded pairs to `url`'s query, before any fragment, leaving the rest of the

@@ -155,7 +155,7 @@ impl CreateTranscription {
             );
         }
         if let Some(url) = &self.webhook_url {
-            check.http_url("webhook_url", url, limits::WEBHOOK_URL_MAX_CHARS);
+            check.webhook_url(url);
         }
         self.check_webhook_auth(&mut check);
         if let Some(id) = &self.client_reference_id {

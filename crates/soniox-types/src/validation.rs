@@ -243,6 +243,10 @@ impl Checker {
         }
     }
 
+    pub(crate) fn webhook_url(&mut self, url: &str) {
+        self.http_url("webhook_url", url, limits::WEBHOOK_URL_MAX_CHARS);
+    }
+
     pub(crate) fn range(&mut self, field: &str, value: u64, range: std::ops::RangeInclusive<u32>) {
         if value < u64::from(*range.start()) {
             self.push(
@@ -270,6 +274,28 @@ impl Checker {
             })
         }
     }
+}
+
+/// Checks a `webhook_url` exactly as [`CreateTranscription::validate`] does: `http`/`https`
+/// and at most 256 characters, query included. For code that builds the URL separately, such
+/// as a client appending metadata to it.
+///
+/// ```
+/// use soniox_types::validation::check_webhook_url;
+///
+/// assert!(check_webhook_url("https://example.com/hook?order=1").is_ok());
+/// let error = check_webhook_url("ftp://example.com/hook").unwrap_err();
+/// assert_eq!(error.violations()[0].location(), "body.payload.webhook_url");
+/// ```
+///
+/// # Errors
+/// A [`ValidationErrors`] at `body.payload.webhook_url` for each broken rule.
+///
+/// [`CreateTranscription::validate`]: crate::CreateTranscription::validate
+pub fn check_webhook_url(url: &str) -> Result<(), ValidationErrors> {
+    let mut check = Checker::new("body.payload");
+    check.webhook_url(url);
+    check.finish()
 }
 
 /// The API's URL pattern, `^https?://[^\s]+$`, without a regex engine.
