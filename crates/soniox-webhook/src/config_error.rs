@@ -22,7 +22,7 @@ pub enum ConfigError {
     #[error("webhook secret must be visible ASCII with no leading or trailing whitespace")]
     InvalidSecret,
     /// A secret was longer than the API accepts for `webhook_auth_header_value`.
-    #[error("webhook secret longer than {max} characters", max = crate::MAX_HEADER_LEN)]
+    #[error("webhook secret longer than {max} characters", max = soniox_types::validation::limits::WEBHOOK_HEADER_VALUE_MAX_CHARS)]
     SecretTooLong,
     /// The header name was not a valid HTTP header name or was too long for the API.
     #[error("invalid webhook header name")]

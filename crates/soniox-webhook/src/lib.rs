@@ -118,9 +118,6 @@ pub use crate::{
     verifier::{DEFAULT_BODY_LIMIT, Verifier},
 };
 
-/// The longest auth header name or value the API accepts on a job (256 characters).
-pub const MAX_HEADER_LEN: usize = 256;
-
 /// The longest transcription id accepted, in bytes. Soniox ids are 36-character UUIDs; the
 /// bound keeps a hostile body from producing an arbitrarily large id.
 pub const MAX_ID_LEN: usize = 256;

@@ -3,10 +3,12 @@
 use std::{fmt, sync::Arc};
 
 use http::{HeaderMap, HeaderName, Method, Request, Uri, header};
-use soniox_types::{DEFAULT_WEBHOOK_HEADER, Secret, WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV};
+use soniox_types::{
+    DEFAULT_WEBHOOK_HEADER, Secret, WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV, validation::limits,
+};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::{ConfigError, MAX_HEADER_LEN, Metadata, ReceivedEvent, Rejection, parse::parse_event};
+use crate::{ConfigError, Metadata, ReceivedEvent, Rejection, parse::parse_event};
 
 /// The body limit used unless [`Verifier::with_body_limit`] says otherwise: 64 KiB, far above
 /// the ~80 bytes Soniox sends.
@@ -300,7 +302,8 @@ impl fmt::Debug for Verifier {
 }
 
 pub(crate) fn parse_header_name(name: &str) -> Result<HeaderName, ConfigError> {
-    if name.len() > MAX_HEADER_LEN {
+    // Names and secrets are ASCII once accepted, so bytes count the API's characters.
+    if name.len() > limits::WEBHOOK_HEADER_NAME_MAX_CHARS {
         return Err(ConfigError::InvalidHeaderName);
     }
     HeaderName::from_bytes(name.as_bytes()).map_err(|_| ConfigError::InvalidHeaderName)
@@ -311,7 +314,7 @@ pub(crate) fn check_secret(secret: Secret) -> Result<Secret, ConfigError> {
     if value.is_empty() {
         return Err(ConfigError::EmptySecret);
     }
-    if value.len() > MAX_HEADER_LEN {
+    if value.len() > limits::WEBHOOK_HEADER_VALUE_MAX_CHARS {
         return Err(ConfigError::SecretTooLong);
     }
     let visible = value.bytes().all(|b| matches!(b, b' '..=b'~'));
