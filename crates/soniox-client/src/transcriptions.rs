@@ -61,7 +61,10 @@ impl Transcriptions<'_> {
     /// [`Error::Api`] with status 409 when the job is not completed, 404 when it does not exist.
     pub async fn transcript(&self, id: &TranscriptionId) -> Result<Transcript, Error> {
         self.client
-            .json(Call::get(&item_path(id, "/transcript")))
+            .json_parsed(
+                Call::get(&item_path(id, "/transcript")),
+                Transcript::from_json,
+            )
             .await
     }
 

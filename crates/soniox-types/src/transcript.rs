@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ids::TranscriptionId, open_enum::open_enum};
 
+mod decode;
+
 open_enum! {
     /// Whether a token belongs to the spoken words or to their translation.
     pub enum TranslationStatus {

@@ -1,0 +1,161 @@
+//! [`Transcript::from_json`]: the fast way from response bytes to a [`Transcript`].
+//!
+//! A transcript is mostly tokens, and a token is a small object of known keys with short
+//! strings and plain numbers. Reading those with [`Cursor`] skips serde's per-field dispatch;
+//! anything the cursor does not read (or finds invalid) is handed to `serde_json`, so the
+//! result is always the one the serde implementation gives.
+
+use compact_str::CompactString;
+
+use super::{Token, Transcript, TranslationStatus};
+use crate::{ids::TranscriptionId, json_cursor::Cursor};
+
+impl Transcript {
+    /// Decodes a transcript from the JSON the API returns; the client uses this.
+    ///
+    /// The result is exactly what `serde_json::from_slice::<Transcript>` gives — the same value,
+    /// or an error — but several times faster on long transcripts: the usual shape of a token
+    /// is read straight from the bytes, with no allocation per field. Input in another shape
+    /// (escaped keys, numbers with exponents, ...) is still decoded, by `serde_json`.
+    ///
+    /// ```
+    /// use soniox_types::Transcript;
+    ///
+    /// let transcript = Transcript::from_json(
+    ///     br#"{"id":"t1","text":"Hi there","tokens":[
+    ///         {"text":"Hi","start_ms":0,"end_ms":300,"confidence":0.98,"speaker":"1"},
+    ///         {"text":" there","start_ms":320,"end_ms":700,"confidence":0.95,"speaker":"1"}]}"#,
+    /// )?;
+    /// assert_eq!(transcript.tokens[1].text, " there");
+    ///
+    /// let error = Transcript::from_json(br#"{"id":"t1","text":"Hi"}"#).unwrap_err();
+    /// assert!(error.to_string().contains("missing field `tokens`"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The `serde_json` error for input that is not JSON or not a transcript.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        match std::str::from_utf8(bytes).ok().and_then(read_transcript) {
+            Some(transcript) => Ok(transcript),
+            None => serde_json::from_slice(bytes),
+        }
+    }
+}
+
+/// Reads a whole transcript, or gives up.
+fn read_transcript(json: &str) -> Option<Transcript> {
+    let mut cursor = Cursor::new(json);
+    let mut scratch = String::new();
+    // Struct literals here and in `BLANK_TOKEN` name every field, so a field added to either
+    // type fails to compile until this reader reads it too.
+    let mut transcript = Transcript {
+        id: TranscriptionId::new(String::new()),
+        text: String::new(),
+        tokens: Vec::new(),
+    };
+    let mut seen = Seen::default();
+    cursor.whitespace();
+    cursor.object(|cursor, key| match key {
+        b"id" => seen.set(
+            0,
+            &mut transcript.id,
+            cursor.str(&mut scratch).map(Into::into),
+        ),
+        b"text" => seen.set(
+            1,
+            &mut transcript.text,
+            cursor.str(&mut scratch).map(Into::into),
+        ),
+        b"tokens" => seen.set(2, &mut transcript.tokens, read_tokens(cursor, &mut scratch)),
+        _ => cursor.skip_value(&mut scratch),
+    })?;
+    (seen.has(0) && seen.has(1) && seen.has(2) && cursor.at_end()).then_some(transcript)
+}
+
+fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Token>> {
+    // Room for tokens of about the usual encoded size, so the vector rarely moves while it
+    // fills; an estimate that is too small costs one more growth, never a failure.
+    let mut tokens = Vec::with_capacity(cursor.remaining() / TYPICAL_TOKEN_BYTES);
+    cursor.array(|cursor| {
+        // Filled in place: building a token elsewhere and moving it in costs a copy per token.
+        tokens.push(BLANK_TOKEN);
+        read_token(cursor, scratch, tokens.last_mut()?)
+    })?;
+    Some(tokens)
+}
+
+/// About how many bytes a token takes in the API's JSON, with speakers and languages.
+const TYPICAL_TOKEN_BYTES: usize = 128;
+
+/// A token before any field is read: what each field defaults to.
+const BLANK_TOKEN: Token = Token {
+    text: CompactString::const_new(""),
+    start_ms: None,
+    end_ms: None,
+    confidence: 0.0,
+    speaker: None,
+    language: None,
+    translation_status: None,
+    source_language: None,
+    is_audio_event: None,
+};
+
+/// Reads one token object into `token`, which starts blank. Defaults and `null` handling
+/// follow the serde attributes on [`Token`]: only `text` is required, and `confidence` may be
+/// absent but not `null`.
+fn read_token(cursor: &mut Cursor<'_>, scratch: &mut String, token: &mut Token) -> Option<()> {
+    let mut seen = Seen::default();
+    cursor.object(|cursor, key| match key {
+        b"text" => seen.set(
+            0,
+            &mut token.text,
+            cursor.str(scratch).map(CompactString::new),
+        ),
+        b"start_ms" => seen.set(1, &mut token.start_ms, cursor.nullable(Cursor::u64)),
+        b"end_ms" => seen.set(2, &mut token.end_ms, cursor.nullable(Cursor::u64)),
+        b"confidence" => seen.set(3, &mut token.confidence, cursor.f64()),
+        b"speaker" => seen.set(4, &mut token.speaker, compact(cursor, scratch)),
+        b"language" => seen.set(5, &mut token.language, compact(cursor, scratch)),
+        b"source_language" => seen.set(6, &mut token.source_language, compact(cursor, scratch)),
+        b"translation_status" => seen.set(
+            7,
+            &mut token.translation_status,
+            cursor.nullable(|cursor| cursor.str(scratch).map(TranslationStatus::from)),
+        ),
+        b"is_audio_event" => seen.set(8, &mut token.is_audio_event, cursor.nullable(Cursor::bool)),
+        _ => cursor.skip_value(scratch),
+    })?;
+    seen.has(0).then_some(())
+}
+
+/// Which of an object's fields have been read, by their index in the reader's `match`.
+#[derive(Default)]
+struct Seen(u16);
+
+impl Seen {
+    /// Stores a field's value, giving up on a second occurrence of the field, which serde's
+    /// derived implementation rejects.
+    #[inline(always)]
+    fn set<T>(&mut self, field: u8, slot: &mut T, value: Option<T>) -> Option<()> {
+        if self.has(field) {
+            return None;
+        }
+        self.0 |= 1 << field;
+        *slot = value?;
+        Some(())
+    }
+
+    fn has(&self, field: u8) -> bool {
+        self.0 & 1 << field != 0
+    }
+}
+
+/// An optional string field: `null` or a string.
+#[inline(always)]
+fn compact(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Option<CompactString>> {
+    cursor.nullable(|cursor| cursor.str(scratch).map(CompactString::new))
+}
+
+#[cfg(test)]
+mod tests;
