@@ -81,22 +81,48 @@ impl<'a> Cursor<'a> {
         (self.bytes.get(self.pos..end)? == literal).then(|| self.pos = end)
     }
 
-    /// Reads an object, calling `field` with the cursor just before each value and the key's raw
-    /// bytes. Keys with escapes give up, so a key's bytes are its text. `field` must consume
-    /// the value.
-    pub(crate) fn object(
+    /// Reads an object whose keys usually come in the order of `keys`, as a serializer writes
+    /// a struct's fields. `field` gets the cursor just before each value and the key's index in
+    /// `keys`, or `None` for another key; it must consume the value. Each key is given with
+    /// its quotes (`"text"`); keys with escapes give up.
+    ///
+    /// Keys in that order are recognised by comparing the input with each expected key in turn,
+    /// in place; only keys out of order or unknown are scanned and looked up.
+    #[inline(always)]
+    pub(crate) fn object<const N: usize>(
         &mut self,
-        mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+        keys: &[&[u8]; N],
+        mut field: impl FnMut(&mut Self, Option<usize>) -> Option<()>,
     ) -> Option<()> {
         let mut more = self.open(b'{', b'}')?;
+        for (index, quoted) in keys.iter().enumerate() {
+            if !more {
+                return Some(());
+            }
+            if self.eat_literal(quoted).is_some() {
+                self.colon()?;
+                field(self, Some(index))?;
+                more = self.after_item(b'}')?;
+            }
+        }
         while more {
             let key = self.key()?;
-            self.whitespace();
-            self.eat(b':')?;
-            self.whitespace();
-            field(self, key)?;
+            self.colon()?;
+            let index = keys
+                .iter()
+                .position(|quoted| quoted.get(1..quoted.len() - 1) == Some(key));
+            field(self, index)?;
             more = self.after_item(b'}')?;
         }
+        Some(())
+    }
+
+    /// Consumes the colon after a key, with the whitespace around it.
+    #[inline(always)]
+    fn colon(&mut self) -> Option<()> {
+        self.whitespace();
+        self.eat(b':')?;
+        self.whitespace();
         Some(())
     }
 
@@ -344,7 +370,7 @@ impl<'a> Cursor<'a> {
             b'"' => self.str(scratch).map(drop),
             b'{' => {
                 let depth = depth.checked_sub(1)?;
-                self.object(|cursor, _| cursor.skip_nested(scratch, depth))
+                self.object(&[], |cursor, _| cursor.skip_nested(scratch, depth))
             }
             b'[' => {
                 let depth = depth.checked_sub(1)?;

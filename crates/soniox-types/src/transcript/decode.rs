@@ -56,20 +56,23 @@ fn read_transcript(json: &str) -> Option<Transcript> {
     };
     let mut seen = Seen::default();
     cursor.whitespace();
-    cursor.object(|cursor, key| match key {
-        b"id" => seen.set(
-            0,
-            &mut transcript.id,
-            cursor.str(&mut scratch).map(Into::into),
-        ),
-        b"text" => seen.set(
-            1,
-            &mut transcript.text,
-            cursor.str(&mut scratch).map(Into::into),
-        ),
-        b"tokens" => seen.set(2, &mut transcript.tokens, read_tokens(cursor, &mut scratch)),
-        _ => cursor.skip_value(&mut scratch),
-    })?;
+    cursor.object(
+        &[b"\"id\"", b"\"text\"", b"\"tokens\""],
+        |cursor, key| match key {
+            Some(0) => seen.set(
+                0,
+                &mut transcript.id,
+                cursor.str(&mut scratch).map(Into::into),
+            ),
+            Some(1) => seen.set(
+                1,
+                &mut transcript.text,
+                cursor.str(&mut scratch).map(Into::into),
+            ),
+            Some(2) => seen.set(2, &mut transcript.tokens, read_tokens(cursor, &mut scratch)),
+            _ => cursor.skip_value(&mut scratch),
+        },
+    )?;
     (seen.has(0) && seen.has(1) && seen.has(2) && cursor.at_end()).then_some(transcript)
 }
 
@@ -106,28 +109,42 @@ const BLANK_TOKEN: Token = Token {
 /// absent but not `null`.
 fn read_token(cursor: &mut Cursor<'_>, scratch: &mut String, token: &mut Token) -> Option<()> {
     let mut seen = Seen::default();
-    cursor.object(|cursor, key| match key {
-        b"text" => seen.set(
+    cursor.object(&TOKEN_KEYS, |cursor, key| match key {
+        Some(0) => seen.set(
             0,
             &mut token.text,
             cursor.str(scratch).map(CompactString::new),
         ),
-        b"start_ms" => seen.set(1, &mut token.start_ms, cursor.nullable(Cursor::u64)),
-        b"end_ms" => seen.set(2, &mut token.end_ms, cursor.nullable(Cursor::u64)),
-        b"confidence" => seen.set(3, &mut token.confidence, cursor.f64()),
-        b"speaker" => seen.set(4, &mut token.speaker, compact(cursor, scratch)),
-        b"language" => seen.set(5, &mut token.language, compact(cursor, scratch)),
-        b"source_language" => seen.set(6, &mut token.source_language, compact(cursor, scratch)),
-        b"translation_status" => seen.set(
-            7,
+        Some(1) => seen.set(1, &mut token.start_ms, cursor.nullable(Cursor::u64)),
+        Some(2) => seen.set(2, &mut token.end_ms, cursor.nullable(Cursor::u64)),
+        Some(3) => seen.set(3, &mut token.confidence, cursor.f64()),
+        Some(4) => seen.set(4, &mut token.speaker, compact(cursor, scratch)),
+        Some(5) => seen.set(5, &mut token.language, compact(cursor, scratch)),
+        Some(6) => seen.set(
+            6,
             &mut token.translation_status,
             cursor.nullable(|cursor| cursor.str(scratch).map(TranslationStatus::from)),
         ),
-        b"is_audio_event" => seen.set(8, &mut token.is_audio_event, cursor.nullable(Cursor::bool)),
+        Some(7) => seen.set(7, &mut token.source_language, compact(cursor, scratch)),
+        Some(8) => seen.set(8, &mut token.is_audio_event, cursor.nullable(Cursor::bool)),
         _ => cursor.skip_value(scratch),
     })?;
     seen.has(0).then_some(())
 }
+
+/// A token's keys in the order the API (and serde) writes them; [`read_token`] matches on the
+/// index into this list.
+const TOKEN_KEYS: [&[u8]; 9] = [
+    b"\"text\"",
+    b"\"start_ms\"",
+    b"\"end_ms\"",
+    b"\"confidence\"",
+    b"\"speaker\"",
+    b"\"language\"",
+    b"\"translation_status\"",
+    b"\"source_language\"",
+    b"\"is_audio_event\"",
+];
 
 /// Which of an object's fields have been read, by their index in the reader's `match`.
 #[derive(Default)]
