@@ -84,7 +84,8 @@ impl<'a> Cursor<'a> {
     /// Reads an object whose keys usually come in the order of `keys`, as a serializer writes
     /// a struct's fields. `field` gets the cursor just before each value and the key's index in
     /// `keys`, or `None` for another key; it must consume the value. Each key is given with
-    /// its quotes (`"text"`); keys with escapes give up.
+    /// its quotes (`"text"`); keys with escapes give up, and so does a key of `keys` seen twice,
+    /// which serde's derived implementations reject. Returns the set of `keys` present, as bits.
     ///
     /// Keys in that order are recognised by comparing the input with each expected key in turn,
     /// in place; only keys out of order or unknown are scanned and looked up.
@@ -93,14 +94,15 @@ impl<'a> Cursor<'a> {
         &mut self,
         keys: &[&[u8]; N],
         mut field: impl FnMut(&mut Self, Option<usize>) -> Option<()>,
-    ) -> Option<()> {
+    ) -> Option<u32> {
+        const { assert!(N <= 32, "one bit per key") };
+        let mut present = 0_u32;
         let mut more = self.open(b'{', b'}')?;
+        // In order, each key can come up once, so none repeats here.
         for (index, quoted) in keys.iter().enumerate() {
-            if !more {
-                return Some(());
-            }
-            if self.eat_literal(quoted).is_some() {
+            if more && self.eat_literal(quoted).is_some() {
                 self.colon()?;
+                present |= 1 << index;
                 field(self, Some(index))?;
                 more = self.after_item(b'}')?;
             }
@@ -111,10 +113,16 @@ impl<'a> Cursor<'a> {
             let index = keys
                 .iter()
                 .position(|quoted| quoted.get(1..quoted.len() - 1) == Some(key));
+            if let Some(index) = index {
+                if present & 1 << index != 0 {
+                    return None;
+                }
+                present |= 1 << index;
+            }
             field(self, index)?;
             more = self.after_item(b'}')?;
         }
-        Some(())
+        Some(present)
     }
 
     /// Consumes the colon after a key, with the whitespace around it.
@@ -371,6 +379,7 @@ impl<'a> Cursor<'a> {
             b'{' => {
                 let depth = depth.checked_sub(1)?;
                 self.object(&[], |cursor, _| cursor.skip_nested(scratch, depth))
+                    .map(drop)
             }
             b'[' => {
                 let depth = depth.checked_sub(1)?;

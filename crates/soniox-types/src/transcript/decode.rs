@@ -54,33 +54,34 @@ fn read_transcript(json: &str) -> Option<Transcript> {
         text: String::new(),
         tokens: Vec::new(),
     };
-    let mut seen = Seen::default();
     cursor.whitespace();
-    cursor.object(
+    let present = cursor.object(
         &[b"\"id\"", b"\"text\"", b"\"tokens\""],
         |cursor, key| match key {
-            Some(0) => seen.set(
-                0,
-                &mut transcript.id,
-                cursor.str(&mut scratch).map(Into::into),
-            ),
-            Some(1) => seen.set(
-                1,
+            Some(0) => set(&mut transcript.id, cursor.str(&mut scratch).map(Into::into)),
+            Some(1) => set(
                 &mut transcript.text,
                 cursor.str(&mut scratch).map(Into::into),
             ),
-            Some(2) => seen.set(2, &mut transcript.tokens, read_tokens(cursor, &mut scratch)),
+            Some(2) => set(&mut transcript.tokens, read_tokens(cursor, &mut scratch)),
             _ => cursor.skip_value(&mut scratch),
         },
     )?;
-    (seen.has(0) && seen.has(1) && seen.has(2) && cursor.at_end()).then_some(transcript)
+    // Every field is required.
+    (present == 0b111 && cursor.at_end()).then_some(transcript)
 }
 
 fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Token>> {
-    // Room for tokens of about the usual encoded size, so the vector rarely moves while it
-    // fills; an estimate that is too small costs one more growth, never a failure.
-    let mut tokens = Vec::with_capacity(cursor.remaining() / TYPICAL_TOKEN_BYTES);
+    let start = cursor.remaining();
+    let mut tokens = Vec::with_capacity(SAMPLE_TOKENS);
     cursor.array(|cursor| {
+        if tokens.len() == SAMPLE_TOKENS {
+            // Room for the rest at the size the first tokens took, and an eighth more, so the
+            // vector of a long transcript moves once, while it is small, and wastes little.
+            let per_token = (start - cursor.remaining()) / SAMPLE_TOKENS;
+            let rest = cursor.remaining() / per_token.max(1);
+            tokens.reserve(rest + rest / 8);
+        }
         // Filled in place: building a token elsewhere and moving it in costs a copy per token.
         tokens.push(BLANK_TOKEN);
         read_token(cursor, scratch, tokens.last_mut()?)
@@ -88,8 +89,8 @@ fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Toke
     Some(tokens)
 }
 
-/// About how many bytes a token takes in the API's JSON, with speakers and languages.
-const TYPICAL_TOKEN_BYTES: usize = 128;
+/// How many tokens are read before sizing the vector from what they took.
+const SAMPLE_TOKENS: usize = 256;
 
 /// A token before any field is read: what each field defaults to.
 const BLANK_TOKEN: Token = Token {
@@ -108,28 +109,23 @@ const BLANK_TOKEN: Token = Token {
 /// follow the serde attributes on [`Token`]: only `text` is required, and `confidence` may be
 /// absent but not `null`.
 fn read_token(cursor: &mut Cursor<'_>, scratch: &mut String, token: &mut Token) -> Option<()> {
-    let mut seen = Seen::default();
-    cursor.object(&TOKEN_KEYS, |cursor, key| match key {
-        Some(0) => seen.set(
-            0,
-            &mut token.text,
-            cursor.str(scratch).map(CompactString::new),
-        ),
-        Some(1) => seen.set(1, &mut token.start_ms, cursor.nullable(Cursor::u64)),
-        Some(2) => seen.set(2, &mut token.end_ms, cursor.nullable(Cursor::u64)),
-        Some(3) => seen.set(3, &mut token.confidence, cursor.f64()),
-        Some(4) => seen.set(4, &mut token.speaker, compact(cursor, scratch)),
-        Some(5) => seen.set(5, &mut token.language, compact(cursor, scratch)),
-        Some(6) => seen.set(
-            6,
+    let present = cursor.object(&TOKEN_KEYS, |cursor, key| match key {
+        Some(0) => set(&mut token.text, cursor.str(scratch).map(CompactString::new)),
+        Some(1) => set(&mut token.start_ms, cursor.nullable(Cursor::u64)),
+        Some(2) => set(&mut token.end_ms, cursor.nullable(Cursor::u64)),
+        Some(3) => set(&mut token.confidence, cursor.f64()),
+        Some(4) => set(&mut token.speaker, compact(cursor, scratch)),
+        Some(5) => set(&mut token.language, compact(cursor, scratch)),
+        Some(6) => set(
             &mut token.translation_status,
             cursor.nullable(|cursor| cursor.str(scratch).map(TranslationStatus::from)),
         ),
-        Some(7) => seen.set(7, &mut token.source_language, compact(cursor, scratch)),
-        Some(8) => seen.set(8, &mut token.is_audio_event, cursor.nullable(Cursor::bool)),
+        Some(7) => set(&mut token.source_language, compact(cursor, scratch)),
+        Some(8) => set(&mut token.is_audio_event, cursor.nullable(Cursor::bool)),
         _ => cursor.skip_value(scratch),
     })?;
-    seen.has(0).then_some(())
+    // `text` is the one required field.
+    (present & 1 != 0).then_some(())
 }
 
 /// A token's keys in the order the API (and serde) writes them; [`read_token`] matches on the
@@ -146,26 +142,11 @@ const TOKEN_KEYS: [&[u8]; 9] = [
     b"\"is_audio_event\"",
 ];
 
-/// Which of an object's fields have been read, by their index in the reader's `match`.
-#[derive(Default)]
-struct Seen(u16);
-
-impl Seen {
-    /// Stores a field's value, giving up on a second occurrence of the field, which serde's
-    /// derived implementation rejects.
-    #[inline(always)]
-    fn set<T>(&mut self, field: u8, slot: &mut T, value: Option<T>) -> Option<()> {
-        if self.has(field) {
-            return None;
-        }
-        self.0 |= 1 << field;
-        *slot = value?;
-        Some(())
-    }
-
-    fn has(&self, field: u8) -> bool {
-        self.0 & 1 << field != 0
-    }
+/// Stores a field's value, if it was read.
+#[inline(always)]
+fn set<T>(slot: &mut T, value: Option<T>) -> Option<()> {
+    *slot = value?;
+    Some(())
 }
 
 /// An optional string field: `null` or a string.

@@ -64,6 +64,9 @@ fn the_usual_shapes_are_read_fast() {
     check(&encode(&value), true);
     let pretty = serde_json::to_string_pretty(&value).unwrap_or_else(|error| panic!("{error}"));
     check(&pretty, true);
+    // Long enough that the token vector is sized from the first tokens read.
+    let long = [spoken, event, translated].repeat(SAMPLE_TOKENS).join(",");
+    check(&document(&long), true);
 }
 
 #[test]
