@@ -14,10 +14,6 @@
 /// fields are flat or nearly so.
 const SKIP_DEPTH: u32 = 32;
 
-/// Significands below this are exact in an `f64`, so a decimal with at most 22 fraction digits
-/// is one correctly rounded division, the same in `serde_json`'s fast and exact float modes.
-const EXACT_SIGNIFICAND: u64 = 1 << 53;
-
 /// `10^k` for the fraction digits a decimal of [`Cursor::f64`] may have; each is exact.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -83,24 +79,24 @@ impl<'a> Cursor<'a> {
 
     /// Reads an object whose keys usually come in the order of `keys`, as a serializer writes
     /// a struct's fields. `field` gets the cursor just before each value and the key's index in
-    /// `keys`, or `None` for another key; it must consume the value. Each key is given with
-    /// its quotes (`"text"`); keys with escapes give up, and so does a key of `keys` seen twice,
-    /// which serde's derived implementations reject. Returns the set of `keys` present, as bits.
+    /// `keys`, or `None` for another key; it must consume the value. Keys with escapes give up,
+    /// and so does a key of `keys` seen twice, which serde's derived implementations reject.
+    /// Returns the set of `keys` present, as bits.
     ///
     /// Keys in that order are recognised by comparing the input with each expected key in turn,
     /// in place; only keys out of order or unknown are scanned and looked up.
     #[inline(always)]
     pub(crate) fn object<const N: usize>(
         &mut self,
-        keys: &[&[u8]; N],
+        keys: &[Key; N],
         mut field: impl FnMut(&mut Self, Option<usize>) -> Option<()>,
     ) -> Option<u32> {
         const { assert!(N <= 32, "one bit per key") };
         let mut present = 0_u32;
         let mut more = self.open(b'{', b'}')?;
         // In order, each key can come up once, so none repeats here.
-        for (index, quoted) in keys.iter().enumerate() {
-            if more && self.eat_literal(quoted).is_some() {
+        for (index, key) in keys.iter().enumerate() {
+            if more && self.eat_key(key) {
                 self.colon()?;
                 present |= 1 << index;
                 field(self, Some(index))?;
@@ -110,9 +106,7 @@ impl<'a> Cursor<'a> {
         while more {
             let key = self.key()?;
             self.colon()?;
-            let index = keys
-                .iter()
-                .position(|quoted| quoted.get(1..quoted.len() - 1) == Some(key));
+            let index = keys.iter().position(|known| known.name() == key);
             if let Some(index) = index {
                 if present & 1 << index != 0 {
                     return None;
@@ -123,6 +117,29 @@ impl<'a> Cursor<'a> {
             more = self.after_item(b'}')?;
         }
         Some(present)
+    }
+
+    /// Consumes `key`, quotes included, if it is next.
+    #[inline(always)]
+    fn eat_key(&mut self, key: &Key) -> bool {
+        let Some(window) = self
+            .bytes
+            .get(self.pos..)
+            .and_then(<[u8]>::first_chunk::<24>)
+        else {
+            return self.eat_literal(key.quoted).is_some();
+        };
+        let mut difference = 0;
+        for (word, (expected, mask)) in window.chunks_exact(8).zip(key.words.iter().zip(key.masks))
+        {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(word);
+            difference |= (u64::from_le_bytes(bytes) ^ expected) & mask;
+        }
+        if difference == 0 {
+            self.pos += key.quoted.len();
+        }
+        difference == 0
     }
 
     /// Consumes the colon after a key, with the whitespace around it.
@@ -312,7 +329,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads a number as an `f64`: an optional minus, an integer part and an optional fraction,
-    /// with at most 15 significant digits in all. Exponents and longer numbers give up.
+    /// with at most 15 digits in all. Exponents and longer numbers give up.
     #[inline(always)]
     pub(crate) fn f64(&mut self) -> Option<f64> {
         let negative = self.eat(b'-').is_some();
@@ -332,10 +349,12 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) || significand >= EXACT_SIGNIFICAND {
+        if matches!(self.peek(), Some(b'e' | b'E')) {
             return None;
         }
-        // The same operations `serde_json` performs, on exact operands.
+        // Fifteen digits stay below 2^53, so the significand and the power of ten are exact and
+        // the quotient is the correctly rounded value: what `serde_json` computes, in its fast
+        // float mode (the same two operations) and in its exact one alike.
         let magnitude = significand as f64 / POW10[fraction_digits];
         Some(if negative { -magnitude } else { magnitude })
     }
@@ -425,6 +444,58 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// An object key [`Cursor::object`] expects, prepared for comparing eight bytes at a time.
+pub(crate) struct Key {
+    /// The key with its quotes, as it appears in the input.
+    quoted: &'static [u8],
+    /// `quoted` as three little-endian words, zero-padded.
+    words: [u64; 3],
+    /// Which bytes of `words` belong to `quoted`.
+    masks: [u64; 3],
+}
+
+impl Key {
+    /// A key given with its quotes (`b"\"text\""`): plain (no quote, backslash or control
+    /// character inside) and at most 22 bytes, so that with its quotes it fits the three words.
+    /// Checked at compile time.
+    pub(crate) const fn new(quoted: &'static [u8]) -> Self {
+        let last = quoted.len() - 1;
+        assert!(
+            quoted.len() >= 2 && quoted.len() <= 24,
+            "a quoted key of 24 bytes at most"
+        );
+        assert!(
+            quoted[0] == b'"' && quoted[last] == b'"',
+            "a key with its quotes"
+        );
+        let mut words = [0; 3];
+        let mut masks = [0; 3];
+        let mut index = 0;
+        while index < quoted.len() {
+            let byte = quoted[index];
+            let inner = index > 0 && index < last;
+            assert!(
+                !inner || (byte != b'"' && byte != b'\\' && byte >= 0x20),
+                "a plain key"
+            );
+            let shift = (index % 8) * 8;
+            words[index / 8] |= (byte as u64) << shift;
+            masks[index / 8] |= 0xff << shift;
+            index += 1;
+        }
+        Self {
+            quoted,
+            words,
+            masks,
+        }
+    }
+
+    /// The key without its quotes.
+    fn name(&self) -> &[u8] {
+        &self.quoted[1..self.quoted.len() - 1]
+    }
+}
+
 /// Marks, with the high bit of its byte, each byte of `word` that ends a plain string run: a
 /// quote, a backslash or a control character. Marks above the lowest may be false (a borrow
 /// carries into the next byte), so only the lowest is used.
@@ -489,6 +560,29 @@ mod tests {
         ] {
             assert_eq!(string(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn keys_match_whole_with_or_without_a_full_window() {
+        let key = Key::new(b"\"speaker\"");
+        let padding = " ".repeat(24);
+        for (input, matches) in [
+            ("\"speaker\"", true),
+            ("\"speakers\"", false),
+            ("\"speake\"", false),
+            ("\"Speaker\"", false),
+            ("\"speaker", false),
+        ] {
+            for text in [input.to_owned(), format!("{input}{padding}")] {
+                let mut cursor = Cursor::new(&text);
+                assert_eq!(cursor.eat_key(&key), matches, "{text:?}");
+                assert_eq!(cursor.pos, if matches { 9 } else { 0 });
+            }
+        }
+        let longest = Key::new(b"\"translation_status_22\"");
+        let text = format!("\"translation_status_22\"{padding}");
+        assert!(Cursor::new(&text).eat_key(&longest));
+        assert!(!Cursor::new(&text.replace("_22", "_23")).eat_key(&longest));
     }
 
     #[test]

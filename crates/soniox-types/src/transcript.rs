@@ -23,6 +23,8 @@ open_enum! {
 ///
 /// Decoding is tuned for long transcripts: token strings are short and stored inline
 /// ([`CompactString`]), so a five-hour transcript decodes without an allocation per field.
+// `Transcript::from_json` (decode.rs) reads this type as its serde attributes say; a change to
+// them must be mirrored there. The same holds for `Token`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]

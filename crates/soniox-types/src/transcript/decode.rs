@@ -8,7 +8,10 @@
 use compact_str::CompactString;
 
 use super::{Token, Transcript, TranslationStatus};
-use crate::{ids::TranscriptionId, json_cursor::Cursor};
+use crate::{
+    ids::TranscriptionId,
+    json_cursor::{Cursor, Key},
+};
 
 impl Transcript {
     /// Decodes a transcript from the JSON the API returns; the client uses this.
@@ -56,7 +59,11 @@ fn read_transcript(json: &str) -> Option<Transcript> {
     };
     cursor.whitespace();
     let present = cursor.object(
-        &[b"\"id\"", b"\"text\"", b"\"tokens\""],
+        &[
+            Key::new(b"\"id\""),
+            Key::new(b"\"text\""),
+            Key::new(b"\"tokens\""),
+        ],
         |cursor, key| match key {
             Some(0) => set(&mut transcript.id, cursor.str(&mut scratch).map(Into::into)),
             Some(1) => set(
@@ -75,12 +82,8 @@ fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Toke
     let start = cursor.remaining();
     let mut tokens = Vec::with_capacity(SAMPLE_TOKENS);
     cursor.array(|cursor| {
-        if tokens.len() == SAMPLE_TOKENS {
-            // Room for the rest at the size the first tokens took, and an eighth more, so the
-            // vector of a long transcript moves once, while it is small, and wastes little.
-            let per_token = (start - cursor.remaining()) / SAMPLE_TOKENS;
-            let rest = cursor.remaining() / per_token.max(1);
-            tokens.reserve(rest + rest / 8);
+        if tokens.len() == tokens.capacity() && tokens.len() >= SAMPLE_TOKENS {
+            tokens.reserve(room_for_rest(tokens.len(), start, cursor.remaining()));
         }
         // Filled in place: building a token elsewhere and moving it in costs a copy per token.
         tokens.push(BLANK_TOKEN);
@@ -89,8 +92,22 @@ fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Toke
     Some(tokens)
 }
 
-/// How many tokens are read before sizing the vector from what they took.
+/// How many tokens are read before the vector is sized from what they took.
 const SAMPLE_TOKENS: usize = 256;
+
+/// How many times its length a full vector may grow by at once.
+const MAX_GROWTH: usize = 8;
+
+/// How much room to add to a full token vector: enough for the rest of the input at the size
+/// the tokens so far took, and an eighth more, so a long transcript's vector moves a few times
+/// while it is small and then not at all. The input after the tokens may be large too (an
+/// unknown field, whitespace), so one step never adds more than [`MAX_GROWTH`] times the
+/// tokens already read: memory stays within a constant factor of what the tokens need.
+fn room_for_rest(read: usize, start: usize, remaining: usize) -> usize {
+    let per_token = (start - remaining) / read;
+    let rest = remaining / per_token.max(1);
+    (rest + rest / 8).min(read * MAX_GROWTH)
+}
 
 /// A token before any field is read: what each field defaults to.
 const BLANK_TOKEN: Token = Token {
@@ -130,16 +147,16 @@ fn read_token(cursor: &mut Cursor<'_>, scratch: &mut String, token: &mut Token) 
 
 /// A token's keys in the order the API (and serde) writes them; [`read_token`] matches on the
 /// index into this list.
-const TOKEN_KEYS: [&[u8]; 9] = [
-    b"\"text\"",
-    b"\"start_ms\"",
-    b"\"end_ms\"",
-    b"\"confidence\"",
-    b"\"speaker\"",
-    b"\"language\"",
-    b"\"translation_status\"",
-    b"\"source_language\"",
-    b"\"is_audio_event\"",
+const TOKEN_KEYS: [Key; 9] = [
+    Key::new(b"\"text\""),
+    Key::new(b"\"start_ms\""),
+    Key::new(b"\"end_ms\""),
+    Key::new(b"\"confidence\""),
+    Key::new(b"\"speaker\""),
+    Key::new(b"\"language\""),
+    Key::new(b"\"translation_status\""),
+    Key::new(b"\"source_language\""),
+    Key::new(b"\"is_audio_event\""),
 ];
 
 /// Stores a field's value, if it was read.

@@ -70,6 +70,24 @@ fn the_usual_shapes_are_read_fast() {
 }
 
 #[test]
+fn token_memory_follows_the_tokens_not_the_input() {
+    // A large unknown value after the first tokens must not be taken for more tokens to come.
+    let tokens = [r#"{"text":""}"#; SAMPLE_TOKENS].join(",");
+    let padding = "a".repeat(4 << 20);
+    let json = document(&format!(r#"{tokens},{{"text":"","x":"{padding}"}}"#));
+    let transcript =
+        Transcript::from_json(json.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+    let read = transcript.tokens.len();
+    assert_eq!(read, SAMPLE_TOKENS + 1);
+    assert!(
+        transcript.tokens.capacity() <= read * (MAX_GROWTH + 1),
+        "{}",
+        transcript.tokens.capacity()
+    );
+    assert!(agrees(json.as_bytes()).unwrap_or_default());
+}
+
+#[test]
 fn tolerated_variations_are_read_fast() {
     check(
         " {\n \"tokens\" : [ { \"confidence\" :0.5, \"text\": \"a\" } ] ,\t\"text\":\"a\",\"id\":\"x\"}\r\n",
