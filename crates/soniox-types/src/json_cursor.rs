@@ -457,13 +457,13 @@ pub(crate) struct Key {
 impl Key {
     /// A key given with its quotes (`b"\"text\""`): plain (no quote, backslash or control
     /// character inside) and at most 22 bytes, so that with its quotes it fits the three words.
-    /// Checked at compile time.
+    /// Checked at compile time where the key is a constant.
     pub(crate) const fn new(quoted: &'static [u8]) -> Self {
-        let last = quoted.len() - 1;
         assert!(
             quoted.len() >= 2 && quoted.len() <= 24,
             "a quoted key of 24 bytes at most"
         );
+        let last = quoted.len() - 1;
         assert!(
             quoted[0] == b'"' && quoted[last] == b'"',
             "a key with its quotes"

@@ -58,29 +58,30 @@ fn read_transcript(json: &str) -> Option<Transcript> {
         tokens: Vec::new(),
     };
     cursor.whitespace();
-    let present = cursor.object(
-        &[
-            Key::new(b"\"id\""),
-            Key::new(b"\"text\""),
-            Key::new(b"\"tokens\""),
-        ],
-        |cursor, key| match key {
-            Some(0) => set(&mut transcript.id, cursor.str(&mut scratch).map(Into::into)),
-            Some(1) => set(
-                &mut transcript.text,
-                cursor.str(&mut scratch).map(Into::into),
-            ),
-            Some(2) => set(&mut transcript.tokens, read_tokens(cursor, &mut scratch)),
-            _ => cursor.skip_value(&mut scratch),
-        },
-    )?;
+    let present = cursor.object(&TRANSCRIPT_KEYS, |cursor, key| match key {
+        Some(0) => set(&mut transcript.id, cursor.str(&mut scratch).map(Into::into)),
+        Some(1) => set(
+            &mut transcript.text,
+            cursor.str(&mut scratch).map(Into::into),
+        ),
+        Some(2) => set(&mut transcript.tokens, read_tokens(cursor, &mut scratch)),
+        _ => cursor.skip_value(&mut scratch),
+    })?;
     // Every field is required.
     (present == 0b111 && cursor.at_end()).then_some(transcript)
 }
 
+/// A transcript's keys in the order serde writes them; [`read_transcript`] matches on the
+/// index into this list.
+const TRANSCRIPT_KEYS: [Key; 3] = [
+    Key::new(b"\"id\""),
+    Key::new(b"\"text\""),
+    Key::new(b"\"tokens\""),
+];
+
 fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Token>> {
     let start = cursor.remaining();
-    let mut tokens = Vec::with_capacity(SAMPLE_TOKENS);
+    let mut tokens = Vec::new();
     cursor.array(|cursor| {
         if tokens.len() == tokens.capacity() && tokens.len() >= SAMPLE_TOKENS {
             tokens.reserve(room_for_rest(tokens.len(), start, cursor.remaining()));
@@ -92,7 +93,8 @@ fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Toke
     Some(tokens)
 }
 
-/// How many tokens are read before the vector is sized from what they took.
+/// How many tokens are read, the vector growing as usual, before it is sized from what they
+/// took.
 const SAMPLE_TOKENS: usize = 256;
 
 /// How many times its length a full vector may grow by at once.

@@ -85,6 +85,16 @@ fn token_memory_follows_the_tokens_not_the_input() {
         transcript.tokens.capacity()
     );
     assert!(agrees(json.as_bytes()).unwrap_or_default());
+
+    // A short transcript reserves no more than a vector grown one push at a time would.
+    let short = document(r#"{"text":"a"},{"text":"b"}"#);
+    let transcript =
+        Transcript::from_json(short.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        transcript.tokens.capacity() <= 4,
+        "{}",
+        transcript.tokens.capacity()
+    );
 }
 
 #[test]
