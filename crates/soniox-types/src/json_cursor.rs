@@ -27,41 +27,41 @@ const POW10: [f64; 23] = [
 /// makes the cursor's caller give up, which is allowed.
 pub(crate) struct Cursor<'a> {
     text: &'a str,
-    bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        Self {
-            text,
-            bytes: text.as_bytes(),
-            pos: 0,
-        }
+        Self { text, pos: 0 }
+    }
+
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
     }
 
     /// Skips JSON whitespace.
     #[inline(always)]
     pub(crate) fn whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.pos) {
             self.pos += 1;
         }
     }
 
     /// How many bytes are left.
     pub(crate) fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.bytes().len() - self.pos
     }
 
     /// Whether only whitespace is left.
     pub(crate) fn at_end(&mut self) -> bool {
         self.whitespace();
-        self.pos == self.bytes.len()
+        self.pos == self.bytes().len()
     }
 
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
+        self.bytes().get(self.pos).copied()
     }
 
     /// Consumes `byte` if it is next.
@@ -74,7 +74,7 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn eat_literal(&mut self, literal: &[u8]) -> Option<()> {
         let end = self.pos + literal.len();
-        (self.bytes.get(self.pos..end)? == literal).then(|| self.pos = end)
+        (self.bytes().get(self.pos..end)? == literal).then(|| self.pos = end)
     }
 
     /// Reads an object whose keys usually come in the order of `keys`, as a serializer writes
@@ -123,7 +123,7 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn eat_key(&mut self, key: &Key) -> bool {
         let Some(window) = self
-            .bytes
+            .bytes()
             .get(self.pos..)
             .and_then(<[u8]>::first_chunk::<24>)
         else {
@@ -191,11 +191,11 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.pos;
         let end = self.plain_run_end()?;
-        if self.bytes[end] != b'"' {
+        if self.bytes()[end] != b'"' {
             return None;
         }
         self.pos = end + 1;
-        Some(&self.bytes[start..end])
+        Some(&self.bytes()[start..end])
     }
 
     /// Reads `null` as `Some(None)`, anything else with `read`.
@@ -232,7 +232,7 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let mut start = self.pos;
         let mut end = self.plain_run_end()?;
-        if self.bytes[end] == b'"' {
+        if self.bytes()[end] == b'"' {
             self.pos = end + 1;
             // Both ends sit next to an ASCII byte, so they are character boundaries.
             return self.text.get(start..end);
@@ -240,7 +240,7 @@ impl<'a> Cursor<'a> {
         scratch.clear();
         loop {
             scratch.push_str(self.text.get(start..end)?);
-            match self.bytes[end] {
+            match self.bytes()[end] {
                 b'"' => {
                     self.pos = end + 1;
                     return Some(scratch.as_str());
@@ -289,7 +289,7 @@ impl<'a> Cursor<'a> {
 
     /// Reads four hex digits.
     fn hex4(&mut self) -> Option<u32> {
-        let digits = self.bytes.get(self.pos..self.pos + 4)?;
+        let digits = self.bytes().get(self.pos..self.pos + 4)?;
         let mut value = 0;
         for &digit in digits {
             value = value << 4 | char::from(digit).to_digit(16)?;
@@ -303,14 +303,14 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn plain_run_end(&self) -> Option<usize> {
         let mut index = self.pos;
-        while let Some(word) = self.bytes.get(index..).and_then(<[u8]>::first_chunk::<8>) {
+        while let Some(word) = self.bytes().get(index..).and_then(<[u8]>::first_chunk::<8>) {
             let stops = stop_bytes(u64::from_le_bytes(*word));
             if stops != 0 {
                 return Some(index + (stops.trailing_zeros() / 8) as usize);
             }
             index += 8;
         }
-        let rest = self.bytes.get(index..)?;
+        let rest = self.bytes().get(index..)?;
         let offset = rest
             .iter()
             .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
