@@ -8,10 +8,10 @@ use std::{io::Write, time::Duration};
 use bytes::Bytes;
 use soniox_client::{Audio, Client, Error, TranscribeOptions, Upload, WaitOptions, Webhook};
 use soniox_emulator::{AttemptOutcome, JobClock, REDACTED};
-use soniox_types::{CreateTranscription, TranscriptionStatus};
+use soniox_types::TranscriptionStatus;
 use tokio::sync::mpsc;
 
-use common::{Server, client, emulator, start, url_request, wav};
+use common::{Server, client, emulator, job_for, start, url_request, wav};
 
 /// Polls every few milliseconds: the emulator finishes jobs at once.
 fn quick_wait() -> WaitOptions {
@@ -31,21 +31,7 @@ async fn counts(client: &Client) -> (u64, u64) {
 async fn wait_reports_every_status_change() {
     let emulator = start(emulator()).await;
     let client = client(&emulator);
-    let file = client
-        .files()
-        .upload(Upload::bytes(wav(500), "a.wav"))
-        .await
-        .expect("upload");
-    let job = client
-        .transcriptions()
-        .create(
-            &CreateTranscription::builder("stt-async-v5")
-                .file_id(file.id)
-                .build()
-                .expect("a valid request"),
-        )
-        .await
-        .expect("create");
+    let job = job_for(&client, wav(500)).await;
 
     let (seen, mut statuses) = mpsc::unbounded_channel();
     let options = WaitOptions::new()

@@ -12,7 +12,7 @@ use soniox_types::{
     TranscriptionId, TranscriptionStatus, Translation,
 };
 
-use common::{KEY, client, client_builder, emulator, start, url_request, wav};
+use common::{KEY, client, client_builder, emulator, job_for, start, url_request, wav};
 
 #[tokio::test]
 async fn create_sends_every_request_field() {
@@ -174,21 +174,7 @@ async fn job_lifecycle_get_transcript_delete() {
     let client = client(&emulator);
     let audio = wav(1_000);
     emulator.script_transcript_for(&audio, "Hello from the emulator.");
-    let file = client
-        .files()
-        .upload(Upload::bytes(audio, "hello.wav"))
-        .await
-        .expect("upload");
-    let job = client
-        .transcriptions()
-        .create(
-            &CreateTranscription::builder("stt-async-v5")
-                .file_id(file.id)
-                .build()
-                .expect("a valid request"),
-        )
-        .await
-        .expect("create");
+    let job = job_for(&client, audio).await;
 
     for expected in [TranscriptionStatus::Queued, TranscriptionStatus::Processing] {
         let current = client.transcriptions().get(&job.id).await.expect("get");

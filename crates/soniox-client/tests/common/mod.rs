@@ -16,9 +16,9 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use soniox_client::{Client, ClientBuilder, RetryPolicy};
+use soniox_client::{Client, ClientBuilder, RetryPolicy, Upload};
 use soniox_emulator::{Emulator, EmulatorBuilder, JobClock};
-use soniox_types::{CreateTranscription, CreateTranscriptionBuilder};
+use soniox_types::{CreateTranscription, CreateTranscriptionBuilder, Transcription};
 use tokio::{net::TcpListener, sync::mpsc};
 
 /// The key every test emulator accepts.
@@ -58,6 +58,24 @@ pub fn client(emulator: &Emulator) -> Client {
 /// unfinished under the manual clock, and fails its download if it is ever run.
 pub fn url_request(model: &str) -> CreateTranscriptionBuilder {
     CreateTranscription::builder(model).audio_url("http://127.0.0.1:9/a.wav")
+}
+
+/// Uploads `audio` and creates a job for the uploaded file.
+pub async fn job_for(client: &Client, audio: Vec<u8>) -> Transcription {
+    let file = client
+        .files()
+        .upload(Upload::bytes(audio, "speech.wav"))
+        .await
+        .expect("upload");
+    let request = CreateTranscription::builder("stt-async-v5")
+        .file_id(file.id)
+        .build()
+        .expect("a valid request");
+    client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect("create")
 }
 
 /// A WAV of `ms` milliseconds (see [`soniox_emulator::wav`]).
