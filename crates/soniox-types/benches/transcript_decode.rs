@@ -313,31 +313,27 @@ fn synthetic_transcript() -> NaiveTranscript {
                     _ => pick(&mut rng, pieces).to_owned(),
                 };
                 let duration = 50 + rng.u64(..200);
-                tokens.push(NaiveToken {
+                let end_ms = clock_ms + duration;
+                tokens.push(spoken(
                     text,
-                    start_ms: Some(clock_ms),
-                    end_ms: Some(clock_ms + duration),
-                    confidence: confidence(&mut rng),
-                    speaker: Some(speaker.to_string()),
-                    language: Some(language.to_owned()),
-                    translation_status: Some(status.to_owned()),
-                    source_language: None,
-                    is_audio_event: None,
-                });
+                    (clock_ms, end_ms),
+                    &mut rng,
+                    speaker,
+                    language,
+                    status,
+                ));
                 clock_ms += duration + rng.u64(..80);
             }
         }
-        tokens.push(NaiveToken {
-            text: ".".to_owned(),
-            start_ms: Some(clock_ms),
-            end_ms: Some(clock_ms + 20),
-            confidence: confidence(&mut rng),
-            speaker: Some(speaker.to_string()),
-            language: Some(language.to_owned()),
-            translation_status: Some(status.to_owned()),
-            source_language: None,
-            is_audio_event: None,
-        });
+        let period = (clock_ms, clock_ms + 20);
+        tokens.push(spoken(
+            ".".to_owned(),
+            period,
+            &mut rng,
+            speaker,
+            language,
+            status,
+        ));
         if translated {
             let (target, words) = TRANSLATIONS[usize::from(language == "de")];
             for (index, word) in words.iter().enumerate() {
@@ -361,6 +357,28 @@ fn synthetic_transcript() -> NaiveTranscript {
         id: "73d4357d-cad2-4338-a60d-ec6f2044f721".to_owned(),
         text,
         tokens,
+    }
+}
+
+/// A spoken token with diarization and language identification, spanning `(start, end)` ms.
+fn spoken(
+    text: String,
+    (start_ms, end_ms): (u64, u64),
+    rng: &mut Rng,
+    speaker: u64,
+    language: &str,
+    status: &str,
+) -> NaiveToken {
+    NaiveToken {
+        text,
+        start_ms: Some(start_ms),
+        end_ms: Some(end_ms),
+        confidence: confidence(rng),
+        speaker: Some(speaker.to_string()),
+        language: Some(language.to_owned()),
+        translation_status: Some(status.to_owned()),
+        source_language: None,
+        is_audio_event: None,
     }
 }
 
