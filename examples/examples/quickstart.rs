@@ -15,12 +15,12 @@
 
 #![allow(clippy::print_stdout, reason = "an example shows its results")]
 
-use std::{convert::Infallible, time::Duration};
+use std::time::Duration;
 
 use soniox_client::{Client, Upload, Webhook};
 use soniox_emulator::{Emulator, JobClock};
 use soniox_types::{CreateTranscription, Secret, WebhookStatus, render::SubtitleOptions};
-use soniox_webhook::{MemoryDedupe, ReceivedEvent, Receiver, Verifier, WebhookService};
+use soniox_webhook::{ReceivedEvent, Receiver, Verifier, WebhookService};
 use tokio::sync::mpsc;
 
 const WEBHOOK_HEADER: &str = "X-Soniox-Webhook-Secret";
@@ -42,13 +42,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (deliveries, mut delivered) = mpsc::channel::<ReceivedEvent>(8);
     let service = WebhookService::new(verifier, move |event: ReceivedEvent| {
         let deliveries = deliveries.clone();
+        // Acknowledge fast; the real work happens outside the request. Only once the event
+        // is queued is it safe to answer 200, so a closed queue answers 500 and Soniox retries.
         async move {
-            // Acknowledge fast; the real work happens outside the request.
-            let _ = deliveries.send(event).await;
-            Ok::<(), Infallible>(())
+            deliveries
+                .send(event)
+                .await
+                .map_err(|_| "the app stopped listening")
         }
-    })
-    .with_dedupe(MemoryDedupe::new(10_000, Duration::from_secs(3600)));
+    });
     let receiver = Receiver::bind("127.0.0.1:0", service).await?.spawn()?;
     let hook_url = format!("http://{}/hooks/soniox", receiver.local_addr());
     println!("receiver:  {hook_url}");

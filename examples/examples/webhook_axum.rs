@@ -7,46 +7,53 @@
 //!   -d '{"id":"548d023b-2b3d-4dc2-a3ef-cca26d05fd9a","status":"completed"}'
 //! ```
 
-use std::{sync::Arc, time::Duration};
-
 use axum::{
     Router,
     extract::{FromRef, State},
-    http::StatusCode,
     routing::post,
 };
-use soniox_webhook::{Dedupe, MemoryDedupe, Verifier, axum::SonioxWebhook};
+use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier, axum::SonioxWebhook, termination};
 
 #[derive(Clone)]
 struct AppState {
-    verifier: Verifier,
-    dedupe: Arc<MemoryDedupe>,
+    inbox: Inbox,
+    orders: Orders,
 }
 
-// The extractor finds the verifier in the application state through `FromRef`.
-impl FromRef<AppState> for Verifier {
+/// Stands in for the application's own database.
+#[derive(Clone, Default)]
+struct Orders;
+
+impl Orders {
+    async fn transcript_ready(&self, event: &ReceivedEvent) -> Result<(), std::io::Error> {
+        tracing::info!(id = %event.id(), status = %event.status(), "webhook received");
+        Ok(())
+    }
+}
+
+// The extractor finds the inbox in the application state through `FromRef`.
+impl FromRef<AppState> for Inbox {
     fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
+        state.inbox.clone()
     }
 }
 
-async fn on_webhook(
-    State(state): State<AppState>,
-    SonioxWebhook(event): SonioxWebhook,
-) -> (StatusCode, &'static str) {
-    if !state.dedupe.first_delivery(event.event()).await {
-        return (StatusCode::OK, "duplicate");
-    }
-    tracing::info!(id = %event.id(), status = %event.status(), "webhook received");
-    (StatusCode::OK, "ok")
+/// Answers 200 only once `transcript_ready` returned `Ok` and the event is recorded as done;
+/// a duplicate of a done event gets 200 without running it again, a failure 500 so Soniox
+/// retries.
+async fn on_webhook(State(state): State<AppState>, webhook: SonioxWebhook) -> Outcome {
+    webhook
+        .handle(move |event| async move { state.orders.transcript_ready(&event).await })
+        .await
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().init();
+    let inbox = Inbox::new(Verifier::from_env()?);
     let state = AppState {
-        verifier: Verifier::from_env()?,
-        dedupe: Arc::new(MemoryDedupe::new(100_000, Duration::from_secs(24 * 3600))),
+        inbox: inbox.clone(),
+        orders: Orders,
     };
     let app = Router::new()
         .route("/hooks/soniox", post(on_webhook))
@@ -54,9 +61,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
     tracing::info!(addr = %listener.local_addr()?, "receiving Soniox webhooks");
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(termination())
         .await?;
+    // Handlers run detached from their connections: give the running ones time to finish.
+    inbox.drain(soniox_webhook::DEFAULT_DRAIN_DEADLINE).await;
     Ok(())
 }

@@ -7,13 +7,13 @@
 //!   -d '{"id":"548d023b-2b3d-4dc2-a3ef-cca26d05fd9a","status":"completed"}'
 //! ```
 //!
-//! A second identical `curl` is acknowledged as a duplicate; a wrong secret gets 401.
-//! Ctrl-C stops accepting and lets in-flight deliveries finish.
+//! A second identical `curl` is acknowledged as a duplicate; a wrong secret gets 401; any
+//! other path gets 404. Ctrl-C or SIGTERM stops accepting and lets running handlers finish.
 
-use std::{convert::Infallible, time::Duration};
+use std::convert::Infallible;
 
 use soniox_types::WebhookStatus;
-use soniox_webhook::{MemoryDedupe, ReceivedEvent, Receiver, Verifier, WebhookService};
+use soniox_webhook::{ReceivedEvent, Receiver, Verifier, WebhookService, termination};
 
 async fn on_delivery(event: ReceivedEvent) -> Result<(), Infallible> {
     match event.status() {
@@ -33,14 +33,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().init();
     // Fails when SONIOX_API_WEBHOOK_SECRET is unset: there is no accidental open endpoint.
     let verifier = Verifier::from_env()?;
-    let service = WebhookService::new(verifier, on_delivery)
-        .with_dedupe(MemoryDedupe::new(100_000, Duration::from_secs(24 * 3600)));
-    let receiver = Receiver::bind("127.0.0.1:8080", service).await?;
+    // The verifier gets the default inbox: an in-memory store that drops duplicates of
+    // handled events. `soniox-store` has SQLite and PostgreSQL stores that survive restarts.
+    let service = WebhookService::new(verifier, on_delivery);
+    let receiver = Receiver::bind("127.0.0.1:8080", service)
+        .await?
+        .path("/hooks/soniox");
     tracing::info!(addr = %receiver.local_addr()?, "receiving Soniox webhooks");
-    receiver
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    receiver.run_until(termination()).await?;
     Ok(())
 }

@@ -1,59 +1,98 @@
 //! The axum extractor.
 
+use std::{fmt, future::Future};
+
 use axum_core::{
     body::Body,
     extract::{FromRef, FromRequest, Request},
     response::{IntoResponse, Response},
 };
 
-use crate::{ReceivedEvent, Rejection, Verifier, body::read_limited};
+use crate::{Inbox, Outcome, ReceivedEvent, Rejection};
 
-/// Extracts a verified delivery; the [`Verifier`] comes from the router state via
-/// [`FromRef`].
+/// A verified delivery, to be handled with [`SonioxWebhook::handle`] under the [`Inbox`]'s
+/// guarantees; the inbox comes from the router state via [`FromRef`].
 ///
-/// On failure the handler is not called and the [`Rejection`] answers with its status
-/// (405, 401, 413, 415 or 400). It consumes the body, so it must be the last extractor.
+/// On a failed verification the route's handler is not called and the [`Rejection`] answers
+/// (405, 401, 413, 415, 408 or 400). The extractor consumes the body, so it must be the last
+/// one. Answer with the [`Outcome`] that `handle` returns: it is 200 only once your code
+/// returned `Ok` and the event was recorded as done.
 ///
 /// ```
 /// use axum::{Router, routing::post};
 /// use soniox_types::Secret;
-/// use soniox_webhook::{Verifier, axum::SonioxWebhook};
+/// use soniox_webhook::{Inbox, Outcome, Verifier, axum::SonioxWebhook};
 ///
-/// async fn on_webhook(SonioxWebhook(event): SonioxWebhook) -> &'static str {
-///     tracing::info!(id = %event.id(), status = %event.status(), "transcription finished");
-///     "ok"
+/// async fn on_webhook(webhook: SonioxWebhook) -> Outcome {
+///     webhook
+///         .handle(|event| async move {
+///             tracing::info!(id = %event.id(), status = %event.status(), "transcription finished");
+///             Ok::<(), std::convert::Infallible>(())
+///         })
+///         .await
 /// }
 ///
-/// let verifier = Verifier::new("X-Soniox-Webhook-Secret", Secret::new("s3cr3t"))?;
+/// let inbox = Inbox::new(Verifier::new("X-Soniox-Webhook-Secret", Secret::new("s3cr3t"))?);
 /// let app: Router = Router::new()
 ///     .route("/webhooks/soniox", post(on_webhook))
-///     .with_state(verifier);
+///     .with_state(inbox);
 /// # Ok::<(), soniox_webhook::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SonioxWebhook(pub ReceivedEvent);
+#[must_use = "a delivery that is not handled is answered by nothing; call `handle`"]
+pub struct SonioxWebhook {
+    inbox: Inbox,
+    received: ReceivedEvent,
+}
+
+impl fmt::Debug for SonioxWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SonioxWebhook")
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SonioxWebhook {
+    /// The verified delivery.
+    pub fn event(&self) -> &ReceivedEvent {
+        &self.received
+    }
+
+    /// Runs `handler` on the delivery with [`Inbox::process`]: claimed first, run in a task of
+    /// its own (a sender hanging up does not cancel it), recorded as done only on `Ok`.
+    pub async fn handle<F, Fut, E>(self, handler: F) -> Outcome
+    where
+        F: FnOnce(ReceivedEvent) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.inbox.process(self.received, handler).await
+    }
+}
 
 impl<S> FromRequest<S> for SonioxWebhook
 where
-    Verifier: FromRef<S>,
+    Inbox: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Rejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Rejection> {
-        let verifier = Verifier::from_ref(state);
-        let (parts, body) = request.into_parts();
-        verifier.verify_head(&parts.method, &parts.headers)?;
-        let bytes = read_limited(body, verifier.body_limit()).await?;
-        verifier
-            .verify_rest(&parts.uri, &parts.headers, &bytes)
-            .map(Self)
+        let inbox = Inbox::from_ref(state);
+        let received = inbox.receive(request).await?;
+        Ok(Self { inbox, received })
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         tracing::debug!(status = self.status().as_u16(), rejection = %self, "webhook rejected");
+        self.to_response().map(Body::from)
+    }
+}
+
+impl IntoResponse for Outcome {
+    fn into_response(self) -> Response {
         self.to_response().map(Body::from)
     }
 }

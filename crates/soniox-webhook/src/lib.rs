@@ -3,8 +3,8 @@
 //! When a transcription created with a `webhook_url` finishes, Soniox `POST`s
 //! `{"id": "...", "status": "completed" | "error"}` to that URL, with one static header
 //! (`webhook_auth_header_name: webhook_auth_header_value`) when you configured one, and retries
-//! failed deliveries. This crate authenticates and parses those deliveries, drops duplicates,
-//! and plugs into hyper, tower and axum.
+//! failed deliveries. This crate authenticates and parses those deliveries, hands each event to
+//! your handler until it succeeds once, and plugs into hyper, tower and axum.
 //!
 //! # Quick start
 //!
@@ -39,25 +39,66 @@
 //!   [`Verifier::verify_head`] first to refuse unauthenticated callers before reading it.
 //! - **Rotate the secret:** [`Verifier::with_secrets`] accepts several values. Jobs created
 //!   before the rotation still carry the old one, so keep it until they have been delivered.
-//! - **Drop duplicates:** retries deliver the same event again. [`MemoryDedupe`] remembers
-//!   events for a while; implement [`Dedupe`] over a shared store for several processes.
-//! - **Run a receiver:** [`serve`] (feature `hyper`), or [`Receiver`] for more control
-//!   ([`Receiver::spawn`] runs it in the background, as tests and the quick start do);
-//!   [`WebhookService`] as a `tower` or `hyper` service inside your own server.
-//! - **Use axum:** the [`axum::SonioxWebhook`] extractor (feature `axum`).
+//! - **Handle each event once, to success:** an [`Inbox`] (verifier + [`store::EventStore`] +
+//!   handler deadline) runs your handler under the guarantees below. Every adapter uses it.
+//! - **Run a receiver:** [`serve`] (feature `hyper`), or [`Receiver`] for a path, limits and a
+//!   drain deadline ([`Receiver::spawn`] runs it in the background, as tests and the quick
+//!   start do); [`WebhookService`] as a `tower` or `hyper` service inside your own server.
+//! - **Use axum:** the [`axum::SonioxWebhook`] extractor (feature `axum`), with the [`Inbox`]
+//!   in the router state.
+//! - **Survive restarts, share between replicas:** the `soniox-store` crate's SQLite and
+//!   PostgreSQL stores.
 //! - **Test your handlers:** [`testing::TestDelivery`] builds deliveries exactly as Soniox
 //!   sends them.
+//!
+//! # Delivery guarantees
+//!
+//! Soniox retries a delivery until it gets a 2xx, so the receiver's answer decides whether an
+//! event can be lost. An event (transcription id, status) is *new*, *in progress* (claimed by
+//! one delivery, with a lease), or *done*:
+//!
+//! | Delivery of an event that is … | What happens | Answer |
+//! |---|---|---|
+//! | new | claimed; the handler runs | 200 on `Ok` (recorded as done first), 500 on `Err` or panic, 503 past the handler deadline |
+//! | in progress | nothing | 503 with `Retry-After`, so it comes back |
+//! | done | nothing | 200 |
+//! | any, with the store unreachable | nothing | 503 |
+//!
+//! **Guaranteed:**
+//! - No answer is 2xx before the handler returned `Ok` and the store recorded the event as
+//!   done. Every other ending releases the event, so Soniox's next retry runs the handler again.
+//! - The handler runs in a task of its own: a sender that hangs up (or a proxy timeout) does
+//!   not cancel it. A handler past its deadline, or still running at the end of a shutdown's
+//!   drain, is cancelled and its event released. A crash leaves the claim until its lease
+//!   ([`Inbox::lease`]) expires; then the next delivery takes it over.
+//! - Of concurrent deliveries of one event, on one process or on replicas sharing a
+//!   PostgreSQL store, exactly one runs the handler.
+//!
+//! **Not guaranteed:**
+//! - *Exactly once.* The handler runs at least once per event that is delivered: a crash after
+//!   the handler's effect but before the store records *done*, or a lost store, runs it again.
+//!   Make its effect idempotent (fetching a transcript twice is harmless; an upsert keyed on the
+//!   transcription id is too).
+//! - *A delivery at all.* If Soniox's retries all fail, or a webhook never arrives, nothing
+//!   here can notice; poll for jobs you submitted and did not hear about.
+//! - *Memory across restarts* with [`MemoryStore`](store::MemoryStore), the default: after a
+//!   restart, a replayed delivery is handled again.
+//!
+//! **Choosing a store:** [`MemoryStore`](store::MemoryStore) for one process where handling a
+//! replay after a restart is acceptable; `soniox_store::SqliteStore` for one process that must
+//! remember across restarts (one file, nothing to run); `soniox_store::PostgresStore` for
+//! several replicas behind a load balancer.
 //!
 //! # Feature flags
 //!
 //! | Feature | Enables | Dependencies |
 //! |---|---|---|
-//! | (none) | [`Verifier`], [`Rejection`], [`Dedupe`], [`testing`] | `http`, `serde_json`, `subtle` |
-//! | `tower` | [`WebhookService`] as a `tower_service::Service` | `tower-service`, `http-body-util` |
+//! | (none) | [`Verifier`], [`Rejection`], [`store`], [`testing`] | `http`, `serde_json`, `subtle` |
+//! | `tower` | [`Inbox`], [`WebhookService`] as a `tower_service::Service` | `tower-service`, `http-body-util`, `tokio`, `tokio-util` |
 //! | `hyper` | [`WebhookService`] as a `hyper` service, [`Receiver`], [`serve`] | `hyper`, `hyper-util`, `tokio` |
-//! | `axum` | [`axum::SonioxWebhook`], `IntoResponse` for [`Rejection`] | `axum-core` |
+//! | `axum` | [`Inbox`], [`axum::SonioxWebhook`], `IntoResponse` for [`Rejection`] and [`Outcome`] | `axum-core`, `tokio`, `tokio-util` |
 //!
-//! (`service` is an internal feature that `tower` and `hyper` turn on.)
+//! (`service` and `inbox` are internal features that the others turn on.)
 //!
 //! # Security notes
 //!
@@ -73,7 +114,7 @@
 //! - **Nothing echoes secrets.** [`Rejection`] and [`ConfigError`] messages never contain the
 //!   configured secret, the received header value or the body; `Debug` of a [`Verifier`]
 //!   redacts its secrets.
-//! - **No replay protection beyond dedupe.** Soniox signs nothing and sends no timestamp or
+//! - **No replay protection beyond the store.** Soniox signs nothing and sends no timestamp or
 //!   delivery id, so whoever learns the header value can forge deliveries, and a captured
 //!   delivery can be replayed. Serve the webhook over HTTPS only, treat the event as a hint
 //!   ("go and fetch transcription `id`") rather than as data, and keep handlers idempotent.
@@ -90,29 +131,41 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-#[cfg(any(feature = "service", feature = "axum"))]
+#[cfg(feature = "inbox")]
 mod body;
 mod config_error;
-mod dedupe;
 mod event;
+#[cfg(feature = "inbox")]
+mod inbox;
 mod parse;
 #[cfg(feature = "hyper")]
 mod receiver;
 mod rejection;
 #[cfg(feature = "service")]
 mod service;
+pub mod store;
 pub mod testing;
 mod verifier;
 
+#[cfg(feature = "inbox")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "tower", feature = "hyper", feature = "axum")))
+)]
+pub use crate::inbox::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDLER_DEADLINE, Inbox, LEASE_MARGIN, Outcome,
+};
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-pub use crate::receiver::{DEFAULT_HEADER_READ_TIMEOUT, Receiver, RunningReceiver, serve};
+pub use crate::receiver::{
+    DEFAULT_DRAIN_DEADLINE, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Receiver,
+    RunningReceiver, serve, termination,
+};
 #[cfg(feature = "service")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tower", feature = "hyper"))))]
 pub use crate::service::{Handler, WebhookService};
 pub use crate::{
     config_error::ConfigError,
-    dedupe::{Dedupe, DedupeFuture, MemoryDedupe},
     event::{Metadata, ReceivedEvent},
     rejection::Rejection,
     verifier::{DEFAULT_BODY_LIMIT, Verifier},

@@ -1,27 +1,48 @@
 //! A ready-made webhook receiver: a small HTTP/1.1 server around [`WebhookService`].
 
-use std::{future::Future, io, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use hyper::server::conn::http1;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
 use tokio::{
     net::{TcpListener, ToSocketAddrs},
-    sync::oneshot,
+    sync::{Semaphore, oneshot},
     task::JoinHandle,
 };
 
-use crate::{Handler, Verifier, WebhookService};
+use crate::{Handler, WebhookService};
 
 /// How long a client may take to send a request head unless configured otherwise.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `handler` on `addr` until Ctrl-C, then stops accepting and waits for in-flight
-/// deliveries to finish.
+/// How many connections are served at once unless configured otherwise; further ones wait in
+/// the listen backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// How long a shutdown waits for running handlers unless configured otherwise: below the
+/// 30 seconds most process supervisors (Kubernetes, systemd) allow before killing.
+pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The read buffer per connection: hyper's minimum. A delivery's head is a few hundred bytes
+/// and its body about a hundred, so a larger head can only be abuse.
+const MAX_BUF_SIZE: usize = 8192;
+
+/// Headers accepted per request: Soniox sends about six; proxies add a few.
+const MAX_HEADERS: usize = 64;
+
+/// How long a drained connection may take to write its last answer and close.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `handler` on `addr` until Ctrl-C or SIGTERM, then stops accepting, lets running
+/// handlers finish within [`DEFAULT_DRAIN_DEADLINE`] and returns.
 ///
-/// For a bound port, a custom shutdown signal or dedupe, use [`Receiver`].
+/// For a bound port, a path, a durable store or other limits, use [`Receiver`].
 ///
 /// ```no_run
 /// use soniox_webhook::{ReceivedEvent, Verifier, serve};
@@ -40,29 +61,70 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// When the address cannot be bound.
 pub async fn serve<H: Handler>(
     addr: impl ToSocketAddrs,
-    verifier: Verifier,
+    inbox: impl Into<crate::Inbox>,
     handler: H,
 ) -> io::Result<()> {
-    let receiver = Receiver::bind(addr, WebhookService::new(verifier, handler)).await?;
-    receiver
-        .run_until(async {
-            if let Err(error) = tokio::signal::ctrl_c().await {
-                tracing::warn!(%error, "cannot listen for Ctrl-C; serving until the task ends");
-                std::future::pending::<()>().await;
-            }
-        })
-        .await
+    let receiver = Receiver::bind(addr, WebhookService::new(inbox, handler)).await?;
+    receiver.run_until(termination()).await
 }
 
-/// An HTTP/1.1 server that answers every request with a [`WebhookService`].
+/// A future that completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM — what a deploy sends.
 ///
-/// Every path is served (Soniox posts to whatever `webhook_url` you configured), so put it on
-/// its own port or behind a reverse proxy that routes the webhook path to it.
+/// The signal handlers are installed when this is called, not when the future is first
+/// polled, so a signal that arrives in between is not lost (nor kills the process). Call it
+/// inside a Tokio runtime.
+pub fn termination() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &'static str| {
+            let installed = signal(kind);
+            async move {
+                match installed {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                        tracing::info!("{name} received; shutting down");
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for {name}");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        let interrupt = listen(SignalKind::interrupt(), "SIGINT");
+        let terminate = listen(SignalKind::terminate(), "SIGTERM");
+        async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// An HTTP/1.1 server that answers requests with a [`WebhookService`].
+///
+/// By default every path is served (Soniox posts to whatever `webhook_url` you configured);
+/// [`Receiver::path`] restricts it to one and answers 404 elsewhere. Limits: a request head
+/// must arrive within [`Receiver::header_read_timeout`] and fit in 8 KiB, the body within the
+/// inbox's body timeout, and at most [`Receiver::max_connections`] connections are served at
+/// once.
 #[derive(Debug)]
 pub struct Receiver<H> {
     listener: TcpListener,
     service: WebhookService<H>,
+    path: Option<Arc<str>>,
     header_read_timeout: Option<Duration>,
+    max_connections: usize,
+    drain_deadline: Duration,
 }
 
 impl<H: Handler> Receiver<H> {
@@ -80,8 +142,19 @@ impl<H: Handler> Receiver<H> {
         Self {
             listener,
             service,
+            path: None,
             header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            drain_deadline: DEFAULT_DRAIN_DEADLINE,
         }
+    }
+
+    /// Serves deliveries on `path` only (e.g. `/hooks/soniox`); other paths get 404. The
+    /// query string is not part of the path: it carries the delivery's metadata.
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into().into());
+        self
     }
 
     /// Closes connections whose request head takes longer than `timeout` to arrive
@@ -90,6 +163,22 @@ impl<H: Handler> Receiver<H> {
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Serves at most `max` connections at once (default [`DEFAULT_MAX_CONNECTIONS`]); the
+    /// next is accepted when one closes. At least 1.
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a shutdown waits for running handlers before cancelling them and releasing
+    /// their events (default [`DEFAULT_DRAIN_DEADLINE`]).
+    #[must_use]
+    pub fn drain_deadline(mut self, deadline: Duration) -> Self {
+        self.drain_deadline = deadline;
         self
     }
 
@@ -135,44 +224,114 @@ impl<H: Handler> Receiver<H> {
         Ok(RunningReceiver { addr, stop, task })
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets open connections finish
-    /// their in-flight request, and returns.
+    /// Serves until `shutdown` completes, then stops accepting, waits up to the drain deadline
+    /// for running handlers (cancelling and releasing the rest), lets connections send their
+    /// last answers, and returns.
     ///
     /// # Errors
     ///
     /// None today; the `io::Result` leaves room for fatal listener errors.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut builder = http1::Builder::new();
+        builder.max_buf_size(MAX_BUF_SIZE).max_headers(MAX_HEADERS);
+        if let Some(timeout) = self.header_read_timeout {
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout);
+        }
+        let route = Route {
+            service: self.service.clone(),
+            path: self.path.clone(),
+        };
         loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let mut builder = http1::Builder::new();
-                        if let Some(timeout) = self.header_read_timeout {
-                            builder.timer(TokioTimer::new()).header_read_timeout(timeout);
-                        }
-                        let connection =
-                            builder.serve_connection(TokioIo::new(stream), self.service.clone());
-                        let connection = graceful.watch(connection);
-                        tokio::spawn(async move {
-                            if let Err(error) = connection.await {
-                                tracing::debug!(%error, %peer, "webhook connection ended with an error");
-                            }
-                        });
-                    }
-                    Err(error) => {
-                        // Typically out of file descriptors: back off instead of spinning.
-                        tracing::warn!(%error, "accepting a webhook connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
+            let accepted = tokio::select! {
+                biased;
                 () = &mut shutdown => break,
+                // Waiting for a free slot before accepting leaves further connections in the
+                // kernel's backlog instead of holding a task each.
+                accepted = accept(&self.listener, &slots) => accepted,
+            };
+            match accepted {
+                Ok((stream, peer, slot)) => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), route.clone());
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(%error, %peer, "webhook connection ended with an error");
+                        }
+                        drop(slot);
+                    });
+                }
+                Err(error) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a webhook connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
         drop(self.listener);
-        graceful.shutdown().await;
+        let connections = tokio::time::timeout(
+            self.drain_deadline.saturating_add(CLOSE_GRACE),
+            graceful.shutdown(),
+        );
+        let ((), closed) =
+            tokio::join!(self.service.inbox().drain(self.drain_deadline), connections);
+        if closed.is_err() {
+            tracing::warn!("webhook connections still open after the drain deadline; leaving them");
+        }
         Ok(())
+    }
+}
+
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> io::Result<(
+    tokio::net::TcpStream,
+    SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(io::Error::other)?;
+    let (stream, peer) = listener.accept().await?;
+    Ok((stream, peer, slot))
+}
+
+/// The service behind every connection: 404 off the configured path, the webhook service on it.
+struct Route<H> {
+    service: WebhookService<H>,
+    path: Option<Arc<str>>,
+}
+
+impl<H> Clone for Route<H> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            path: self.path.clone(),
+        }
+    }
+}
+
+impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        if let Some(path) = &self.path
+            && request.uri().path() != &**path
+        {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"not found")));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        hyper::service::Service::call(&self.service, request)
     }
 }
 
@@ -190,7 +349,8 @@ impl RunningReceiver {
         self.addr
     }
 
-    /// Stops accepting, lets in-flight deliveries finish, and waits for the receiver to end.
+    /// Stops accepting, drains running handlers (see [`Receiver::run_until`]), and waits for
+    /// the receiver to end.
     ///
     /// # Errors
     ///

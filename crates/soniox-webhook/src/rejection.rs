@@ -44,6 +44,9 @@ pub enum Rejection {
     /// The body could not be read from the connection.
     #[error("webhook body could not be read")]
     BodyRead,
+    /// The body did not arrive within the receiver's body timeout.
+    #[error("webhook body not received in time")]
+    BodyTimeout,
     /// The body was not valid JSON (including invalid UTF-8).
     #[error("webhook body is not valid JSON")]
     InvalidJson,
@@ -87,6 +90,7 @@ impl Rejection {
             | Self::WrongSecret => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyRead
             | Self::InvalidJson
             | Self::NotAnObject

@@ -10,38 +10,50 @@ use std::{
     },
 };
 
-use axum::{Router, body::Body, extract::FromRef, extract::State, routing::any};
+use axum::{
+    Router,
+    body::Body,
+    extract::{FromRef, State},
+    response::{IntoResponse, Response},
+    routing::any,
+};
 use common::{Case, ID, bad_requests, good_requests, verifier};
 use http_body_util::BodyExt;
-use soniox_webhook::{DEFAULT_BODY_LIMIT, Verifier, axum::SonioxWebhook};
+use soniox_webhook::{DEFAULT_BODY_LIMIT, Inbox, Outcome, axum::SonioxWebhook, store::MemoryStore};
 use tower::ServiceExt;
 
 #[derive(Clone)]
 struct AppState {
-    verifier: Verifier,
+    inbox: Inbox,
     calls: Arc<AtomicUsize>,
 }
 
-impl FromRef<AppState> for Verifier {
+impl FromRef<AppState> for Inbox {
     fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
+        state.inbox.clone()
     }
 }
 
-async fn on_webhook(State(state): State<AppState>, SonioxWebhook(event): SonioxWebhook) -> String {
-    state.calls.fetch_add(1, Ordering::SeqCst);
-    format!(
-        "{} {} {}",
-        event.id(),
-        event.status(),
-        event.metadata().len()
-    )
+async fn on_webhook(State(state): State<AppState>, webhook: SonioxWebhook) -> Response {
+    let event = webhook.event().clone();
+    let outcome = webhook
+        .handle(move |_| async move {
+            state.calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), Infallible>(())
+        })
+        .await;
+    if outcome != Outcome::Handled {
+        return outcome.into_response();
+    }
+    let metadata = event.metadata().len();
+    format!("{} {} {metadata}", event.id(), event.status()).into_response()
 }
 
 fn app() -> (Router, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let state = AppState {
-        verifier: verifier(),
+        // A store that remembers no done event hands every delivery to the handler.
+        inbox: Inbox::new(verifier()).store(MemoryStore::new(0, std::time::Duration::ZERO)),
         calls: Arc::clone(&calls),
     };
     // `any` so that the extractor, not the router, answers wrong methods.

@@ -11,14 +11,14 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, extract::FromRef, extract::State, http::StatusCode, routing::post};
+use axum::{Router, extract::FromRef, extract::State, routing::post};
 use serde_json::{Value, json};
 use soniox_emulator::{
     Emulator, EmulatorBuilder, JobClock, WebhookAttempt, WebhookFault, WebhookFaultRule,
 };
 use soniox_types::{Secret, WebhookStatus};
 use soniox_webhook::{
-    MemoryDedupe, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
+    Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
     axum::SonioxWebhook,
 };
 use tokio::{
@@ -144,7 +144,7 @@ struct Call {
     failed: bool,
 }
 
-/// The hyper `Receiver` with a `MemoryDedupe`, on a free loopback port; its handler reports
+/// The hyper `Receiver` with the default in-memory store, on a free loopback port; its handler reports
 /// every call and fails the first `failures` of them.
 struct HookServer {
     addr: SocketAddr,
@@ -167,8 +167,7 @@ impl HookServer {
                 Ok(())
             }
         };
-        let service = WebhookService::new(verifier, handler)
-            .with_dedupe(MemoryDedupe::new(1_000, Duration::from_secs(3_600)));
+        let service = WebhookService::new(verifier, handler);
         let running = Receiver::bind("127.0.0.1:0", service)
             .await
             .expect("the receiver binds")
@@ -262,31 +261,27 @@ async fn hyper_receiver_verifies_every_delivery_with_its_metadata() {
 
 #[derive(Clone)]
 struct AxumState {
-    verifier: Verifier,
+    inbox: Inbox,
     events: mpsc::UnboundedSender<ReceivedEvent>,
 }
 
-impl FromRef<AxumState> for Verifier {
+impl FromRef<AxumState> for Inbox {
     fn from_ref(state: &AxumState) -> Self {
-        state.verifier.clone()
+        state.inbox.clone()
     }
 }
 
-async fn on_axum_webhook(
-    State(state): State<AxumState>,
-    SonioxWebhook(event): SonioxWebhook,
-) -> StatusCode {
-    match state.events.send(event) {
-        Ok(()) => StatusCode::NO_CONTENT,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
+async fn on_axum_webhook(State(state): State<AxumState>, webhook: SonioxWebhook) -> Outcome {
+    webhook
+        .handle(move |event| async move { state.events.send(event) })
+        .await
 }
 
 #[tokio::test]
 async fn axum_extractor_on_a_real_socket_receives_the_emulators_deliveries() {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let state = AxumState {
-        verifier: verifier(),
+        inbox: Inbox::new(verifier()),
         events: events_tx,
     };
     let app = Router::new()
@@ -318,7 +313,7 @@ async fn axum_extractor_on_a_real_socket_receives_the_emulators_deliveries() {
     assert_eq!(event.metadata().get("user"), Some("山田"));
     assert_eq!(event.metadata().get("id"), Some("7"));
 
-    // One 204 for the good job, three 401s (the whole schedule) for the forged one.
+    // One 200 for the good job, three 401s (the whole schedule) for the forged one.
     let attempts = api.attempts(4).await;
     let of = |id: &str| -> Vec<Option<u16>> {
         codes(
@@ -329,7 +324,7 @@ async fn axum_extractor_on_a_real_socket_receives_the_emulators_deliveries() {
                 .collect::<Vec<_>>(),
         )
     };
-    assert_eq!(of(&good), [Some(204)]);
+    assert_eq!(of(&good), [Some(200)]);
     assert_eq!(of(&forged), [Some(401); 3]);
     assert!(
         events.try_recv().is_err(),
@@ -455,7 +450,7 @@ async fn a_failing_handler_answers_500_and_the_retry_is_handled() {
     let first = server.next_call().await;
     assert!(first.failed);
     assert_eq!(first.event.id().as_str(), id);
-    // The dedupe released the event, so the retry is handled rather than dropped.
+    // The failure released the event, so the retry is handled rather than dropped.
     let retry = server.next_call().await;
     assert!(!retry.failed);
     assert_eq!(retry.event, first.event);

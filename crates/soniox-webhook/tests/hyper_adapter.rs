@@ -13,7 +13,9 @@ use std::{
 };
 
 use common::{Case, bad_requests, good_requests, verifier};
-use soniox_webhook::{MemoryDedupe, ReceivedEvent, Receiver, RunningReceiver, WebhookService};
+use soniox_webhook::{
+    Inbox, ReceivedEvent, Receiver, RunningReceiver, WebhookService, store::MemoryStore,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -73,10 +75,11 @@ impl Server {
                 }
             }
         };
-        let mut service = WebhookService::new(verifier(), handler);
-        if dedupe {
-            service = service.with_dedupe(MemoryDedupe::new(1024, Duration::from_secs(3600)));
-        }
+        // A store that remembers no done event hands every delivery to the handler.
+        let capacity = if dedupe { 1024 } else { 0 };
+        let inbox =
+            Inbox::new(verifier()).store(MemoryStore::new(capacity, Duration::from_secs(3600)));
+        let service = WebhookService::new(inbox, handler);
         let running = Receiver::bind("127.0.0.1:0", service)
             .await
             .expect("bind")
@@ -243,8 +246,7 @@ async fn a_panicking_handler_answers_500_and_the_retry_is_handled() {
             Ok::<(), std::convert::Infallible>(())
         }
     };
-    let service = WebhookService::new(verifier(), handler)
-        .with_dedupe(MemoryDedupe::new(16, Duration::from_secs(3600)));
+    let service = WebhookService::new(verifier(), handler);
     let case = Case::good("panic");
     let request = || {
         let mut request = http::Request::new(Full::new(bytes::Bytes::from(case.body.clone())));

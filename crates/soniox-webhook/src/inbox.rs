@@ -1,0 +1,402 @@
+//! The receiving semantics every adapter shares: verify, claim, run the handler detached from
+//! the connection, complete or release, answer.
+
+use std::{error::Error as StdError, fmt, future::Future, sync::Arc, time::Duration};
+
+use http::{Request, StatusCode};
+use http_body::Body;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    ReceivedEvent, Rejection, Verifier,
+    body::read_limited,
+    store::{Claim, EventStore, MemoryStore, StoreError},
+};
+
+/// How long a handler may run unless configured otherwise. Senders give up on a delivery after
+/// some seconds (Svix after 15); answering before that keeps the retry schedule honest.
+pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a request body may take to arrive unless configured otherwise.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much longer a claim's lease runs than the handler deadline: time to record the outcome
+/// in the store. A claim outlives its handler, so a live handler never loses its lease.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long [`Inbox::drain`] waits, after cancelling the handlers still running, for them to
+/// release their events.
+const RELEASE_GRACE: Duration = Duration::from_secs(5);
+
+/// Receives deliveries with the delivery guarantees: a verifier, an [`EventStore`], a handler
+/// deadline, and the handlers it runs.
+///
+/// Every adapter ([`crate::WebhookService`], [`crate::Receiver`], the axum
+/// [`SonioxWebhook`](crate::axum::SonioxWebhook) extractor) is this type underneath. For each
+/// verified delivery, [`Inbox::process`]:
+///
+/// 1. claims the event in the store: done → 200 without calling the handler; in progress
+///    elsewhere → 503 with `Retry-After`; store unreachable → 503;
+/// 2. runs the handler **in a task of its own**, so a sender that hangs up, or a server that
+///    drops the request, does not cancel it;
+/// 3. on `Ok`, records the event as done and answers 200; on `Err` or a panic, releases it and
+///    answers 500; past the deadline, cancels the handler, releases it and answers 503.
+///
+/// No path answers 2xx before the store has recorded the event as done. Clones share
+/// everything, including the set of running handlers that [`Inbox::drain`] waits for.
+#[derive(Clone)]
+pub struct Inbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    verifier: Verifier,
+    store: Arc<dyn EventStore>,
+    handler_deadline: Duration,
+    body_timeout: Duration,
+    handlers: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbox")
+            .field("verifier", &self.shared.verifier)
+            .field("handler_deadline", &self.shared.handler_deadline)
+            .field("body_timeout", &self.shared.body_timeout)
+            .field("running", &self.shared.handlers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Verifier> for Inbox {
+    fn from(verifier: Verifier) -> Self {
+        Self::new(verifier)
+    }
+}
+
+impl Inbox {
+    /// An inbox that verifies with `verifier` and remembers events in a default
+    /// [`MemoryStore`] (one process, forgotten on restart). Use [`Inbox::store`] for a durable
+    /// or shared one.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                verifier,
+                store: Arc::new(MemoryStore::default()),
+                handler_deadline: DEFAULT_HANDLER_DEADLINE,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
+                handlers: TaskTracker::new(),
+                cancel: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Records events in `store` instead.
+    #[must_use]
+    pub fn store(self, store: impl EventStore + 'static) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Records events in a store shared with other code (a tracker, a second inbox).
+    #[must_use]
+    pub fn shared_store(self, store: Arc<dyn EventStore>) -> Self {
+        self.rebuild(|shared| shared.store = store)
+    }
+
+    /// Cancels a handler still running after `deadline`, releases its event and answers 503
+    /// (default [`DEFAULT_HANDLER_DEADLINE`]). Claims are leased for `deadline` +
+    /// [`LEASE_MARGIN`].
+    #[must_use]
+    pub fn handler_deadline(self, deadline: Duration) -> Self {
+        self.rebuild(|shared| shared.handler_deadline = deadline)
+    }
+
+    /// Answers 408 when a request body takes longer than `timeout` to arrive (default
+    /// [`DEFAULT_BODY_TIMEOUT`]), so a trickled body cannot hold a connection forever.
+    #[must_use]
+    pub fn body_timeout(self, timeout: Duration) -> Self {
+        self.rebuild(|shared| shared.body_timeout = timeout)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let old = &self.shared;
+        let mut shared = Shared {
+            verifier: old.verifier.clone(),
+            store: Arc::clone(&old.store),
+            handler_deadline: old.handler_deadline,
+            body_timeout: old.body_timeout,
+            handlers: old.handlers.clone(),
+            cancel: old.cancel.clone(),
+        };
+        change(&mut shared);
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.shared.verifier
+    }
+
+    /// The store.
+    pub fn event_store(&self) -> &Arc<dyn EventStore> {
+        &self.shared.store
+    }
+
+    /// How long a claim lasts: the handler deadline plus [`LEASE_MARGIN`].
+    pub fn lease(&self) -> Duration {
+        self.shared.handler_deadline.saturating_add(LEASE_MARGIN)
+    }
+
+    /// Verifies a request: the head first (so an unauthenticated caller never gets its body
+    /// read), then the body, read within the verifier's size limit and the body timeout.
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejection`] to answer with.
+    pub async fn receive<B>(&self, request: Request<B>) -> Result<ReceivedEvent, Rejection>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let verifier = &self.shared.verifier;
+        let (parts, body) = request.into_parts();
+        verifier.verify_head(&parts.method, &parts.headers)?;
+        let read = read_limited(body, verifier.body_limit());
+        let bytes = tokio::time::timeout(self.shared.body_timeout, read)
+            .await
+            .map_err(|_| Rejection::BodyTimeout)??;
+        verifier.verify_rest(&parts.uri, &parts.headers, &bytes)
+    }
+
+    /// Handles `received` with `handler` under the delivery guarantees (see [`Inbox`]) and
+    /// says how it went; [`Outcome::to_response`] is the answer to send.
+    ///
+    /// The handling runs in a task of its own: dropping this future (the sender hung up) does
+    /// not cancel it, and the event still ends up done or released.
+    pub async fn process<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
+    where
+        F: FnOnce(ReceivedEvent) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        if self.shared.cancel.is_cancelled() {
+            return Outcome::ShuttingDown;
+        }
+        let shared = Arc::clone(&self.shared);
+        let task = self
+            .shared
+            .handlers
+            .spawn(async move { shared.settle(received, handler).await });
+        task.await.unwrap_or_else(|error| {
+            // Only a panicking store gets here (the handler's panics are caught); its claim
+            // stays until the lease runs out.
+            tracing::error!(%error, "webhook handling task failed");
+            Outcome::Failed
+        })
+    }
+
+    /// Waits for running handlers to finish, at most `deadline`; then cancels the rest, which
+    /// release their events (answering 503) so they are delivered again. New deliveries are
+    /// answered 503 once the handlers have been cancelled.
+    pub async fn drain(&self, deadline: Duration) {
+        let handlers = &self.shared.handlers;
+        handlers.close();
+        if tokio::time::timeout(deadline, handlers.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::warn!(
+            running = handlers.len(),
+            "webhook handlers still running at the drain deadline; cancelling and releasing them"
+        );
+        self.shared.cancel.cancel();
+        if tokio::time::timeout(RELEASE_GRACE, handlers.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                running = handlers.len(),
+                "webhook handlers did not release in time; their events come back when their leases expire"
+            );
+        }
+    }
+}
+
+impl Shared {
+    async fn settle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
+    where
+        F: FnOnce(ReceivedEvent) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: fmt::Display,
+    {
+        let event = received.event().clone();
+        let token = match self
+            .store
+            .claim(&event, self.handler_deadline.saturating_add(LEASE_MARGIN))
+            .await
+        {
+            Ok(Claim::Claimed(token)) => token,
+            Ok(Claim::Done) => {
+                tracing::debug!(id = %event.id, status = %event.status, "duplicate of a handled webhook");
+                return Outcome::Duplicate;
+            }
+            Ok(Claim::InProgress { retry_after }) => {
+                tracing::debug!(id = %event.id, status = %event.status, "webhook already being handled");
+                return Outcome::InProgress { retry_after };
+            }
+            Err(error) => {
+                tracing::error!(error = %Chain(&error), "cannot claim webhook event; answering 503");
+                return Outcome::StoreUnavailable;
+            }
+        };
+        let handling = catch_unwind(async move { handler(received).await });
+        let ended = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Outcome::ShuttingDown,
+            finished = tokio::time::timeout(self.handler_deadline, handling) => match finished {
+                Ok(Ok(Ok(()))) => {
+                    return match self.store.complete(&event, token).await {
+                        Ok(()) => Outcome::Handled,
+                        Err(error) => {
+                            tracing::error!(id = %event.id, error = %Chain(&error),
+                                "webhook handled but not recorded as done; answering 503 so it is delivered again");
+                            Outcome::StoreUnavailable
+                        }
+                    };
+                }
+                Ok(Ok(Err(error))) => {
+                    tracing::error!(id = %event.id, %error, "webhook handler failed; answering 500 so Soniox retries");
+                    Outcome::Failed
+                }
+                Ok(Err(Panicked)) => {
+                    tracing::error!(id = %event.id, "webhook handler panicked; answering 500 so Soniox retries");
+                    Outcome::Failed
+                }
+                Err(_) => {
+                    tracing::error!(id = %event.id, deadline = ?self.handler_deadline,
+                        "webhook handler exceeded its deadline; cancelled, answering 503");
+                    Outcome::DeadlineExceeded
+                }
+            },
+        };
+        if let Err(error) = self.store.release(&event, token).await {
+            tracing::error!(id = %event.id, error = %Chain(&error),
+                "cannot release webhook event; it is handled again once its lease expires");
+        }
+        ended
+    }
+}
+
+/// How [`Inbox::process`] ended; [`Outcome::to_response`] is the answer to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The handler returned `Ok` and the event is recorded as done: 200.
+    Handled,
+    /// The event was already done; the handler was not called: 200.
+    Duplicate,
+    /// Another delivery of the event is being handled: 503 with `Retry-After`.
+    InProgress {
+        /// Until that delivery's lease expires.
+        retry_after: Duration,
+    },
+    /// The handler returned `Err` or panicked; the event was released: 500.
+    Failed,
+    /// The handler ran past its deadline and was cancelled; the event was released: 503.
+    DeadlineExceeded,
+    /// The store could not claim or record the event: 503.
+    StoreUnavailable,
+    /// The receiver is shutting down; the event was released or never claimed: 503.
+    ShuttingDown,
+}
+
+impl Outcome {
+    /// The HTTP status to answer with. Only [`Outcome::Handled`] and [`Outcome::Duplicate`]
+    /// are 2xx.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Handled | Self::Duplicate => StatusCode::OK,
+            Self::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InProgress { .. }
+            | Self::DeadlineExceeded
+            | Self::StoreUnavailable
+            | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A short description, also the response body.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Handled => "ok",
+            Self::Duplicate => "duplicate",
+            Self::InProgress { .. } => "in progress",
+            Self::Failed => "handler failed",
+            Self::DeadlineExceeded => "handler deadline exceeded",
+            Self::StoreUnavailable => "event store unavailable",
+            Self::ShuttingDown => "shutting down",
+        }
+    }
+
+    /// The response: the status, `text/plain` and [`Outcome::message`], plus `Retry-After` (in
+    /// whole seconds, at least 1) for [`Outcome::InProgress`].
+    pub fn to_response(self) -> http::Response<bytes::Bytes> {
+        let mut response =
+            http::Response::new(bytes::Bytes::from_static(self.message().as_bytes()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if let Self::InProgress { retry_after } = self {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        response
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+struct Panicked;
+
+/// Runs `future`, turning a panic into `Err(Panicked)`: a panicking handler must still release
+/// its event, or the retry would be answered "in progress" until the lease ran out.
+async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Panicked> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(Err(Panicked)),
+        }
+    })
+    .await
+}
+
+/// Displays an error with its sources, `outer: inner: innermost`, for logs.
+struct Chain<'a>(&'a StoreError);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}

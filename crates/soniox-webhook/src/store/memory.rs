@@ -1,0 +1,304 @@
+//! [`MemoryStore`]: the event states in a bounded map, for one process.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use soniox_types::WebhookEvent;
+
+use super::{Claim, ClaimToken, EventStore, StoreFuture};
+
+/// A bounded, in-memory [`EventStore`] for a single process: remembers at most `capacity`
+/// done events, each for `ttl`, and forgets everything on restart.
+///
+/// When full, the oldest done event is forgotten first (a replay of it would be handled
+/// again). Events in progress are never evicted; there are at most as many as handlers running.
+///
+/// ```
+/// use std::time::Duration;
+/// use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
+/// use soniox_webhook::store::{Claim, MemoryStore};
+///
+/// let store = MemoryStore::new(10_000, Duration::from_secs(24 * 3600));
+/// let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);
+/// let lease = Duration::from_secs(30);
+/// let now = std::time::Instant::now();
+/// let Claim::Claimed(token) = store.claim_at(&event, lease, now) else { unreachable!() };
+/// assert!(matches!(store.claim_at(&event, lease, now), Claim::InProgress { .. }));
+/// store.complete_at(&event, token, now);
+/// assert_eq!(store.claim_at(&event, lease, now), Claim::Done);
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    capacity: usize,
+    ttl: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    events: HashMap<WebhookEvent, Slot>,
+    /// Done events, oldest first, with the sequence number of their completion; with one TTL
+    /// for all, this is also expiry order. An entry whose number no longer matches its slot
+    /// is stale and skipped.
+    done: VecDeque<(WebhookEvent, u64, Instant)>,
+    next: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    InProgress { token: ClaimToken, until: Instant },
+    Done { seq: u64 },
+}
+
+impl Default for MemoryStore {
+    /// 100,000 events for 24 hours.
+    fn default() -> Self {
+        Self::new(100_000, Duration::from_secs(24 * 3600))
+    }
+}
+
+impl MemoryStore {
+    /// Remembers up to `capacity` done events for `ttl` each. A capacity of 0 remembers no
+    /// done event (every delivery that is not in progress is handled).
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            capacity,
+            ttl,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// [`EventStore::claim`], synchronously and at a given instant (so tests can move time).
+    pub fn claim_at(&self, event: &WebhookEvent, lease: Duration, now: Instant) -> Claim {
+        let mut state = self.lock();
+        state.expire(now, self.ttl);
+        match state.events.get(event) {
+            Some(Slot::Done { .. }) => return Claim::Done,
+            Some(Slot::InProgress { until, .. }) if *until > now => {
+                return Claim::InProgress {
+                    retry_after: until.saturating_duration_since(now),
+                };
+            }
+            Some(Slot::InProgress { .. }) | None => {}
+        }
+        state.next += 1;
+        let token = ClaimToken::new(state.next);
+        let until = now
+            .checked_add(lease)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        state
+            .events
+            .insert(event.clone(), Slot::InProgress { token, until });
+        Claim::Claimed(token)
+    }
+
+    /// [`EventStore::complete`], synchronously.
+    pub fn complete_at(&self, event: &WebhookEvent, _token: ClaimToken, now: Instant) {
+        let mut state = self.lock();
+        if matches!(state.events.get(event), Some(Slot::Done { .. })) {
+            return;
+        }
+        if self.capacity == 0 {
+            state.events.remove(event);
+            return;
+        }
+        while state.done.len() >= self.capacity && state.pop_oldest_done() {}
+        state.next += 1;
+        let seq = state.next;
+        state.events.insert(event.clone(), Slot::Done { seq });
+        state.done.push_back((event.clone(), seq, now));
+    }
+
+    /// [`EventStore::release`], synchronously.
+    pub fn release_now(&self, event: &WebhookEvent, token: ClaimToken) {
+        let mut state = self.lock();
+        if matches!(state.events.get(event), Some(Slot::InProgress { token: held, .. }) if *held == token)
+        {
+            state.events.remove(event);
+        }
+    }
+
+    /// The number of events remembered, in progress or done (expired ones may count until
+    /// the next claim).
+    pub fn len(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every update leaves the map consistent before it can panic, so a poisoned lock
+        // still holds usable state.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn expire(&mut self, now: Instant, ttl: Duration) {
+        while let Some((_, _, at)) = self.done.front() {
+            if now.saturating_duration_since(*at) < ttl {
+                break;
+            }
+            self.pop_oldest_done();
+        }
+    }
+
+    /// Forgets the oldest done event; `false` when there is none.
+    fn pop_oldest_done(&mut self) -> bool {
+        let Some((event, seq, _)) = self.done.pop_front() else {
+            return false;
+        };
+        if matches!(self.events.get(&event), Some(Slot::Done { seq: live }) if *live == seq) {
+            self.events.remove(&event);
+        }
+        true
+    }
+}
+
+impl EventStore for MemoryStore {
+    fn claim<'a>(&'a self, event: &'a WebhookEvent, lease: Duration) -> StoreFuture<'a, Claim> {
+        let claim = self.claim_at(event, lease, Instant::now());
+        Box::pin(std::future::ready(Ok(claim)))
+    }
+
+    fn complete<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
+        self.complete_at(event, token, Instant::now());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn release<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
+        self.release_now(event, token);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use soniox_types::{TranscriptionId, WebhookStatus};
+
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    fn event(id: &str, status: WebhookStatus) -> WebhookEvent {
+        WebhookEvent::new(TranscriptionId::new(id), status)
+    }
+
+    #[track_caller]
+    fn claimed(store: &MemoryStore, event: &WebhookEvent, now: Instant) -> ClaimToken {
+        match store.claim_at(event, LEASE, now) {
+            Claim::Claimed(token) => token,
+            other => panic!("expected a claim, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keyed_by_id_and_status() {
+        let store = MemoryStore::new(8, Duration::from_secs(60));
+        let now = Instant::now();
+        let a = event("a", WebhookStatus::Completed);
+        let token = claimed(&store, &a, now);
+        store.complete_at(&a, token, now);
+        assert_eq!(store.claim_at(&a, LEASE, now), Claim::Done);
+        claimed(&store, &event("a", WebhookStatus::Error), now);
+        claimed(&store, &event("b", WebhookStatus::Completed), now);
+    }
+
+    #[test]
+    fn in_progress_until_the_lease_expires_then_taken_over() {
+        let store = MemoryStore::new(8, Duration::from_secs(60));
+        let start = Instant::now();
+        let a = event("a", WebhookStatus::Completed);
+        let first = claimed(&store, &a, start);
+        assert_eq!(
+            store.claim_at(&a, LEASE, start + Duration::from_secs(10)),
+            Claim::InProgress {
+                retry_after: Duration::from_secs(20)
+            }
+        );
+        let second = claimed(&store, &a, start + LEASE);
+        assert_ne!(first, second);
+        // The expired claimant cannot release the claim that took over.
+        store.release_now(&a, first);
+        assert!(matches!(
+            store.claim_at(&a, LEASE, start + LEASE),
+            Claim::InProgress { .. }
+        ));
+        store.release_now(&a, second);
+        claimed(&store, &a, start + LEASE);
+    }
+
+    #[test]
+    fn done_expires_after_ttl() {
+        let store = MemoryStore::new(8, Duration::from_secs(60));
+        let start = Instant::now();
+        let a = event("a", WebhookStatus::Completed);
+        store.complete_at(&a, claimed(&store, &a, start), start);
+        assert_eq!(
+            store.claim_at(&a, LEASE, start + Duration::from_secs(59)),
+            Claim::Done
+        );
+        claimed(&store, &a, start + Duration::from_secs(60));
+    }
+
+    #[test]
+    fn capacity_evicts_the_oldest_done_event_never_one_in_progress() {
+        let store = MemoryStore::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        let [a, b, c, d] = ["a", "b", "c", "d"].map(|id| event(id, WebhookStatus::Completed));
+        for done in [&a, &b, &c] {
+            store.complete_at(done, claimed(&store, done, now), now);
+        }
+        let _held = claimed(&store, &d, now);
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.claim_at(&c, LEASE, now), Claim::Done);
+        assert!(matches!(
+            store.claim_at(&d, LEASE, now),
+            Claim::InProgress { .. }
+        ));
+        claimed(&store, &a, now);
+    }
+
+    #[test]
+    fn release_and_retry_stays_bounded() {
+        let store = MemoryStore::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        let a = event("a", WebhookStatus::Completed);
+        for _ in 0..100 {
+            let token = claimed(&store, &a, now);
+            store.release_now(&a, token);
+        }
+        assert!(store.is_empty());
+        assert!(store.lock().done.is_empty());
+    }
+
+    #[test]
+    fn done_is_final() {
+        let store = MemoryStore::new(8, Duration::from_secs(60));
+        let now = Instant::now();
+        let a = event("a", WebhookStatus::Completed);
+        let token = claimed(&store, &a, now);
+        store.complete_at(&a, token, now);
+        store.release_now(&a, token);
+        store.complete_at(&a, token, now);
+        assert_eq!(store.claim_at(&a, LEASE, now), Claim::Done);
+        assert_eq!(store.lock().done.len(), 1);
+    }
+
+    #[test]
+    fn zero_capacity_remembers_no_done_event() {
+        let store = MemoryStore::new(0, Duration::from_secs(60));
+        let a = event("a", WebhookStatus::Completed);
+        let now = Instant::now();
+        store.complete_at(&a, claimed(&store, &a, now), now);
+        claimed(&store, &a, now);
+    }
+}
