@@ -8,134 +8,27 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
 };
 
+mod common;
+
 use axum::{Router, extract::FromRef, extract::State, routing::post};
-use serde_json::{Value, json};
-use soniox_emulator::{
-    Emulator, EmulatorBuilder, JobClock, WebhookAttempt, WebhookFault, WebhookFaultRule,
+use common::{
+    HEADER,
+    axum_server::AxumServer,
+    emulated::{Api, GIVE_UP_AFTER, emulator},
 };
+use serde_json::json;
+use soniox_emulator::{WebhookAttempt, WebhookFault, WebhookFaultRule};
 use soniox_types::{Secret, WebhookStatus};
 use soniox_webhook::{
     Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
     axum::SonioxWebhook,
 };
-use tokio::{
-    net::TcpListener,
-    sync::{mpsc, oneshot},
-};
+use tokio::sync::mpsc;
 
-const API_KEY: &str = "e2e-key";
-const HEADER: &str = "X-Soniox-Webhook-Secret";
 const SECRET: &str = "current-secret-7f3a";
 const OLD_SECRET: &str = "previous-secret-c21e";
-/// Generous, so that a slow machine never fails a correct run; only a broken one waits it out.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(8);
-
-/// An emulator on a free port, jobs stepped by hand, failed deliveries retried quickly.
-fn emulator() -> EmulatorBuilder {
-    Emulator::builder()
-        .api_key(API_KEY)
-        .job_clock(JobClock::Manual)
-        .webhook_retry_schedule([
-            Duration::ZERO,
-            Duration::from_millis(10),
-            Duration::from_millis(10),
-        ])
-}
-
-/// Creates jobs on the emulator over its REST API, as an application would.
-struct Api {
-    emulator: Emulator,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn start(builder: EmulatorBuilder) -> Self {
-        Self {
-            emulator: builder.start().await.expect("the emulator starts"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Value {
-        let response = request
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .expect("the emulator answers");
-        assert!(response.status().is_success(), "{}", response.status());
-        response.json().await.expect("a JSON body")
-    }
-
-    async fn upload(&self, bytes: Vec<u8>) -> String {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name("audio.wav");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        let url = format!("{}/v1/files", self.emulator.base_url());
-        let file = self.send(self.http.post(url).multipart(form)).await;
-        file["id"].as_str().expect("a file id").to_owned()
-    }
-
-    /// Creates a job for `audio` (a `file_id` or `audio_url` field) whose webhook goes to
-    /// `webhook_url`, authenticated with `secret` when given; returns its id.
-    async fn create(&self, audio: Value, webhook_url: &str, secret: Option<&str>) -> String {
-        let mut body = json!({"model": "stt-async-v5", "webhook_url": webhook_url});
-        if let (Some(body), Some(audio)) = (body.as_object_mut(), audio.as_object()) {
-            body.extend(audio.clone());
-            if let Some(secret) = secret {
-                body.insert("webhook_auth_header_name".into(), HEADER.into());
-                body.insert("webhook_auth_header_value".into(), secret.into());
-            }
-        }
-        let url = format!("{}/v1/transcriptions", self.emulator.base_url());
-        let job = self.send(self.http.post(url).json(&body)).await;
-        job["id"].as_str().expect("a transcription id").to_owned()
-    }
-
-    async fn job_for_wav(&self, webhook_url: &str, secret: Option<&str>) -> String {
-        let file_id = self.upload(wav(200)).await;
-        self.create(json!({"file_id": file_id}), webhook_url, secret)
-            .await
-    }
-
-    async fn transcription(&self, id: &str) -> Value {
-        let url = format!("{}/v1/transcriptions/{id}", self.emulator.base_url());
-        self.send(self.http.get(url)).await
-    }
-
-    /// Waits until the attempt log holds `count` attempts, then returns them.
-    async fn attempts(&self, count: usize) -> Vec<WebhookAttempt> {
-        let wait = async {
-            loop {
-                let attempts = self.emulator.webhook_attempts();
-                if attempts.len() >= count {
-                    return attempts;
-                }
-                // Deliveries finish on other tasks; polling briefly is the only signal the
-                // emulator offers, and the overall timeout only bounds a failing run.
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(GIVE_UP_AFTER, wait)
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "expected {count} webhook attempts, got {:?}",
-                    self.emulator.webhook_attempts()
-                )
-            })
-    }
-
-    async fn shutdown(self) {
-        self.emulator.shutdown().await;
-    }
-}
-
-/// A WAV of `ms` milliseconds (see [`soniox_emulator::wav`]).
-fn wav(ms: u32) -> Vec<u8> {
-    soniox_emulator::wav(Duration::from_millis(ms.into()))
-}
 
 /// One call of a handler, reported to the test.
 #[derive(Debug)]
@@ -287,16 +180,8 @@ async fn axum_extractor_on_a_real_socket_receives_the_emulators_deliveries() {
     let app = Router::new()
         .route("/webhooks/soniox", post(on_axum_webhook))
         .with_state(state);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("a bound address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .into_future(),
-    );
+    let server = AxumServer::spawn(app).await;
+    let addr = server.addr;
 
     let api = Api::start(emulator()).await;
     let good_url = format!("http://{addr}/webhooks/soniox?user=%E5%B1%B1%E7%94%B0&id=7");
@@ -331,11 +216,7 @@ async fn axum_extractor_on_a_real_socket_receives_the_emulators_deliveries() {
         "the forged job never reached the handler"
     );
     api.shutdown().await;
-    let _ = stop.send(());
-    server
-        .await
-        .expect("the server task ends")
-        .expect("the server stops cleanly");
+    server.stop().await;
 }
 
 #[tokio::test]

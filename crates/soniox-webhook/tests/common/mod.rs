@@ -3,6 +3,9 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub(crate) mod axum_server;
+pub(crate) mod emulated;
+
 use std::fmt::Write as _;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};

@@ -1,0 +1,369 @@
+//! The delivery guarantees over real sockets: a delivery is acknowledged only once its handler
+//! succeeded and the event is recorded as done, whatever the sender does meanwhile.
+
+mod common;
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{Router, extract::State, routing::post};
+use common::{
+    Case,
+    axum_server::AxumServer,
+    emulated::{Api, emulator},
+    verifier,
+};
+use soniox_emulator::{AttemptOutcome, WebhookAttempt};
+use soniox_webhook::{
+    Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, WebhookService, axum::SonioxWebhook,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::{Semaphore, mpsc},
+};
+
+/// A handler whose first call reports that it started and then waits for the test to open
+/// the gate; it then fails if told to. Later calls succeed at once.
+struct Gated {
+    calls: AtomicUsize,
+    finished: AtomicUsize,
+    gate: Semaphore,
+    started: mpsc::UnboundedSender<ReceivedEvent>,
+    first_fails: bool,
+}
+
+impl Gated {
+    fn new(first_fails: bool) -> (Arc<Self>, mpsc::UnboundedReceiver<ReceivedEvent>) {
+        let (started, starts) = mpsc::unbounded_channel();
+        let gated = Self {
+            calls: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            gate: Semaphore::new(0),
+            started,
+            first_fails,
+        };
+        (Arc::new(gated), starts)
+    }
+
+    async fn run(self: Arc<Self>, event: ReceivedEvent) -> Result<(), &'static str> {
+        let first = self.calls.fetch_add(1, Ordering::SeqCst) == 0;
+        let _ = self.started.send(event);
+        if first {
+            let _permit = self.gate.acquire().await.map_err(|_| "gate closed")?;
+            if self.first_fails {
+                return Err("the database is unavailable");
+            }
+        }
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn open(&self) {
+        self.gate.add_permits(1);
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn finished(&self) -> usize {
+        self.finished.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Adapter {
+    Hyper,
+    Axum,
+}
+
+/// A server of the given kind on a free loopback port, running `gated` through `inbox`.
+struct Server {
+    addr: SocketAddr,
+    stop: Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>,
+}
+
+#[derive(Clone)]
+struct AxumApp {
+    inbox: Inbox,
+    gated: Arc<Gated>,
+}
+
+impl axum::extract::FromRef<AxumApp> for Inbox {
+    fn from_ref(app: &AxumApp) -> Self {
+        app.inbox.clone()
+    }
+}
+
+async fn on_axum_webhook(State(app): State<AxumApp>, webhook: SonioxWebhook) -> Outcome {
+    webhook.handle(move |event| app.gated.run(event)).await
+}
+
+impl Server {
+    async fn start(adapter: Adapter, inbox: Inbox, gated: &Arc<Gated>) -> Self {
+        match adapter {
+            Adapter::Hyper => {
+                let gated = Arc::clone(gated);
+                let handler = move |event| Arc::clone(&gated).run(event);
+                let running = Receiver::bind("127.0.0.1:0", WebhookService::new(inbox, handler))
+                    .await
+                    .expect("bind")
+                    .spawn()
+                    .expect("a bound address");
+                Self {
+                    addr: running.local_addr(),
+                    stop: Box::new(move || {
+                        tokio::spawn(async move { stop_running(running).await })
+                    }),
+                }
+            }
+            Adapter::Axum => {
+                let app = Router::new()
+                    .route("/hooks/soniox", post(on_axum_webhook))
+                    .with_state(AxumApp {
+                        inbox: inbox.clone(),
+                        gated: Arc::clone(gated),
+                    });
+                let server = AxumServer::spawn(app).await;
+                Self {
+                    addr: server.addr,
+                    stop: Box::new(move || {
+                        tokio::spawn(async move {
+                            server.stop().await;
+                            inbox.drain(Duration::from_secs(5)).await;
+                        })
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn stop(self) {
+        (self.stop)().await.expect("the server stops");
+    }
+}
+
+async fn stop_running(running: RunningReceiver) {
+    running
+        .shutdown()
+        .await
+        .expect("the receiver stops cleanly");
+}
+
+fn statuses(attempts: &[WebhookAttempt]) -> Vec<Option<u16>> {
+    attempts.iter().map(WebhookAttempt::status_code).collect()
+}
+
+/// Soniox's side of scenario 1 and 2: the sender gives up on the first attempt while the
+/// handler is still running, and retries while it still runs. The retries are told to come
+/// back (503) until the handler has finished; then a success is acknowledged as a duplicate
+/// and a failure is handled again.
+async fn sender_gives_up_while_handling(adapter: Adapter, first_fails: bool) {
+    let (gated, mut starts) = Gated::new(first_fails);
+    let server = Server::start(adapter, Inbox::new(verifier()), &gated).await;
+    let api = Api::start(
+        emulator()
+            .webhook_attempt_timeout(Duration::from_millis(300))
+            .webhook_retry_schedule([0, 10, 10, 300, 300, 1000, 2000].map(Duration::from_millis)),
+    )
+    .await;
+    let url = format!("http://{}/hooks/soniox", server.addr);
+    api.job_for_wav(&url, Some(common::NEW_SECRET)).await;
+    api.emulator.finish_jobs().await;
+
+    starts.recv().await.expect("the handler starts");
+    // The first attempt timed out and the retry found the event in progress.
+    let seen = api.attempts(2).await;
+    assert_eq!(seen[0].outcome, AttemptOutcome::TimedOut, "{seen:?}");
+    assert_eq!(seen[1].status_code(), Some(503), "{seen:?}");
+    gated.open();
+
+    let attempts = api
+        .attempts_until(|attempts| attempts.iter().any(WebhookAttempt::succeeded))
+        .await;
+    let codes = statuses(&attempts);
+    assert_eq!(codes.last(), Some(&Some(200)), "{attempts:?}");
+    assert!(
+        codes[1..codes.len() - 1]
+            .iter()
+            .all(|code| *code == Some(503)),
+        "every retry before the end is told to come back: {attempts:?}"
+    );
+    assert_eq!(gated.finished(), 1, "the handler succeeded exactly once");
+    assert_eq!(gated.calls(), 1 + usize::from(first_fails));
+    api.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hyper_a_handler_outlives_a_sender_that_gave_up_and_its_retry_is_a_duplicate() {
+    sender_gives_up_while_handling(Adapter::Hyper, false).await;
+}
+
+#[tokio::test]
+async fn hyper_a_failure_after_the_sender_gave_up_is_handled_on_a_retry() {
+    sender_gives_up_while_handling(Adapter::Hyper, true).await;
+}
+
+#[tokio::test]
+async fn axum_a_handler_outlives_a_sender_that_gave_up_and_its_retry_is_a_duplicate() {
+    sender_gives_up_while_handling(Adapter::Axum, false).await;
+}
+
+#[tokio::test]
+async fn axum_a_failure_after_the_sender_gave_up_is_handled_on_a_retry() {
+    sender_gives_up_while_handling(Adapter::Axum, true).await;
+}
+
+/// Sends raw bytes and reads the whole answer (the server closes after it).
+async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn deliver(addr: SocketAddr) -> String {
+    exchange(addr, &Case::good("delivery").to_wire()).await
+}
+
+#[tokio::test]
+async fn a_hung_up_delivery_is_answered_in_progress_then_duplicate() {
+    for adapter in [Adapter::Hyper, Adapter::Axum] {
+        let (gated, mut starts) = Gated::new(false);
+        let server = Server::start(adapter, Inbox::new(verifier()), &gated).await;
+        // The sender writes the delivery and hangs up without waiting for the answer.
+        let mut hung_up = TcpStream::connect(server.addr).await.expect("connect");
+        hung_up
+            .write_all(&Case::good("first").to_wire())
+            .await
+            .expect("write");
+        starts.recv().await.expect("the handler starts");
+        drop(hung_up);
+
+        let retry = deliver(server.addr).await;
+        assert!(retry.starts_with("HTTP/1.1 503"), "{adapter:?}: {retry}");
+        assert!(
+            retry.to_ascii_lowercase().contains("retry-after: "),
+            "{retry}"
+        );
+        assert!(retry.ends_with("in progress"), "{retry}");
+
+        gated.open();
+        // The detached handler finishes, then its event is done: the retry is a duplicate.
+        let answer = loop {
+            let answer = deliver(server.addr).await;
+            if !answer.ends_with("in progress") {
+                break answer;
+            }
+            tokio::task::yield_now().await;
+        };
+        assert!(answer.starts_with("HTTP/1.1 200"), "{adapter:?}: {answer}");
+        assert!(answer.ends_with("duplicate"), "{answer}");
+        assert_eq!((gated.calls(), gated.finished()), (1, 1), "{adapter:?}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_handler_past_its_deadline_is_cancelled_answered_503_and_retried() {
+    let (gated, mut starts) = Gated::new(false);
+    let inbox = Inbox::new(verifier()).handler_deadline(Duration::from_millis(50));
+    let server = Server::start(Adapter::Hyper, inbox, &gated).await;
+    // The first call waits for a gate that never opens, so it always outlives the deadline.
+    let first = deliver(server.addr).await;
+    starts.recv().await.expect("the handler started");
+    assert!(first.starts_with("HTTP/1.1 503"), "{first}");
+    assert!(first.ends_with("handler deadline exceeded"), "{first}");
+    let retry = deliver(server.addr).await;
+    assert!(retry.starts_with("HTTP/1.1 200"), "{retry}");
+    assert!(retry.ends_with("ok"), "{retry}");
+    assert_eq!((gated.calls(), gated.finished()), (2, 1));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_path_other_than_the_configured_one_gets_404() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let handler = move |_: ReceivedEvent| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<(), Infallible>(()) }
+    };
+    let running = Receiver::bind("127.0.0.1:0", WebhookService::new(verifier(), handler))
+        .await
+        .expect("bind")
+        .path("/hooks/soniox")
+        .spawn()
+        .expect("a bound address");
+    let elsewhere = Case::good("elsewhere").target("/hooks/other?x=1");
+    let answer = exchange(running.local_addr(), &elsewhere.to_wire()).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let with_query = Case::good("with query").target("/hooks/soniox?order=1");
+    let answer = exchange(running.local_addr(), &with_query.to_wire()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    stop_running(running).await;
+}
+
+#[tokio::test]
+async fn a_trickled_body_gets_408_and_an_oversized_head_431() {
+    let (gated, _starts) = Gated::new(false);
+    let inbox = Inbox::new(verifier()).body_timeout(Duration::from_millis(50));
+    let server = Server::start(Adapter::Hyper, inbox, &gated).await;
+    // The head promises a body that never finishes arriving.
+    let wire = Case::good("trickle").to_wire();
+    let answer = {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(&wire[..wire.len() - 5])
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // A head larger than the 8 KiB buffer: no delivery looks like this.
+    let big = Case::good("big head").set("X-Padding", "p".repeat(9000));
+    let answer = exchange(server.addr, &big.to_wire()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert_eq!(gated.calls(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let handler = |_: ReceivedEvent| async { Ok::<(), Infallible>(()) };
+    let running = Receiver::bind("127.0.0.1:0", WebhookService::new(verifier(), handler))
+        .await
+        .expect("bind")
+        .max_connections(1)
+        .spawn()
+        .expect("a bound address");
+    let addr = running.local_addr();
+    // An idle connection holds the only slot.
+    let idle = TcpStream::connect(addr).await.expect("connect");
+    let waiting = tokio::spawn(async move { deliver(addr).await });
+    // Without the cap the delivery would be answered well within this; with it, never.
+    let early = tokio::time::timeout(Duration::from_millis(200), async {
+        while !waiting.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(early.is_err(), "answered while the only slot was taken");
+    drop(idle);
+    let answer = waiting.await.expect("client");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stop_running(running).await;
+}
