@@ -1,0 +1,3 @@
+//! Throughput benchmark (written next).
+
+fn main() {}

@@ -1,0 +1,134 @@
+//! Durable [`EventStore`]s for `soniox-webhook`: remember which Soniox webhook events are
+//! being handled and which are done, across restarts (SQLite) and across replicas
+//! (PostgreSQL).
+//!
+//! Soniox retries a webhook delivery until it is answered with a 2xx, and a retried delivery
+//! is byte for byte the same as the first. `soniox-webhook` claims each event in an
+//! [`EventStore`] before running your handler, so that an event is handled to success once;
+//! its [`MemoryStore`](soniox_webhook::store::MemoryStore) forgets everything when the
+//! process exits. The stores here do not.
+//!
+//! # Quick start
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use soniox_store::SqliteStore;
+//! use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
+//! use soniox_webhook::store::{Claim, EventStore};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("webhooks.db");
+//! // Once, at startup: creates the file and its tables, or picks up where the last run left.
+//! let store = SqliteStore::open(&path).await?;
+//!
+//! // What the receiver does for every delivery.
+//! let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);
+//! match store.claim(&event, Duration::from_secs(60)).await? {
+//!     Claim::Claimed(token) => {
+//!         // Handle the event; then record the success (or `release` it on failure).
+//!         store.complete(&event, token).await?;
+//!     }
+//!     Claim::InProgress { retry_after } => { /* answer 503 with Retry-After */ }
+//!     Claim::Done => { /* answer 200: already handled */ }
+//! }
+//! assert_eq!(store.claim(&event, Duration::from_secs(60)).await?, Claim::Done);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Hand the store to the receiver as any other [`EventStore`] (they are `Send + Sync`; wrap
+//! them in an `Arc` to share them).
+//!
+//! # Choosing a store
+//!
+//! | Store | For | Clock for leases | Survives |
+//! |---|---|---|---|
+//! | [`MemoryStore`](soniox_webhook::store::MemoryStore) | tests, one process that may forget | the process's monotonic clock | nothing |
+//! | [`SqliteStore`] | one process (or a few on one machine) | the machine's wall clock | restarts, crashes, power loss (see below) |
+//! | [`PostgresStore`] | several replicas behind one webhook URL | the database's clock | whatever the server is configured to survive |
+//!
+//! Both durable stores batch: operations queue to a writer (a thread for SQLite, a few tasks
+//! for PostgreSQL) that runs every operation queued at that moment in one transaction and
+//! answers each caller only once that transaction has committed. Under load many claims
+//! share one commit, which is what makes a durable store about as fast as a bare insert loop.
+//!
+//! # Durability
+//!
+//! A caller that got `Ok` from [`claim`](EventStore::claim) or
+//! [`complete`](EventStore::complete) has its write committed. What a commit survives:
+//!
+//! - [`Durability::Full`] (SQLite's default, `synchronous=FULL` in WAL mode): every commit is
+//!   on the disk before its caller hears `Ok`. A completion survives power loss.
+//! - [`Durability::Normal`] (`synchronous=NORMAL` in WAL mode): a commit survives the process
+//!   crashing, but power loss or an operating-system crash may roll back the latest commits.
+//!   The file is never corrupted. A rolled-back completion means the event is handled again
+//!   on the next delivery; a rolled-back claim, that the next delivery claims it at once.
+//! - PostgreSQL: as durable as the server's `synchronous_commit` (and replication) make it;
+//!   the store does not change them.
+//!
+//! Whatever the setting, losing a write never loses an event: Soniox redelivers until it
+//! gets a 2xx, and the receiver answers 2xx only after `complete` returned `Ok`.
+//!
+//! # Leases and failures
+//!
+//! A claim holds its event until `complete`, `release` or the lease's end; a replica that
+//! crashes mid-handling leaves a claim that the next delivery after its lease takes over.
+//! A store that cannot answer returns [`StoreError`]: `Unavailable` for I/O, lost
+//! connections and timeouts, `Corrupt` for a damaged file or tables of another shape,
+//! `SchemaTooNew` when a newer version of this crate migrated the database, `Closed` after
+//! `close`. A receiver answers 503 to all of them, so the event comes back later. No error
+//! message contains a connection URL or password.
+//!
+//! # Pruning
+//!
+//! Done events are kept until [`SqliteStore::prune`] or [`PostgresStore::prune`] deletes
+//! those completed longer ago than a given age. A pruned event is new again: if Soniox
+//! delivers it once more, it is handled again. Prune with an age well past Soniox's retry
+//! window (days, not minutes), for example once a day.
+//!
+//! # Schema
+//!
+//! The tables are made to share a database with other soniox components: every name starts
+//! with `soniox_`, and `soniox_schema (component, version)` holds one schema version per
+//! component. This crate's component is `webhook_events` (table `soniox_webhook_events`,
+//! version [`SCHEMA_VERSION`]). Migrations are part of the code and run when a store opens;
+//! on PostgreSQL under an advisory lock, so replicas starting together take turns. A
+//! database migrated by a newer version of this crate is refused with
+//! [`StoreError::SchemaTooNew`] rather than misread.
+//!
+//! # Feature flags
+//!
+//! | Feature | Enables | Dependencies |
+//! |---|---|---|
+//! | `sqlite` (default) | [`SqliteStore`], [`Durability`] | `rusqlite` with a bundled SQLite (built from C) |
+//! | `postgres` | [`PostgresStore`], re-exports [`deadpool_postgres`] | `deadpool-postgres`, `tokio-postgres` |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod queue;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use crate::postgres::{PostgresStore, PostgresStoreBuilder};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use crate::sqlite::{Durability, SqliteStore, SqliteStoreBuilder};
+/// The pool and driver [`PostgresStore`] uses, to build a pool for
+/// [`PostgresStore::from_pool`] (with TLS, say) without a second copy of the crates.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use deadpool_postgres;
+pub use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError};
+
+/// The version of the `webhook_events` schema this code creates and can use.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// This crate's component in the `soniox_schema` table.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+const COMPONENT: &str = "webhook_events";

@@ -1,0 +1,600 @@
+//! [`PostgresStore`]: the event states in a PostgreSQL table that every replica shares.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use deadpool_postgres::{
+    Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
+    tokio_postgres::{self, NoTls, Row, Statement, error::SqlState},
+};
+use futures_util::future::try_join_all;
+use soniox_types::WebhookEvent;
+use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError, StoreFuture};
+use tokio::sync::{Mutex, mpsc, watch};
+
+use crate::{
+    COMPONENT, SCHEMA_VERSION,
+    queue::{self, Job, Key, Outcome, Queue, Writers},
+};
+
+/// The webhook-events schema, one entry per version: entry `n` takes version `n` to `n + 1`.
+/// Times are the database's; tokens are the claim token's 64 bits as a signed integer.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE soniox_webhook_events (
+        transcription_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
+        token BIGINT,
+        lease_until TIMESTAMPTZ,
+        updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (transcription_id, status)
+    );
+    CREATE INDEX soniox_webhook_events_done ON soniox_webhook_events (updated_at)
+        WHERE state = 'done';
+"];
+
+const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
+
+/// The advisory lock every soniox component takes while migrating ("soniox" in ASCII), so
+/// that replicas starting together migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
+
+/// Takes a new event, or one whose lease has run out, in one statement. `ON CONFLICT` locks
+/// the existing row even when the `WHERE` refuses the update, so the lookup that follows in
+/// the same transaction sees the row as it stays until commit.
+const CLAIM: &str = "
+    INSERT INTO soniox_webhook_events AS e
+        (transcription_id, status, state, token, lease_until, updated_at)
+    VALUES ($1, $2, 'in_progress', $3,
+            clock_timestamp() + $4::bigint * interval '1 millisecond', clock_timestamp())
+    ON CONFLICT (transcription_id, status) DO UPDATE
+    SET token = excluded.token, lease_until = excluded.lease_until,
+        updated_at = excluded.updated_at
+    WHERE e.state = 'in_progress' AND e.lease_until <= excluded.updated_at
+    RETURNING e.token";
+
+/// Why a claim was refused: the state, and the lease's remaining milliseconds.
+const LOOKUP: &str = "
+    SELECT state,
+           GREATEST(0, CEIL(EXTRACT(EPOCH FROM lease_until - clock_timestamp()) * 1000))::bigint
+    FROM soniox_webhook_events
+    WHERE transcription_id = $1 AND status = $2";
+
+const COMPLETE: &str = "
+    INSERT INTO soniox_webhook_events AS e
+        (transcription_id, status, state, token, lease_until, updated_at)
+    VALUES ($1, $2, 'done', NULL, NULL, clock_timestamp())
+    ON CONFLICT (transcription_id, status) DO UPDATE
+    SET state = 'done', token = NULL, lease_until = NULL, updated_at = excluded.updated_at
+    WHERE e.state <> 'done'";
+
+const RELEASE: &str = "
+    DELETE FROM soniox_webhook_events
+    WHERE transcription_id = $1 AND status = $2 AND state = 'in_progress' AND token = $3";
+
+const PRUNE: &str = "
+    DELETE FROM soniox_webhook_events
+    WHERE state = 'done'
+      AND updated_at <= clock_timestamp() - $1::bigint * interval '1 millisecond'";
+
+/// Writer tasks when none is configured; each holds a pooled connection only while it runs
+/// a batch.
+const DEFAULT_WRITERS: usize = 4;
+
+/// An [`EventStore`] in PostgreSQL, for several replicas behind one webhook URL.
+///
+/// Leases are measured by the database's clock, so the replicas' clocks do not matter.
+/// Operations queue to a few writer tasks; each takes every operation queued at that moment
+/// and runs them in one transaction, pipelined on one connection, answering each caller once
+/// the transaction has committed. Commits are as durable as the server's settings make them
+/// (`synchronous_commit`, replication).
+///
+/// Dropping the store lets the writers finish the queued operations and exit in the
+/// background; [`close`](Self::close) does the same and waits for them.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use soniox_store::PostgresStore;
+///
+/// let url = std::env::var("DATABASE_URL")?;
+/// let store = PostgresStore::builder(&url).pool_size(8).connect().await?;
+/// // Once a day: forget events completed more than a week ago.
+/// let pruned = store.prune(std::time::Duration::from_secs(7 * 24 * 3600)).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct PostgresStore {
+    queue: Queue,
+    pool: Pool,
+    /// Whether [`close`](Self::close) closes the pool too: only a pool this store built.
+    owns_pool: bool,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the pool itself: its manager holds the connection settings.
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for [`PostgresStore`], from [`PostgresStore::builder`].
+#[derive(Clone)]
+#[must_use]
+pub struct PostgresStoreBuilder {
+    /// May hold a password: never shown, never part of an error.
+    url: String,
+    pool_size: usize,
+    writers: usize,
+    timeout: Duration,
+}
+
+impl fmt::Debug for PostgresStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStoreBuilder")
+            .field("url", &"<redacted>")
+            .field("pool_size", &self.pool_size)
+            .field("writers", &self.writers)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or
+    /// the `key=value` form) without TLS, with a pool of 8 connections, and brings the schema
+    /// up to date.
+    ///
+    /// For TLS, build a [`Pool`] with a TLS connector and use [`from_pool`](Self::from_pool).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the URL is invalid (the message does not repeat it) or
+    /// the server cannot be reached within 5 seconds, [`StoreError::SchemaTooNew`] when a
+    /// newer version of this crate migrated the database, [`StoreError::Corrupt`] when the
+    /// store's tables exist with another shape.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).connect().await
+    }
+
+    /// Options for connecting to the database at `url`.
+    pub fn builder(url: &str) -> PostgresStoreBuilder {
+        PostgresStoreBuilder {
+            url: url.to_owned(),
+            pool_size: 8,
+            writers: DEFAULT_WRITERS,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// A store on an existing pool (one with TLS, say, or shared with the rest of the
+    /// application), with up to 4 writer tasks; brings the schema up to date.
+    ///
+    /// Give the pool wait and create timeouts: without them an unreachable server makes
+    /// operations wait instead of failing with [`StoreError::Unavailable`].
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), apart from the URL.
+    pub async fn from_pool(pool: Pool) -> Result<Self, StoreError> {
+        let writers = DEFAULT_WRITERS.min(pool.status().max_size);
+        Self::start(pool, writers, false).await
+    }
+
+    async fn start(pool: Pool, writers: usize, owns_pool: bool) -> Result<Self, StoreError> {
+        migrate(&pool).await?;
+        let (queue, Writers { jobs, alive }) = Queue::new();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(write(pool.clone(), Arc::clone(&jobs), alive.clone()));
+        }
+        Ok(Self {
+            queue,
+            pool,
+            owns_pool,
+        })
+    }
+
+    /// The pool the store uses, to share it (the schema's other components live in the same
+    /// database).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Deletes done events completed `older_than` or longer ago (by the database's clock) and
+    /// returns how many it deleted. A pruned event is new again: if Soniox delivers it once
+    /// more, it is handled again, so prune well past Soniox's retry window. Any replica may
+    /// prune; running it on several at once is harmless.
+    ///
+    /// # Errors
+    ///
+    /// As for any operation: [`StoreError::Unavailable`] when the database cannot be reached,
+    /// [`StoreError::Closed`] after [`close`](Self::close).
+    pub async fn prune(&self, older_than: Duration) -> Result<u64, StoreError> {
+        self.queue.prune(older_than).await
+    }
+
+    /// Stops taking operations, finishes the queued ones and waits for the writers to exit;
+    /// then closes the pool if [`connect`](Self::connect) built it (a pool passed to
+    /// [`from_pool`](Self::from_pool) stays open). Later operations fail with
+    /// [`StoreError::Closed`].
+    pub async fn close(&self) {
+        self.queue.close().await;
+        if self.owns_pool {
+            self.pool.close();
+        }
+    }
+}
+
+impl PostgresStoreBuilder {
+    /// The most connections the store's pool opens; 8 unless set.
+    pub fn pool_size(mut self, connections: usize) -> Self {
+        self.pool_size = connections.max(1);
+        self
+    }
+
+    /// How many writer tasks batch operations into transactions, each on a connection of
+    /// its own while it runs a batch; 4 unless set (at most the pool size).
+    pub fn writers(mut self, writers: usize) -> Self {
+        self.writers = writers.max(1);
+        self
+    }
+
+    /// How long connecting, and waiting for a free pooled connection, may take before an
+    /// operation fails with [`StoreError::Unavailable`]; 5 seconds unless set.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects; see [`PostgresStore::connect`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PostgresStore::connect`].
+    pub async fn connect(self) -> Result<PostgresStore, StoreError> {
+        let mut config: tokio_postgres::Config = self
+            .url
+            .parse()
+            // The parser's message may quote the part it choked on, password included.
+            .map_err(|_| StoreError::unavailable("invalid PostgreSQL connection URL"))?;
+        config.connect_timeout(self.timeout);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection whose socket closed is replaced; one that merely went quiet is
+                // found out by its next statement, without a test query on every checkout.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.timeout))
+            .create_timeout(Some(self.timeout))
+            .recycle_timeout(Some(self.timeout))
+            .build()
+            .map_err(StoreError::unavailable)?;
+        let writers = self.writers.min(self.pool_size);
+        PostgresStore::start(pool, writers, true).await
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction, refusing a newer one.
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let transaction = client.transaction().await.map_err(pg_error)?;
+    // Held until commit: replicas starting together wait here instead of racing to create
+    // the same tables.
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_error)?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS soniox_schema (
+                component TEXT PRIMARY KEY,
+                version BIGINT NOT NULL
+            )",
+        )
+        .await
+        .map_err(pg_error)?;
+    let found = match transaction
+        .query_opt(
+            "SELECT version FROM soniox_schema WHERE component = $1",
+            &[&COMPONENT],
+        )
+        .await
+        .map_err(pg_error)?
+    {
+        Some(row) => column::<i64>(&row, 0)?,
+        None => 0,
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        transaction
+            .batch_execute(migration)
+            .await
+            .map_err(pg_error)?;
+    }
+    transaction
+        .execute(
+            "INSERT INTO soniox_schema (component, version) VALUES ($1, $2)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+            &[&COMPONENT, &SCHEMA_VERSION],
+        )
+        .await
+        .map_err(pg_error)?;
+    transaction.commit().await.map_err(pg_error)
+}
+
+/// A writer task: batches of queued jobs until the queue closes.
+async fn write(
+    pool: Pool,
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    alive: watch::Sender<()>,
+) {
+    loop {
+        // One writer collects at a time; the others are running their batches meanwhile.
+        let batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                break;
+            };
+            queue::drain(&mut jobs, first)
+        };
+        run_batch(&pool, batch).await;
+    }
+    drop(alive);
+}
+
+async fn run_batch(pool: &Pool, jobs: Vec<Job>) {
+    let (mut keyed, prunes): (Vec<Job>, Vec<Job>) =
+        jobs.into_iter().partition(|job| job.key().is_some());
+    // Every writer of every replica locks rows in key order, so two batches never wait for
+    // each other in a cycle (a deadlock PostgreSQL breaks only after a second, by failing
+    // one). The sort is stable: one event's jobs keep their order.
+    keyed.sort_by(|a, b| a.key().cmp(&b.key()));
+    let mut client = match pool.get().await {
+        Ok(client) => client,
+        Err(error) => {
+            let error = pool_error(error);
+            keyed.extend(prunes);
+            queue::fail_all(keyed, error);
+            return;
+        }
+    };
+    if !keyed.is_empty() {
+        match in_transaction(&mut client, &keyed).await {
+            Ok(outcomes) => {
+                for (job, outcome) in keyed.into_iter().zip(outcomes) {
+                    job.finish(Ok(outcome));
+                }
+            }
+            // The server refused something and rolled the batch back, but the connection
+            // lives: run each job alone, so every caller gets its own true answer.
+            Err(_) if keyed.len() > 1 && !client.is_closed() => {
+                for job in keyed {
+                    let result = in_transaction(&mut client, std::slice::from_ref(&job)).await;
+                    job.finish(result.map(|mut outcomes| outcomes.remove(0)));
+                }
+            }
+            Err(error) => queue::fail_all(keyed, error),
+        }
+    }
+    for job in prunes {
+        let result = prune(&client, &job).await;
+        job.finish(result);
+    }
+}
+
+/// The batch's prepared statements (cached per connection after the first batch).
+struct Statements {
+    claim: Statement,
+    lookup: Statement,
+    complete: Statement,
+    release: Statement,
+}
+
+/// What the first pass found for a job.
+enum Step {
+    Finished(Outcome),
+    /// A claim found the event held or done; a lookup tells which.
+    Refused,
+}
+
+/// Runs `jobs` (sorted by key) in one transaction; their outcomes, in order, once it has
+/// committed.
+async fn in_transaction(client: &mut Client, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    let statements = Statements {
+        claim: prepare(client, CLAIM).await?,
+        lookup: prepare(client, LOOKUP).await?,
+        complete: prepare(client, COMPLETE).await?,
+        release: prepare(client, RELEASE).await?,
+    };
+    let transaction = client.transaction().await.map_err(pg_error)?;
+    let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
+    for round in rounds(jobs) {
+        // The statements of a round are sent back to back and answered in one go
+        // (tokio-postgres pipelines concurrent queries on a connection); a round holds each
+        // event once, so the order the server runs them in does not matter.
+        let steps = try_join_all(
+            round
+                .iter()
+                .map(|&index| first_pass(&transaction, &statements, &jobs[index])),
+        )
+        .await?;
+        let answers = try_join_all(round.iter().zip(steps).map(|(&index, step)| {
+            let lookup = &statements.lookup;
+            let transaction = &transaction;
+            async move {
+                match (step, &jobs[index]) {
+                    (Step::Refused, Job::Claim { key, .. }) => {
+                        refused(transaction, lookup, key).await
+                    }
+                    (Step::Finished(outcome), _) => Ok(outcome),
+                    // Only claims are refused.
+                    (Step::Refused, _) => Ok(Outcome::Claim(Claim::InProgress {
+                        retry_after: Duration::ZERO,
+                    })),
+                }
+            }
+        }))
+        .await?;
+        for (&index, outcome) in round.iter().zip(answers) {
+            outcomes[index] = Some(outcome);
+        }
+    }
+    transaction.commit().await.map_err(pg_error)?;
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Splits jobs sorted by key into rounds in which each event appears once: round `n` holds
+/// every event's `n`th job. Duplicate deliveries are rare, so there is usually one round.
+fn rounds(jobs: &[Job]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut round = 0;
+    for (index, job) in jobs.iter().enumerate() {
+        let repeat = index > 0 && jobs[index - 1].key() == job.key();
+        round = if repeat { round + 1 } else { 0 };
+        if rounds.len() <= round {
+            rounds.push(Vec::new());
+        }
+        rounds[round].push(index);
+    }
+    rounds
+}
+
+async fn first_pass(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    statements: &Statements,
+    job: &Job,
+) -> Result<Step, StoreError> {
+    match job {
+        Job::Claim { key, lease_ms, .. } => {
+            let token = ClaimToken::random();
+            let taken = transaction
+                .query_opt(
+                    &statements.claim,
+                    &[&key.id, &key.status, &queue::token_column(token), lease_ms],
+                )
+                .await
+                .map_err(pg_error)?;
+            Ok(match taken {
+                Some(_) => Step::Finished(Outcome::Claim(Claim::Claimed(token))),
+                None => Step::Refused,
+            })
+        }
+        Job::Complete { key, .. } => {
+            transaction
+                .execute(&statements.complete, &[&key.id, &key.status])
+                .await
+                .map_err(pg_error)?;
+            Ok(Step::Finished(Outcome::Unit))
+        }
+        Job::Release { key, token, .. } => {
+            transaction
+                .execute(&statements.release, &[&key.id, &key.status, token])
+                .await
+                .map_err(pg_error)?;
+            Ok(Step::Finished(Outcome::Unit))
+        }
+        // Prunes run on their own, never in a batch.
+        Job::Prune { .. } => Ok(Step::Finished(Outcome::Pruned(0))),
+    }
+}
+
+/// Why the claim of `key` was refused: done, or held with so much lease left.
+async fn refused(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    lookup: &Statement,
+    key: &Key,
+) -> Result<Outcome, StoreError> {
+    let row = transaction
+        .query_opt(lookup, &[&key.id, &key.status])
+        .await
+        .map_err(pg_error)?;
+    let claim = match row {
+        Some(row) if column::<String>(&row, 0)? == "done" => Claim::Done,
+        Some(row) => Claim::InProgress {
+            retry_after: queue::remaining(column::<Option<i64>>(&row, 1)?.unwrap_or(0)),
+        },
+        // Cannot happen, the row is locked; "try later" is the answer that loses nothing.
+        None => Claim::InProgress {
+            retry_after: Duration::ZERO,
+        },
+    };
+    Ok(Outcome::Claim(claim))
+}
+
+async fn prune(client: &Client, job: &Job) -> Result<Outcome, StoreError> {
+    let Job::Prune { older_than_ms, .. } = job else {
+        return Ok(Outcome::Unit);
+    };
+    let statement = prepare(client, PRUNE).await?;
+    let deleted = client
+        .execute(&statement, &[older_than_ms])
+        .await
+        .map_err(pg_error)?;
+    Ok(Outcome::Pruned(deleted))
+}
+
+async fn prepare(client: &Client, sql: &str) -> Result<Statement, StoreError> {
+    client.prepare_cached(sql).await.map_err(pg_error)
+}
+
+/// Column `index` of `row`; a value of another type means a foreign table.
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index)
+        .map_err(|error| StoreError::Corrupt(Box::new(error)))
+}
+
+/// Sorts the driver's errors into the store's: tables of another shape are `Corrupt`,
+/// everything else (lost connections, a server shutting down, timeouts) `Unavailable`.
+fn pg_error(error: tokio_postgres::Error) -> StoreError {
+    let foreign = [
+        SqlState::UNDEFINED_TABLE,
+        SqlState::UNDEFINED_COLUMN,
+        SqlState::DATATYPE_MISMATCH,
+    ];
+    if error.code().is_some_and(|code| foreign.contains(code)) {
+        StoreError::Corrupt(Box::new(error))
+    } else {
+        StoreError::Unavailable(Box::new(error))
+    }
+}
+
+fn pool_error(error: PoolError) -> StoreError {
+    match error {
+        PoolError::Backend(error) => pg_error(error),
+        PoolError::Closed => StoreError::Closed,
+        other => StoreError::unavailable(other.to_string()),
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn claim<'a>(&'a self, event: &'a WebhookEvent, lease: Duration) -> StoreFuture<'a, Claim> {
+        Box::pin(self.queue.claim(event, lease))
+    }
+
+    fn complete<'a>(&'a self, event: &'a WebhookEvent, _token: ClaimToken) -> StoreFuture<'a, ()> {
+        Box::pin(self.queue.complete(event))
+    }
+
+    fn release<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
+        Box::pin(self.queue.release(event, token))
+    }
+}

@@ -1,0 +1,319 @@
+//! The queue between the async callers and a store's writer(s).
+//!
+//! Every operation becomes a [`Job`] carrying a oneshot reply. Writers take every job queued
+//! at that moment as one batch, run the batch in one transaction and answer only after it
+//! committed, so a caller that saw `Ok` knows its write is as durable as the store promises.
+
+use std::{
+    error::Error as StdError,
+    fmt,
+    sync::{Arc, PoisonError, RwLock},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use soniox_types::WebhookEvent;
+use soniox_webhook::store::{Claim, ClaimToken, StoreError};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// The most jobs one transaction carries; bounds how long a batch holds the write lock.
+pub(crate) const MAX_BATCH: usize = 512;
+
+/// Leases and ages are capped at about 100 years: PostgreSQL intervals and SQLite integers
+/// both hold that, and nothing needs longer.
+const MAX_MILLIS: i64 = 100 * 366 * 24 * 3600 * 1000;
+
+/// A duration in milliseconds as the databases store it, capped at [`MAX_MILLIS`].
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).map_or(MAX_MILLIS, |ms| ms.min(MAX_MILLIS))
+}
+
+/// Milliseconds since the Unix epoch by the wall clock (0 for a clock set before 1970).
+pub(crate) fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// A lease's remaining milliseconds as a `retry_after`; an expired lease is zero.
+pub(crate) fn remaining(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// A claim token as the databases store it: the same 64 bits, as a signed integer.
+pub(crate) fn token_column(token: ClaimToken) -> i64 {
+    token.get().cast_signed()
+}
+
+/// An event's primary key, owned so that it can cross to a writer thread or task.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key {
+    pub(crate) id: String,
+    pub(crate) status: String,
+}
+
+impl Key {
+    fn of(event: &WebhookEvent) -> Self {
+        Self {
+            id: event.id.as_str().to_owned(),
+            status: event.status.as_str().to_owned(),
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// One queued operation and where its answer goes.
+pub(crate) enum Job {
+    Claim {
+        key: Key,
+        lease_ms: i64,
+        reply: Reply<Claim>,
+    },
+    Complete {
+        key: Key,
+        reply: Reply<()>,
+    },
+    Release {
+        key: Key,
+        token: i64,
+        reply: Reply<()>,
+    },
+    Prune {
+        older_than_ms: i64,
+        reply: Reply<u64>,
+    },
+}
+
+/// What a job found, held until its transaction has committed.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Claim(Claim),
+    Unit,
+    Pruned(u64),
+}
+
+impl Job {
+    /// The key the job writes, `None` for a prune (which touches many).
+    pub(crate) fn key(&self) -> Option<&Key> {
+        match self {
+            Self::Claim { key, .. } | Self::Complete { key, .. } | Self::Release { key, .. } => {
+                Some(key)
+            }
+            Self::Prune { .. } => None,
+        }
+    }
+
+    /// Answers the caller. A caller that stopped waiting (its future was dropped) is not an
+    /// error: the write stands, as it would had the caller crashed.
+    pub(crate) fn finish(self, result: Result<Outcome, StoreError>) {
+        match self {
+            Self::Claim { reply, .. } => {
+                let _ = reply.send(result.and_then(|outcome| match outcome {
+                    Outcome::Claim(claim) => Ok(claim),
+                    other => Err(mismatch(&other)),
+                }));
+            }
+            Self::Complete { reply, .. } | Self::Release { reply, .. } => {
+                let _ = reply.send(result.and_then(|outcome| match outcome {
+                    Outcome::Unit => Ok(()),
+                    other => Err(mismatch(&other)),
+                }));
+            }
+            Self::Prune { reply, .. } => {
+                let _ = reply.send(result.and_then(|outcome| match outcome {
+                    Outcome::Pruned(count) => Ok(count),
+                    other => Err(mismatch(&other)),
+                }));
+            }
+        }
+    }
+}
+
+/// A writer answered a job with another job's kind of outcome: a bug in this crate, reported
+/// rather than panicking inside a writer that other callers depend on.
+fn mismatch(outcome: &Outcome) -> StoreError {
+    StoreError::unavailable(format!("internal error: unexpected outcome {outcome:?}"))
+}
+
+/// Answers every job with `error`.
+pub(crate) fn fail_all(jobs: Vec<Job>, error: StoreError) {
+    let shared = Shared::from(error);
+    for job in jobs {
+        job.finish(Err(shared.error()));
+    }
+}
+
+/// One error handed to several callers: [`StoreError`] is not `Clone`, but its source can be
+/// shared behind an `Arc`.
+enum Shared {
+    Unavailable(Arc<dyn StdError + Send + Sync>),
+    Corrupt(Arc<dyn StdError + Send + Sync>),
+    SchemaTooNew { found: i64, supported: i64 },
+    Closed,
+}
+
+impl From<StoreError> for Shared {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Corrupt(source) => Self::Corrupt(Arc::from(source)),
+            StoreError::SchemaTooNew { found, supported } => {
+                Self::SchemaTooNew { found, supported }
+            }
+            StoreError::Closed => Self::Closed,
+            StoreError::Unavailable(source) => Self::Unavailable(Arc::from(source)),
+            // `StoreError` is non-exhaustive; a variant added later is still a failure.
+            other => Self::Unavailable(Arc::new(other)),
+        }
+    }
+}
+
+impl Shared {
+    fn error(&self) -> StoreError {
+        match self {
+            Self::Unavailable(source) => {
+                StoreError::Unavailable(Box::new(SharedSource(Arc::clone(source))))
+            }
+            Self::Corrupt(source) => {
+                StoreError::Corrupt(Box::new(SharedSource(Arc::clone(source))))
+            }
+            Self::SchemaTooNew { found, supported } => StoreError::SchemaTooNew {
+                found: *found,
+                supported: *supported,
+            },
+            Self::Closed => StoreError::Closed,
+        }
+    }
+}
+
+/// A shared error source that displays, and chains, like the original.
+struct SharedSource(Arc<dyn StdError + Send + Sync>);
+
+impl fmt::Debug for SharedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SharedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl StdError for SharedSource {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Takes `first` and every job queued behind it, up to [`MAX_BATCH`].
+pub(crate) fn drain(jobs: &mut mpsc::UnboundedReceiver<Job>, first: Job) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// The callers' side of the queue: submits jobs and waits for their answers.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    /// `None` once closed. Only this handle sends, so taking it lets the writers see the end
+    /// of the queue as soon as they have drained it.
+    sender: RwLock<Option<mpsc::UnboundedSender<Job>>>,
+    /// Never sent on; every writer holds a clone of its sender, so it reports "closed" once
+    /// they have all exited.
+    writers: watch::Receiver<()>,
+}
+
+/// The writers' side of a new queue: the jobs, and a guard each writer holds until it exits.
+pub(crate) struct Writers {
+    pub(crate) jobs: mpsc::UnboundedReceiver<Job>,
+    pub(crate) alive: watch::Sender<()>,
+}
+
+impl Queue {
+    pub(crate) fn new() -> (Self, Writers) {
+        let (sender, jobs) = mpsc::unbounded_channel();
+        let (alive, writers) = watch::channel(());
+        let queue = Self {
+            sender: RwLock::new(Some(sender)),
+            writers,
+        };
+        (queue, Writers { jobs, alive })
+    }
+
+    pub(crate) async fn claim(
+        &self,
+        event: &WebhookEvent,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.submit(|reply| Job::Claim {
+            key: Key::of(event),
+            lease_ms: millis(lease),
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn complete(&self, event: &WebhookEvent) -> Result<(), StoreError> {
+        self.submit(|reply| Job::Complete {
+            key: Key::of(event),
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn release(
+        &self,
+        event: &WebhookEvent,
+        token: ClaimToken,
+    ) -> Result<(), StoreError> {
+        self.submit(|reply| Job::Release {
+            key: Key::of(event),
+            token: token_column(token),
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn prune(&self, older_than: Duration) -> Result<u64, StoreError> {
+        self.submit(|reply| Job::Prune {
+            older_than_ms: millis(older_than),
+            reply,
+        })
+        .await
+    }
+
+    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            // Sending never blocks (the channel is unbounded; callers awaiting their answers
+            // bound it), and the lock is only written by `close`.
+            let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
+            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(job(reply)).map_err(|_| StoreError::Closed)?;
+        }
+        // A writer that is gone drops the reply unanswered.
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Stops taking jobs and waits until the writers have answered every queued one and
+    /// exited.
+    pub(crate) async fn close(&self) {
+        let sender = self
+            .sender
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(sender);
+        let mut writers = self.writers.clone();
+        // Resolves with an error once every writer dropped its guard; nothing is ever sent.
+        let _ = writers.changed().await;
+    }
+}

@@ -1,0 +1,137 @@
+//! A PostgreSQL database of its own for each test, and events to store.
+//!
+//! The server comes from `SONIOX_TEST_POSTGRES_URL` (`cargo xtask ci` sets it when a server
+//! listens on 127.0.0.1:5432). Without it the PostgreSQL tests fail under CI (`CI=true`) and
+//! are skipped, with one note per test binary, elsewhere.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::{
+    io::Write as _,
+    sync::{
+        Once,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
+
+pub(crate) const URL_VARIABLE: &str = "SONIOX_TEST_POSTGRES_URL";
+
+pub(crate) fn event(id: &str) -> WebhookEvent {
+    WebhookEvent::new(TranscriptionId::new(id), WebhookStatus::Completed)
+}
+
+/// The server's URL, or `None` when the PostgreSQL tests are to be skipped.
+pub(crate) fn server_url() -> Option<String> {
+    if let Ok(url) = std::env::var(URL_VARIABLE) {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{URL_VARIABLE} is not set under CI=true: the PostgreSQL tests must run in CI \
+         (cargo xtask ci sets it when a server listens on 127.0.0.1:5432)"
+    );
+    static NOTE: Once = Once::new();
+    NOTE.call_once(|| {
+        // Straight to the terminal: the test harness captures `eprintln!` of passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: no PostgreSQL at {URL_VARIABLE} (set it to run these tests)"
+        );
+    });
+    None
+}
+
+/// A database created for one test and dropped (with its connections) when this is.
+#[derive(Debug)]
+pub(crate) struct TestDb {
+    server: String,
+    name: String,
+    /// The URL of the test's database, on the same server with the same credentials.
+    pub(crate) url: String,
+}
+
+impl TestDb {
+    /// A fresh database, or `None` when the PostgreSQL tests are skipped.
+    pub(crate) async fn create() -> Option<Self> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let server = server_url()?;
+        let name = format!(
+            "soniox_test_{}_{}_{:08x}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            fastrand::u32(..)
+        );
+        admin(&server, &format!("CREATE DATABASE {name}")).await;
+        let url = with_database(&server, &name);
+        Some(Self { server, name, url })
+    }
+
+    /// Runs `sql` in the test's database.
+    pub(crate) async fn execute(&self, sql: &str) {
+        admin(&self.url, sql).await;
+    }
+
+    /// Drops the database now, terminating every connection to it.
+    pub(crate) async fn drop_now(&self) {
+        admin(&self.server, &self.drop_statement()).await;
+    }
+
+    fn drop_statement(&self) -> String {
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let statement = self.drop_statement();
+        // A runtime of its own on a thread of its own: this may run inside the test's
+        // runtime, which cannot block on a future.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(admin(&server, &statement));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// Runs `sql` on its own connection to `url`.
+async fn admin(url: &str, sql: &str) {
+    use soniox_store::deadpool_postgres::tokio_postgres;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|error| panic!("cannot connect to {URL_VARIABLE}: {error}"));
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|error| panic!("`{sql}` failed: {error}"));
+    drop(client);
+    let _ = connection.await;
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, ""), |(base, query)| (base, query));
+    let host_start = base.find("://").map_or(0, |scheme| scheme + 3);
+    let authority = base[host_start..]
+        .find('/')
+        .map_or(base, |path| &base[..host_start + path]);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{authority}/{name}{query}")
+}
