@@ -1,5 +1,10 @@
 //! `cargo xtask ci`: everything CI checks, in order, stopping at the first failure.
 
+use std::{
+    net::{SocketAddr, TcpStream},
+    time::Duration,
+};
+
 use crate::{cmd::Step, compat};
 
 pub(crate) fn run() -> Result<(), String> {
@@ -18,11 +23,14 @@ pub(crate) fn run() -> Result<(), String> {
         ],
     )
     .run()?;
-    Step::new("cargo", &["test", "--workspace", "--all-features"])
+    let mut test = Step::new("cargo", &["test", "--workspace", "--all-features"])
         .env("INSTA_UPDATE", "no")
         .env(compat::PYTHON_ENV, &sdks.python)
-        .env(compat::NODE_ENV, &sdks.node_modules)
-        .run()?;
+        .env(compat::NODE_ENV, &sdks.node_modules);
+    if let Some(url) = local_postgres() {
+        test = test.env(POSTGRES_ENV, url);
+    }
+    test.run()?;
     Step::new(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--all-features"],
@@ -44,4 +52,18 @@ pub(crate) fn run() -> Result<(), String> {
     .run()?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// Where soniox-store's tests find a PostgreSQL server; without it they fail under CI.
+const POSTGRES_ENV: &str = "SONIOX_TEST_POSTGRES_URL";
+
+/// The local server's URL for the tests, when they have none set and one is listening.
+fn local_postgres() -> Option<&'static str> {
+    if std::env::var_os(POSTGRES_ENV).is_some() {
+        return None;
+    }
+    let address = SocketAddr::from(([127, 0, 0, 1], 5432));
+    TcpStream::connect_timeout(&address, Duration::from_secs(1))
+        .ok()
+        .map(|_| "postgres://postgres@127.0.0.1:5432/test")
 }

@@ -1,0 +1,231 @@
+//! What the durable stores do when their data or their database goes wrong: an error of the
+//! right kind, never a panic, never a password in a message.
+
+mod common;
+
+use std::time::Duration;
+
+use common::event;
+use soniox_store::{Claim, EventStore, SCHEMA_VERSION, StoreError};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+#[track_caller]
+fn assert_schema_too_new<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    match result {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use soniox_store::SqliteStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_is_corrupt() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("events.db");
+        std::fs::write(&path, "not a database, just text. ".repeat(200)).expect("write");
+        match SqliteStore::open(&path).await {
+            Err(StoreError::Corrupt(source)) => {
+                assert!(source.to_string().contains("not a database"), "{source}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_directory_is_unavailable() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        match SqliteStore::open(dir.path()).await {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("events.db");
+        SqliteStore::open(&path).await.expect("open").close().await;
+        // What a newer version of the crate would leave behind.
+        rusqlite::Connection::open(&path)
+            .and_then(|connection| {
+                connection.execute(
+                    "UPDATE soniox_schema SET version = ?1 WHERE component = 'webhook_events'",
+                    [SCHEMA_VERSION + 1],
+                )
+            })
+            .expect("bump the version");
+        assert_schema_too_new(SqliteStore::open(&path).await);
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_finishes_its_queue_then_refuses() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        let tr = event("tr-1");
+        // Queued before the close, answered before the writer exits.
+        let (claimed, ()) = tokio::join!(store.claim(&tr, LEASE), store.close());
+        assert!(matches!(claimed, Ok(Claim::Claimed(_))), "{claimed:?}");
+        assert!(matches!(
+            store.claim(&tr, LEASE).await,
+            Err(StoreError::Closed)
+        ));
+        store.close().await;
+        let reopened = SqliteStore::open(&path).await.expect("reopen");
+        assert!(matches!(
+            reopened.claim(&tr, LEASE).await,
+            Ok(Claim::InProgress { .. })
+        ));
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use common::TestDb;
+    use soniox_store::PostgresStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        PostgresStore::connect(&db.url)
+            .await
+            .expect("connect")
+            .close()
+            .await;
+        db.execute(&format!(
+            "UPDATE soniox_schema SET version = {} WHERE component = 'webhook_events'",
+            SCHEMA_VERSION + 1
+        ))
+        .await;
+        assert_schema_too_new(PostgresStore::connect(&db.url).await);
+    }
+
+    #[tokio::test]
+    async fn replicas_starting_together_migrate_once() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let url = db.url.as_str();
+        // Each creates the tables if it finds none; the advisory lock makes them take turns.
+        let stores = tokio::join!(
+            PostgresStore::connect(url),
+            PostgresStore::connect(url),
+            PostgresStore::connect(url),
+            PostgresStore::connect(url),
+        );
+        for store in <[_; 4]>::from(stores) {
+            store.expect("every replica connects");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_database_is_unavailable() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let store = PostgresStore::connect(&db.url).await.expect("connect");
+        let tr = event("tr-1");
+        let Ok(Claim::Claimed(token)) = store.claim(&tr, LEASE).await else {
+            panic!("a new event is claimed");
+        };
+        // Terminates the pool's connections, then removes the database under them.
+        db.drop_now().await;
+        for (operation, result) in [
+            ("claim", store.claim(&tr, LEASE).await.map(drop)),
+            ("complete", store.complete(&tr, token).await),
+            ("release", store.release(&tr, token).await),
+            ("prune", store.prune(LEASE).await.map(drop)),
+        ] {
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{operation}: expected Unavailable, got {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn terminated_connections_fail_then_are_replaced() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let store = PostgresStore::connect(&db.url).await.expect("connect");
+        let tr = event("tr-1");
+        let Ok(Claim::Claimed(token)) = store.claim(&tr, LEASE).await else {
+            panic!("a new event is claimed");
+        };
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await;
+        // Each operation fails (a dead pooled connection) or succeeds (a new one); there are
+        // at most as many dead connections as the pool holds.
+        let mut outcome = Err(StoreError::Closed);
+        for _ in 0..=8 {
+            outcome = store.complete(&tr, token).await;
+            match &outcome {
+                Ok(()) => break,
+                Err(StoreError::Unavailable(_)) => {}
+                Err(other) => panic!("expected Unavailable, got {other:?}"),
+            }
+        }
+        outcome.expect("a new connection completes the event");
+        assert_eq!(store.claim(&tr, LEASE).await.ok(), Some(Claim::Done));
+    }
+
+    #[tokio::test]
+    async fn the_password_is_never_shown() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        const PASSWORD: &str = "hunter2-do-not-print";
+        let with_password = db
+            .url
+            .replacen("://", &format!("://postgres:{PASSWORD}@"), 1);
+        let with_password = match with_password.split_once('@') {
+            // The server URL may already name a user: keep only the one with the password.
+            Some((before, after)) if after.contains('@') => {
+                format!(
+                    "{before}@{}",
+                    after.split_once('@').map_or(after, |(_, rest)| rest)
+                )
+            }
+            _ => with_password,
+        };
+        let builder = PostgresStore::builder(&with_password);
+        assert!(!format!("{builder:?}").contains(PASSWORD));
+        // The test server trusts every connection, so the password is not checked.
+        let store = builder.connect().await.expect("connect");
+        assert!(!format!("{store:?}").contains(PASSWORD), "{store:?}");
+
+        let unreachable = format!("postgres://postgres:{PASSWORD}@127.0.0.1:1/nowhere");
+        let invalid = format!("postgres://postgres:{PASSWORD}@127.0.0.1:port/nowhere");
+        for url in [unreachable, invalid] {
+            let error = PostgresStore::builder(&url)
+                .timeout(Duration::from_secs(2))
+                .connect()
+                .await
+                .expect_err("cannot connect");
+            let mut shown = format!("{error} {error:?}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                shown.push_str(&format!(" {cause} {cause:?}"));
+                source = cause.source();
+            }
+            assert!(matches!(error, StoreError::Unavailable(_)), "{shown}");
+            assert!(!shown.contains(PASSWORD), "{shown}");
+        }
+    }
+}
