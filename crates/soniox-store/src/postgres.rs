@@ -1,12 +1,17 @@
 //! [`PostgresStore`]: the event states in a PostgreSQL table that every replica shares.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::Arc,
+    time::Duration,
+};
 
 use deadpool_postgres::{
     Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
-    tokio_postgres::{self, NoTls, Row, Statement, error::SqlState},
+    tokio_postgres::{self, NoTls, Row, Statement, error::SqlState, types::ToSql},
 };
-use futures_util::future::try_join_all;
+use futures_util::future::try_join3;
 use soniox_types::WebhookEvent;
 use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError, StoreFuture};
 use tokio::sync::{Mutex, mpsc, watch};
@@ -38,38 +43,46 @@ const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 /// that replicas starting together migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
 
-/// Takes a new event, or one whose lease has run out, in one statement. `ON CONFLICT` locks
-/// the existing row even when the `WHERE` refuses the update, so the lookup that follows in
-/// the same transaction sees the row as it stays until commit.
+// The statements below each take one column per field, as arrays: one statement handles
+// every job of its kind in a round, so a batch costs a few statements however many jobs it
+// carries. The arrays are sorted by key, so rows are locked in key order.
+
+/// Takes the new events, and those whose lease has run out; returns the keys it took.
+/// `ON CONFLICT` locks an existing row even when the `WHERE` refuses the update, so the
+/// lookup that follows in the same transaction sees the row as it stays until commit.
 const CLAIM: &str = "
     INSERT INTO soniox_webhook_events AS e
         (transcription_id, status, state, token, lease_until, updated_at)
-    VALUES ($1, $2, 'in_progress', $3,
-            clock_timestamp() + $4::bigint * interval '1 millisecond', clock_timestamp())
+    SELECT id, status, 'in_progress', token,
+           clock_timestamp() + lease * interval '1 millisecond', clock_timestamp()
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS j (id, status, token, lease)
     ON CONFLICT (transcription_id, status) DO UPDATE
     SET token = excluded.token, lease_until = excluded.lease_until,
         updated_at = excluded.updated_at
     WHERE e.state = 'in_progress' AND e.lease_until <= excluded.updated_at
-    RETURNING e.token";
+    RETURNING e.transcription_id, e.status";
 
-/// Why a claim was refused: the state, and the lease's remaining milliseconds.
+/// Why claims were refused: each event's state, and its lease's remaining milliseconds.
 const LOOKUP: &str = "
-    SELECT state,
+    SELECT transcription_id, status, state,
            GREATEST(0, CEIL(EXTRACT(EPOCH FROM lease_until - clock_timestamp()) * 1000))::bigint
     FROM soniox_webhook_events
-    WHERE transcription_id = $1 AND status = $2";
+    WHERE (transcription_id, status) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
 
 const COMPLETE: &str = "
     INSERT INTO soniox_webhook_events AS e
         (transcription_id, status, state, token, lease_until, updated_at)
-    VALUES ($1, $2, 'done', NULL, NULL, clock_timestamp())
+    SELECT id, status, 'done', NULL, NULL, clock_timestamp()
+    FROM unnest($1::text[], $2::text[]) AS j (id, status)
     ON CONFLICT (transcription_id, status) DO UPDATE
     SET state = 'done', token = NULL, lease_until = NULL, updated_at = excluded.updated_at
     WHERE e.state <> 'done'";
 
 const RELEASE: &str = "
-    DELETE FROM soniox_webhook_events
-    WHERE transcription_id = $1 AND status = $2 AND state = 'in_progress' AND token = $3";
+    DELETE FROM soniox_webhook_events AS e
+    USING unnest($1::text[], $2::text[], $3::bigint[]) AS j (id, status, token)
+    WHERE e.transcription_id = j.id AND e.status = j.status
+      AND e.state = 'in_progress' AND e.token = j.token";
 
 const PRUNE: &str = "
     DELETE FROM soniox_webhook_events
@@ -406,11 +419,25 @@ struct Statements {
     release: Statement,
 }
 
-/// What the first pass found for a job.
-enum Step {
-    Finished(Outcome),
-    /// A claim found the event held or done; a lookup tells which.
-    Refused,
+/// One round's jobs of one kind, as the array parameters of a statement.
+#[derive(Default)]
+struct Columns<'a> {
+    /// The jobs' positions in the batch.
+    jobs: Vec<usize>,
+    ids: Vec<&'a str>,
+    statuses: Vec<&'a str>,
+    /// Claims: the new claims' tokens. Releases: the tokens released.
+    tokens: Vec<i64>,
+    /// Claims: the leases, in milliseconds.
+    leases: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, job: usize, key: &'a Key) {
+        self.jobs.push(job);
+        self.ids.push(&key.id);
+        self.statuses.push(&key.status);
+    }
 }
 
 /// Runs `jobs` (sorted by key) in one transaction; their outcomes, in order, once it has
@@ -425,35 +452,7 @@ async fn in_transaction(client: &mut Client, jobs: &[Job]) -> Result<Vec<Outcome
     let transaction = client.transaction().await.map_err(pg_error)?;
     let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
     for round in rounds(jobs) {
-        // The statements of a round are sent back to back and answered in one go
-        // (tokio-postgres pipelines concurrent queries on a connection); a round holds each
-        // event once, so the order the server runs them in does not matter.
-        let steps = try_join_all(
-            round
-                .iter()
-                .map(|&index| first_pass(&transaction, &statements, &jobs[index])),
-        )
-        .await?;
-        let answers = try_join_all(round.iter().zip(steps).map(|(&index, step)| {
-            let lookup = &statements.lookup;
-            let transaction = &transaction;
-            async move {
-                match (step, &jobs[index]) {
-                    (Step::Refused, Job::Claim { key, .. }) => {
-                        refused(transaction, lookup, key).await
-                    }
-                    (Step::Finished(outcome), _) => Ok(outcome),
-                    // Only claims are refused.
-                    (Step::Refused, _) => Ok(Outcome::Claim(Claim::InProgress {
-                        retry_after: Duration::ZERO,
-                    })),
-                }
-            }
-        }))
-        .await?;
-        for (&index, outcome) in round.iter().zip(answers) {
-            outcomes[index] = Some(outcome);
-        }
+        run_round(&transaction, &statements, jobs, &round, &mut outcomes).await?;
     }
     transaction.commit().await.map_err(pg_error)?;
     Ok(outcomes.into_iter().flatten().collect())
@@ -475,66 +474,137 @@ fn rounds(jobs: &[Job]) -> Vec<Vec<usize>> {
     rounds
 }
 
-async fn first_pass(
+/// Runs one round: a statement per kind of job, sent back to back and answered in one go
+/// (tokio-postgres pipelines concurrent queries on a connection). Each event appears once in
+/// a round, so the order the statements run in does not matter.
+async fn run_round(
     transaction: &deadpool_postgres::Transaction<'_>,
     statements: &Statements,
-    job: &Job,
-) -> Result<Step, StoreError> {
-    match job {
-        Job::Claim { key, lease_ms, .. } => {
-            let token = ClaimToken::random();
-            let taken = transaction
-                .query_opt(
-                    &statements.claim,
-                    &[&key.id, &key.status, &queue::token_column(token), lease_ms],
-                )
-                .await
-                .map_err(pg_error)?;
-            Ok(match taken {
-                Some(_) => Step::Finished(Outcome::Claim(Claim::Claimed(token))),
-                None => Step::Refused,
-            })
+    jobs: &[Job],
+    round: &[usize],
+    outcomes: &mut [Option<Outcome>],
+) -> Result<(), StoreError> {
+    let (mut claims, mut completes, mut releases) =
+        <(Columns<'_>, Columns<'_>, Columns<'_>)>::default();
+    for &index in round {
+        match &jobs[index] {
+            Job::Claim { key, lease_ms, .. } => {
+                claims.push(index, key);
+                claims
+                    .tokens
+                    .push(queue::token_column(ClaimToken::random()));
+                claims.leases.push(*lease_ms);
+            }
+            Job::Complete { key, .. } => completes.push(index, key),
+            Job::Release { key, token, .. } => {
+                releases.push(index, key);
+                releases.tokens.push(*token);
+            }
+            // Prunes run on their own, never in a batch.
+            Job::Prune { .. } => outcomes[index] = Some(Outcome::Pruned(0)),
         }
-        Job::Complete { key, .. } => {
-            transaction
-                .execute(&statements.complete, &[&key.id, &key.status])
-                .await
-                .map_err(pg_error)?;
-            Ok(Step::Finished(Outcome::Unit))
-        }
-        Job::Release { key, token, .. } => {
-            transaction
-                .execute(&statements.release, &[&key.id, &key.status, token])
-                .await
-                .map_err(pg_error)?;
-            Ok(Step::Finished(Outcome::Unit))
-        }
-        // Prunes run on their own, never in a batch.
-        Job::Prune { .. } => Ok(Step::Finished(Outcome::Pruned(0))),
     }
+    let (taken, (), ()) = try_join3(
+        query(
+            transaction,
+            &statements.claim,
+            &claims,
+            &[
+                &claims.ids,
+                &claims.statuses,
+                &claims.tokens,
+                &claims.leases,
+            ],
+        ),
+        async {
+            query(
+                transaction,
+                &statements.complete,
+                &completes,
+                &[&completes.ids, &completes.statuses],
+            )
+            .await
+            .map(drop)
+        },
+        async {
+            query(
+                transaction,
+                &statements.release,
+                &releases,
+                &[&releases.ids, &releases.statuses, &releases.tokens],
+            )
+            .await
+            .map(drop)
+        },
+    )
+    .await?;
+    for &index in completes.jobs.iter().chain(&releases.jobs) {
+        outcomes[index] = Some(Outcome::Unit);
+    }
+    let taken = taken
+        .iter()
+        .map(|row| Ok((column::<&str>(row, 0)?, column::<&str>(row, 1)?)))
+        .collect::<Result<HashSet<_>, StoreError>>()?;
+    let mut refused = Columns::default();
+    for (position, &index) in claims.jobs.iter().enumerate() {
+        let (id, status) = (claims.ids[position], claims.statuses[position]);
+        if taken.contains(&(id, status)) {
+            let token = ClaimToken::new(claims.tokens[position].cast_unsigned());
+            outcomes[index] = Some(Outcome::Claim(Claim::Claimed(token)));
+        } else {
+            refused.jobs.push(index);
+            refused.ids.push(id);
+            refused.statuses.push(status);
+        }
+    }
+    let found = query(
+        transaction,
+        &statements.lookup,
+        &refused,
+        &[&refused.ids, &refused.statuses],
+    )
+    .await?;
+    let mut held = HashMap::with_capacity(found.len());
+    for row in &found {
+        let key = (column::<&str>(row, 0)?, column::<&str>(row, 1)?);
+        held.insert(
+            key,
+            (
+                column::<&str>(row, 2)? == "done",
+                column::<Option<i64>>(row, 3)?,
+            ),
+        );
+    }
+    for (position, &index) in refused.jobs.iter().enumerate() {
+        let claim = match held.get(&(refused.ids[position], refused.statuses[position])) {
+            Some((true, _)) => Claim::Done,
+            Some((false, remaining)) => Claim::InProgress {
+                retry_after: queue::remaining(remaining.unwrap_or(0)),
+            },
+            // Cannot happen, the row is locked; "try later" is the answer that loses nothing.
+            None => Claim::InProgress {
+                retry_after: Duration::ZERO,
+            },
+        };
+        outcomes[index] = Some(Outcome::Claim(claim));
+    }
+    Ok(())
 }
 
-/// Why the claim of `key` was refused: done, or held with so much lease left.
-async fn refused(
+/// Runs `statement` for `columns`' jobs; nothing when there are none.
+async fn query(
     transaction: &deadpool_postgres::Transaction<'_>,
-    lookup: &Statement,
-    key: &Key,
-) -> Result<Outcome, StoreError> {
-    let row = transaction
-        .query_opt(lookup, &[&key.id, &key.status])
+    statement: &Statement,
+    columns: &Columns<'_>,
+    parameters: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, StoreError> {
+    if columns.jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    transaction
+        .query(statement, parameters)
         .await
-        .map_err(pg_error)?;
-    let claim = match row {
-        Some(row) if column::<String>(&row, 0)? == "done" => Claim::Done,
-        Some(row) => Claim::InProgress {
-            retry_after: queue::remaining(column::<Option<i64>>(&row, 1)?.unwrap_or(0)),
-        },
-        // Cannot happen, the row is locked; "try later" is the answer that loses nothing.
-        None => Claim::InProgress {
-            retry_after: Duration::ZERO,
-        },
-    };
-    Ok(Outcome::Claim(claim))
+        .map_err(pg_error)
 }
 
 async fn prune(client: &Client, job: &Job) -> Result<Outcome, StoreError> {
