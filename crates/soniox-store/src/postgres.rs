@@ -97,8 +97,8 @@ const DEFAULT_WRITERS: usize = 4;
 ///
 /// Leases are measured by the database's clock, so the replicas' clocks do not matter.
 /// Operations queue to a few writer tasks; each takes every operation queued at that moment
-/// and runs them in one transaction, pipelined on one connection, answering each caller once
-/// the transaction has committed. Commits are as durable as the server's settings make them
+/// and runs them in one transaction, as one multi-row statement per kind of operation,
+/// answering each caller once the transaction has committed. Commits are as durable as the server's settings make them
 /// (`synchronous_commit`, replication).
 ///
 /// Dropping the store lets the writers finish the queued operations and exit in the
@@ -374,9 +374,11 @@ async fn write(
 async fn run_batch(pool: &Pool, jobs: Vec<Job>) {
     let (mut keyed, prunes): (Vec<Job>, Vec<Job>) =
         jobs.into_iter().partition(|job| job.key().is_some());
-    // Every writer of every replica locks rows in key order, so two batches never wait for
-    // each other in a cycle (a deadlock PostgreSQL breaks only after a second, by failing
-    // one). The sort is stable: one event's jobs keep their order.
+    // Sorted, each statement locks its rows in key order, so statements of concurrent
+    // batches never wait for each other in a cycle. (Two batches can still deadlock across
+    // statements, when each claims an event the other completes, at the same moment, in both
+    // directions; PostgreSQL then fails one after `deadlock_timeout` and its jobs are run
+    // again one by one below.) The sort is stable: one event's jobs keep their order.
     keyed.sort_by(|a, b| a.key().cmp(&b.key()));
     let mut client = match pool.get().await {
         Ok(client) => client,
@@ -609,7 +611,8 @@ async fn query(
 
 async fn prune(client: &Client, job: &Job) -> Result<Outcome, StoreError> {
     let Job::Prune { older_than_ms, .. } = job else {
-        return Ok(Outcome::Unit);
+        // Only prunes come here; anything else has nothing to prune.
+        return Ok(Outcome::Pruned(0));
     };
     let statement = prepare(client, PRUNE).await?;
     let deleted = client

@@ -8,7 +8,7 @@ use std::{
     error::Error as StdError,
     fmt,
     sync::{Arc, PoisonError, RwLock},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use soniox_types::WebhookEvent;
@@ -25,15 +25,6 @@ const MAX_MILLIS: i64 = 100 * 366 * 24 * 3600 * 1000;
 /// A duration in milliseconds as the databases store it, capped at [`MAX_MILLIS`].
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).map_or(MAX_MILLIS, |ms| ms.min(MAX_MILLIS))
-}
-
-/// Milliseconds since the Unix epoch by the wall clock (0 for a clock set before 1970).
-pub(crate) fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 /// A lease's remaining milliseconds as a `retry_after`; an expired lease is zero.
@@ -96,6 +87,7 @@ pub(crate) enum Outcome {
 
 impl Job {
     /// The key the job writes, `None` for a prune (which touches many).
+    #[cfg(feature = "postgres")]
     pub(crate) fn key(&self) -> Option<&Key> {
         match self {
             Self::Claim { key, .. } | Self::Complete { key, .. } | Self::Release { key, .. } => {

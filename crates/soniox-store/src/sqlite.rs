@@ -3,7 +3,7 @@
 use std::{
     fmt,
     path::{Path, PathBuf},
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use rusqlite::{
@@ -276,7 +276,7 @@ fn write(mut connection: Connection, mut writers: Writers) {
 
 fn run_batch(connection: &mut Connection, jobs: Vec<Job>) {
     // One clock reading per batch: the batch commits as one instant.
-    let now = queue::unix_millis();
+    let now = unix_millis();
     match in_transaction(connection, &jobs, now) {
         Ok(outcomes) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -346,7 +346,7 @@ fn run_job(transaction: &Transaction<'_>, job: &Job, now: i64) -> rusqlite::Resu
                     "DELETE FROM soniox_webhook_events WHERE state = 'done' AND updated_at <= ?1",
                 )?
                 .execute([now.saturating_sub(*older_than_ms)])?;
-            Ok(Outcome::Pruned(deleted as u64))
+            Ok(Outcome::Pruned(u64::try_from(deleted).unwrap_or(u64::MAX)))
         }
     }
 }
@@ -404,6 +404,15 @@ fn claim(
             retry_after: Duration::ZERO,
         },
     }))
+}
+
+/// Milliseconds since the Unix epoch by the wall clock (0 for a clock set before 1970).
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Sorts SQLite's errors into the store's: damaged or foreign data is `Corrupt`, everything

@@ -7,6 +7,7 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
 use std::{
     io::Write as _,
     sync::{
@@ -17,6 +18,7 @@ use std::{
 
 use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 
+#[cfg(feature = "postgres")]
 pub(crate) const URL_VARIABLE: &str = "SONIOX_TEST_POSTGRES_URL";
 
 pub(crate) fn event(id: &str) -> WebhookEvent {
@@ -24,6 +26,7 @@ pub(crate) fn event(id: &str) -> WebhookEvent {
 }
 
 /// The server's URL, or `None` when the PostgreSQL tests are to be skipped.
+#[cfg(feature = "postgres")]
 pub(crate) fn server_url() -> Option<String> {
     if let Ok(url) = std::env::var(URL_VARIABLE) {
         return Some(url);
@@ -45,6 +48,7 @@ pub(crate) fn server_url() -> Option<String> {
 }
 
 /// A database created for one test and dropped (with its connections) when this is.
+#[cfg(feature = "postgres")]
 #[derive(Debug)]
 pub(crate) struct TestDb {
     server: String,
@@ -53,6 +57,7 @@ pub(crate) struct TestDb {
     pub(crate) url: String,
 }
 
+#[cfg(feature = "postgres")]
 impl TestDb {
     /// A fresh database, or `None` when the PostgreSQL tests are skipped.
     pub(crate) async fn create() -> Option<Self> {
@@ -84,6 +89,7 @@ impl TestDb {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Drop for TestDb {
     fn drop(&mut self) {
         let server = self.server.clone();
@@ -105,6 +111,7 @@ impl Drop for TestDb {
 }
 
 /// Runs `sql` on its own connection to `url`.
+#[cfg(feature = "postgres")]
 async fn admin(url: &str, sql: &str) {
     use soniox_store::deadpool_postgres::tokio_postgres;
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -120,6 +127,7 @@ async fn admin(url: &str, sql: &str) {
 }
 
 /// `url` with its database replaced by `name`.
+#[cfg(feature = "postgres")]
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url
         .split_once('?')
