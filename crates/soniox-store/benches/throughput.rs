@@ -87,6 +87,16 @@ async fn handle(store: &impl EventStore, event: &WebhookEvent) {
     store.complete(event, token).await.expect("complete");
 }
 
+/// [`measure`]s `store` handling events as a receiver does.
+async fn measure_store(store: impl EventStore + 'static, round: usize, events: usize) -> f64 {
+    let store = Arc::new(store);
+    measure(round, events, move |event| {
+        let store = Arc::clone(&store);
+        async move { handle(&*store, &event).await }
+    })
+    .await
+}
+
 /// The median of [`ROUNDS`] runs of `round`.
 async fn median<Fut: Future<Output = f64>>(mut round: impl FnMut(usize) -> Fut) -> f64 {
     let mut figures = Vec::with_capacity(ROUNDS);
@@ -128,12 +138,7 @@ mod sqlite {
                     .open()
                     .await
                     .expect("open");
-                let store = Arc::new(store);
-                measure(round, events, move |event| {
-                    let store = Arc::clone(&store);
-                    async move { handle(&*store, &event).await }
-                })
-                .await
+                measure_store(store, round, events).await
             })
             .await;
             let bare = median(|round| async move {
@@ -218,12 +223,7 @@ mod postgres {
                 .connect()
                 .await
                 .expect("connect");
-            let store = Arc::new(store);
-            measure(round, events, move |event| {
-                let store = Arc::clone(&store);
-                async move { handle(&*store, &event).await }
-            })
-            .await
+            measure_store(store, round, events).await
         })
         .await;
         let bare = median(|round| {

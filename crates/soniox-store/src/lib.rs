@@ -110,6 +110,8 @@
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod queue;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -128,7 +130,3 @@ pub use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError};
 
 /// The version of the `webhook_events` schema this code creates and can use.
 pub const SCHEMA_VERSION: i64 = 1;
-
-/// This crate's component in the `soniox_schema` table.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-const COMPONENT: &str = "webhook_events";

@@ -12,30 +12,18 @@ use deadpool_postgres::{
     tokio_postgres::{self, NoTls, Row, Statement, error::SqlState, types::ToSql},
 };
 use futures_util::future::try_join3;
-use soniox_types::WebhookEvent;
-use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError, StoreFuture};
+use soniox_webhook::store::{Claim, ClaimToken, StoreError};
 use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::{
-    COMPONENT, SCHEMA_VERSION,
+    SCHEMA_VERSION,
     queue::{self, Job, Key, Outcome, Queue, Writers},
+    schema,
 };
 
 /// The webhook-events schema, one entry per version: entry `n` takes version `n` to `n + 1`.
 /// Times are the database's; tokens are the claim token's 64 bits as a signed integer.
-const MIGRATIONS: &[&str] = &["
-    CREATE TABLE soniox_webhook_events (
-        transcription_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
-        token BIGINT,
-        lease_until TIMESTAMPTZ,
-        updated_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (transcription_id, status)
-    );
-    CREATE INDEX soniox_webhook_events_done ON soniox_webhook_events (updated_at)
-        WHERE state = 'done';
-"];
+const MIGRATIONS: &[&str] = &[schema::create_events_table!("TIMESTAMPTZ", "")];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
@@ -93,7 +81,7 @@ const PRUNE: &str = "
 /// a batch.
 const DEFAULT_WRITERS: usize = 4;
 
-/// An [`EventStore`] in PostgreSQL, for several replicas behind one webhook URL.
+/// An [`EventStore`](crate::EventStore) in PostgreSQL, for several replicas behind one webhook URL.
 ///
 /// Leases are measured by the database's clock, so the replicas' clocks do not matter.
 /// Operations queue to a few writer tasks; each takes every operation queued at that moment
@@ -306,35 +294,22 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         .await
         .map_err(pg_error)?;
     transaction
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS soniox_schema (
-                component TEXT PRIMARY KEY,
-                version BIGINT NOT NULL
-            )",
-        )
+        .batch_execute(schema::CREATE_VERSIONS)
         .await
         .map_err(pg_error)?;
     let found = match transaction
-        .query_opt(
-            "SELECT version FROM soniox_schema WHERE component = $1",
-            &[&COMPONENT],
-        )
+        .query_opt(schema::READ_VERSION, &[&schema::COMPONENT])
         .await
         .map_err(pg_error)?
     {
         Some(row) => column::<i64>(&row, 0)?,
         None => 0,
     };
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if found == SCHEMA_VERSION {
+    let pending = schema::pending(found, MIGRATIONS)?;
+    if pending.is_empty() {
         return Ok(());
     }
-    for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+    for migration in pending {
         transaction
             .batch_execute(migration)
             .await
@@ -342,9 +317,8 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     }
     transaction
         .execute(
-            "INSERT INTO soniox_schema (component, version) VALUES ($1, $2)
-             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-            &[&COMPONENT, &SCHEMA_VERSION],
+            schema::WRITE_VERSION,
+            &[&schema::COMPONENT, &SCHEMA_VERSION],
         )
         .await
         .map_err(pg_error)?;
@@ -658,16 +632,4 @@ fn pool_error(error: PoolError) -> StoreError {
     }
 }
 
-impl EventStore for PostgresStore {
-    fn claim<'a>(&'a self, event: &'a WebhookEvent, lease: Duration) -> StoreFuture<'a, Claim> {
-        Box::pin(self.queue.claim(event, lease))
-    }
-
-    fn complete<'a>(&'a self, event: &'a WebhookEvent, _token: ClaimToken) -> StoreFuture<'a, ()> {
-        Box::pin(self.queue.complete(event))
-    }
-
-    fn release<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
-        Box::pin(self.queue.release(event, token))
-    }
-}
+queue::queued_event_store!(PostgresStore);

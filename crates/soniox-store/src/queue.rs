@@ -309,3 +309,38 @@ impl Queue {
         let _ = writers.changed().await;
     }
 }
+
+/// Implements [`EventStore`](soniox_webhook::store::EventStore) for a store whose `queue`
+/// field is a [`Queue`]: every operation is a queued job.
+macro_rules! queued_event_store {
+    ($store:ty) => {
+        impl ::soniox_webhook::store::EventStore for $store {
+            fn claim<'a>(
+                &'a self,
+                event: &'a ::soniox_types::WebhookEvent,
+                lease: ::std::time::Duration,
+            ) -> ::soniox_webhook::store::StoreFuture<'a, ::soniox_webhook::store::Claim> {
+                Box::pin(self.queue.claim(event, lease))
+            }
+
+            // Done is final whoever completes it, so the token is not checked.
+            fn complete<'a>(
+                &'a self,
+                event: &'a ::soniox_types::WebhookEvent,
+                _token: ::soniox_webhook::store::ClaimToken,
+            ) -> ::soniox_webhook::store::StoreFuture<'a, ()> {
+                Box::pin(self.queue.complete(event))
+            }
+
+            fn release<'a>(
+                &'a self,
+                event: &'a ::soniox_types::WebhookEvent,
+                token: ::soniox_webhook::store::ClaimToken,
+            ) -> ::soniox_webhook::store::StoreFuture<'a, ()> {
+                Box::pin(self.queue.release(event, token))
+            }
+        }
+    };
+}
+
+pub(crate) use queued_event_store;

@@ -9,30 +9,18 @@ use std::{
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use soniox_types::WebhookEvent;
-use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError, StoreFuture};
+use soniox_webhook::store::{Claim, ClaimToken, StoreError};
 use tokio::sync::oneshot;
 
 use crate::{
-    COMPONENT, SCHEMA_VERSION,
+    SCHEMA_VERSION,
     queue::{self, Job, Outcome, Queue, Writers},
+    schema,
 };
 
 /// The webhook-events schema, one entry per version: entry `n` takes version `n` to `n + 1`.
 /// Times are Unix milliseconds; tokens are the claim token's 64 bits as a signed integer.
-const MIGRATIONS: &[&str] = &["
-    CREATE TABLE soniox_webhook_events (
-        transcription_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
-        token BIGINT,
-        lease_until BIGINT,
-        updated_at BIGINT NOT NULL,
-        PRIMARY KEY (transcription_id, status)
-    ) WITHOUT ROWID;
-    CREATE INDEX soniox_webhook_events_done ON soniox_webhook_events (updated_at)
-        WHERE state = 'done';
-"];
+const MIGRATIONS: &[&str] = &[schema::create_events_table!("BIGINT", " WITHOUT ROWID")];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
@@ -59,7 +47,7 @@ impl Durability {
     }
 }
 
-/// An [`EventStore`] in one SQLite file: survives restarts, serves one process (or several
+/// An [`EventStore`](crate::EventStore) in one SQLite file: survives restarts, serves one process (or several
 /// on one machine, taking turns on the file's lock).
 ///
 /// A dedicated thread owns the connection, so no database call ever blocks the async
@@ -224,39 +212,24 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sqlite_error)?;
     transaction
-        .execute_batch(
-            "CREATE TABLE IF NOT EXISTS soniox_schema (
-                component TEXT PRIMARY KEY NOT NULL,
-                version BIGINT NOT NULL
-            )",
-        )
+        .execute_batch(schema::CREATE_VERSIONS)
         .map_err(sqlite_error)?;
     let found: i64 = transaction
-        .query_row(
-            "SELECT version FROM soniox_schema WHERE component = ?1",
-            [COMPONENT],
-            |row| row.get(0),
-        )
+        .query_row(schema::READ_VERSION, [schema::COMPONENT], |row| row.get(0))
         .optional()
         .map_err(sqlite_error)?
         .unwrap_or(0);
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if found == SCHEMA_VERSION {
+    let pending = schema::pending(found, MIGRATIONS)?;
+    if pending.is_empty() {
         return Ok(());
     }
-    for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+    for migration in pending {
         transaction.execute_batch(migration).map_err(sqlite_error)?;
     }
     transaction
         .execute(
-            "INSERT INTO soniox_schema (component, version) VALUES (?1, ?2)
-             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-            params![COMPONENT, SCHEMA_VERSION],
+            schema::WRITE_VERSION,
+            params![schema::COMPONENT, SCHEMA_VERSION],
         )
         .map_err(sqlite_error)?;
     transaction.commit().map_err(sqlite_error)
@@ -436,16 +409,4 @@ fn sqlite_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-impl EventStore for SqliteStore {
-    fn claim<'a>(&'a self, event: &'a WebhookEvent, lease: Duration) -> StoreFuture<'a, Claim> {
-        Box::pin(self.queue.claim(event, lease))
-    }
-
-    fn complete<'a>(&'a self, event: &'a WebhookEvent, _token: ClaimToken) -> StoreFuture<'a, ()> {
-        Box::pin(self.queue.complete(event))
-    }
-
-    fn release<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
-        Box::pin(self.queue.release(event, token))
-    }
-}
+queue::queued_event_store!(SqliteStore);

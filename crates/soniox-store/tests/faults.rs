@@ -90,7 +90,8 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use common::TestDb;
-    use soniox_store::PostgresStore;
+    use soniox_store::{ClaimToken, PostgresStore};
+    use soniox_types::WebhookEvent;
 
     use super::*;
 
@@ -130,16 +131,22 @@ mod postgres {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_dropped_database_is_unavailable() {
-        let Some(db) = TestDb::create().await else {
-            return;
-        };
+    /// A store on `db` and an event it claimed.
+    async fn with_a_claim(db: &TestDb) -> (PostgresStore, WebhookEvent, ClaimToken) {
         let store = PostgresStore::connect(&db.url).await.expect("connect");
         let tr = event("tr-1");
         let Ok(Claim::Claimed(token)) = store.claim(&tr, LEASE).await else {
             panic!("a new event is claimed");
         };
+        (store, tr, token)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_database_is_unavailable() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (store, tr, token) = with_a_claim(&db).await;
         // Terminates the pool's connections, then removes the database under them.
         db.drop_now().await;
         for (operation, result) in [
@@ -160,11 +167,7 @@ mod postgres {
         let Some(db) = TestDb::create().await else {
             return;
         };
-        let store = PostgresStore::connect(&db.url).await.expect("connect");
-        let tr = event("tr-1");
-        let Ok(Claim::Claimed(token)) = store.claim(&tr, LEASE).await else {
-            panic!("a new event is claimed");
-        };
+        let (store, tr, token) = with_a_claim(&db).await;
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid()",
