@@ -52,7 +52,8 @@
 //! Both durable stores batch: operations queue to a writer (a thread for SQLite, a few tasks
 //! for PostgreSQL) that runs every operation queued at that moment in one transaction and
 //! answers each caller only once that transaction has committed. Under load many claims
-//! share one commit, which is what makes a durable store about as fast as a bare insert loop.
+//! share one commit, which makes a claim and a completion together faster than a bare loop
+//! committing one `INSERT` at a time (`benches/throughput.rs` measures both).
 //!
 //! # Durability
 //!

@@ -33,11 +33,11 @@ const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
 
 // The statements below each take one column per field, as arrays: one statement handles
 // every job of its kind in a round, so a batch costs a few statements however many jobs it
-// carries. The arrays are sorted by key, so rows are locked in key order.
+// carries. The arrays are sorted by key, and the inserts take (and lock) rows in array order.
 
 /// Takes the new events, and those whose lease has run out; returns the keys it took.
-/// `ON CONFLICT` locks an existing row even when the `WHERE` refuses the update, so the
-/// lookup that follows in the same transaction sees the row as it stays until commit.
+/// `ON CONFLICT DO UPDATE` locks an existing row even when the `WHERE` refuses the update, so
+/// the lookup that follows in the same transaction sees the row as it stays until commit.
 const CLAIM: &str = "
     INSERT INTO soniox_webhook_events AS e
         (transcription_id, status, state, token, lease_until, updated_at)
@@ -81,13 +81,14 @@ const PRUNE: &str = "
 /// a batch.
 const DEFAULT_WRITERS: usize = 4;
 
-/// An [`EventStore`](crate::EventStore) in PostgreSQL, for several replicas behind one webhook URL.
+/// An [`EventStore`](crate::EventStore) in PostgreSQL, for several replicas behind one
+/// webhook URL.
 ///
 /// Leases are measured by the database's clock, so the replicas' clocks do not matter.
 /// Operations queue to a few writer tasks; each takes every operation queued at that moment
 /// and runs them in one transaction, as one multi-row statement per kind of operation,
-/// answering each caller once the transaction has committed. Commits are as durable as the server's settings make them
-/// (`synchronous_commit`, replication).
+/// answering each caller once the transaction has committed. Commits are as durable as the
+/// server's settings make them (`synchronous_commit`, replication).
 ///
 /// Dropping the store lets the writers finish the queued operations and exit in the
 /// background; [`close`](Self::close) does the same and waits for them.

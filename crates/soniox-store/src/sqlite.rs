@@ -47,12 +47,17 @@ impl Durability {
     }
 }
 
-/// An [`EventStore`](crate::EventStore) in one SQLite file: survives restarts, serves one process (or several
-/// on one machine, taking turns on the file's lock).
+/// An [`EventStore`](crate::EventStore) in one SQLite file: survives restarts, serves one
+/// process (or several on one machine, taking turns on the file's lock).
 ///
 /// A dedicated thread owns the connection, so no database call ever blocks the async
 /// runtime. Operations queue to it; it runs every operation queued at that moment in one
 /// transaction (group commit) and answers each caller once that transaction has committed.
+/// The file is in WAL mode; [`Durability`] says what a commit survives.
+///
+/// Leases are measured by the wall clock (Unix milliseconds), so that they hold across
+/// restarts; setting the clock back lengthens the leases running at that moment, setting it
+/// forward ends them early.
 ///
 /// Dropping the store lets the thread finish the queued operations and exit in the
 /// background; [`close`](Self::close) does the same and waits for it.
