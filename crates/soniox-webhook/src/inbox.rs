@@ -20,9 +20,10 @@ pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a request body may take to arrive unless configured otherwise.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How much longer a claim's lease runs than the handler deadline: time to record the outcome
-/// in the store. A claim outlives its handler, so a live handler never loses its lease.
-pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How much longer a claim's lease runs than the handler deadline unless configured otherwise:
+/// time to record the outcome in the store. A claim outlives its handler, so a live handler
+/// never loses its lease.
+pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// How long [`Inbox::drain`] waits, after cancelling the handlers still running, for them to
 /// release their events.
@@ -53,6 +54,7 @@ struct Shared {
     verifier: Verifier,
     store: Arc<dyn EventStore>,
     handler_deadline: Duration,
+    lease_margin: Duration,
     body_timeout: Duration,
     handlers: TaskTracker,
     cancel: CancellationToken,
@@ -85,6 +87,7 @@ impl Inbox {
                 verifier,
                 store: Arc::new(MemoryStore::default()),
                 handler_deadline: DEFAULT_HANDLER_DEADLINE,
+                lease_margin: DEFAULT_LEASE_MARGIN,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 handlers: TaskTracker::new(),
                 cancel: CancellationToken::new(),
@@ -105,11 +108,20 @@ impl Inbox {
     }
 
     /// Cancels a handler still running after `deadline`, releases its event and answers 503
-    /// (default [`DEFAULT_HANDLER_DEADLINE`]). Claims are leased for `deadline` +
-    /// [`LEASE_MARGIN`].
+    /// (default [`DEFAULT_HANDLER_DEADLINE`]).
     #[must_use]
     pub fn handler_deadline(self, deadline: Duration) -> Self {
         self.rebuild(|shared| shared.handler_deadline = deadline)
+    }
+
+    /// Leases claims for the handler deadline plus `margin` (default
+    /// [`DEFAULT_LEASE_MARGIN`]): the time the store has to record the outcome. After a crash,
+    /// the event is blocked for the whole lease, so a short margin brings it back sooner; too
+    /// short a margin lets a slow store's completion arrive after another replica took over,
+    /// and the handler runs twice.
+    #[must_use]
+    pub fn lease_margin(self, margin: Duration) -> Self {
+        self.rebuild(|shared| shared.lease_margin = margin)
     }
 
     /// Answers 408 when a request body takes longer than `timeout` to arrive (default
@@ -125,6 +137,7 @@ impl Inbox {
             verifier: old.verifier.clone(),
             store: Arc::clone(&old.store),
             handler_deadline: old.handler_deadline,
+            lease_margin: old.lease_margin,
             body_timeout: old.body_timeout,
             handlers: old.handlers.clone(),
             cancel: old.cancel.clone(),
@@ -145,9 +158,9 @@ impl Inbox {
         &self.shared.store
     }
 
-    /// How long a claim lasts: the handler deadline plus [`LEASE_MARGIN`].
+    /// How long a claim lasts: the handler deadline plus the lease margin.
     pub fn lease(&self) -> Duration {
-        self.shared.handler_deadline.saturating_add(LEASE_MARGIN)
+        self.shared.lease()
     }
 
     /// Verifies a request: the head first (so an unauthenticated caller never gets its body
@@ -228,6 +241,10 @@ impl Inbox {
 }
 
 impl Shared {
+    fn lease(&self) -> Duration {
+        self.handler_deadline.saturating_add(self.lease_margin)
+    }
+
     async fn settle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
     where
         F: FnOnce(ReceivedEvent) -> Fut,
@@ -235,11 +252,7 @@ impl Shared {
         E: fmt::Display,
     {
         let event = received.event().clone();
-        let token = match self
-            .store
-            .claim(&event, self.handler_deadline.saturating_add(LEASE_MARGIN))
-            .await
-        {
+        let token = match self.store.claim(&event, self.lease()).await {
             Ok(Claim::Claimed(token)) => token,
             Ok(Claim::Done) => {
                 tracing::debug!(id = %event.id, status = %event.status, "duplicate of a handled webhook");

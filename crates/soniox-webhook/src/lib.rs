@@ -153,7 +153,7 @@ mod verifier;
     doc(cfg(any(feature = "tower", feature = "hyper", feature = "axum")))
 )]
 pub use crate::inbox::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDLER_DEADLINE, Inbox, LEASE_MARGIN, Outcome,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDLER_DEADLINE, DEFAULT_LEASE_MARGIN, Inbox, Outcome,
 };
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]

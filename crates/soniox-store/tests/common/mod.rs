@@ -21,6 +21,8 @@ use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 #[cfg(feature = "postgres")]
 pub(crate) const URL_VARIABLE: &str = "SONIOX_TEST_POSTGRES_URL";
 
+pub(crate) mod http;
+
 pub(crate) fn event(id: &str) -> WebhookEvent {
     WebhookEvent::new(TranscriptionId::new(id), WebhookStatus::Completed)
 }

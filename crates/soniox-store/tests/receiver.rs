@@ -1,0 +1,96 @@
+//! The durable stores behind a real receiver, over real sockets: what a restart remembers, and
+//! what a lost database answers.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use common::http::{deliver, receiver};
+use soniox_store::{Claim, EventStore};
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_a_restart_remembers_handled_events_and_frees_expired_claims() {
+    use soniox_store::SqliteStore;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("webhooks.db");
+
+    let store = Arc::new(SqliteStore::open(&path).await.expect("open"));
+    let (running, calls) = receiver(Arc::clone(&store) as Arc<dyn EventStore>).await;
+    assert_eq!(
+        deliver(running.local_addr(), "tr-1").await,
+        (200, "ok".into())
+    );
+    // A process that crashed mid-handling: its claim stays until the lease ends.
+    let crashed = common::event("tr-crashed");
+    let held = common::event("tr-held");
+    assert!(matches!(
+        store.claim(&crashed, Duration::ZERO).await,
+        Ok(Claim::Claimed(_))
+    ));
+    assert!(matches!(
+        store.claim(&held, Duration::from_secs(3600)).await,
+        Ok(Claim::Claimed(_))
+    ));
+    running.shutdown().await.expect("stop");
+    store.close().await;
+    drop(store);
+    assert_eq!(*calls.lock().expect("calls"), ["tr-1"]);
+
+    // The process starts again on the same file.
+    let store = Arc::new(SqliteStore::open(&path).await.expect("reopen"));
+    let (running, calls) = receiver(store).await;
+    let addr = running.local_addr();
+    assert_eq!(deliver(addr, "tr-1").await, (200, "duplicate".into()));
+    assert_eq!(deliver(addr, "tr-crashed").await, (200, "ok".into()));
+    assert_eq!(deliver(addr, "tr-held").await, (503, "in progress".into()));
+    assert_eq!(*calls.lock().expect("calls"), ["tr-crashed"]);
+    running.shutdown().await.expect("stop");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_a_memory_store_in_its_place_forgets_on_restart() {
+    // The contrast that makes the durable store worth having.
+    let store: Arc<dyn EventStore> = Arc::new(soniox_webhook::store::MemoryStore::default());
+    let (running, _) = receiver(store).await;
+    assert_eq!(
+        deliver(running.local_addr(), "tr-1").await,
+        (200, "ok".into())
+    );
+    running.shutdown().await.expect("stop");
+    let store: Arc<dyn EventStore> = Arc::new(soniox_webhook::store::MemoryStore::default());
+    let (running, calls) = receiver(store).await;
+    assert_eq!(
+        deliver(running.local_addr(), "tr-1").await,
+        (200, "ok".into())
+    );
+    assert_eq!(*calls.lock().expect("calls"), ["tr-1"]);
+    running.shutdown().await.expect("stop");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_a_lost_database_answers_503_and_never_200() {
+    use soniox_store::PostgresStore;
+
+    let Some(db) = common::TestDb::create().await else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
+    let (running, calls) = receiver(store).await;
+    let addr = running.local_addr();
+    assert_eq!(deliver(addr, "tr-1").await, (200, "ok".into()));
+    db.drop_now().await;
+    for id in ["tr-1", "tr-2"] {
+        let (status, body) = deliver(addr, id).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (503, "event store unavailable"),
+            "{id}"
+        );
+    }
+    assert_eq!(*calls.lock().expect("calls"), ["tr-1"]);
+    running.shutdown().await.expect("stop");
+}
