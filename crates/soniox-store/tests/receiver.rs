@@ -94,3 +94,43 @@ async fn postgres_a_lost_database_answers_503_and_never_200() {
     assert_eq!(*calls.lock().expect("calls"), ["tr-1"]);
     running.shutdown().await.expect("stop");
 }
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_a_handled_event_the_store_cannot_record_answers_503() {
+    use soniox_store::PostgresStore;
+    use soniox_webhook::{Inbox, ReceivedEvent, Receiver, WebhookService};
+    use tokio::sync::{Semaphore, mpsc};
+
+    let Some(db) = common::TestDb::create().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.expect("connect");
+    let (started, mut starts) = mpsc::unbounded_channel();
+    let gate = Arc::new(Semaphore::new(0));
+    let opened = Arc::clone(&gate);
+    let handler = move |_: ReceivedEvent| {
+        let (started, opened) = (started.clone(), Arc::clone(&opened));
+        async move {
+            let _ = started.send(());
+            let _permit = opened.acquire().await.map_err(|_| "gate closed")?;
+            Ok::<(), &'static str>(())
+        }
+    };
+    let inbox = Inbox::new(common::http::verifier()).store(store);
+    let running = Receiver::bind("127.0.0.1:0", WebhookService::new(inbox, handler))
+        .await
+        .expect("bind")
+        .spawn()
+        .expect("a bound address");
+    let addr = running.local_addr();
+    let delivery = tokio::spawn(async move { deliver(addr, "tr-1").await });
+    starts.recv().await.expect("the handler starts");
+    // The database goes away while the handler runs; the handler then succeeds, but its
+    // success cannot be recorded, so the answer must make Soniox deliver again.
+    db.drop_now().await;
+    gate.add_permits(1);
+    let (status, body) = delivery.await.expect("the delivery");
+    assert_eq!((status, body.as_str()), (503, "event store unavailable"));
+    running.shutdown().await.expect("stop");
+}
