@@ -48,24 +48,12 @@ impl Backend for Memory {
 }
 
 #[cfg(feature = "sqlite")]
-struct Sqlite(tempfile::TempDir);
-
-#[cfg(feature = "sqlite")]
-impl Sqlite {
-    async fn new() -> Option<Self> {
-        Some(Self(tempfile::tempdir().expect("a temporary directory")))
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl Backend for Sqlite {
+impl Backend for common::SqliteFile {
     type Store = soniox_store::SqliteStore;
     const DURABLE: bool = true;
 
     async fn open(&self) -> Self::Store {
-        soniox_store::SqliteStore::open(self.0.path().join("events.db"))
-            .await
-            .expect("the database opens")
+        self.open_store().await
     }
 
     async fn prune(store: &Self::Store, older_than: Duration) -> Option<u64> {
@@ -74,25 +62,12 @@ impl Backend for Sqlite {
 }
 
 #[cfg(feature = "postgres")]
-struct Postgres(TestDb);
-
-#[cfg(feature = "postgres")]
-impl Postgres {
-    async fn new() -> Option<Self> {
-        TestDb::create().await.map(Self)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl Backend for Postgres {
+impl Backend for TestDb {
     type Store = soniox_store::PostgresStore;
     const DURABLE: bool = true;
 
     async fn open(&self) -> Self::Store {
-        // A pool of its own each time: a restarted process, or another replica.
-        soniox_store::PostgresStore::connect(&self.0.url)
-            .await
-            .expect("the database connects")
+        self.open_store().await
     }
 
     async fn prune(store: &Self::Store, older_than: Duration) -> Option<u64> {
@@ -284,39 +259,25 @@ async fn prune_forgets_old_done_events_only<B: Backend>(backend: &B) {
     assert_in_progress(claim(&store, &held, LEASE).await, LEASE);
 }
 
+/// Every behaviour of this file as tests against one backend.
 macro_rules! suite {
     ($module:ident, $backend:expr) => {
-        mod $module {
-            #[allow(unused_imports)]
-            use super::*;
-            suite!(@tests $backend;
-                claim_then_in_progress_then_done,
-                release_returns_the_event_to_new,
-                an_expired_lease_is_taken_over,
-                a_stale_release_does_nothing,
-                done_is_final,
-                concurrent_claims_have_one_winner,
-                stores_sharing_the_data_have_one_winner,
-                a_restart_keeps_done_and_in_progress,
-                prune_forgets_old_done_events_only,
-            );
-        }
-    };
-    (@tests $backend:expr; $($behaviour:ident,)*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $behaviour() {
-                let Some(backend) = $backend.await else {
-                    return;
-                };
-                super::$behaviour(&backend).await;
-            }
-        )*
+        common::suite!($module, $backend;
+            claim_then_in_progress_then_done,
+            release_returns_the_event_to_new,
+            an_expired_lease_is_taken_over,
+            a_stale_release_does_nothing,
+            done_is_final,
+            concurrent_claims_have_one_winner,
+            stores_sharing_the_data_have_one_winner,
+            a_restart_keeps_done_and_in_progress,
+            prune_forgets_old_done_events_only,
+        );
     };
 }
 
 suite!(memory, async { Some(Memory) });
 #[cfg(feature = "sqlite")]
-suite!(sqlite, Sqlite::new());
+suite!(sqlite, common::SqliteFile::create());
 #[cfg(feature = "postgres")]
-suite!(postgres, Postgres::new());
+suite!(postgres, TestDb::create());

@@ -23,6 +23,31 @@ pub(crate) const URL_VARIABLE: &str = "SONIOX_TEST_POSTGRES_URL";
 
 pub(crate) mod http;
 
+/// `suite!(module, backend; behaviour, ...)`: a module of tests, one per behaviour, each
+/// calling the test file's `behaviour(&backend)` with a backend from `backend` (an async
+/// `Option`, `None` skipping the test, as [`TestDb::create`] does without a server).
+#[allow(unused_macros, reason = "not every test binary has suites")]
+macro_rules! suite {
+    ($module:ident, $backend:expr; $($behaviour:ident),* $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let Some(backend) = $backend.await else {
+                        return;
+                    };
+                    super::$behaviour(&backend).await;
+                }
+            )*
+        }
+    };
+}
+
+#[allow(unused_imports, reason = "not every test binary has suites")]
+pub(crate) use suite;
+
 pub(crate) fn event(id: &str) -> WebhookEvent {
     WebhookEvent::new(TranscriptionId::new(id), WebhookStatus::Completed)
 }
@@ -47,6 +72,26 @@ pub(crate) fn server_url() -> Option<String> {
         );
     });
     None
+}
+
+/// A SQLite file in a temporary directory of its own, for one test.
+#[cfg(feature = "sqlite")]
+#[derive(Debug)]
+pub(crate) struct SqliteFile(tempfile::TempDir);
+
+#[cfg(feature = "sqlite")]
+impl SqliteFile {
+    /// A new directory; an `Option` like [`TestDb::create`], so that suites take both alike.
+    pub(crate) async fn create() -> Option<Self> {
+        Some(Self(tempfile::tempdir().expect("a temporary directory")))
+    }
+
+    /// A store on the file (again, for a restart).
+    pub(crate) async fn open_store(&self) -> soniox_store::SqliteStore {
+        soniox_store::SqliteStore::open(self.0.path().join("events.db"))
+            .await
+            .expect("the database opens")
+    }
 }
 
 /// A database created for one test and dropped (with its connections) when this is.
@@ -74,6 +119,14 @@ impl TestDb {
         admin(&server, &format!("CREATE DATABASE {name}")).await;
         let url = with_database(&server, &name);
         Some(Self { server, name, url })
+    }
+
+    /// A store on the test's database, with a pool of its own each time: a restarted
+    /// process, or another replica.
+    pub(crate) async fn open_store(&self) -> soniox_store::PostgresStore {
+        soniox_store::PostgresStore::connect(&self.url)
+            .await
+            .expect("the database connects")
     }
 
     /// Runs `sql` in the test's database.
