@@ -97,13 +97,57 @@
 //! version [`SCHEMA_VERSION`]). Migrations are part of the code and run when a store opens;
 //! on PostgreSQL under an advisory lock, so replicas starting together take turns. A
 //! database migrated by a newer version of this crate is refused with
-//! [`StoreError::SchemaTooNew`] rather than misread.
+//! [`StoreError::SchemaTooNew`] rather than misread. Other components version their own
+//! tables the same way through `migrate_component` (see the next section).
+//!
+//! # Your own statements in the store's transaction
+//!
+//! Another component can keep its tables in the same database and write them atomically
+//! with its own bookkeeping, a handler's writes included (the job tracker does, so that a
+//! handler's effect and the record that it ran commit together or not at all):
+//!
+//! - [`SqliteStore::migrate_component`] and [`PostgresStore::migrate_component`] bring a
+//!   component's tables up to date with its own list of migrations, versioned in
+//!   `soniox_schema` beside this crate's, and refuse a database that a newer version of the
+//!   component migrated with [`StoreError::SchemaTooNew`].
+//! - [`SqliteStore::transact`] runs a closure on the writer thread, inside the transaction of
+//!   the batch it joins, in a savepoint of its own: the closure's `Err` (or panic) rolls back
+//!   only its own writes, and its `Ok` is answered once the batch has committed. Write it
+//!   against the [`rusqlite`] this crate re-exports.
+//! - [`PostgresStore::transact`] runs an async closure in a transaction of its own on a
+//!   pooled connection, committed on `Ok` and rolled back on `Err`.
+//!
+//! Either way the caller gets `Ok(Ok(t))` only for a committed transaction, `Ok(Err(e))`
+//! when the closure returned `Err(e)` (nothing of it was written), and `Err(StoreError)`
+//! when the store failed or the closure panicked.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use soniox_store::{SqliteStore, rusqlite};
+//!
+//! const MIGRATIONS: &[&str] = &["CREATE TABLE soniox_notes (id TEXT PRIMARY KEY NOT NULL)"];
+//!
+//! # let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("webhooks.db")).await?;
+//! store.migrate_component("notes", MIGRATIONS).await?;
+//! let outcome = store
+//!     .transact(|transaction| {
+//!         transaction.execute("INSERT INTO soniox_notes (id) VALUES ('n-1')", [])?;
+//!         // Refuse after writing: the insert above is rolled back, nothing else is.
+//!         Err::<(), _>(rusqlite::Error::QueryReturnedNoRows)
+//!     })
+//!     .await?;
+//! assert!(outcome.is_err());
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Feature flags
 //!
 //! | Feature | Enables | Dependencies |
 //! |---|---|---|
-//! | `sqlite` (default) | [`SqliteStore`], [`Durability`] | `rusqlite` with a bundled SQLite (built from C) |
+//! | `sqlite` (default) | [`SqliteStore`], [`Durability`], re-exports [`rusqlite`] | `rusqlite` with a bundled SQLite (built from C) |
 //! | `postgres` | [`PostgresStore`], re-exports [`deadpool_postgres`] | `deadpool-postgres`, `tokio-postgres` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -127,6 +171,11 @@ pub use crate::sqlite::{Durability, SqliteStore, SqliteStoreBuilder};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use deadpool_postgres;
+/// The SQLite driver [`SqliteStore`] uses, for [`SqliteStore::transact`] closures: the
+/// [`Transaction`](rusqlite::Transaction) they are given is this crate's.
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use rusqlite;
 pub use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError};
 
 /// The version of the `webhook_events` schema this code creates and can use.

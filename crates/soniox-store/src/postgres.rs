@@ -3,15 +3,17 @@
 use std::{
     collections::{HashMap, HashSet},
     fmt,
+    panic::AssertUnwindSafe,
+    pin::Pin,
     sync::Arc,
     time::Duration,
 };
 
 use deadpool_postgres::{
-    Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
+    Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
     tokio_postgres::{self, NoTls, Row, Statement, error::SqlState, types::ToSql},
 };
-use futures_util::future::try_join3;
+use futures_util::{FutureExt as _, future::try_join3};
 use soniox_webhook::store::{Claim, ClaimToken, StoreError};
 use tokio::sync::{Mutex, mpsc, watch};
 
@@ -185,7 +187,9 @@ impl PostgresStore {
     }
 
     async fn start(pool: Pool, writers: usize, owns_pool: bool) -> Result<Self, StoreError> {
-        migrate(&pool).await?;
+        let mut client = pool.get().await.map_err(pool_error)?;
+        migrate(&mut client, schema::COMPONENT, MIGRATIONS).await?;
+        drop(client);
         let (queue, Writers { jobs, alive }) = Queue::new();
         let jobs = Arc::new(Mutex::new(jobs));
         for _ in 0..writers.max(1) {
@@ -215,6 +219,127 @@ impl PostgresStore {
     /// [`StoreError::Closed`] after [`close`](Self::close).
     pub async fn prune(&self, older_than: Duration) -> Result<u64, StoreError> {
         self.queue.prune(older_than).await
+    }
+
+    /// Runs `f` in a transaction of its own on a pooled connection: commits it when the
+    /// future `f` returns ends in `Ok(t)`, and returns `Ok(Ok(t))` once committed; rolls it
+    /// back and returns `Ok(Err(e))` when it ends in `Err(e)`.
+    ///
+    /// This is how another component keeping tables in the same database (a job tracker,
+    /// say) makes its bookkeeping and a handler's own writes one atomic step. Bring those
+    /// tables up to date first with [`migrate_component`](Self::migrate_component).
+    ///
+    /// The transaction is PostgreSQL's default (`READ COMMITTED` unless the server says
+    /// otherwise); `f` may begin with `SET TRANSACTION ISOLATION LEVEL ...` for another. It
+    /// may nest savepoints with [`Transaction::transaction`], and must not end the
+    /// transaction itself. Unlike the event operations it is not batched, and it runs in
+    /// the caller's task: dropping the returned future rolls it back. A panic in `f` or its
+    /// future is caught, the transaction rolled back, and reported as
+    /// [`StoreError::Unavailable`], as [`SqliteStore::transact`](crate::SqliteStore) does.
+    ///
+    /// A statement that fails aborts a PostgreSQL transaction: when `f` handles such an
+    /// error and still returns `Ok`, nothing can commit, and `transact` rolls back and
+    /// returns [`StoreError::Unavailable`] rather than a false `Ok`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use soniox_store::PostgresStore;
+    ///
+    /// let store = PostgresStore::connect(&std::env::var("DATABASE_URL")?).await?;
+    /// let written = store
+    ///     .transact(|transaction| {
+    ///         Box::pin(async move {
+    ///             transaction
+    ///                 .execute("INSERT INTO soniox_notes (text) VALUES ($1)", &[&"kept"])
+    ///                 .await
+    ///         })
+    ///     })
+    ///     .await??;
+    /// assert_eq!(written, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Ok(Err(e))` when `f` returned `Err(e)`. [`StoreError::Unavailable`] when no
+    /// connection could be had, the transaction could not begin or commit (a lost
+    /// connection, a serialization failure, a deferred constraint), or `f` panicked;
+    /// [`StoreError::Closed`] after [`close`](Self::close).
+    pub async fn transact<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        F: for<'t> FnOnce(
+            &'t mut Transaction<'_>,
+        ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>>,
+    {
+        let mut client = self.client().await?;
+        let mut transaction = client.transaction().await.map_err(unavailable)?;
+        // Whatever state a panic left the transaction in, it is rolled back below.
+        let ran = AssertUnwindSafe(async { f(&mut transaction).await })
+            .catch_unwind()
+            .await;
+        let failed = match ran {
+            Ok(Ok(value)) => {
+                // Fails in a transaction that a failed statement aborted, whose COMMIT
+                // PostgreSQL would turn into a rollback without an error.
+                match transaction.batch_execute("SELECT 1").await {
+                    Ok(()) => {
+                        transaction.commit().await.map_err(unavailable)?;
+                        return Ok(Ok(value));
+                    }
+                    Err(error) if error.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                        StoreError::unavailable(
+                            "a statement failed inside the transact closure, which returned \
+                             Ok: rolled back",
+                        )
+                    }
+                    Err(error) => unavailable(error),
+                }
+            }
+            Ok(Err(error)) => {
+                roll_back(transaction).await;
+                return Ok(Err(error));
+            }
+            Err(panic) => queue::panicked(&*panic),
+        };
+        roll_back(transaction).await;
+        Err(failed)
+    }
+
+    /// Brings another component's tables in this database up to date: applies the
+    /// `migrations` the database has not had yet, where `migrations[n]` takes the
+    /// component from version `n` to `n + 1`, and records the new version in
+    /// `soniox_schema`. A component already at `migrations.len()` is left alone.
+    ///
+    /// `component` names the component in `soniox_schema` (this crate's own is
+    /// `webhook_events`); give its tables names that start with `soniox_` and the
+    /// component's name. Each migration may hold several statements. Migrations are only
+    /// ever appended: a released one is never edited. They run in one transaction under
+    /// the advisory lock the store's own migrations take, so replicas starting together
+    /// migrate one at a time, and a failing migration leaves the component as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::SchemaTooNew`] when the database's version of `component` is newer
+    /// than `migrations.len()` (a newer version of the component migrated it),
+    /// [`StoreError::Unavailable`] when the database cannot be reached or a migration
+    /// fails, [`StoreError::Closed`] after [`close`](Self::close).
+    pub async fn migrate_component(
+        &self,
+        component: &str,
+        migrations: &[&str],
+    ) -> Result<(), StoreError> {
+        migrate(&mut self.client().await?, component, migrations).await
+    }
+
+    /// A pooled connection for work outside the writers' batches.
+    async fn client(&self) -> Result<Client, StoreError> {
+        // A pool passed to `from_pool` outlives the store; the store's own work does not.
+        if self.queue.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        self.pool.get().await.map_err(pool_error)
     }
 
     /// Stops taking operations, finishes the queued ones and waits for the writers to exit;
@@ -284,9 +409,13 @@ impl PostgresStoreBuilder {
     }
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`] in one transaction, refusing a newer one.
-async fn migrate(pool: &Pool) -> Result<(), StoreError> {
-    let mut client = pool.get().await.map_err(pool_error)?;
+/// Brings `component` to version `migrations.len()` in one transaction, refusing a newer
+/// version.
+async fn migrate(
+    client: &mut Client,
+    component: &str,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
     let transaction = client.transaction().await.map_err(pg_error)?;
     // Held until commit: replicas starting together wait here instead of racing to create
     // the same tables.
@@ -299,14 +428,14 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         .await
         .map_err(pg_error)?;
     let found = match transaction
-        .query_opt(schema::READ_VERSION, &[&schema::COMPONENT])
+        .query_opt(schema::READ_VERSION, &[&component])
         .await
         .map_err(pg_error)?
     {
         Some(row) => column::<i64>(&row, 0)?,
         None => 0,
     };
-    let pending = schema::pending(found, MIGRATIONS)?;
+    let pending = schema::pending(found, migrations)?;
     if pending.is_empty() {
         return Ok(());
     }
@@ -319,7 +448,7 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     transaction
         .execute(
             schema::WRITE_VERSION,
-            &[&schema::COMPONENT, &SCHEMA_VERSION],
+            &[&component, &schema::newest(migrations)],
         )
         .await
         .map_err(pg_error)?;
@@ -455,7 +584,7 @@ fn rounds(jobs: &[Job]) -> Vec<Vec<usize>> {
 /// (tokio-postgres pipelines concurrent queries on a connection). Each event appears once in
 /// a round, so the order the statements run in does not matter.
 async fn run_round(
-    transaction: &deadpool_postgres::Transaction<'_>,
+    transaction: &Transaction<'_>,
     statements: &Statements,
     jobs: &[Job],
     round: &[usize],
@@ -479,6 +608,7 @@ async fn run_round(
             }
             // Prunes run on their own, never in a batch.
             Job::Prune { .. } => outcomes[index] = Some(Outcome::Pruned(0)),
+            Job::Extra(never) => match *never {},
         }
     }
     let (taken, (), ()) = try_join3(
@@ -570,7 +700,7 @@ async fn run_round(
 
 /// Runs `statement` for `columns`' jobs; nothing when there are none.
 async fn query(
-    transaction: &deadpool_postgres::Transaction<'_>,
+    transaction: &Transaction<'_>,
     statement: &Statement,
     columns: &Columns<'_>,
     parameters: &[&(dyn ToSql + Sync)],
@@ -622,6 +752,20 @@ fn pg_error(error: tokio_postgres::Error) -> StoreError {
         StoreError::Corrupt(Box::new(error))
     } else {
         StoreError::Unavailable(Box::new(error))
+    }
+}
+
+/// Any of the driver's errors as [`StoreError::Unavailable`]: for a `transact` caller's
+/// transaction, whose tables are not the store's to call corrupt.
+fn unavailable(error: tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+/// Rolls back a `transact` transaction whose answer is already decided.
+async fn roll_back(transaction: Transaction<'_>) {
+    if let Err(error) = transaction.rollback().await {
+        // Nothing was committed either way; a broken connection is dropped by the pool.
+        tracing::debug!(%error, "rolling back a transact transaction failed");
     }
 }
 

@@ -5,6 +5,8 @@
 //! committed, so a caller that saw `Ok` knows its write is as durable as the store promises.
 
 use std::{
+    any::Any,
+    convert::Infallible,
     error::Error as StdError,
     fmt,
     sync::{Arc, PoisonError, RwLock},
@@ -53,10 +55,26 @@ impl Key {
     }
 }
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+/// Where a job's answer goes.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Work a store's writer does besides the event operations (SQLite's `transact`), queued
+/// with them so that it runs in order with them. The writer runs it and answers its caller
+/// itself; this is how the queue answers it when it cannot run.
+pub(crate) trait Extra: Send {
+    /// Answers the caller with `error`, without running.
+    fn fail(self, error: StoreError);
+}
+
+/// A store without extra work (PostgreSQL runs `transact` on a connection of its own).
+impl Extra for Infallible {
+    fn fail(self, _: StoreError) {
+        match self {}
+    }
+}
 
 /// One queued operation and where its answer goes.
-pub(crate) enum Job {
+pub(crate) enum Job<X = Infallible> {
     Claim {
         key: Key,
         lease_ms: i64,
@@ -75,6 +93,12 @@ pub(crate) enum Job {
         older_than_ms: i64,
         reply: Reply<u64>,
     },
+    /// The store's own kind of work, answered by the writer that runs it.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        expect(dead_code, reason = "only the SQLite writer has work of its own")
+    )]
+    Extra(X),
 }
 
 /// What a job found, held until its transaction has committed.
@@ -94,9 +118,12 @@ impl Job {
                 Some(key)
             }
             Self::Prune { .. } => None,
+            Self::Extra(never) => match *never {},
         }
     }
+}
 
+impl<X: Extra> Job<X> {
     /// Answers the caller. A caller that stopped waiting (its future was dropped) is not an
     /// error: the write stands, as it would had the caller crashed.
     pub(crate) fn finish(self, result: Result<Outcome, StoreError>) {
@@ -119,6 +146,11 @@ impl Job {
                     other => Err(mismatch(&other)),
                 }));
             }
+            // Only an error reaches extra work here: the writer answers what it ran.
+            Self::Extra(extra) => extra.fail(match result {
+                Ok(outcome) => mismatch(&outcome),
+                Err(error) => error,
+            }),
         }
     }
 }
@@ -129,8 +161,18 @@ fn mismatch(outcome: &Outcome) -> StoreError {
     StoreError::unavailable(format!("internal error: unexpected outcome {outcome:?}"))
 }
 
+/// The error for a caller whose own code (a `transact` closure) panicked with `payload`.
+pub(crate) fn panicked(payload: &(dyn Any + Send)) -> StoreError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    StoreError::unavailable(format!("the transact closure panicked: {message}"))
+}
+
 /// Answers every job with `error`.
-pub(crate) fn fail_all(jobs: Vec<Job>, error: StoreError) {
+pub(crate) fn fail_all<X: Extra>(jobs: Vec<Job<X>>, error: StoreError) {
     let shared = Shared::from(error);
     for job in jobs {
         job.finish(Err(shared.error()));
@@ -139,7 +181,7 @@ pub(crate) fn fail_all(jobs: Vec<Job>, error: StoreError) {
 
 /// One error handed to several callers: [`StoreError`] is not `Clone`, but its source can be
 /// shared behind an `Arc`.
-enum Shared {
+pub(crate) enum Shared {
     Unavailable(Arc<dyn StdError + Send + Sync>),
     Corrupt(Arc<dyn StdError + Send + Sync>),
     SchemaTooNew { found: i64, supported: i64 },
@@ -162,7 +204,8 @@ impl From<StoreError> for Shared {
 }
 
 impl Shared {
-    fn error(&self) -> StoreError {
+    /// A copy of the error for one caller.
+    pub(crate) fn error(&self) -> StoreError {
         match self {
             Self::Unavailable(source) => {
                 StoreError::Unavailable(Box::new(SharedSource(Arc::clone(source))))
@@ -201,7 +244,7 @@ impl StdError for SharedSource {
 }
 
 /// Takes `first` and every job queued behind it, up to [`MAX_BATCH`].
-pub(crate) fn drain(jobs: &mut mpsc::UnboundedReceiver<Job>, first: Job) -> Vec<Job> {
+pub(crate) fn drain<X>(jobs: &mut mpsc::UnboundedReceiver<Job<X>>, first: Job<X>) -> Vec<Job<X>> {
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match jobs.try_recv() {
@@ -214,23 +257,23 @@ pub(crate) fn drain(jobs: &mut mpsc::UnboundedReceiver<Job>, first: Job) -> Vec<
 
 /// The callers' side of the queue: submits jobs and waits for their answers.
 #[derive(Debug)]
-pub(crate) struct Queue {
+pub(crate) struct Queue<X = Infallible> {
     /// `None` once closed. Only this handle sends, so taking it lets the writers see the end
     /// of the queue as soon as they have drained it.
-    sender: RwLock<Option<mpsc::UnboundedSender<Job>>>,
+    sender: RwLock<Option<mpsc::UnboundedSender<Job<X>>>>,
     /// Never sent on; every writer holds a clone of its sender, so it reports "closed" once
     /// they have all exited.
     writers: watch::Receiver<()>,
 }
 
 /// The writers' side of a new queue: the jobs, and a guard each writer holds until it exits.
-pub(crate) struct Writers {
-    pub(crate) jobs: mpsc::UnboundedReceiver<Job>,
+pub(crate) struct Writers<X = Infallible> {
+    pub(crate) jobs: mpsc::UnboundedReceiver<Job<X>>,
     pub(crate) alive: watch::Sender<()>,
 }
 
-impl Queue {
-    pub(crate) fn new() -> (Self, Writers) {
+impl<X> Queue<X> {
+    pub(crate) fn new() -> (Self, Writers<X>) {
         let (sender, jobs) = mpsc::unbounded_channel();
         let (alive, writers) = watch::channel(());
         let queue = Self {
@@ -282,7 +325,25 @@ impl Queue {
         .await
     }
 
-    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+    /// Queues the store's own kind of work, built around the reply it is to answer on.
+    #[cfg(feature = "sqlite")]
+    pub(crate) async fn extra<T>(
+        &self,
+        extra: impl FnOnce(Reply<T>) -> X,
+    ) -> Result<T, StoreError> {
+        self.submit(|reply| Job::Extra(extra(reply))).await
+    }
+
+    /// Whether [`close`](Self::close) has been called.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.sender
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job<X>) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         {
             // Sending never blocks (the channel is unbounded; callers awaiting their answers

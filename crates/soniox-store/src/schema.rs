@@ -1,11 +1,9 @@
 //! The schema bookkeeping both databases share: one version per component in
-//! `soniox_schema`, and migrations applied in order up to [`SCHEMA_VERSION`].
+//! `soniox_schema`, and each component's migrations applied in order up to the newest.
 //!
 //! The statements are written in the SQL both databases accept (`$n` parameters included).
 
 use soniox_webhook::store::StoreError;
-
-use crate::SCHEMA_VERSION;
 
 /// This crate's component in the `soniox_schema` table.
 pub(crate) const COMPONENT: &str = "webhook_events";
@@ -53,17 +51,21 @@ macro_rules! create_events_table {
 
 pub(crate) use create_events_table;
 
-/// The migrations still to apply to a database at version `found` (0: none yet), where
-/// `migrations[n]` takes version `n` to `n + 1`; an error for a version newer than this code.
+/// The version `migrations` bring a component to: one per migration.
+pub(crate) fn newest(migrations: &[&str]) -> i64 {
+    i64::try_from(migrations.len()).unwrap_or(i64::MAX)
+}
+
+/// The migrations still to apply to a component at version `found` (0: none yet), where
+/// `migrations[n]` takes version `n` to `n + 1`; an error for a version newer than
+/// `migrations` reach, which this code would misread.
 pub(crate) fn pending<'m>(
     found: i64,
     migrations: &'m [&'m str],
 ) -> Result<&'m [&'m str], StoreError> {
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+    let supported = newest(migrations);
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
     }
     let applied = usize::try_from(found).unwrap_or(0).min(migrations.len());
     Ok(&migrations[applied..])

@@ -1,7 +1,9 @@
 //! [`SqliteStore`]: the event states in one SQLite file, written by a thread of its own.
 
 use std::{
+    collections::VecDeque,
     fmt,
+    panic::{AssertUnwindSafe, catch_unwind},
     path::{Path, PathBuf},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -14,9 +16,12 @@ use tokio::sync::oneshot;
 
 use crate::{
     SCHEMA_VERSION,
-    queue::{self, Job, Outcome, Queue, Writers},
+    queue::{self, Extra, Outcome, Queue, Reply, Shared, Writers},
     schema,
 };
+
+/// The writer thread's jobs: the event operations and [`SqliteStore::transact`] closures.
+type Job = queue::Job<Box<dyn Closure>>;
 
 /// The webhook-events schema, one entry per version: entry `n` takes version `n` to `n + 1`.
 /// Times are Unix milliseconds; tokens are the claim token's 64 bits as a signed integer.
@@ -83,7 +88,7 @@ impl Durability {
 /// # }
 /// ```
 pub struct SqliteStore {
-    queue: Queue,
+    queue: Queue<Box<dyn Closure>>,
     path: PathBuf,
 }
 
@@ -137,6 +142,98 @@ impl SqliteStore {
     /// [`StoreError::Closed`] after [`close`](Self::close).
     pub async fn prune(&self, older_than: Duration) -> Result<u64, StoreError> {
         self.queue.prune(older_than).await
+    }
+
+    /// Runs `f` on the writer thread, inside the transaction of the batch it joins, and
+    /// returns what it returned once that transaction has committed: `f`'s writes commit
+    /// with (and only with) the event operations batched beside them.
+    ///
+    /// This is how another component keeping tables in the same file (a job tracker, say)
+    /// makes its bookkeeping and a handler's own writes one atomic step. Bring those tables
+    /// up to date first with [`migrate_component`](Self::migrate_component).
+    ///
+    /// `f` runs in a savepoint of its own:
+    ///
+    /// - `Ok(t)`: its writes are kept, and the caller gets `Ok(Ok(t))` once the batch has
+    ///   committed; if the commit fails, `Err` with the store's error instead (nothing of `f`
+    ///   was written).
+    /// - `Err(e)`: its writes, and only its, are rolled back; the rest of the batch commits.
+    ///   The caller gets `Ok(Err(e))`.
+    /// - A panic is caught on the writer thread, which goes on serving: its writes are
+    ///   rolled back as for `Err`, and the caller gets [`StoreError::Unavailable`] with the
+    ///   panic's message. (Under `panic = "abort"` the process aborts, as for any panic.)
+    ///
+    /// A statement failing inside `f` undoes only that statement, so `f` may handle the
+    /// error and go on. `f` must not end the transaction (`COMMIT`, `ROLLBACK`, `RELEASE` of
+    /// a savepoint it did not create): the store then fails the batch (every caller of a
+    /// closure in it gets [`StoreError::Unavailable`]; the event operations are run again).
+    /// It runs while every other operation of the store waits, so keep it short, and never
+    /// wait in it for an operation of this store (it would wait for itself).
+    ///
+    /// `f` is run at most once. Like every operation, once queued it runs even if the
+    /// caller stops waiting for its answer. Use the [`rusqlite`](crate::rusqlite) that this
+    /// crate re-exports, so that `f`'s [`Transaction`] is the one the store passes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use soniox_store::{SqliteStore, rusqlite};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = SqliteStore::open(dir.path().join("webhooks.db")).await?;
+    /// store
+    ///     .migrate_component("notes", &["CREATE TABLE notes (text TEXT NOT NULL)"])
+    ///     .await?;
+    /// let written = store
+    ///     .transact(|transaction: &rusqlite::Transaction<'_>| {
+    ///         transaction.execute("INSERT INTO notes (text) VALUES ('kept')", [])
+    ///     })
+    ///     .await??;
+    /// assert_eq!(written, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Ok(Err(e))` when `f` returned `Err(e)`. [`StoreError::Unavailable`] when `f`
+    /// panicked or the batch's transaction could not begin or commit (I/O, a full disk,
+    /// another process holding the lock past the busy timeout), [`StoreError::Closed`] after
+    /// [`close`](Self::close).
+    pub async fn transact<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.queue
+            .extra(|reply| -> Box<dyn Closure> { Box::new(Call { f, reply }) })
+            .await
+    }
+
+    /// Brings another component's tables in this database up to date: applies the
+    /// `migrations` the database has not had yet, where `migrations[n]` takes the
+    /// component from version `n` to `n + 1`, and records the new version in
+    /// `soniox_schema`. A component already at `migrations.len()` is left alone.
+    ///
+    /// `component` names the component in `soniox_schema` (this crate's own is
+    /// `webhook_events`); give its tables names that start with `soniox_` and the
+    /// component's name. Each migration may hold several statements. Migrations are only
+    /// ever appended: a released one is never edited. They run in one savepoint of the
+    /// writer's transaction, so a failing migration leaves the component as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::SchemaTooNew`] when the database's version of `component` is newer
+    /// than `migrations.len()` (a newer version of the component migrated it), and the
+    /// errors of [`transact`](Self::transact), a failing migration included.
+    pub async fn migrate_component(
+        &self,
+        component: &'static str,
+        migrations: &'static [&'static str],
+    ) -> Result<(), StoreError> {
+        self.transact(move |transaction| migrate(transaction, component, migrations))
+            .await?
     }
 
     /// Stops taking operations, finishes the queued ones, closes the database and waits for
@@ -204,27 +301,33 @@ impl SqliteStoreBuilder {
         connection
             .pragma_update(None, "synchronous", self.durability.pragma())
             .map_err(sqlite_error)?;
-        migrate(&mut connection)?;
+        // IMMEDIATE takes the write lock first, so two processes opening a new file at once
+        // migrate one after the other instead of both trying.
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite_error)?;
+        migrate(&transaction, schema::COMPONENT, MIGRATIONS)?;
+        transaction.commit().map_err(sqlite_error)?;
         Ok(connection)
     }
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`] in one transaction, refusing a newer one.
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
-    // IMMEDIATE takes the write lock first, so two processes opening a new file at once
-    // migrate one after the other instead of both trying.
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sqlite_error)?;
+/// Brings `component` to version `migrations.len()` within `transaction`, refusing a newer
+/// version.
+fn migrate(
+    transaction: &Transaction<'_>,
+    component: &str,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
     transaction
         .execute_batch(schema::CREATE_VERSIONS)
         .map_err(sqlite_error)?;
     let found: i64 = transaction
-        .query_row(schema::READ_VERSION, [schema::COMPONENT], |row| row.get(0))
+        .query_row(schema::READ_VERSION, [component], |row| row.get(0))
         .optional()
         .map_err(sqlite_error)?
         .unwrap_or(0);
-    let pending = schema::pending(found, MIGRATIONS)?;
+    let pending = schema::pending(found, migrations)?;
     if pending.is_empty() {
         return Ok(());
     }
@@ -234,17 +337,18 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     transaction
         .execute(
             schema::WRITE_VERSION,
-            params![schema::COMPONENT, SCHEMA_VERSION],
+            params![component, schema::newest(migrations)],
         )
         .map_err(sqlite_error)?;
-    transaction.commit().map_err(sqlite_error)
+    Ok(())
 }
 
 /// The writer thread: batches of queued jobs, one transaction each, until the queue closes.
-fn write(mut connection: Connection, mut writers: Writers) {
+fn write(mut connection: Connection, mut writers: Writers<Box<dyn Closure>>) {
     while let Some(first) = writers.jobs.blocking_recv() {
         let batch = queue::drain(&mut writers.jobs, first);
-        run_batch(&mut connection, batch);
+        // One clock reading per batch: the batch commits as one instant.
+        run_batch(&mut connection, batch, unix_millis());
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the SQLite event store failed");
@@ -252,43 +356,170 @@ fn write(mut connection: Connection, mut writers: Writers) {
     drop(writers.alive);
 }
 
-fn run_batch(connection: &mut Connection, jobs: Vec<Job>) {
-    // One clock reading per batch: the batch commits as one instant.
-    let now = unix_millis();
-    match in_transaction(connection, &jobs, now) {
-        Ok(outcomes) => {
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                job.finish(Ok(outcome));
-            }
-        }
-        // Nothing of the batch was committed. Run each job alone, so that one job's failure
-        // is not every job's, and every caller gets its own true answer.
-        Err(_) if jobs.len() > 1 => {
-            for job in jobs {
-                let result = in_transaction(connection, std::slice::from_ref(&job), now);
-                job.finish(result.map(|mut outcomes| outcomes.remove(0)));
-            }
-        }
-        Err(error) => queue::fail_all(jobs, error),
+/// A [`SqliteStore::transact`] call on its way to the writer thread: the caller's closure
+/// and reply, their types erased so that they queue with the event operations.
+trait Closure: Send {
+    /// Runs the closure in a savepoint of its own within `transaction`. Returns how to answer
+    /// its caller once the batch's fate is known, and an error when the transaction can no
+    /// longer be trusted (the closure ended it, or its savepoint could not be rolled back),
+    /// which fails the batch.
+    fn run(self: Box<Self>, transaction: &Transaction<'_>) -> (Answer, Result<(), StoreError>);
+
+    /// Answers the caller with `error` without running the closure.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+impl Extra for Box<dyn Closure> {
+    fn fail(self, error: StoreError) {
+        Closure::fail(self, error);
     }
 }
 
-/// Runs `jobs` in one transaction; their outcomes, in order, once it has committed.
+/// How a closure that ran answers its caller, given its batch's commit (`Ok`) or the error
+/// that kept the batch from committing.
+type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// The savepoint every closure runs in. Savepoints nest by name, so a closure may create
+/// its own, even one of this name.
+const SAVEPOINT: &str = "SAVEPOINT soniox_transact";
+const RELEASE: &str = "RELEASE soniox_transact";
+const ROLL_BACK: &str = "ROLLBACK TO soniox_transact; RELEASE soniox_transact";
+
+/// The concrete [`Closure`]: `f` and where its answer goes.
+struct Call<F, T, E> {
+    f: F,
+    reply: Reply<Result<T, E>>,
+}
+
+impl<F, T, E> Closure for Call<F, T, E>
+where
+    F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn run(self: Box<Self>, transaction: &Transaction<'_>) -> (Answer, Result<(), StoreError>) {
+        let Self { f, reply } = *self;
+        if let Err(error) = transaction.execute_batch(SAVEPOINT) {
+            // Nothing ran: the transaction is as it was, and the batch goes on without `f`.
+            return (send(reply, Err(sqlite_error(error))), Ok(()));
+        }
+        // The transaction is rolled back to the savepoint below whatever state the panic
+        // left it in, and `f` (which owned the rest of that state) is gone.
+        let ran = catch_unwind(AssertUnwindSafe(|| f(transaction)));
+        if transaction.is_autocommit() {
+            // `f` committed or rolled back the batch's transaction (or SQLite rolled it back
+            // after an I/O error or a full disk): what became of the batch is unknown here.
+            let error =
+                || StoreError::unavailable("the transaction ended inside a transact closure");
+            return (send(reply, Err(error())), Err(error()));
+        }
+        let keep = matches!(ran, Ok(Ok(_)));
+        let sound = transaction
+            .execute_batch(if keep { RELEASE } else { ROLL_BACK })
+            .map_err(sqlite_error);
+        let answer: Answer = match ran {
+            Ok(Ok(value)) => Box::new(move |committed| {
+                let _ = reply.send(committed.map(|()| Ok(value)));
+            }),
+            // Nothing of `f` is written whether or not the batch commits.
+            Ok(Err(error)) => send(reply, Ok(Err(error))),
+            Err(panic) => send(reply, Err(queue::panicked(&*panic))),
+        };
+        (answer, sound)
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// An [`Answer`] that sends `result`, whatever became of the batch.
+fn send<R: Send + 'static>(reply: Reply<R>, result: Result<R, StoreError>) -> Answer {
+    Box::new(move |_| {
+        let _ = reply.send(result);
+    })
+}
+
+/// A job that ran in its batch's transaction, waiting for the commit to answer its caller.
+enum Ran {
+    Event(Job, Outcome),
+    Closure(Answer),
+}
+
+impl Ran {
+    fn answer(self, committed: Result<(), StoreError>) {
+        match self {
+            Self::Event(job, outcome) => job.finish(committed.map(|()| outcome)),
+            Self::Closure(answer) => answer(committed),
+        }
+    }
+}
+
+/// Runs `jobs` in one transaction and answers each once it has committed.
+///
+/// When the batch fails, nothing of it was committed. Closures that ran are answered with
+/// the error: they are `FnOnce`, and cannot run again. Every other job, the one that failed
+/// included, runs again alone, so that one job's failure is not every job's and every
+/// caller gets its own true answer. A closure's own failure never fails the batch (its
+/// savepoint is rolled back instead), so only a failing commit, an event operation or a
+/// closure that broke the transaction costs the closures of the batch.
+fn run_batch(connection: &mut Connection, jobs: Vec<Job>, now: i64) {
+    let alone = jobs.len() == 1;
+    let mut left = VecDeque::from(jobs);
+    let mut ran = Vec::with_capacity(left.len());
+    let failed = match in_transaction(connection, &mut left, &mut ran, now) {
+        Ok(()) => {
+            for job in ran {
+                job.answer(Ok(()));
+            }
+            return;
+        }
+        Err(error) => Shared::from(error),
+    };
+    let mut again = Vec::with_capacity(ran.len() + left.len());
+    for job in ran {
+        match job {
+            Ran::Event(job, _) => again.push(job),
+            Ran::Closure(answer) => answer(Err(failed.error())),
+        }
+    }
+    again.extend(left);
+    if alone {
+        queue::fail_all(again, failed.error());
+    } else {
+        for job in again {
+            run_batch(connection, vec![job], now);
+        }
+    }
+}
+
+/// Runs the jobs of `left` in one transaction, moving each to `ran` once it ran; on an
+/// error, the job that failed (unless a closure) and those after it stay in `left`.
 fn in_transaction(
     connection: &mut Connection,
-    jobs: &[Job],
+    left: &mut VecDeque<Job>,
+    ran: &mut Vec<Ran>,
     now: i64,
-) -> Result<Vec<Outcome>, StoreError> {
+) -> Result<(), StoreError> {
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sqlite_error)?;
-    let outcomes = jobs
-        .iter()
-        .map(|job| run_job(&transaction, job, now))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sqlite_error)?;
-    transaction.commit().map_err(sqlite_error)?;
-    Ok(outcomes)
+    while let Some(job) = left.pop_front() {
+        if let Job::Extra(closure) = job {
+            let (answer, sound) = closure.run(&transaction);
+            ran.push(Ran::Closure(answer));
+            sound?;
+            continue;
+        }
+        match run_job(&transaction, &job, now) {
+            Ok(outcome) => ran.push(Ran::Event(job, outcome)),
+            Err(error) => {
+                left.push_front(job);
+                return Err(sqlite_error(error));
+            }
+        }
+    }
+    transaction.commit().map_err(sqlite_error)
 }
 
 fn run_job(transaction: &Transaction<'_>, job: &Job, now: i64) -> rusqlite::Result<Outcome> {
@@ -326,6 +557,9 @@ fn run_job(transaction: &Transaction<'_>, job: &Job, now: i64) -> rusqlite::Resu
                 .execute([now.saturating_sub(*older_than_ms)])?;
             Ok(Outcome::Pruned(u64::try_from(deleted).unwrap_or(u64::MAX)))
         }
+        // Closures run through `Closure::run`, never here; were one to come, answering it
+        // with an outcome fails it as an internal error.
+        Job::Extra(_) => Ok(Outcome::Unit),
     }
 }
 
