@@ -2,17 +2,47 @@
 //! polling.
 //!
 //! Soniox's own advice is to keep the ids of the jobs you submit and fetch results yourself
-//! when a webhook never comes. This crate is being built to do that for you; today it holds
-//! the part everything else rests on, the reconciler's decisions
-//! ([`reconcile::decide`]): given a tracked job, the time and what the API says about it,
-//! whether to wait, adopt a job whose create answer was lost, resubmit one that never
-//! reached the API, hand a finished job to the handler (and say what became of its
-//! webhook), or report it lost. They are pure functions, so every rule is tested with plain
+//! when a webhook never comes. A [`Tracker`] does it for you:
+//!
+//! 1. [`Tracker::submit`] records the job under a fresh `client_reference_id` *before* sending
+//!    the create request, so a crash or a lost answer in between loses nothing;
+//! 2. the job's webhook, received by a `soniox_webhook` receiver over [`Tracker::inbox`] and
+//!    [`Tracker::webhook_handler`], hands the finished job to your [`JobHandler`];
+//! 3. the reconciler ([`Tracker::spawn_reconciler`], or [`Tracker::reconcile`] for one pass)
+//!    looks at jobs whose webhook is overdue, in list pages rather than one request per job,
+//!    and handles the finished ones itself. It adopts jobs whose create answer was lost and
+//!    resubmits those whose request never arrived.
+//!
+//! Webhook and reconciler claim a finished job the same way (in the store's webhook events),
+//! so it is handled by one of them at a time and, once handled, never again.
+//!
+//! The decisions the reconciler makes are pure functions in [`reconcile`], tested on plain
 //! values.
 //!
-//! The tracker that stores jobs (SQLite or PostgreSQL, through `soniox-store`), submits them
-//! under a `client_reference_id` recorded before the create, marks them from webhooks and
-//! polls the overdue ones in list pages is the next step; see `ARCHITECTURE.md`.
+//! # Guarantees
+//!
+//! - Every job submitted is handled at least once, whether its webhook arrives, arrives twice,
+//!   arrives while it is being handled, or never arrives, across restarts of the process.
+//! - The handler is called again after it fails, panics, times out, or the process dies
+//!   before recording its success: make its effect idempotent.
+//!
+//! # Status
+//!
+//! SQLite only, one process. PostgreSQL (several replicas), a handler whose writes join the
+//! tracker's transaction (an exactly-once effect), and the chaos tests are the next steps;
+//! see `ARCHITECTURE.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod handler;
+mod jobs;
+mod metrics;
 pub mod reconcile;
+mod tracker;
+
+pub use crate::{
+    handler::{FinishedJob, JobHandler, JobOutcome},
+    metrics::Metrics,
+    tracker::{
+        Pass, Reconciler, Submission, Tracker, TrackerBuilder, TrackerError, WebhookHandler,
+    },
+};

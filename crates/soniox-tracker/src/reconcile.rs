@@ -13,7 +13,7 @@
 //! | submitted | `webhook_grace` after submission, then with growing intervals | queued or processing | [`Decision::Wait`] (flagged `stuck` past `stuck_after`) |
 //! | | | completed or error | [`Decision::Handle`], with what became of the webhook |
 //! | | | no such job | [`Decision::Lost`] |
-//! | finished (webhook came, handler not yet done) | `retry_interval` after the last try | — | [`Decision::Handle`] again |
+//! | finished (webhook came, handler not yet done) | `retry_interval` after each try | — | [`Decision::Handle`] again |
 
 use std::time::Duration;
 
@@ -74,8 +74,8 @@ pub enum Stage {
         id: TranscriptionId,
         /// How it ended.
         status: TranscriptionStatus,
-        /// When its handling was last tried (or the job was found finished).
-        last_try: OffsetDateTime,
+        /// When to try its handling again, should it not be done by then.
+        retry_at: OffsetDateTime,
     },
     /// Handled successfully; nothing more to do.
     Done,
@@ -190,7 +190,7 @@ pub fn next_check(job: &TrackedJob, policy: &Policy) -> Option<OffsetDateTime> {
     match &job.stage {
         Stage::Submitting => Some(job.recorded_at + policy.create_grace),
         Stage::Submitted { next_poll, .. } => Some(*next_poll),
-        Stage::Finished { last_try, .. } => Some(*last_try + policy.retry_interval),
+        Stage::Finished { retry_at, .. } => Some(*retry_at),
         Stage::Done => None,
     }
 }

@@ -225,11 +225,11 @@ fn a_submitted_job_the_api_no_longer_has_is_lost() {
 }
 
 #[test]
-fn a_finished_job_whose_handling_failed_is_retried_after_the_interval() {
+fn a_finished_job_whose_handling_failed_is_retried_when_due() {
     let finished = job(Stage::Finished {
         id: id(),
         status: TranscriptionStatus::Error,
-        last_try: at(10),
+        retry_at: at(11),
     });
     check(
         &finished,

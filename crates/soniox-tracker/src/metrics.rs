@@ -1,0 +1,71 @@
+//! What the tracker has done, for dashboards and alerts.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters since the tracker started, plus the jobs still needing work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Jobs recorded but not yet known to the API (their create answer is pending).
+    pub submitting: u64,
+    /// Jobs the API accepted whose outcome is awaited.
+    pub awaiting: u64,
+    /// Finished jobs whose handling has not succeeded yet.
+    pub unhandled: u64,
+    /// Jobs due for the reconciler now (their webhook is overdue, or a retry is due).
+    pub overdue: u64,
+    /// Jobs submitted through the tracker.
+    pub submitted: u64,
+    /// Jobs whose create answer was lost and that the reconciler found under their reference.
+    pub adopted: u64,
+    /// Jobs whose create request never reached the API and that the reconciler sent again.
+    pub resubmitted: u64,
+    /// Finished jobs found by polling, not by their webhook.
+    pub recovered_by_polling: u64,
+    /// Of those, jobs whose webhook our receiver (or another) answered with a non-2xx status:
+    /// usually a wrong secret or path.
+    pub rejected_deliveries: u64,
+    /// Finished jobs handed to the handler successfully.
+    pub handled: u64,
+    /// Handler calls that failed, panicked or timed out.
+    pub handler_failures: u64,
+    /// Jobs the API no longer had before they were handled.
+    pub lost: u64,
+    /// Polls that found a job queued or processing past `stuck_after`.
+    pub stuck: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) submitted: AtomicU64,
+    pub(crate) adopted: AtomicU64,
+    pub(crate) resubmitted: AtomicU64,
+    pub(crate) recovered_by_polling: AtomicU64,
+    pub(crate) rejected_deliveries: AtomicU64,
+    pub(crate) handled: AtomicU64,
+    pub(crate) handler_failures: AtomicU64,
+    pub(crate) lost: AtomicU64,
+    pub(crate) stuck: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Metrics {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Metrics {
+            submitted: read(&self.submitted),
+            adopted: read(&self.adopted),
+            resubmitted: read(&self.resubmitted),
+            recovered_by_polling: read(&self.recovered_by_polling),
+            rejected_deliveries: read(&self.rejected_deliveries),
+            handled: read(&self.handled),
+            handler_failures: read(&self.handler_failures),
+            lost: read(&self.lost),
+            stuck: read(&self.stuck),
+            ..Metrics::default()
+        }
+    }
+}

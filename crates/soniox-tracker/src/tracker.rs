@@ -1,0 +1,752 @@
+//! The tracker: submit jobs, receive their webhooks, reconcile the overdue ones, hand each
+//! finished job to the handler.
+
+use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use soniox_client::{Client, Webhook};
+use soniox_store::{EventStore, SqliteStore, StoreError};
+use soniox_types::{
+    CreateTranscription, CreateTranscriptionBuilder, ListParams, OffsetDateTime, Secret,
+    Transcription, TranscriptionId, TranscriptionStatus, ValidationErrors, WebhookEvent,
+    WebhookStatus,
+};
+use soniox_webhook::{Inbox, ReceivedEvent, Verifier, store::Claim};
+
+use crate::{
+    handler::{BoxedHandler, FinishedJob, JobHandler, JobOutcome, boxed},
+    jobs::{DueJob, Jobs},
+    metrics::{Counters, Metrics},
+    reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
+};
+
+/// How long the clocks of this process and the API may disagree when the reconciler looks for
+/// jobs created since a job was recorded.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// How many due jobs one reconciler pass takes.
+const PASS_SIZE: usize = 500;
+
+/// The page size the reconciler lists with: the API's maximum.
+const PAGE_SIZE: u32 = 1000;
+
+/// Why the tracker could not do something.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrackerError {
+    /// The tracker's store failed.
+    #[error("the tracker's store failed")]
+    Store(#[from] StoreError),
+    /// The API refused or failed a request.
+    #[error("the Soniox API request failed")]
+    Api(#[from] soniox_client::Error),
+    /// The create request is invalid.
+    #[error("the transcription request is invalid")]
+    Invalid(#[from] ValidationErrors),
+    /// A recorded create request could not be read back.
+    #[error("a recorded transcription request is unreadable")]
+    Unreadable(#[source] serde_json::Error),
+}
+
+/// What [`Tracker::submit`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Submission {
+    /// The API accepted the job.
+    Created {
+        /// The job's `client_reference_id`.
+        reference: String,
+        /// The job's id.
+        id: TranscriptionId,
+    },
+    /// The create request's fate is unknown (a timeout, a 5xx, a rate limit): the job is
+    /// recorded, and the reconciler adopts it or sends it again.
+    Pending {
+        /// The job's `client_reference_id`.
+        reference: String,
+        /// Why the answer is unknown.
+        reason: String,
+    },
+}
+
+/// What one reconciler pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pass {
+    /// Jobs that were due.
+    pub due: usize,
+    /// List pages requested.
+    pub pages: usize,
+    /// Single jobs requested (a job the pages did not cover).
+    pub gets: usize,
+    /// Finished jobs handed to the handler successfully.
+    pub handled: usize,
+}
+
+/// Builds a [`Tracker`].
+pub struct TrackerBuilder {
+    client: Client,
+    store: Arc<SqliteStore>,
+    webhook_url: Option<String>,
+    auth: Option<(String, Secret)>,
+    policy: Policy,
+    handler_deadline: Duration,
+    cleanup: bool,
+}
+
+impl fmt::Debug for TrackerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackerBuilder")
+            .field("webhook_url", &self.webhook_url)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrackerBuilder {
+    /// Jobs are created with this `webhook_url`, which should reach [`Tracker::inbox`].
+    #[must_use]
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Jobs' webhooks carry `name: secret`.
+    #[must_use]
+    pub fn webhook_auth(mut self, name: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.auth = Some((name.into(), secret.into()));
+        self
+    }
+
+    /// When the reconciler looks at jobs (default [`Policy::default`]).
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How long a handler may run (default 10 s); the same as the receiving inbox's.
+    #[must_use]
+    pub fn handler_deadline(mut self, deadline: Duration) -> Self {
+        self.handler_deadline = deadline;
+        self
+    }
+
+    /// After a job is handled, delete it (and its uploaded file) from the API.
+    #[must_use]
+    pub fn cleanup(mut self, cleanup: bool) -> Self {
+        self.cleanup = cleanup;
+        self
+    }
+
+    /// A tracker handing each finished job to `handler`; creates its tables if needed.
+    ///
+    /// # Errors
+    ///
+    /// When the store's database cannot hold the job table.
+    pub async fn build(self, handler: impl JobHandler) -> Result<Tracker, TrackerError> {
+        let jobs = Jobs::open(Arc::clone(&self.store)).await?;
+        Ok(Tracker {
+            inner: Arc::new(Inner {
+                client: self.client,
+                events: self.store,
+                jobs,
+                webhook_url: self.webhook_url,
+                auth: self.auth,
+                policy: self.policy,
+                handler_deadline: self.handler_deadline,
+                cleanup: self.cleanup,
+                handler: boxed(handler),
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+/// Tracks the jobs submitted through it until each finished one has been handled; see the
+/// [crate docs](crate). Cheap to clone.
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    events: Arc<SqliteStore>,
+    jobs: Jobs,
+    webhook_url: Option<String>,
+    auth: Option<(String, Secret)>,
+    policy: Policy,
+    handler_deadline: Duration,
+    cleanup: bool,
+    handler: BoxedHandler,
+    counters: Counters,
+}
+
+impl fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracker")
+            .field("webhook_url", &self.inner.webhook_url)
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// A fresh `client_reference_id`: 128 random bits.
+fn new_reference() -> String {
+    format!("sxt-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+impl Tracker {
+    /// A tracker that creates jobs with `client` and keeps its records in `store` (the same
+    /// database as the webhook events it receives).
+    pub fn builder(client: Client, store: Arc<SqliteStore>) -> TrackerBuilder {
+        TrackerBuilder {
+            client,
+            store,
+            webhook_url: None,
+            auth: None,
+            policy: Policy::default(),
+            handler_deadline: soniox_webhook::DEFAULT_HANDLER_DEADLINE,
+            cleanup: false,
+        }
+    }
+
+    /// Submits a job: records it under a fresh `client_reference_id`, then creates it with the
+    /// tracker's webhook. A crash or a lost answer in between loses nothing: the reconciler
+    /// adopts the job the API has under that reference, or creates it then.
+    ///
+    /// # Errors
+    ///
+    /// When the request is invalid, the API refused it outright (a 4xx other than 408 and
+    /// 429; the record is dropped), or the store failed.
+    pub async fn submit(
+        &self,
+        request: CreateTranscriptionBuilder,
+    ) -> Result<Submission, TrackerError> {
+        let inner = &self.inner;
+        let reference = new_reference();
+        let request = self
+            .with_webhook(request.client_reference_id(&reference))?
+            .build()?;
+        let recorded = now();
+        inner
+            .jobs
+            .record(
+                &reference,
+                recordable(&request)?,
+                recorded,
+                recorded + inner.policy.create_grace,
+            )
+            .await?;
+        Counters::add(&inner.counters.submitted);
+        match inner.client.transcriptions().create(&request).await {
+            Ok(job) => {
+                let at = now();
+                let first_poll = at + inner.policy.webhook_grace;
+                inner
+                    .jobs
+                    .submitted(&reference, &job.id, at, first_poll)
+                    .await?;
+                Ok(Submission::Created {
+                    reference,
+                    id: job.id,
+                })
+            }
+            Err(error) if created_maybe(&error) => {
+                tracing::warn!(%reference, error = %error, "create answer unknown; the reconciler will adopt or resubmit the job");
+                Ok(Submission::Pending {
+                    reference,
+                    reason: error.to_string(),
+                })
+            }
+            Err(error) => {
+                inner.jobs.forget(&reference).await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    fn with_webhook(
+        &self,
+        request: CreateTranscriptionBuilder,
+    ) -> Result<CreateTranscriptionBuilder, TrackerError> {
+        let Some(url) = &self.inner.webhook_url else {
+            return Ok(request);
+        };
+        let mut webhook = Webhook::new(url.clone());
+        if let Some((name, secret)) = &self.inner.auth {
+            webhook = webhook.auth(name.clone(), secret.clone());
+        }
+        Ok(webhook.apply(request)?)
+    }
+
+    /// The inbox to receive this tracker's webhooks with: `verifier`, the tracker's store and
+    /// handler deadline. Serve it with [`Tracker::webhook_handler`].
+    pub fn inbox(&self, verifier: Verifier) -> Inbox {
+        let events: Arc<dyn EventStore> = self.inner.events.clone();
+        Inbox::new(verifier)
+            .shared_store(events)
+            .handler_deadline(self.inner.handler_deadline)
+    }
+
+    /// The webhook handler for a `soniox_webhook::WebhookService` over [`Tracker::inbox`]:
+    /// marks the job finished and runs the job handler.
+    pub fn webhook_handler(&self) -> WebhookHandler {
+        WebhookHandler {
+            tracker: self.clone(),
+        }
+    }
+
+    /// What the tracker has done, and the jobs still needing work.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot count the pending jobs.
+    pub async fn metrics(&self) -> Result<Metrics, TrackerError> {
+        let pending = self.inner.jobs.pending(now()).await?;
+        Ok(Metrics {
+            submitting: pending.submitting,
+            awaiting: pending.submitted,
+            unhandled: pending.finished,
+            overdue: pending.overdue,
+            ..self.inner.counters.snapshot()
+        })
+    }
+
+    /// Fetches what the handler needs, runs it, and records the job as done.
+    async fn run_handler(
+        &self,
+        id: &TranscriptionId,
+        status: &TranscriptionStatus,
+    ) -> Result<(), String> {
+        let inner = &self.inner;
+        let transcriptions = inner.client.transcriptions();
+        let outcome = if *status == TranscriptionStatus::Completed {
+            let transcript = transcriptions
+                .transcript(id)
+                .await
+                .map_err(|e| e.to_string())?;
+            JobOutcome::Completed(Box::new(transcript))
+        } else {
+            let job = transcriptions.get(id).await.map_err(|e| e.to_string())?;
+            JobOutcome::Failed {
+                error_type: job.error_type,
+                error_message: job.error_message,
+            }
+        };
+        let file = match &outcome {
+            JobOutcome::Completed(_) if inner.cleanup => transcriptions
+                .get(id)
+                .await
+                .ok()
+                .and_then(|job| job.file_id),
+            _ => None,
+        };
+        let job = FinishedJob {
+            id: id.clone(),
+            outcome,
+        };
+        if let Err(error) = (inner.handler)(job).await {
+            Counters::add(&inner.counters.handler_failures);
+            return Err(error);
+        }
+        inner
+            .jobs
+            .done(id, now())
+            .await
+            .map_err(|e| e.to_string())?;
+        Counters::add(&inner.counters.handled);
+        if inner.cleanup {
+            self.clean_up(id, file).await;
+        }
+        Ok(())
+    }
+
+    async fn clean_up(&self, id: &TranscriptionId, file: Option<soniox_types::FileId>) {
+        let client = &self.inner.client;
+        if let Err(error) = client.transcriptions().delete(id).await {
+            tracing::warn!(%id, %error, "cleanup: the transcription could not be deleted");
+        }
+        if let Some(file) = file
+            && let Err(error) = client.files().delete(&file).await
+        {
+            tracing::warn!(%id, %error, "cleanup: the uploaded file could not be deleted");
+        }
+    }
+
+    /// One reconciler pass: takes the due jobs, asks the API about them (list pages, and a
+    /// GET only for a job the pages did not cover), and acts on each decision.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails, or the API cannot be listed; the jobs taken come back after
+    /// [`Policy::retry_interval`].
+    pub async fn reconcile(&self) -> Result<Pass, TrackerError> {
+        let inner = &self.inner;
+        let started = now();
+        let due = inner
+            .jobs
+            .claim_due(started, inner.policy.retry_interval, PASS_SIZE)
+            .await?;
+        let mut pass = Pass {
+            due: due.len(),
+            ..Pass::default()
+        };
+        let oldest = due
+            .iter()
+            .filter(|due| !matches!(due.job.stage, Stage::Finished { .. }))
+            .map(|due| due.job.recorded_at)
+            .min();
+        let listed = match oldest {
+            Some(oldest) => self.list_since(oldest - CLOCK_SKEW, &mut pass).await?,
+            None => Listed::default(),
+        };
+        for due in due {
+            let reference = due.job.reference.clone();
+            if let Err(error) = self.settle(due, &listed, &mut pass).await {
+                tracing::warn!(%reference, error = %error, "reconciling a job failed; it is looked at again later");
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Every job created since `since`, newest first, page by page.
+    async fn list_since(
+        &self,
+        since: OffsetDateTime,
+        pass: &mut Pass,
+    ) -> Result<Listed, TrackerError> {
+        let mut listed = Listed::default();
+        let mut params = ListParams::new().limit(PAGE_SIZE);
+        loop {
+            let page = self
+                .inner
+                .client
+                .transcriptions()
+                .list_page(&params)
+                .await?;
+            pass.pages += 1;
+            let reached_older = page
+                .transcriptions
+                .last()
+                .is_none_or(|oldest| oldest.created_at < since);
+            for job in page.transcriptions {
+                if let Some(reference) = &job.client_reference_id {
+                    listed
+                        .by_reference
+                        .insert(reference.clone(), job.id.clone());
+                }
+                listed.by_id.insert(job.id.clone(), job);
+            }
+            match page.next_page_cursor {
+                Some(cursor) if !reached_older && !cursor.is_empty() => {
+                    params = params.cursor(cursor);
+                }
+                _ => return Ok(listed),
+            }
+        }
+    }
+
+    /// Decides about one due job and acts on the decision.
+    async fn settle(
+        &self,
+        due: DueJob,
+        listed: &Listed,
+        pass: &mut Pass,
+    ) -> Result<(), TrackerError> {
+        let inner = &self.inner;
+        let now = now();
+        let job = &due.job;
+        let fetched;
+        let observation = match &job.stage {
+            Stage::Submitting => match listed.by_reference.get(&job.reference) {
+                Some(id) => listed
+                    .by_id
+                    .get(id)
+                    .map_or(Observation::Missing, Observation::Found),
+                None => Observation::Missing,
+            },
+            Stage::Submitted { id, .. } => match listed.by_id.get(id) {
+                Some(found) => Observation::Found(found),
+                None => {
+                    pass.gets += 1;
+                    match inner.client.transcriptions().get(id).await {
+                        Ok(found) => {
+                            fetched = found;
+                            Observation::Found(&fetched)
+                        }
+                        Err(error) if error.is_not_found() => Observation::Missing,
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+            },
+            Stage::Finished { .. } | Stage::Done => Observation::NotAsked,
+        };
+        match decide(job, now, observation, &inner.policy) {
+            Decision::Wait { until } => {
+                inner
+                    .jobs
+                    .reschedule(
+                        &job.reference,
+                        until.max(now + Duration::from_secs(1)),
+                        false,
+                        now,
+                    )
+                    .await?;
+            }
+            Decision::Polled { until, stuck } => {
+                if stuck {
+                    Counters::add(&inner.counters.stuck);
+                    tracing::warn!(reference = %job.reference, "job still queued or processing past stuck_after");
+                }
+                inner
+                    .jobs
+                    .reschedule(&job.reference, until, true, now)
+                    .await?;
+            }
+            Decision::Adopt { id } => {
+                Counters::add(&inner.counters.adopted);
+                tracing::info!(reference = %job.reference, %id, "adopted a job whose create answer was lost");
+                // Looked at again at once: it may well have finished already.
+                inner.jobs.submitted(&job.reference, &id, now, now).await?;
+            }
+            Decision::Resubmit => self.resubmit(&due, now).await?,
+            Decision::Handle { status, delivery } => {
+                let Some(id) = job_id(job) else {
+                    return Ok(());
+                };
+                match delivery {
+                    Delivery::Rejected { status_code } => {
+                        Counters::add(&inner.counters.rejected_deliveries);
+                        tracing::error!(%id, status_code, "the job's webhook was answered {status_code}: check the receiver's secret and path");
+                    }
+                    Delivery::NeverDelivered | Delivery::AcceptedElsewhere { .. } => {
+                        tracing::info!(%id, "job finished without its webhook reaching the tracker; handling it from the poll");
+                    }
+                    Delivery::Received => {}
+                }
+                if self.handle_claimed(&id, &status, now).await? {
+                    pass.handled += 1;
+                    if delivery != Delivery::Received {
+                        Counters::add(&inner.counters.recovered_by_polling);
+                    }
+                }
+            }
+            Decision::Lost => {
+                Counters::add(&inner.counters.lost);
+                tracing::error!(reference = %job.reference, "the API no longer has this job; it was never handled");
+                inner.jobs.lost(&job.reference, now).await?;
+            }
+            Decision::Settled => {}
+        }
+        Ok(())
+    }
+
+    /// Sends a recorded create request again, under its reference.
+    async fn resubmit(&self, due: &DueJob, now: OffsetDateTime) -> Result<(), TrackerError> {
+        let inner = &self.inner;
+        let mut request: CreateTranscription =
+            serde_json::from_str(&due.request).map_err(TrackerError::Unreadable)?;
+        request.webhook_auth_header_value = request
+            .webhook_auth_header_name
+            .as_ref()
+            .and_then(|_| inner.auth.as_ref().map(|(_, secret)| secret.clone()));
+        request.validate()?;
+        match inner.client.transcriptions().create(&request).await {
+            Ok(job) => {
+                Counters::add(&inner.counters.resubmitted);
+                tracing::info!(reference = %due.job.reference, id = %job.id, "resubmitted a job whose create request never reached the API");
+                let at = OffsetDateTime::now_utc();
+                inner
+                    .jobs
+                    .submitted(
+                        &due.job.reference,
+                        &job.id,
+                        at,
+                        at + inner.policy.webhook_grace,
+                    )
+                    .await?;
+            }
+            Err(error) if created_maybe(&error) => {
+                inner
+                    .jobs
+                    .reschedule(
+                        &due.job.reference,
+                        now + inner.policy.create_grace,
+                        false,
+                        now,
+                    )
+                    .await?;
+            }
+            Err(error) => {
+                tracing::error!(reference = %due.job.reference, %error, "the API refused a resubmitted job");
+                inner.jobs.lost(&due.job.reference, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims the finished job like a webhook delivery would, and handles it; `true` when this
+    /// call handled it. A claim held elsewhere (its webhook is being handled) is left to its
+    /// holder and looked at again after the retry interval.
+    async fn handle_claimed(
+        &self,
+        id: &TranscriptionId,
+        status: &TranscriptionStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool, TrackerError> {
+        let inner = &self.inner;
+        let event = WebhookEvent::new(id.clone(), webhook_status(status));
+        let lease = inner
+            .handler_deadline
+            .saturating_add(soniox_webhook::DEFAULT_LEASE_MARGIN);
+        let retry_at = now + inner.policy.retry_interval;
+        match inner.events.claim(&event, lease).await? {
+            Claim::Claimed(token) => {
+                inner.jobs.finished(id, status, now, retry_at).await?;
+                let handled =
+                    tokio::time::timeout(inner.handler_deadline, self.run_handler(id, status))
+                        .await;
+                match handled {
+                    Ok(Ok(())) => {
+                        inner.events.complete(&event, token).await?;
+                        Ok(true)
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(%id, %error, "handling a polled job failed; retried later");
+                        inner.events.release(&event, token).await?;
+                        Ok(false)
+                    }
+                    Err(_) => {
+                        Counters::add(&inner.counters.handler_failures);
+                        tracing::warn!(%id, "handling a polled job exceeded the deadline; retried later");
+                        inner.events.release(&event, token).await?;
+                        Ok(false)
+                    }
+                }
+            }
+            Claim::InProgress { .. } => {
+                inner.jobs.finished(id, status, now, retry_at).await?;
+                Ok(false)
+            }
+            Claim::Done => {
+                inner.jobs.done(id, now).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Runs the reconciler every `every` in a background task until the handle is stopped or
+    /// dropped. A failed pass is logged and the next one waits twice as long (up to ten
+    /// times `every`).
+    pub fn spawn_reconciler(&self, every: Duration) -> Reconciler {
+        let tracker = self.clone();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut wait = every;
+            loop {
+                match tracker.reconcile().await {
+                    Ok(pass) => {
+                        wait = every;
+                        if pass.due > 0 {
+                            tracing::debug!(?pass, "reconciler pass");
+                        }
+                    }
+                    Err(error) => {
+                        wait = (wait * 2).min(every * 10);
+                        tracing::warn!(error = %error, "reconciler pass failed");
+                    }
+                }
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        });
+        Reconciler { stop, task }
+    }
+}
+
+/// The reconciler running in the background; see [`Tracker::spawn_reconciler`].
+#[derive(Debug)]
+pub struct Reconciler {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Reconciler {
+    /// Stops after the current pass.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// What the pages of one pass held.
+#[derive(Debug, Default)]
+struct Listed {
+    by_id: HashMap<TranscriptionId, Transcription>,
+    by_reference: HashMap<String, TranscriptionId>,
+}
+
+fn job_id(job: &crate::reconcile::TrackedJob) -> Option<TranscriptionId> {
+    match &job.stage {
+        Stage::Submitted { id, .. } | Stage::Finished { id, .. } => Some(id.clone()),
+        Stage::Submitting | Stage::Done => None,
+    }
+}
+
+fn webhook_status(status: &TranscriptionStatus) -> WebhookStatus {
+    match status {
+        TranscriptionStatus::Completed => WebhookStatus::Completed,
+        _ => WebhookStatus::Error,
+    }
+}
+
+/// Whether a failed create may still have created the job: no answer, or an answer that
+/// does not say it was refused.
+fn created_maybe(error: &soniox_client::Error) -> bool {
+    error.is_retryable() || error.status().is_none_or(|status| status.is_server_error())
+}
+
+/// The request as recorded for a resubmission: everything but the webhook's secret, which the
+/// tracker adds back from its own configuration.
+fn recordable(request: &CreateTranscription) -> Result<String, TrackerError> {
+    let mut recorded = request.clone();
+    recorded.webhook_auth_header_value = None;
+    serde_json::to_string(&recorded).map_err(TrackerError::Unreadable)
+}
+
+/// The tracker's webhook handler; see [`Tracker::webhook_handler`].
+#[derive(Clone, Debug)]
+pub struct WebhookHandler {
+    tracker: Tracker,
+}
+
+impl soniox_webhook::Handler for WebhookHandler {
+    type Error = String;
+    type Future = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+    fn call(&self, event: ReceivedEvent) -> Self::Future {
+        let tracker = self.tracker.clone();
+        Box::pin(async move {
+            let status = match event.status() {
+                WebhookStatus::Completed => TranscriptionStatus::Completed,
+                _ => TranscriptionStatus::Error,
+            };
+            let now = now();
+            let retry_at = now + tracker.inner.policy.retry_interval;
+            tracker
+                .inner
+                .jobs
+                .finished(event.id(), &status, now, retry_at)
+                .await
+                .map_err(|error| error.to_string())?;
+            tracker.run_handler(event.id(), &status).await
+        })
+    }
+}

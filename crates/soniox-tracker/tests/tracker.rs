@@ -1,0 +1,263 @@
+//! The tracker against the emulator over real loopback HTTP, with a real SQLite file: webhooks
+//! that never come, create requests that never arrive, and a webhook receiver in front.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures_util::TryStreamExt as _;
+use soniox_client::{Client, Upload};
+use soniox_emulator::{
+    Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
+};
+use soniox_store::SqliteStore;
+use soniox_tracker::{FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
+use soniox_types::{CreateTranscription, ListParams, Secret};
+use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
+
+const API_KEY: &str = "tracker-key";
+const HEADER: &str = "X-Soniox-Webhook-Secret";
+const SECRET: &str = "tracker-secret-81c2";
+const JOBS: usize = 20;
+/// Bounds a failing run; a passing one takes a fraction of it.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+
+/// How many times the handler saw each job, and how.
+type Seen = Arc<Mutex<HashMap<String, Vec<bool>>>>;
+
+/// Short graces, so that the reconciler looks at jobs within milliseconds.
+fn quick_policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.create_grace = Duration::from_millis(50);
+    policy.webhook_grace = Duration::from_millis(50);
+    policy.max_poll_interval = Duration::from_millis(200);
+    policy.retry_interval = Duration::from_millis(100);
+    policy
+}
+
+struct Setup {
+    emulator: Emulator,
+    client: Client,
+    tracker: Tracker,
+    receiver: RunningReceiver,
+    seen: Seen,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(emulator: Emulator) -> Setup {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Arc::new(
+        SqliteStore::open(dir.path().join("tracker.db"))
+            .await
+            .expect("open"),
+    );
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(emulator.base_url())
+        .build()
+        .expect("a client");
+    let seen = Seen::default();
+    let record = Arc::clone(&seen);
+    let handler = move |job: FinishedJob| {
+        let completed = matches!(job.outcome, JobOutcome::Completed(_));
+        record
+            .lock()
+            .expect("seen lock")
+            .entry(job.id.as_str().to_owned())
+            .or_default()
+            .push(completed);
+        async { Ok::<(), std::convert::Infallible>(()) }
+    };
+    // The receiver first, so that its address can go into the tracker's webhook URL.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/hooks/soniox",
+        listener.local_addr().expect("addr")
+    );
+    let tracker = Tracker::builder(client.clone(), store)
+        .webhook_url(url)
+        .webhook_auth(HEADER, Secret::new(SECRET))
+        .policy(quick_policy())
+        .build(handler)
+        .await
+        .expect("a tracker");
+    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
+    let service = WebhookService::new(tracker.inbox(verifier), tracker.webhook_handler());
+    let receiver = Receiver::from_listener(listener, service)
+        .spawn()
+        .expect("a receiver");
+    Setup {
+        emulator,
+        client,
+        tracker,
+        receiver,
+        seen,
+        _dir: dir,
+    }
+}
+
+fn emulator() -> soniox_emulator::EmulatorBuilder {
+    Emulator::builder()
+        .api_key(API_KEY)
+        .job_clock(JobClock::Manual)
+        .quotas(Quotas::unlimited())
+        .webhook_retry_schedule([Duration::ZERO])
+}
+
+impl Setup {
+    async fn submit_all(&self) -> Vec<Submission> {
+        let audio = soniox_emulator::wav(Duration::from_millis(300));
+        let file = self
+            .client
+            .files()
+            .upload(Upload::bytes(audio, "a.wav"))
+            .await
+            .expect("upload");
+        let mut submissions = Vec::new();
+        for _ in 0..JOBS {
+            let request = CreateTranscription::builder("stt-async-v5").file_id(file.id.clone());
+            submissions.push(self.tracker.submit(request).await.expect("submit"));
+        }
+        submissions
+    }
+
+    /// Runs reconciler passes until every job was handled; returns the API requests made.
+    async fn reconcile_until_handled(&self) -> (usize, usize) {
+        let (mut pages, mut gets) = (0, 0);
+        let run = async {
+            loop {
+                let pass = self.tracker.reconcile().await.expect("a pass");
+                pages += pass.pages;
+                gets += pass.gets;
+                if self.seen.lock().expect("seen").len() == JOBS {
+                    return;
+                }
+                // Jobs come due on the wall clock; a short pause between passes.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(GIVE_UP_AFTER, run)
+            .await
+            .unwrap_or_else(|_| panic!("not every job was handled: {:?}", self.seen));
+        (pages, gets)
+    }
+
+    /// Every job the API holds, by reference: each must appear once.
+    async fn jobs_by_reference(&self) -> HashMap<String, usize> {
+        let jobs: Vec<_> = self
+            .client
+            .transcriptions()
+            .list(ListParams::new())
+            .try_collect()
+            .await
+            .expect("list");
+        let mut by_reference = HashMap::new();
+        for job in jobs {
+            *by_reference
+                .entry(job.client_reference_id.unwrap_or_default())
+                .or_insert(0) += 1;
+        }
+        by_reference
+    }
+
+    async fn stop(self) {
+        self.receiver.shutdown().await.expect("stop");
+        self.emulator.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
+    let emulator = emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold).every_nth(2))
+        .start()
+        .await
+        .expect("emulator");
+    let setup = setup(emulator).await;
+    let submissions = setup.submit_all().await;
+    assert!(
+        submissions
+            .iter()
+            .all(|submission| matches!(submission, Submission::Created { .. }))
+    );
+    setup.emulator.finish_jobs().await;
+
+    let (pages, gets) = setup.reconcile_until_handled().await;
+    let seen = setup.seen.lock().expect("seen").clone();
+    assert_eq!(seen.len(), JOBS);
+    assert!(
+        seen.values().all(|calls| calls == &[true]),
+        "each job handled once, completed: {seen:?}"
+    );
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    let withheld = setup
+        .emulator
+        .webhook_attempts()
+        .iter()
+        .filter(|attempt| attempt.outcome == soniox_emulator::AttemptOutcome::Withheld)
+        .count();
+    assert_eq!(withheld, JOBS / 2);
+    assert_eq!(metrics.handled, JOBS as u64);
+    // A delivered webhook may lose the race to a poll now and then; a withheld one never
+    // reaches the tracker, so the poll must have handled every one of those.
+    assert!(
+        metrics.recovered_by_polling >= withheld as u64,
+        "{metrics:?}"
+    );
+    assert_eq!((metrics.awaiting, metrics.unhandled), (0, 0));
+    // Pages, not a GET per job: one page holds every job here.
+    assert_eq!(gets, 0);
+    assert!(pages <= 10, "{pages} pages");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_never_arrived_is_resubmitted_once() {
+    // Every other create request is dropped before the emulator handles it.
+    let emulator = emulator()
+        .fault(
+            FaultRule::new(FaultAction::DropConnection)
+                .method("POST")
+                .path_prefix("/v1/transcriptions")
+                .every_nth(2),
+        )
+        .start()
+        .await
+        .expect("emulator");
+    let setup = setup(emulator).await;
+    let submissions = setup.submit_all().await;
+    let pending = submissions
+        .iter()
+        .filter(|submission| matches!(submission, Submission::Pending { .. }))
+        .count();
+    assert_eq!(pending, JOBS / 2);
+    // The faults stop; the reconciler sends the missing requests again.
+    setup.emulator.clear_faults();
+    let finishing = async {
+        loop {
+            setup.emulator.finish_jobs().await;
+            if setup.seen.lock().expect("seen").len() == JOBS {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let reconciling = setup.reconcile_until_handled();
+    tokio::join!(finishing, reconciling);
+
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(metrics.resubmitted, JOBS as u64 / 2);
+    let by_reference = setup.jobs_by_reference().await;
+    assert_eq!(by_reference.len(), JOBS, "{by_reference:?}");
+    assert!(
+        by_reference.values().all(|count| *count == 1),
+        "no duplicate create: {by_reference:?}"
+    );
+    let seen = setup.seen.lock().expect("seen").clone();
+    assert!(seen.values().all(|calls| calls.len() == 1), "{seen:?}");
+    setup.stop().await;
+}
