@@ -48,6 +48,10 @@ pub enum FaultAction {
     },
     /// Close the connection without answering.
     DropConnection,
+    /// Handle the request, then close the connection without sending the answer: the server
+    /// acted (a job was created, a file deleted) and the client cannot know, as when a proxy
+    /// times out after the upstream did its work.
+    DropResponse,
 }
 
 /// A REST fault: which requests it applies to, when it fires and what it does.

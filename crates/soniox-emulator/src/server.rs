@@ -343,19 +343,27 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let admin_path = path.strip_prefix("/_emulator/");
+    let mut drop_response = false;
     let result = match admin_path {
         Some(rest) => admin::route(&shared, request, rest).await,
         None => match inject(&shared, &method, &path).await? {
-            Some(failure) => {
+            Injected::Fail(failure) => {
                 discard_body(request).await;
                 Err(failure)
             }
-            None => match path.strip_prefix("/v1/") {
-                Some(rest) => crate::api::route(&shared, request, rest).await,
-                None => Err(Failure::no_route(http::StatusCode::NOT_FOUND)),
-            },
+            injected => {
+                drop_response = matches!(injected, Injected::DropResponse);
+                match path.strip_prefix("/v1/") {
+                    Some(rest) => crate::api::route(&shared, request, rest).await,
+                    None => Err(Failure::no_route(http::StatusCode::NOT_FOUND)),
+                }
+            }
         },
     };
+    if drop_response {
+        tracing::debug!(%method, %path, "request handled; its answer dropped by an injected fault");
+        return Err(Dropped);
+    }
     let mut reply = result.unwrap_or_else(|failure| {
         tracing::debug!(%method, %path, status = %failure.status(), "request failed");
         failure.into_reply(&request_id)
@@ -382,21 +390,28 @@ async fn discard_body(request: Request<Incoming>) {
 /// The header carrying each response's request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-async fn inject(
-    shared: &Shared,
-    method: &http::Method,
-    path: &str,
-) -> Result<Option<Failure>, Dropped> {
+/// What the fault rules make of a request, beyond any latency.
+enum Injected {
+    /// Handle it normally.
+    Proceed,
+    /// Answer with this failure instead of handling it.
+    Fail(Failure),
+    /// Handle it, then close the connection instead of answering.
+    DropResponse,
+}
+
+async fn inject(shared: &Shared, method: &http::Method, path: &str) -> Result<Injected, Dropped> {
     let decision = shared.faults.decide(method.as_str(), path);
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
     Ok(match decision.action {
-        None | Some(FaultAction::Latency { .. }) => None,
+        None | Some(FaultAction::Latency { .. }) => Injected::Proceed,
         Some(FaultAction::DropConnection) => return Err(Dropped),
-        Some(FaultAction::Error { status }) => Some(Failure::injected(status)),
+        Some(FaultAction::DropResponse) => Injected::DropResponse,
+        Some(FaultAction::Error { status }) => Injected::Fail(Failure::injected(status)),
         Some(FaultAction::RateLimited {
             retry_after_seconds,
-        }) => Some(Failure::rate_limited(retry_after_seconds)),
+        }) => Injected::Fail(Failure::rate_limited(retry_after_seconds)),
     })
 }

@@ -74,6 +74,38 @@ async fn rate_limits_latency_and_dropped_connections_at_run_time() {
     assert_eq!(status, StatusCode::OK, "latency delays but answers");
 }
 
+#[tokio::test]
+async fn a_dropped_response_hides_a_request_that_was_handled() {
+    let api = Api::start(builder()).await;
+    let rule = json!({
+        "method": "POST",
+        "path_prefix": "/v1/files",
+        "action": {"type": "drop_response"}
+    });
+    let (status, _) = send(api.http.post(api.url("/_emulator/faults")).json(&rule)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(soniox_emulator::wav(Duration::from_millis(100)))
+            .file_name("a.wav"),
+    );
+    let error = api
+        .post("/v1/files")
+        .multipart(form)
+        .send()
+        .await
+        .expect_err("the answer is dropped");
+    assert!(error.is_request() || error.is_body(), "{error}");
+    // Yet the upload happened.
+    let (status, listed) = send(api.get("/v1/files")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        listed["files"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+}
+
 fn webhook_api() -> soniox_emulator::EmulatorBuilder {
     builder()
         .job_clock(JobClock::Fixed(Duration::ZERO))

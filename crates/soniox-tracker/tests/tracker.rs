@@ -125,7 +125,8 @@ impl Setup {
         submissions
     }
 
-    /// Runs reconciler passes until every job was handled; returns the API requests made.
+    /// Runs reconciler passes until every job was handled and the tracker has nothing left
+    /// to do; returns the API requests made.
     async fn reconcile_until_handled(&self) -> (usize, usize) {
         let (mut pages, mut gets) = (0, 0);
         let run = async {
@@ -133,7 +134,9 @@ impl Setup {
                 let pass = self.tracker.reconcile().await.expect("a pass");
                 pages += pass.pages;
                 gets += pass.gets;
-                if self.seen.lock().expect("seen").len() == JOBS {
+                let metrics = self.tracker.metrics().await.expect("metrics");
+                let open = metrics.submitting + metrics.awaiting + metrics.unhandled;
+                if self.seen.lock().expect("seen").len() == JOBS && open == 0 {
                     return;
                 }
                 // Jobs come due on the wall clock; a short pause between passes.
@@ -215,12 +218,13 @@ async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_create_that_never_arrived_is_resubmitted_once() {
-    // Every other create request is dropped before the emulator handles it.
+/// Every other create request fails on its way: dropped before the emulator handles it
+/// (`DropConnection`), or handled with its answer lost (`DropResponse`). Either way each job
+/// ends up created exactly once and handled exactly once.
+async fn lost_creates(action: FaultAction) -> soniox_tracker::Metrics {
     let emulator = emulator()
         .fault(
-            FaultRule::new(FaultAction::DropConnection)
+            FaultRule::new(action)
                 .method("POST")
                 .path_prefix("/v1/transcriptions")
                 .every_nth(2),
@@ -235,7 +239,7 @@ async fn a_create_that_never_arrived_is_resubmitted_once() {
         .filter(|submission| matches!(submission, Submission::Pending { .. }))
         .count();
     assert_eq!(pending, JOBS / 2);
-    // The faults stop; the reconciler sends the missing requests again.
+    // The faults stop; the reconciler adopts or resubmits the pending jobs.
     setup.emulator.clear_faults();
     let finishing = async {
         loop {
@@ -249,8 +253,6 @@ async fn a_create_that_never_arrived_is_resubmitted_once() {
     let reconciling = setup.reconcile_until_handled();
     tokio::join!(finishing, reconciling);
 
-    let metrics = setup.tracker.metrics().await.expect("metrics");
-    assert_eq!(metrics.resubmitted, JOBS as u64 / 2);
     let by_reference = setup.jobs_by_reference().await;
     assert_eq!(by_reference.len(), JOBS, "{by_reference:?}");
     assert!(
@@ -259,5 +261,19 @@ async fn a_create_that_never_arrived_is_resubmitted_once() {
     );
     let seen = setup.seen.lock().expect("seen").clone();
     assert!(seen.values().all(|calls| calls.len() == 1), "{seen:?}");
+    let metrics = setup.tracker.metrics().await.expect("metrics");
     setup.stop().await;
+    metrics
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_never_arrived_is_resubmitted_once() {
+    let metrics = lost_creates(FaultAction::DropConnection).await;
+    assert_eq!((metrics.resubmitted, metrics.adopted), (JOBS as u64 / 2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
+    let metrics = lost_creates(FaultAction::DropResponse).await;
+    assert_eq!((metrics.adopted, metrics.resubmitted), (JOBS as u64 / 2, 0));
 }
