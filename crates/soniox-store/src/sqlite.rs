@@ -11,6 +11,7 @@ use std::{
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
+use soniox_types::WebhookEvent;
 use soniox_webhook::store::{Claim, ClaimToken, StoreError};
 use tokio::sync::oneshot;
 
@@ -209,6 +210,27 @@ impl SqliteStore {
         self.queue
             .extra(|reply| -> Box<dyn Closure> { Box::new(Call { f, reply }) })
             .await
+    }
+
+    /// Records `event` as done inside `transaction`, as [`EventStore::complete`] does: for a
+    /// caller in [`transact`](Self::transact) whose own writes must commit together with it,
+    /// so that they happen exactly once with the event's completion.
+    ///
+    /// [`EventStore::complete`]: soniox_webhook::store::EventStore::complete
+    ///
+    /// # Errors
+    ///
+    /// SQLite's error, should the statement fail.
+    pub fn complete_in(
+        transaction: &Transaction<'_>,
+        event: &WebhookEvent,
+    ) -> rusqlite::Result<()> {
+        complete(
+            transaction,
+            event.id.as_str(),
+            event.status.as_str(),
+            unix_millis(),
+        )
     }
 
     /// Brings another component's tables in this database up to date: applies the
@@ -526,17 +548,7 @@ fn run_job(transaction: &Transaction<'_>, job: &Job, now: i64) -> rusqlite::Resu
     match job {
         Job::Claim { key, lease_ms, .. } => claim(transaction, key, *lease_ms, now),
         Job::Complete { key, .. } => {
-            transaction
-                .prepare_cached(
-                    "INSERT INTO soniox_webhook_events AS e
-                         (transcription_id, status, state, token, lease_until, updated_at)
-                     VALUES (?1, ?2, 'done', NULL, NULL, ?3)
-                     ON CONFLICT (transcription_id, status) DO UPDATE
-                     SET state = 'done', token = NULL, lease_until = NULL,
-                         updated_at = excluded.updated_at
-                     WHERE e.state <> 'done'",
-                )?
-                .execute(params![key.id, key.status, now])?;
+            complete(transaction, &key.id, &key.status, now)?;
             Ok(Outcome::Unit)
         }
         Job::Release { key, token, .. } => {
@@ -561,6 +573,27 @@ fn run_job(transaction: &Transaction<'_>, job: &Job, now: i64) -> rusqlite::Resu
         // with an outcome fails it as an internal error.
         Job::Extra(_) => Ok(Outcome::Unit),
     }
+}
+
+/// Records an event as done; done is final, so an event already done is left as it was.
+fn complete(
+    transaction: &Transaction<'_>,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    transaction
+        .prepare_cached(
+            "INSERT INTO soniox_webhook_events AS e
+                 (transcription_id, status, state, token, lease_until, updated_at)
+             VALUES (?1, ?2, 'done', NULL, NULL, ?3)
+             ON CONFLICT (transcription_id, status) DO UPDATE
+             SET state = 'done', token = NULL, lease_until = NULL,
+                 updated_at = excluded.updated_at
+             WHERE e.state <> 'done'",
+        )?
+        .execute(params![id, status, now])
+        .map(drop)
 }
 
 fn claim(

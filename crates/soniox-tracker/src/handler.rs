@@ -59,14 +59,68 @@ where
     }
 }
 
-/// A handler with its types erased, so the tracker is not generic over it.
+/// Writes to make in the tracker's own transaction, the one that records the job as handled:
+/// they commit exactly once, together with it, or not at all.
+///
+/// Use the `rusqlite` that `soniox_store` re-exports. The closure runs on the store's writer
+/// while every other operation waits: keep it to a few statements.
+pub type Effect = Box<
+    dyn FnOnce(&soniox_store::rusqlite::Transaction<'_>) -> soniox_store::rusqlite::Result<()>
+        + Send,
+>;
+
+/// Your code that acts on each finished job and returns its [`Effect`]: what it fetches or
+/// computes may happen more than once, but the effect's writes are committed exactly once,
+/// in the transaction that records the job as handled.
+///
+/// Implemented for every `Fn(FinishedJob) -> impl Future<Output = Result<Effect, E>>`.
+pub trait EffectHandler: Send + Sync + 'static {
+    /// Why handling failed; logged, and the job is handled again later.
+    type Error: fmt::Display + Send + 'static;
+    /// The handling in progress.
+    type Future: Future<Output = Result<Effect, Self::Error>> + Send + 'static;
+
+    /// Handles one finished job.
+    fn call(&self, job: FinishedJob) -> Self::Future;
+}
+
+impl<F, Fut, E> EffectHandler for F
+where
+    F: Fn(FinishedJob) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Effect, E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    type Error = E;
+    type Future = Fut;
+
+    fn call(&self, job: FinishedJob) -> Fut {
+        self(job)
+    }
+}
+
+/// Either handler with its types erased, so the tracker is not generic over it: `None` from a
+/// plain handler, the effect from an effect handler.
 pub(crate) type BoxedHandler = Arc<
-    dyn Fn(FinishedJob) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+    dyn Fn(FinishedJob) -> Pin<Box<dyn Future<Output = Result<Option<Effect>, String>> + Send>>
+        + Send
+        + Sync,
 >;
 
 pub(crate) fn boxed(handler: impl JobHandler) -> BoxedHandler {
     Arc::new(move |job| {
         let handling = handler.call(job);
-        Box::pin(async move { handling.await.map_err(|error| error.to_string()) })
+        Box::pin(async move {
+            handling
+                .await
+                .map(|()| None)
+                .map_err(|error| error.to_string())
+        })
+    })
+}
+
+pub(crate) fn boxed_effects(handler: impl EffectHandler) -> BoxedHandler {
+    Arc::new(move |job| {
+        let handling = handler.call(job);
+        Box::pin(async move { handling.await.map(Some).map_err(|error| error.to_string()) })
     })
 }

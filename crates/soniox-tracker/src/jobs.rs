@@ -156,14 +156,22 @@ impl Jobs {
         id: &TranscriptionId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let (id, now) = (id.as_str().to_owned(), millis(now));
+        let id = id.clone();
+        self.run(move |tx| done_in(tx, &id, now)).await
+    }
+
+    /// Runs `effect`, records the job as handled and its event as done, in one transaction:
+    /// all three commit together, exactly once, or none does.
+    pub(crate) async fn done_with(
+        &self,
+        event: soniox_types::WebhookEvent,
+        now: OffsetDateTime,
+        effect: crate::handler::Effect,
+    ) -> Result<(), StoreError> {
         self.run(move |tx| {
-            tx.execute(
-                "UPDATE soniox_jobs SET stage = 'done', next_check_at = NULL, updated_at = ?2
-                 WHERE transcription_id = ?1",
-                rusqlite::params![id, now],
-            )
-            .map(drop)
+            effect(tx)?;
+            done_in(tx, &event.id, now)?;
+            SqliteStore::complete_in(tx, &event)
         })
         .await
     }
@@ -269,6 +277,19 @@ impl Jobs {
         })
         .await
     }
+}
+
+fn done_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &TranscriptionId,
+    now: OffsetDateTime,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE soniox_jobs SET stage = 'done', next_check_at = NULL, updated_at = ?2
+         WHERE transcription_id = ?1",
+        rusqlite::params![id.as_str(), millis(now)],
+    )
+    .map(drop)
 }
 
 fn row_to_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueJob> {

@@ -23,14 +23,16 @@
 //!
 //! - Every job submitted is handled at least once, whether its webhook arrives, arrives twice,
 //!   arrives while it is being handled, or never arrives, across restarts of the process.
-//! - The handler is called again after it fails, panics, times out, or the process dies
+//! - A [`JobHandler`] is called again after it fails, panics, times out, or the process dies
 //!   before recording its success: make its effect idempotent.
+//! - An [`EffectHandler`] ([`TrackerBuilder::build_with_effects`]) returns its writes as an
+//!   [`Effect`], committed in the transaction that records the job as handled: exactly once,
+//!   whatever fails or crashes around it.
 //!
 //! # Status
 //!
-//! SQLite only, one process. PostgreSQL (several replicas), a handler whose writes join the
-//! tracker's transaction (an exactly-once effect), and the chaos tests are the next steps;
-//! see `ARCHITECTURE.md`.
+//! SQLite only, one process. PostgreSQL (several replicas) and the chaos tests are the next
+//! steps; see `ARCHITECTURE.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod handler;
@@ -40,7 +42,7 @@ pub mod reconcile;
 mod tracker;
 
 pub use crate::{
-    handler::{FinishedJob, JobHandler, JobOutcome},
+    handler::{Effect, EffectHandler, FinishedJob, JobHandler, JobOutcome},
     metrics::Metrics,
     tracker::{
         Pass, Reconciler, Submission, Tracker, TrackerBuilder, TrackerError, WebhookHandler,

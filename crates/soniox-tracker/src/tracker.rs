@@ -13,7 +13,9 @@ use soniox_types::{
 use soniox_webhook::{Inbox, ReceivedEvent, Verifier, store::Claim};
 
 use crate::{
-    handler::{BoxedHandler, FinishedJob, JobHandler, JobOutcome, boxed},
+    handler::{
+        BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
+    },
     jobs::{DueJob, Jobs},
     metrics::{Counters, Metrics},
     reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
@@ -138,12 +140,31 @@ impl TrackerBuilder {
         self
     }
 
-    /// A tracker handing each finished job to `handler`; creates its tables if needed.
+    /// A tracker handing each finished job to `handler`, at least once; creates its tables
+    /// if needed.
     ///
     /// # Errors
     ///
     /// When the store's database cannot hold the job table.
     pub async fn build(self, handler: impl JobHandler) -> Result<Tracker, TrackerError> {
+        self.build_boxed(boxed(handler)).await
+    }
+
+    /// A tracker whose `handler` returns an [`Effect`](crate::Effect): its writes commit in
+    /// the tracker's transaction that records the job as handled, so they happen exactly once
+    /// even across crashes and duplicate deliveries.
+    ///
+    /// # Errors
+    ///
+    /// When the store's database cannot hold the job table.
+    pub async fn build_with_effects(
+        self,
+        handler: impl EffectHandler,
+    ) -> Result<Tracker, TrackerError> {
+        self.build_boxed(boxed_effects(handler)).await
+    }
+
+    async fn build_boxed(self, handler: BoxedHandler) -> Result<Tracker, TrackerError> {
         let jobs = Jobs::open(Arc::clone(&self.store)).await?;
         Ok(Tracker {
             inner: Arc::new(Inner {
@@ -155,7 +176,7 @@ impl TrackerBuilder {
                 policy: self.policy,
                 handler_deadline: self.handler_deadline,
                 cleanup: self.cleanup,
-                handler: boxed(handler),
+                handler,
                 counters: Counters::default(),
             }),
         })
@@ -350,15 +371,21 @@ impl Tracker {
             id: id.clone(),
             outcome,
         };
-        if let Err(error) = (inner.handler)(job).await {
-            Counters::add(&inner.counters.handler_failures);
-            return Err(error);
-        }
-        inner
-            .jobs
-            .done(id, now())
-            .await
-            .map_err(|e| e.to_string())?;
+        let effect = match (inner.handler)(job).await {
+            Ok(effect) => effect,
+            Err(error) => {
+                Counters::add(&inner.counters.handler_failures);
+                return Err(error);
+            }
+        };
+        let recorded = match effect {
+            Some(effect) => {
+                let event = WebhookEvent::new(id.clone(), webhook_status(status));
+                inner.jobs.done_with(event, now(), effect).await
+            }
+            None => inner.jobs.done(id, now()).await,
+        };
+        recorded.map_err(|e| e.to_string())?;
         Counters::add(&inner.counters.handled);
         if inner.cleanup {
             self.clean_up(id, file).await;

@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -13,7 +16,7 @@ use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
 use soniox_store::SqliteStore;
-use soniox_tracker::{FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
+use soniox_tracker::{Effect, FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
 
@@ -37,9 +40,20 @@ fn quick_policy() -> Policy {
     policy
 }
 
+/// What the handler does.
+#[derive(Clone, Copy)]
+enum Handling {
+    /// Records the call and succeeds.
+    Plain,
+    /// Records the call; fails the first call of every third job; otherwise returns an
+    /// effect that inserts the job into `soniox_test_effects`.
+    Effects,
+}
+
 struct Setup {
     emulator: Emulator,
     client: Client,
+    store: Arc<SqliteStore>,
     tracker: Tracker,
     receiver: RunningReceiver,
     seen: Seen,
@@ -47,12 +61,20 @@ struct Setup {
 }
 
 async fn setup(emulator: Emulator) -> Setup {
+    setup_with(emulator, Handling::Plain).await
+}
+
+async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Arc::new(
-        SqliteStore::open(dir.path().join("tracker.db"))
-            .await
-            .expect("open"),
-    );
+    let store = SqliteStore::open(dir.path().join("tracker.db")).await;
+    let store = Arc::new(store.expect("open"));
+    store
+        .migrate_component(
+            "test_effects",
+            &["CREATE TABLE soniox_test_effects (transcription_id TEXT NOT NULL)"],
+        )
+        .await
+        .expect("the effects table");
     let client = Client::builder()
         .api_key(API_KEY)
         .base_url(emulator.base_url())
@@ -60,15 +82,13 @@ async fn setup(emulator: Emulator) -> Setup {
         .expect("a client");
     let seen = Seen::default();
     let record = Arc::clone(&seen);
-    let handler = move |job: FinishedJob| {
+    // Records the call; the number of earlier calls for the same job.
+    let note = move |job: &FinishedJob| {
         let completed = matches!(job.outcome, JobOutcome::Completed(_));
-        record
-            .lock()
-            .expect("seen lock")
-            .entry(job.id.as_str().to_owned())
-            .or_default()
-            .push(completed);
-        async { Ok::<(), std::convert::Infallible>(()) }
+        let mut seen = record.lock().expect("seen lock");
+        let calls = seen.entry(job.id.as_str().to_owned()).or_default();
+        calls.push(completed);
+        calls.len() - 1
     };
     // The receiver first, so that its address can go into the tracker's webhook URL.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -78,13 +98,45 @@ async fn setup(emulator: Emulator) -> Setup {
         "http://{}/hooks/soniox",
         listener.local_addr().expect("addr")
     );
-    let tracker = Tracker::builder(client.clone(), store)
+    let builder = Tracker::builder(client.clone(), Arc::clone(&store))
         .webhook_url(url)
         .webhook_auth(HEADER, Secret::new(SECRET))
-        .policy(quick_policy())
-        .build(handler)
-        .await
-        .expect("a tracker");
+        .policy(quick_policy());
+    let tracker = match handling {
+        Handling::Plain => {
+            builder
+                .build(move |job: FinishedJob| {
+                    note(&job);
+                    async { Ok::<(), std::convert::Infallible>(()) }
+                })
+                .await
+        }
+        Handling::Effects => {
+            let first_calls = AtomicUsize::new(0);
+            builder
+                .build_with_effects(move |job: FinishedJob| {
+                    let earlier = note(&job);
+                    let nth = first_calls.fetch_add(usize::from(earlier == 0), Ordering::SeqCst);
+                    let fail = earlier == 0 && nth.is_multiple_of(3);
+                    let id = job.id.as_str().to_owned();
+                    async move {
+                        if fail {
+                            return Err("a flaky dependency");
+                        }
+                        let effect: Effect = Box::new(move |tx| {
+                            tx.execute(
+                                "INSERT INTO soniox_test_effects (transcription_id) VALUES (?1)",
+                                [id],
+                            )
+                            .map(drop)
+                        });
+                        Ok(effect)
+                    }
+                })
+                .await
+        }
+    }
+    .expect("a tracker");
     let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
     let service = WebhookService::new(tracker.inbox(verifier), tracker.webhook_handler());
     let receiver = Receiver::from_listener(listener, service)
@@ -93,6 +145,7 @@ async fn setup(emulator: Emulator) -> Setup {
     Setup {
         emulator,
         client,
+        store,
         tracker,
         receiver,
         seen,
@@ -165,6 +218,28 @@ impl Setup {
                 .or_insert(0) += 1;
         }
         by_reference
+    }
+
+    /// How many effects each job's handler committed.
+    async fn effects(&self) -> HashMap<String, usize> {
+        self.store
+            .transact(|tx| {
+                let mut select = tx.prepare(
+                    "SELECT transcription_id, COUNT(*) FROM soniox_test_effects
+                     GROUP BY transcription_id",
+                )?;
+                select
+                    .query_map([], |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                        ))
+                    })?
+                    .collect::<soniox_store::rusqlite::Result<HashMap<_, _>>>()
+            })
+            .await
+            .expect("the store")
+            .expect("the query")
     }
 
     async fn stop(self) {
@@ -276,4 +351,29 @@ async fn a_create_that_never_arrived_is_resubmitted_once() {
 async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
     let metrics = lost_creates(FaultAction::DropResponse).await;
     assert_eq!((metrics.adopted, metrics.resubmitted), (JOBS as u64 / 2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn effects_commit_exactly_once_through_duplicates_failures_and_lost_webhooks() {
+    let emulator = emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Duplicate))
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold).every_nth(5))
+        .start()
+        .await
+        .expect("emulator");
+    let setup = setup_with(emulator, Handling::Effects).await;
+    setup.submit_all().await;
+    setup.emulator.finish_jobs().await;
+    setup.reconcile_until_handled().await;
+
+    let effects = setup.effects().await;
+    assert_eq!(effects.len(), JOBS, "{effects:?}");
+    assert!(effects.values().all(|count| *count == 1), "{effects:?}");
+    let seen = setup.seen.lock().expect("seen").clone();
+    let retried = seen.values().filter(|calls| calls.len() > 1).count();
+    assert!(
+        retried >= JOBS / 3,
+        "failed first calls are retried: {seen:?}"
+    );
+    setup.stop().await;
 }
