@@ -92,6 +92,7 @@ pub struct TrackerBuilder {
     auth: Option<(String, Secret)>,
     policy: Policy,
     handler_deadline: Duration,
+    lease_margin: Duration,
     cleanup: bool,
 }
 
@@ -130,6 +131,15 @@ impl TrackerBuilder {
     #[must_use]
     pub fn handler_deadline(mut self, deadline: Duration) -> Self {
         self.handler_deadline = deadline;
+        self
+    }
+
+    /// How much longer a claim's lease runs than the handler deadline (default
+    /// [`soniox_webhook::DEFAULT_LEASE_MARGIN`]); after a crash, a job's handling is blocked
+    /// for the whole lease. See [`Inbox::lease_margin`].
+    #[must_use]
+    pub fn lease_margin(mut self, margin: Duration) -> Self {
+        self.lease_margin = margin;
         self
     }
 
@@ -175,6 +185,7 @@ impl TrackerBuilder {
                 auth: self.auth,
                 policy: self.policy,
                 handler_deadline: self.handler_deadline,
+                lease_margin: self.lease_margin,
                 cleanup: self.cleanup,
                 handler,
                 counters: Counters::default(),
@@ -198,6 +209,7 @@ struct Inner {
     auth: Option<(String, Secret)>,
     policy: Policy,
     handler_deadline: Duration,
+    lease_margin: Duration,
     cleanup: bool,
     handler: BoxedHandler,
     counters: Counters,
@@ -232,6 +244,7 @@ impl Tracker {
             auth: None,
             policy: Policy::default(),
             handler_deadline: soniox_webhook::DEFAULT_HANDLER_DEADLINE,
+            lease_margin: soniox_webhook::DEFAULT_LEASE_MARGIN,
             cleanup: false,
         }
     }
@@ -312,6 +325,7 @@ impl Tracker {
         Inbox::new(verifier)
             .shared_store(events)
             .handler_deadline(self.inner.handler_deadline)
+            .lease_margin(self.inner.lease_margin)
     }
 
     /// The webhook handler for a `soniox_webhook::WebhookService` over [`Tracker::inbox`]:
@@ -628,9 +642,7 @@ impl Tracker {
     ) -> Result<bool, TrackerError> {
         let inner = &self.inner;
         let event = WebhookEvent::new(id.clone(), webhook_status(status));
-        let lease = inner
-            .handler_deadline
-            .saturating_add(soniox_webhook::DEFAULT_LEASE_MARGIN);
+        let lease = inner.handler_deadline.saturating_add(inner.lease_margin);
         let retry_at = now + inner.policy.retry_interval;
         match inner.events.claim(&event, lease).await? {
             Claim::Claimed(token) => {
