@@ -54,11 +54,13 @@ pub(crate) fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Where soniox-store's tests find a PostgreSQL server; without it they fail under CI.
-const POSTGRES_ENV: &str = "SONIOX_TEST_POSTGRES_URL";
+/// Where soniox-store's tests and benches find a PostgreSQL server; without it the tests fail
+/// under CI and the benches skip PostgreSQL.
+pub(crate) const POSTGRES_ENV: &str = "SONIOX_TEST_POSTGRES_URL";
 
-/// The local server's URL for the tests, when they have none set and one is listening.
-fn local_postgres() -> Option<&'static str> {
+/// The local server's URL for the tests and benches, when they have none set and one is
+/// listening.
+pub(crate) fn local_postgres() -> Option<&'static str> {
     if std::env::var_os(POSTGRES_ENV).is_some() {
         return None;
     }

@@ -13,20 +13,15 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
-#[cfg(feature = "postgres")]
-#[path = "../tests/common/mod.rs"]
-mod common;
+mod support;
 
-use std::{
-    future::Future,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use soniox_store::{Claim, EventStore};
-use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
+use soniox_types::WebhookEvent;
 
-const TASKS: usize = 64;
+use crate::support::{Budget, TASKS};
+
 const LEASE: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 3;
 
@@ -46,37 +41,9 @@ fn main() {
     runtime.block_on(postgres::run(events));
 }
 
-/// The events task `task` of round `round` handles.
-fn events_of(round: usize, task: usize, events: usize) -> impl Iterator<Item = WebhookEvent> {
-    (task..events).step_by(TASKS).map(move |index| {
-        WebhookEvent::new(
-            TranscriptionId::new(format!("bench-{round}-{index:08}")),
-            WebhookStatus::Completed,
-        )
-    })
-}
-
-/// Runs `per_event` for `events` distinct events from [`TASKS`] tasks; events per second.
-async fn measure<F, Fut>(round: usize, events: usize, per_event: F) -> f64
-where
-    F: Fn(WebhookEvent) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let per_event = per_event.clone();
-            tokio::spawn(async move {
-                for event in events_of(round, task, events) {
-                    per_event(event).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("a benchmark task");
-    }
-    events as f64 / start.elapsed().as_secs_f64()
+/// The ids of round `round`'s events.
+fn prefix(round: usize) -> String {
+    format!("bench-{round}")
 }
 
 /// A claim and a completion, as a receiver does for every new event.
@@ -87,16 +54,15 @@ async fn handle(store: &impl EventStore, event: &WebhookEvent) {
     store.complete(event, token).await.expect("complete");
 }
 
-/// [`measure`]s `store` handling events as a receiver does.
+/// Events per second of `store` handling `events` events as a receiver does.
 async fn measure_store(store: impl EventStore + 'static, round: usize, events: usize) -> f64 {
     let store = Arc::new(store);
-    measure(round, events, move |event| {
+    support::measure(&prefix(round), Budget::Events(events), move |event| {
         let store = Arc::clone(&store);
         async move { handle(&*store, &event).await }
     })
     .await
 }
-
 /// The median of [`ROUNDS`] runs of `round`.
 async fn median<Fut: Future<Output = f64>>(mut round: impl FnMut(usize) -> Fut) -> f64 {
     let mut figures = Vec::with_capacity(ROUNDS);
@@ -120,17 +86,13 @@ fn report(name: &str, store: f64, baselines: &[(&str, f64)]) {
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    use std::sync::Mutex;
-
-    use soniox_store::{Durability, SqliteStore};
+    use soniox_store::SqliteStore;
 
     use super::*;
+    use crate::support::sqlite::{Bare, DURABILITIES};
 
     pub(super) async fn run(events: usize) {
-        for (name, durability, synchronous) in [
-            ("sqlite, Durability::Full", Durability::Full, "FULL"),
-            ("sqlite, Durability::Normal", Durability::Normal, "NORMAL"),
-        ] {
+        for (name, durability, synchronous) in DURABILITIES {
             let store = median(|round| async move {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let store = SqliteStore::builder(dir.path().join("store.db"))
@@ -143,79 +105,31 @@ mod sqlite {
             .await;
             let bare = median(|round| async move {
                 let dir = tempfile::tempdir().expect("a temporary directory");
-                let connection = bare_connection(&dir.path().join("bare.db"), synchronous);
-                let connection = Arc::new(Mutex::new(connection));
-                measure(round, events, move |event| {
-                    let connection = Arc::clone(&connection);
-                    async move {
-                        tokio::task::spawn_blocking(move || insert(&connection, &event))
-                            .await
-                            .expect("the insert runs");
-                    }
-                })
-                .await
+                Bare::open(&dir.path().join("bare.db"), synchronous)
+                    .measure(&prefix(round), Budget::Events(events))
+                    .await
             })
             .await;
-            report(name, store, &[("bare", bare)]);
+            report(&format!("sqlite, {name}"), store, &[("bare", bare)]);
         }
-    }
-
-    fn bare_connection(path: &std::path::Path, synchronous: &str) -> rusqlite::Connection {
-        let connection = rusqlite::Connection::open(path).expect("open");
-        connection
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .expect("WAL");
-        connection
-            .pragma_update(None, "synchronous", synchronous)
-            .expect("synchronous");
-        connection
-            .execute_batch(
-                "CREATE TABLE bare (id TEXT NOT NULL, status TEXT NOT NULL,
-                 PRIMARY KEY (id, status)) WITHOUT ROWID",
-            )
-            .expect("create");
-        connection
-    }
-
-    /// One `INSERT`, committed on its own (autocommit).
-    fn insert(connection: &Mutex<rusqlite::Connection>, event: &WebhookEvent) {
-        let connection = connection.lock().expect("the lock");
-        connection
-            .prepare_cached("INSERT INTO bare (id, status) VALUES (?1, ?2)")
-            .and_then(|mut insert| insert.execute([event.id.as_str(), event.status.as_str()]))
-            .expect("insert");
     }
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use soniox_store::{
-        PostgresStore,
-        deadpool_postgres::{Manager, Pool, Runtime, tokio_postgres},
-    };
+    use soniox_store::{PostgresStore, deadpool_postgres::Pool};
 
     use super::*;
-    use crate::common::TestDb;
-
-    /// The pool size of every variant: the store's default.
-    const POOL: usize = 8;
+    use crate::support::{
+        common::TestDb,
+        postgres::{POOL, bare_pool, measure_bare, run_one},
+    };
 
     pub(super) async fn run(events: usize) {
         let Some(db) = TestDb::create().await else {
             return;
         };
-        db.execute(
-            "CREATE TABLE bare (id TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (id, status))",
-        )
-        .await;
-        let pool = {
-            let config: tokio_postgres::Config = db.url.parse().expect("a URL");
-            Pool::builder(Manager::new(config, tokio_postgres::NoTls))
-                .max_size(POOL)
-                .runtime(Runtime::Tokio1)
-                .build()
-                .expect("a pool")
-        };
+        let pool = bare_pool(&db).await;
         let url = db.url.as_str();
         let store = median(|round| async move {
             let store = PostgresStore::builder(url)
@@ -228,27 +142,14 @@ mod postgres {
         .await;
         let bare = median(|round| {
             let pool = pool.clone();
-            async move {
-                measure(round, events, move |event| {
-                    let pool = pool.clone();
-                    async move {
-                        run_one(
-                            &pool,
-                            "INSERT INTO bare (id, status) VALUES ($1, $2)",
-                            &event,
-                        )
-                        .await;
-                    }
-                })
-                .await
-            }
+            async move { measure_bare(&pool, &prefix(round), Budget::Events(events)).await }
         })
         .await;
         db.execute("TRUNCATE soniox_webhook_events").await;
         let per_op = median(|round| {
             let pool = pool.clone();
             async move {
-                measure(round, events, move |event| {
+                support::measure(&prefix(round), Budget::Events(events), move |event| {
                     let pool = pool.clone();
                     async move { claim_and_complete_unbatched(&pool, &event).await }
                 })
@@ -261,15 +162,6 @@ mod postgres {
             store,
             &[("bare", bare), ("unbatched", per_op)],
         );
-    }
-
-    async fn run_one(pool: &Pool, sql: &str, event: &WebhookEvent) {
-        let client = pool.get().await.expect("a connection");
-        let statement = client.prepare_cached(sql).await.expect("prepare");
-        client
-            .execute(&statement, &[&event.id.as_str(), &event.status.as_str()])
-            .await
-            .expect("execute");
     }
 
     /// What the store would do without batching: its claim and completion statements, each
