@@ -13,9 +13,15 @@
 //! nothing, completed. The bare database loops run [`support::TASKS`] (64) tasks inserting
 //! distinct keys for as long as a `wrk` round. Rounds alternate between the variants so that
 //! drift on a shared machine affects them alike; the summary gives each variant's median.
-//! Any answer `wrk` counts as an error (4xx, 5xx), and any socket error, fails the round.
-//! After each round on a durable store the bench checks that there are at least as many
-//! done events as `wrk` saw answers, i.e. that no request was a duplicate.
+//! A round fails on any answer `wrk` counts as an error (status 400 and up: neither server
+//! sends 1xx or 3xx, so that is every non-2xx) and on any socket error or timeout. After each
+//! round on a durable store the bench checks that there are at least as many new done events
+//! as `wrk` counted answers, i.e. that no request was a duplicate.
+//!
+//! Beside each figure, `cpu` is this process's CPU time per event (from `/proc/self/stat`;
+//! Linux only): the server, the store's client side and SQLite's writer thread, but neither
+//! `wrk` nor the PostgreSQL server. It moves less than the throughput when other work shares
+//! the machine.
 //!
 //! Run with
 //! `SONIOX_TEST_POSTGRES_URL=postgres://… cargo bench -p soniox-store --all-features --bench receiver_load`.
@@ -27,7 +33,13 @@
 
 mod support;
 
-use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -49,8 +61,8 @@ use crate::support::{
 /// Rounds of every variant; the summary is their median.
 const ROUNDS: usize = 3;
 
-/// `wrk`'s threads. It shares the machine with the server, and on two cores a second
-/// thread mostly takes time from the server.
+/// `wrk`'s threads. `wrk` shares the machine with the server; on two cores, one thread
+/// limits the rate itself (20–30% fewer requests/s against either server).
 const WRK_THREADS: usize = 2;
 
 /// Builds each request's body from the prefix given after `--`, the thread's number and a
@@ -247,15 +259,54 @@ impl Variant {
             per_second: median(|figures| Some(figures.per_second))?,
             latency: median(|figures| figures.latency.map(|(p50, _)| p50))
                 .zip(median(|figures| figures.latency.map(|(_, p99)| p99))),
+            cpu: median(|figures| figures.cpu),
         })
     }
 }
 
-/// One round's throughput, and for HTTP variants the p50 and p99 latencies in microseconds.
+/// One round's throughput, for HTTP variants the p50 and p99 latencies, and this process's
+/// CPU time per event (all in microseconds).
 #[derive(Clone, Copy)]
 struct Figures {
     per_second: f64,
     latency: Option<(f64, f64)>,
+    cpu: Option<f64>,
+}
+
+impl Figures {
+    fn new(per_second: f64, latency: Option<(f64, f64)>) -> Self {
+        Self {
+            per_second,
+            latency,
+            cpu: None,
+        }
+    }
+
+    /// Runs `round`, adding this process's CPU time per event to its figures.
+    async fn with_cpu<T>(
+        round: impl Future<Output = Result<(Self, T), String>>,
+    ) -> Result<(Self, T), String> {
+        let (before, start) = (cpu_time(), Instant::now());
+        let (mut figures, rest) = round.await?;
+        let cores = cpu_time()
+            .zip(before)
+            .map(|(after, before)| (after - before) / start.elapsed().as_secs_f64());
+        figures.cpu = cores.map(|cores| 1e6 * cores / figures.per_second);
+        Ok((figures, rest))
+    }
+}
+
+/// The CPU seconds this process has used, from `/proc/self/stat` (Linux); `None` elsewhere.
+fn cpu_time() -> Option<f64> {
+    /// Linux reports CPU times in ticks of 1/100 s on every architecture it runs on.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may contain spaces) start with the state,
+    // field 3; user and system times are fields 14 and 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / TICKS_PER_SECOND)
 }
 
 impl std::fmt::Display for Figures {
@@ -267,9 +318,13 @@ impl std::fmt::Display for Figures {
                 self.per_second,
                 micros(p50),
                 micros(p99)
-            ),
-            None => write!(f, "{:>8.0} events/s", self.per_second),
+            )?,
+            None => write!(f, "{:>8.0} events/s {:30}", self.per_second, "")?,
         }
+        if let Some(cpu) = self.cpu {
+            write!(f, "  cpu {:>7}/event", micros(cpu))?;
+        }
+        Ok(())
     }
 }
 
@@ -338,10 +393,13 @@ impl Kind {
 
     async fn run(&self, load: &Load, prefix: &str) -> Result<Figures, String> {
         match self {
-            Self::Wrk(addr) => wrk(*addr, load, prefix).await.map(|(figures, _)| figures),
+            Self::Wrk(addr) => Figures::with_cpu(wrk(*addr, load, prefix))
+                .await
+                .map(|(figures, _)| figures),
             Self::Receiver(receiver, store) => {
                 let before = store.done().await;
-                let (figures, answered) = wrk(receiver.local_addr(), load, prefix).await?;
+                let (figures, answered) =
+                    Figures::with_cpu(wrk(receiver.local_addr(), load, prefix)).await?;
                 let after = store.done().await;
                 if let (Some(before), Some(after)) = (before, after)
                     && after - before < answered
@@ -353,19 +411,19 @@ impl Kind {
                 }
                 Ok(figures)
             }
-            Self::BareSqlite(bare) => Ok(Figures {
-                per_second: bare.measure(prefix, Budget::Time(load.duration)).await,
-                latency: None,
-            }),
-            Self::BarePostgres(pool) => Ok(Figures {
-                per_second: support::postgres::measure_bare(
-                    pool,
-                    prefix,
-                    Budget::Time(load.duration),
-                )
-                .await,
-                latency: None,
-            }),
+            Self::BareSqlite(bare) => Figures::with_cpu(async {
+                let per_second = bare.measure(prefix, Budget::Time(load.duration)).await;
+                Ok((Figures::new(per_second, None), ()))
+            })
+            .await
+            .map(|(figures, ())| figures),
+            Self::BarePostgres(pool) => Figures::with_cpu(async {
+                let budget = Budget::Time(load.duration);
+                let per_second = support::postgres::measure_bare(pool, prefix, budget).await;
+                Ok((Figures::new(per_second, None), ()))
+            })
+            .await
+            .map(|(figures, ())| figures),
         }
     }
 
@@ -429,10 +487,7 @@ async fn wrk(addr: SocketAddr, load: &Load, prefix: &str) -> Result<(Figures, u6
             "socket errors: connect {connect}, read {read}, write {write}, timeout {timeout}"
         ));
     }
-    let figures = Figures {
-        per_second: requests / (duration_us / 1e6),
-        latency: Some((p50, p99)),
-    };
+    let figures = Figures::new(requests / (duration_us / 1e6), Some((p50, p99)));
     Ok((figures, requests as u64))
 }
 
