@@ -18,10 +18,12 @@
 //! round on a durable store the bench checks that there are at least as many new done events
 //! as `wrk` counted answers, i.e. that no request was a duplicate.
 //!
-//! Beside each figure, `cpu` is this process's CPU time per event (from `/proc/self/stat`;
-//! Linux only): the server, the store's client side and SQLite's writer thread, but neither
-//! `wrk` nor the PostgreSQL server. It moves less than the throughput when other work shares
-//! the machine.
+//! Beside each figure, `cpu` is this process's CPU time per event: the server, the store's
+//! client side and SQLite's writer thread, but neither `wrk` nor the PostgreSQL server. It
+//! moves less than the throughput when other work shares the machine. `other` is how many of
+//! the machine's cores were busy with anything but this process and `wrk` (the PostgreSQL
+//! server included) during the round: on a shared machine, a round with a high `other`
+//! measured the neighbours as much as the variant. Both come from `/proc` (Linux only).
 //!
 //! Run with
 //! `SONIOX_TEST_POSTGRES_URL=postgres://… cargo bench -p soniox-store --all-features --bench receiver_load`.
@@ -260,17 +262,19 @@ impl Variant {
             latency: median(|figures| figures.latency.map(|(p50, _)| p50))
                 .zip(median(|figures| figures.latency.map(|(_, p99)| p99))),
             cpu: median(|figures| figures.cpu),
+            other: median(|figures| figures.other),
         })
     }
 }
 
-/// One round's throughput, for HTTP variants the p50 and p99 latencies, and this process's
-/// CPU time per event (all in microseconds).
+/// One round's throughput, for HTTP variants the p50 and p99 latencies, this process's CPU
+/// time per event (all in microseconds), and the cores busy with other work.
 #[derive(Clone, Copy)]
 struct Figures {
     per_second: f64,
     latency: Option<(f64, f64)>,
     cpu: Option<f64>,
+    other: Option<f64>,
 }
 
 impl Figures {
@@ -279,34 +283,68 @@ impl Figures {
             per_second,
             latency,
             cpu: None,
+            other: None,
         }
     }
 
-    /// Runs `round`, adding this process's CPU time per event to its figures.
+    /// Runs `round`, adding this process's CPU time per event and the other work's cores
+    /// to its figures.
     async fn with_cpu<T>(
         round: impl Future<Output = Result<(Self, T), String>>,
     ) -> Result<(Self, T), String> {
-        let (before, start) = (cpu_time(), Instant::now());
+        let (before, start) = (CpuTimes::now(), Instant::now());
         let (mut figures, rest) = round.await?;
-        let cores = cpu_time()
-            .zip(before)
-            .map(|(after, before)| (after - before) / start.elapsed().as_secs_f64());
-        figures.cpu = cores.map(|cores| 1e6 * cores / figures.per_second);
+        if let Some((after, before)) = CpuTimes::now().zip(before) {
+            let seconds = start.elapsed().as_secs_f64();
+            let own = (after.own - before.own) / seconds;
+            figures.cpu = Some(1e6 * own / figures.per_second);
+            let others = after.machine - before.machine - (after.children - before.children);
+            figures.other = Some((others / seconds - own).max(0.0));
+        }
         Ok((figures, rest))
     }
 }
 
-/// The CPU seconds this process has used, from `/proc/self/stat` (Linux); `None` elsewhere.
-fn cpu_time() -> Option<f64> {
-    /// Linux reports CPU times in ticks of 1/100 s on every architecture it runs on.
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name (which may contain spaces) start with the state,
-    // field 3; user and system times are fields 14 and 15.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let user: f64 = fields.next()?.parse().ok()?;
-    let system: f64 = fields.next()?.parse().ok()?;
-    Some((user + system) / TICKS_PER_SECOND)
+/// CPU seconds used so far, from `/proc` (Linux).
+#[derive(Clone, Copy)]
+struct CpuTimes {
+    /// By this process.
+    own: f64,
+    /// By the children this process has waited for (`wrk`).
+    children: f64,
+    /// By the whole machine (every core busy, or taken by the hypervisor).
+    machine: f64,
+}
+
+impl CpuTimes {
+    /// `None` where `/proc` cannot tell (not Linux).
+    fn now() -> Option<Self> {
+        // Linux reports CPU times in ticks of 1/100 s on every architecture it runs on.
+        const TICKS_PER_SECOND: f64 = 100.0;
+        let ticks = |field: Option<&str>| field?.parse::<f64>().ok();
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The fields after the command name (which may contain spaces) start with the
+        // state, field 3; user, system, children's user and children's system times are
+        // fields 14 to 17.
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+        let own = ticks(fields.next())? + ticks(fields.next())?;
+        let children = ticks(fields.next())? + ticks(fields.next())?;
+        // `cpu  user nice system idle iowait irq softirq steal …`: all but idle and iowait.
+        let machine = std::fs::read_to_string("/proc/stat").ok()?;
+        let mut fields = machine.lines().next()?.split_whitespace().skip(1);
+        let mut busy = 0.0;
+        for index in 0..8 {
+            let value = ticks(fields.next())?;
+            if index != 3 && index != 4 {
+                busy += value;
+            }
+        }
+        Some(Self {
+            own: own / TICKS_PER_SECOND,
+            children: children / TICKS_PER_SECOND,
+            machine: busy / TICKS_PER_SECOND,
+        })
+    }
 }
 
 impl std::fmt::Display for Figures {
@@ -323,6 +361,9 @@ impl std::fmt::Display for Figures {
         }
         if let Some(cpu) = self.cpu {
             write!(f, "  cpu {:>7}/event", micros(cpu))?;
+        }
+        if let Some(other) = self.other {
+            write!(f, "  other {other:.2} cores")?;
         }
         Ok(())
     }
