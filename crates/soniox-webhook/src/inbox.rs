@@ -1,7 +1,10 @@
 //! The receiving semantics every adapter shares: verify, claim, run the handler detached from
 //! the connection, complete or release, answer.
 
-use std::{error::Error as StdError, fmt, future::Future, sync::Arc, time::Duration};
+use std::{
+    error::Error as StdError, fmt, future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc,
+    task::Poll, time::Duration,
+};
 
 use http::{Request, StatusCode};
 use http_body::Body;
@@ -199,16 +202,21 @@ impl Inbox {
             return Outcome::ShuttingDown;
         }
         let shared = Arc::clone(&self.shared);
-        let task = self
-            .shared
-            .handlers
-            .spawn(async move { shared.settle(received, handler).await });
-        task.await.unwrap_or_else(|error| {
-            // Only a panicking store gets here (the handler's panics are caught); its claim
-            // stays until the lease runs out.
-            tracing::error!(%error, "webhook handling task failed");
-            Outcome::Failed
-        })
+        let mut settling: Pin<Box<dyn Future<Output = Outcome> + Send>> =
+            Box::pin(async move { shared.settle(received, handler).await });
+        // A store and a handler that finish without waiting (the memory store, a handler that
+        // only queues the event) finish in this first poll and need no task. Otherwise the
+        // work moves, still pinned in its box, into a task of its own. Nothing can drop it in
+        // between: the first poll and the spawn happen within one poll of this future.
+        let first =
+            std::future::poll_fn(|cx| Poll::Ready(poll_caught(settling.as_mut(), cx))).await;
+        match first {
+            Ok(Poll::Ready(outcome)) => return outcome,
+            Ok(Poll::Pending) => {}
+            Err(_) => return store_panicked(),
+        }
+        let task = self.shared.handlers.spawn(settling);
+        task.await.unwrap_or_else(|_| store_panicked())
     }
 
     /// Waits for running handlers to finish, at most `deadline`; then cancels the rest, which
@@ -238,6 +246,13 @@ impl Inbox {
             );
         }
     }
+}
+
+/// Only a panicking store gets here (the handler's panics are caught in `settle`); its claim
+/// stays until the lease runs out.
+fn store_panicked() -> Outcome {
+    tracing::error!("the webhook event store panicked");
+    Outcome::Failed
 }
 
 impl Shared {
@@ -389,14 +404,20 @@ struct Panicked;
 /// its event, or the retry would be answered "in progress" until the lease ran out.
 async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Panicked> {
     let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Err(_) => std::task::Poll::Ready(Err(Panicked)),
-        }
+    std::future::poll_fn(|cx| match poll_caught(future.as_mut(), cx) {
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(panicked) => Poll::Ready(Err(panicked)),
     })
     .await
+}
+
+/// Polls `future` once, turning a panic into `Err(Panicked)`.
+fn poll_caught<F: Future + ?Sized>(
+    future: Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> Result<Poll<F::Output>, Panicked> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))).map_err(|_| Panicked)
 }
 
 /// Displays an error with its sources, `outer: inner: innermost`, for logs.
