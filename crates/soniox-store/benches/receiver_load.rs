@@ -12,7 +12,11 @@
 //! variant), so each delivery is a new event: claimed, handled by a handler that does
 //! nothing, completed. The bare database loops run [`support::TASKS`] (64) tasks inserting
 //! distinct keys for as long as a `wrk` round. Rounds alternate between the variants so that
-//! drift on a shared machine affects them alike; the summary gives each variant's median.
+//! drift on a shared machine affects them alike. The summary gives each variant's median
+//! figures and, against its baseline, the median of the per-round ratios (each round's
+//! figure over the baseline's in the same round, a few seconds apart) with their range: on
+//! a virtual machine the speed drifts by a third between rounds even with nothing else
+//! running, and pairing rounds keeps most of that out of the ratio.
 //! A round fails on any answer `wrk` counts as an error (status 400 and up: neither server
 //! sends 1xx or 3xx, so that is every non-2xx) and on any socket error or timeout. After each
 //! round on a durable store the bench checks that there are at least as many new done events
@@ -190,14 +194,16 @@ async fn main() {
         };
         let ratio = variant.baseline.map(|(baseline, target)| {
             let base = &variants[baseline];
-            match base.median() {
-                Some(base_figures) => {
-                    let ratio = figures.per_second / base_figures.per_second;
+            match variant.ratios(base) {
+                Some(ratios) => {
+                    let ratio = ratios[ratios.len() / 2];
                     let verdict = if ratio >= target { "met" } else { "MISSED" };
                     format!(
-                        "  {:.0}% of {} (target {:.0}%: {verdict})",
+                        "  {:.1}% of {} (rounds {:.0}–{:.0}%; target {:.0}%: {verdict})",
                         100.0 * ratio,
                         base.name,
+                        100.0 * ratios[0],
+                        100.0 * ratios[ratios.len() - 1],
                         100.0 * target
                     )
                 }
@@ -243,6 +249,21 @@ impl Variant {
             baseline,
             rounds: Vec::with_capacity(ROUNDS),
         }
+    }
+
+    /// Each round's throughput as a share of `base`'s in the same round, sorted; `None` when
+    /// a round failed.
+    fn ratios(&self, base: &Self) -> Option<Vec<f64>> {
+        let mut ratios = self
+            .rounds
+            .iter()
+            .zip(&base.rounds)
+            .map(|(round, base)| {
+                Some(round.as_ref().ok()?.per_second / base.as_ref().ok()?.per_second)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        ratios.sort_by(f64::total_cmp);
+        Some(ratios)
     }
 
     /// Each figure's median over the rounds; `None` when a round failed.
