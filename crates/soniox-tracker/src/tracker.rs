@@ -749,7 +749,14 @@ fn webhook_status(status: &TranscriptionStatus) -> WebhookStatus {
 /// Whether a failed create may still have created the job: no answer, or an answer that
 /// does not say it was refused.
 fn created_maybe(error: &soniox_client::Error) -> bool {
-    error.is_retryable() || error.status().is_none_or(|status| status.is_server_error())
+    use soniox_client::Error;
+    match error {
+        // Refused before anything was sent.
+        Error::Validation(_) | Error::Config(_) | Error::Io(_) | Error::FileTooLarge { .. } => {
+            false
+        }
+        _ => error.is_retryable() || error.status().is_none_or(|status| status.is_server_error()),
+    }
 }
 
 /// The request as recorded for a resubmission: everything but the webhook's secret, which the

@@ -5,6 +5,8 @@
 //! What must hold: every job the tracker recorded is created exactly once and its effect is
 //! committed exactly once; the API holds no job the tracker did not record.
 
+mod common;
+
 use std::{collections::HashMap, path::Path, process::Stdio, sync::Arc, time::Duration};
 
 use futures_util::TryStreamExt as _;
@@ -13,7 +15,7 @@ use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
 use soniox_store::{SqliteStore, rusqlite};
-use soniox_tracker::{Effect, FinishedJob, Tracker, reconcile::Policy};
+use soniox_tracker::{FinishedJob, Tracker, reconcile::Policy};
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, Verifier, WebhookService};
 use tokio::{
@@ -62,14 +64,7 @@ async fn child_tracker_process() {
             return Err("a flaky dependency");
         }
         let id = job.id.as_str().to_owned();
-        let effect: Effect = Box::new(move |tx| {
-            tx.execute(
-                "INSERT INTO soniox_test_effects (transcription_id) VALUES (?1)",
-                [id],
-            )
-            .map(drop)
-        });
-        Ok(effect)
+        Ok(common::record_effect(id))
     };
     let tracker = Tracker::builder(client.clone(), store)
         .webhook_url(format!("http://127.0.0.1:{port}/hooks/soniox"))
@@ -219,11 +214,7 @@ async fn a_tracker_killed_and_restarted_loses_nothing_and_doubles_nothing() {
     let db = dir.path().join("tracker.db");
     // The effects table, before either process opens the database.
     let store = SqliteStore::open(&db).await.expect("open");
-    store
-        .migrate_component(
-            "test_effects",
-            &["CREATE TABLE soniox_test_effects (transcription_id TEXT NOT NULL)"],
-        )
+    common::create_effects_table(&store)
         .await
         .expect("the effects table");
     store.close().await;

@@ -1,6 +1,8 @@
 //! The tracker against the emulator over real loopback HTTP, with a real SQLite file: webhooks
 //! that never come, create requests that never arrive, and a webhook receiver in front.
 
+mod common;
+
 use std::{
     collections::HashMap,
     sync::{
@@ -16,7 +18,7 @@ use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
 use soniox_store::SqliteStore;
-use soniox_tracker::{Effect, FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
+use soniox_tracker::{FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
 
@@ -68,11 +70,7 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("tracker.db")).await;
     let store = Arc::new(store.expect("open"));
-    store
-        .migrate_component(
-            "test_effects",
-            &["CREATE TABLE soniox_test_effects (transcription_id TEXT NOT NULL)"],
-        )
+    common::create_effects_table(&store)
         .await
         .expect("the effects table");
     let client = Client::builder()
@@ -123,14 +121,7 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
                         if fail {
                             return Err("a flaky dependency");
                         }
-                        let effect: Effect = Box::new(move |tx| {
-                            tx.execute(
-                                "INSERT INTO soniox_test_effects (transcription_id) VALUES (?1)",
-                                [id],
-                            )
-                            .map(drop)
-                        });
-                        Ok(effect)
+                        Ok(common::record_effect(id))
                     }
                 })
                 .await
