@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     faults::{FaultRule, WebhookFaultRule},
     jobs,
+    requests::RequestCounts,
     respond::{Failure, Reply, json, no_content},
     shared::Shared,
     webhooks::WebhookAttempt,
@@ -37,6 +38,11 @@ struct Script {
 struct FaultList {
     rules: Vec<FaultRule>,
     webhook_rules: Vec<WebhookFaultRule>,
+}
+
+#[derive(Serialize)]
+struct Requests {
+    requests: RequestCounts,
 }
 
 #[derive(Serialize)]
@@ -88,6 +94,12 @@ pub(crate) async fn route(
             shared.store.lock().scripts.remove(&sha256);
             Ok(no_content())
         }
+        (&Method::GET, ["requests"]) => Ok(json(
+            StatusCode::OK,
+            &Requests {
+                requests: shared.requests.snapshot(),
+            },
+        )),
         (&Method::GET, ["faults"]) => Ok(json(
             StatusCode::OK,
             &FaultList {

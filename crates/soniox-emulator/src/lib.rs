@@ -36,6 +36,8 @@
 //! - **Make test audio**: [`wav`] builds a WAV of a given length, which jobs report as their
 //!   `audio_duration_ms`.
 //! - **Inspect webhooks**: [`Emulator::webhook_attempts`] or `GET /_emulator/webhooks`.
+//! - **Count requests**: [`Emulator::request_counts`] or `GET /_emulator/requests`, per route
+//!   (`POST /v1/transcriptions`, `GET /v1/transcriptions/{id}`, ...).
 //! - **Inject faults**: [`FaultRule`] and [`WebhookFaultRule`], at start or at run time
 //!   (`POST /_emulator/faults`, `POST /_emulator/webhook-faults`, `DELETE /_emulator/faults`).
 //!
@@ -48,6 +50,7 @@ mod audio;
 mod config;
 mod faults;
 mod jobs;
+mod requests;
 mod respond;
 mod server;
 mod shared;
@@ -59,6 +62,7 @@ mod webhooks;
 pub use crate::{
     config::{AudioUrlPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, Trigger, WebhookFault, WebhookFaultRule},
+    requests::RequestCounts,
     server::{Emulator, EmulatorBuilder, InvalidSha256, REQUEST_ID_HEADER, StartError},
     test_audio::wav,
     webhooks::{AttemptOutcome, REDACTED, WebhookAttempt},

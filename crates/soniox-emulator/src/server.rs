@@ -15,6 +15,7 @@ use crate::{
     config::{AudioUrlPolicy, Config, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, WebhookFaultRule},
     jobs,
+    requests::RequestCounts,
     respond::{Failure, Reply},
     shared::{Shared, new_uuid},
     webhooks::WebhookAttempt,
@@ -259,6 +260,11 @@ impl Emulator {
         self.shared.store.lock().attempts().cloned().collect()
     }
 
+    /// How many requests each REST route has received so far, faulted ones included.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.shared.requests.snapshot()
+    }
+
     /// Adds a REST fault.
     pub fn add_fault(&self, rule: FaultRule) {
         self.shared.faults.add(rule);
@@ -343,6 +349,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let admin_path = path.strip_prefix("/_emulator/");
+    if admin_path.is_none() {
+        shared.requests.record(method.as_str(), &path);
+    }
     let mut drop_response = false;
     let result = match admin_path {
         Some(rest) => admin::route(&shared, request, rest).await,

@@ -17,7 +17,7 @@ use soniox_types::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::Config, faults::Faults, store::Store};
+use crate::{config::Config, faults::Faults, requests::RequestLog, store::Store};
 
 /// The outbound HTTP client for webhooks and audio downloads. hyper's own client sends the URL
 /// exactly as given, which the webhook's query string needs.
@@ -29,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) store: Store,
     pub(crate) faults: Faults,
+    pub(crate) requests: RequestLog,
     pub(crate) http: HttpClient,
     /// One semaphore per receiver (`host:port`), so a slow receiver only queues its own
     /// deliveries.
@@ -54,6 +55,7 @@ impl Shared {
         Self {
             store: Store::default(),
             faults,
+            requests: RequestLog::default(),
             http: Client::builder(TokioExecutor::new()).build_http(),
             webhook_permits: Mutex::default(),
             cancel: CancellationToken::new(),

@@ -166,3 +166,33 @@ async fn withheld_and_delayed_webhooks() {
         "nothing was sent for the withheld job"
     );
 }
+
+#[tokio::test]
+async fn requests_are_counted_per_route_faulted_ones_included() {
+    let api = Api::start(
+        builder().fault(
+            FaultRule::new(FaultAction::Error { status: 503 })
+                .method("GET")
+                .path_prefix("/v1/transcriptions/")
+                .every_nth(2),
+        ),
+    )
+    .await;
+    for id in ["a", "b", "c"] {
+        send(api.get(&format!("/v1/transcriptions/{id}"))).await;
+    }
+    send(api.get("/v1/transcriptions/a/transcript")).await;
+    send(api.get("/v1/models")).await;
+    send(api.http.get(api.url("/_emulator/health"))).await;
+
+    let counts = api.emulator.request_counts();
+    assert_eq!(counts.get("GET", "/v1/transcriptions/{id}"), 3);
+    assert_eq!(counts.get("GET", "/v1/transcriptions/{id}/transcript"), 1);
+    assert_eq!(counts.get("GET", "/v1/models"), 1);
+    assert_eq!(counts.total(), 5, "admin requests are not counted");
+
+    let (status, json) = send(api.http.get(api.url("/_emulator/requests"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["requests"]["GET /v1/transcriptions/{id}"], 3);
+    assert_eq!(json["requests"]["GET /v1/models"], 1);
+}
