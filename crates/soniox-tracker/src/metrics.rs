@@ -27,8 +27,14 @@ pub struct Metrics {
     pub rejected_deliveries: u64,
     /// Finished jobs handed to the handler successfully.
     pub handled: u64,
-    /// Handler calls that failed, panicked or timed out.
+    /// Handlings that did not succeed: the result could not be fetched, or the handler
+    /// failed, panicked or ran past its deadline. Each is retried.
     pub handler_failures: u64,
+    /// Webhook deliveries of jobs already handled, answered 200 without calling the handler.
+    pub duplicate_deliveries: u64,
+    /// Webhook requests the receiver refused before reading their event (a wrong secret, a
+    /// bad body): many of them usually mean a misconfigured secret.
+    pub unverified_deliveries: u64,
     /// Jobs the API no longer had before they were handled.
     pub lost: u64,
     /// Polls that found a job queued or processing past `stuck_after`.
@@ -43,7 +49,6 @@ pub(crate) struct Counters {
     pub(crate) recovered_by_polling: AtomicU64,
     pub(crate) rejected_deliveries: AtomicU64,
     pub(crate) handled: AtomicU64,
-    pub(crate) handler_failures: AtomicU64,
     pub(crate) lost: AtomicU64,
     pub(crate) stuck: AtomicU64,
 }
@@ -62,7 +67,6 @@ impl Counters {
             recovered_by_polling: read(&self.recovered_by_polling),
             rejected_deliveries: read(&self.rejected_deliveries),
             handled: read(&self.handled),
-            handler_failures: read(&self.handler_failures),
             lost: read(&self.lost),
             stuck: read(&self.stuck),
             ..Metrics::default()

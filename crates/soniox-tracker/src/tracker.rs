@@ -10,7 +10,7 @@ use soniox_types::{
     Transcription, TranscriptionId, TranscriptionStatus, ValidationErrors, WebhookEvent,
     WebhookStatus,
 };
-use soniox_webhook::{Inbox, ReceivedEvent, Verifier, store::Claim};
+use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
 
 use crate::{
     handler::{
@@ -176,16 +176,26 @@ impl TrackerBuilder {
 
     async fn build_boxed(self, handler: BoxedHandler) -> Result<Tracker, TrackerError> {
         let jobs = Jobs::open(Arc::clone(&self.store)).await?;
+        let events: Arc<dyn EventStore> = self.store;
+        // Neither inbox receives requests, so neither verifies: `webhooks` is the template of
+        // the inboxes `Tracker::inbox` hands out (they share its counts and running
+        // handlers), `polls` handles the finished jobs the reconciler finds.
+        let inbox = Inbox::new(Verifier::dangerous_accept_unauthenticated())
+            .shared_store(events)
+            .handler_deadline(self.handler_deadline)
+            .lease_margin(self.lease_margin);
         Ok(Tracker {
             inner: Arc::new(Inner {
                 client: self.client,
-                events: self.store,
+                webhooks: inbox.clone(),
+                polls: Inbox::from(inbox.verifier().clone())
+                    .shared_store(Arc::clone(inbox.event_store()))
+                    .handler_deadline(self.handler_deadline)
+                    .lease_margin(self.lease_margin),
                 jobs,
                 webhook_url: self.webhook_url,
                 auth: self.auth,
                 policy: self.policy,
-                handler_deadline: self.handler_deadline,
-                lease_margin: self.lease_margin,
                 cleanup: self.cleanup,
                 handler,
                 counters: Counters::default(),
@@ -203,13 +213,14 @@ pub struct Tracker {
 
 struct Inner {
     client: Client,
-    events: Arc<SqliteStore>,
+    /// Where the webhooks' inboxes come from.
+    webhooks: Inbox,
+    /// Handles the finished jobs the reconciler finds, under the same claims as webhooks.
+    polls: Inbox,
     jobs: Jobs,
     webhook_url: Option<String>,
     auth: Option<(String, Secret)>,
     policy: Policy,
-    handler_deadline: Duration,
-    lease_margin: Duration,
     cleanup: bool,
     handler: BoxedHandler,
     counters: Counters,
@@ -318,14 +329,11 @@ impl Tracker {
         Ok(webhook.apply(request)?)
     }
 
-    /// The inbox to receive this tracker's webhooks with: `verifier`, the tracker's store and
-    /// handler deadline. Serve it with [`Tracker::webhook_handler`].
+    /// The inbox to receive this tracker's webhooks with: `verifier`, the tracker's store,
+    /// handler deadline and lease margin. Serve it with [`Tracker::webhook_handler`]. Every
+    /// inbox it returns counts into the same [`Metrics`].
     pub fn inbox(&self, verifier: Verifier) -> Inbox {
-        let events: Arc<dyn EventStore> = self.inner.events.clone();
-        Inbox::new(verifier)
-            .shared_store(events)
-            .handler_deadline(self.inner.handler_deadline)
-            .lease_margin(self.inner.lease_margin)
+        self.inner.webhooks.clone().with_verifier(verifier)
     }
 
     /// The webhook handler for a `soniox_webhook::WebhookService` over [`Tracker::inbox`]:
@@ -342,13 +350,20 @@ impl Tracker {
     ///
     /// When the store cannot count the pending jobs.
     pub async fn metrics(&self) -> Result<Metrics, TrackerError> {
-        let pending = self.inner.jobs.pending(now()).await?;
+        let inner = &self.inner;
+        let pending = inner.jobs.pending(now()).await?;
+        let (webhooks, polls) = (inner.webhooks.counts(), inner.polls.counts());
+        let unsuccessful =
+            |counts: soniox_webhook::DeliveryCounts| counts.failed + counts.deadline_exceeded;
         Ok(Metrics {
             submitting: pending.submitting,
             awaiting: pending.submitted,
             unhandled: pending.finished,
             overdue: pending.overdue,
-            ..self.inner.counters.snapshot()
+            duplicate_deliveries: webhooks.duplicates,
+            unverified_deliveries: webhooks.rejected,
+            handler_failures: unsuccessful(webhooks) + unsuccessful(polls),
+            ..inner.counters.snapshot()
         })
     }
 
@@ -385,13 +400,7 @@ impl Tracker {
             id: id.clone(),
             outcome,
         };
-        let effect = match (inner.handler)(job).await {
-            Ok(effect) => effect,
-            Err(error) => {
-                Counters::add(&inner.counters.handler_failures);
-                return Err(error);
-            }
-        };
+        let effect = (inner.handler)(job).await?;
         let recorded = match effect {
             Some(effect) => {
                 let event = WebhookEvent::new(id.clone(), webhook_status(status));
@@ -570,7 +579,7 @@ impl Tracker {
                     }
                     Delivery::Received => {}
                 }
-                if self.handle_claimed(&id, &status, now).await? {
+                if self.handle_polled(&id, &status, now).await? {
                     pass.handled += 1;
                     if delivery != Delivery::Received {
                         Counters::add(&inner.counters.recovered_by_polling);
@@ -631,52 +640,54 @@ impl Tracker {
         Ok(())
     }
 
-    /// Claims the finished job like a webhook delivery would, and handles it; `true` when this
-    /// call handled it. A claim held elsewhere (its webhook is being handled) is left to its
-    /// holder and looked at again after the retry interval.
-    async fn handle_claimed(
+    /// Handles the finished job through the reconciler's inbox, under the same claim as its
+    /// webhook; `true` when this call handled it. A claim held elsewhere (its webhook is being
+    /// handled) is left to its holder and looked at again after the retry interval.
+    async fn handle_polled(
         &self,
         id: &TranscriptionId,
         status: &TranscriptionStatus,
         now: OffsetDateTime,
     ) -> Result<bool, TrackerError> {
         let inner = &self.inner;
-        let event = WebhookEvent::new(id.clone(), webhook_status(status));
-        let lease = inner.handler_deadline.saturating_add(inner.lease_margin);
-        let retry_at = now + inner.policy.retry_interval;
-        match inner.events.claim(&event, lease).await? {
-            Claim::Claimed(token) => {
+        let event = ReceivedEvent::polled(WebhookEvent::new(id.clone(), webhook_status(status)));
+        let tracker = self.clone();
+        let outcome = inner
+            .polls
+            .process(event, move |event| async move {
+                tracker.handle_finished(&event).await
+            })
+            .await;
+        match outcome {
+            Outcome::Handled => return Ok(true),
+            Outcome::Duplicate => inner.jobs.done(id, now).await?,
+            Outcome::InProgress { .. } => {
+                let retry_at = now + inner.policy.retry_interval;
                 inner.jobs.finished(id, status, now, retry_at).await?;
-                let handled =
-                    tokio::time::timeout(inner.handler_deadline, self.run_handler(id, status))
-                        .await;
-                match handled {
-                    Ok(Ok(())) => {
-                        inner.events.complete(&event, token).await?;
-                        Ok(true)
-                    }
-                    Ok(Err(error)) => {
-                        tracing::warn!(%id, %error, "handling a polled job failed; retried later");
-                        inner.events.release(&event, token).await?;
-                        Ok(false)
-                    }
-                    Err(_) => {
-                        Counters::add(&inner.counters.handler_failures);
-                        tracing::warn!(%id, "handling a polled job exceeded the deadline; retried later");
-                        inner.events.release(&event, token).await?;
-                        Ok(false)
-                    }
-                }
             }
-            Claim::InProgress { .. } => {
-                inner.jobs.finished(id, status, now, retry_at).await?;
-                Ok(false)
-            }
-            Claim::Done => {
-                inner.jobs.done(id, now).await?;
-                Ok(false)
+            // The job was due again after the retry interval when it was taken, and the
+            // handling (if it started) pushed that back again.
+            outcome => {
+                tracing::warn!(%id, %outcome, "handling a polled job did not succeed; retried later");
             }
         }
+        Ok(false)
+    }
+
+    /// Marks the job of a verified delivery or a poll finished, then runs the handler.
+    async fn handle_finished(&self, event: &ReceivedEvent) -> Result<(), String> {
+        let status = match event.status() {
+            WebhookStatus::Completed => TranscriptionStatus::Completed,
+            _ => TranscriptionStatus::Error,
+        };
+        let now = now();
+        let retry_at = now + self.inner.policy.retry_interval;
+        self.inner
+            .jobs
+            .finished(event.id(), &status, now, retry_at)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.run_handler(event.id(), &status).await
     }
 
     /// Runs the reconciler every `every` in a background task until the handle is stopped or
@@ -779,20 +790,6 @@ impl soniox_webhook::Handler for WebhookHandler {
 
     fn call(&self, event: ReceivedEvent) -> Self::Future {
         let tracker = self.tracker.clone();
-        Box::pin(async move {
-            let status = match event.status() {
-                WebhookStatus::Completed => TranscriptionStatus::Completed,
-                _ => TranscriptionStatus::Error,
-            };
-            let now = now();
-            let retry_at = now + tracker.inner.policy.retry_interval;
-            tracker
-                .inner
-                .jobs
-                .finished(event.id(), &status, now, retry_at)
-                .await
-                .map_err(|error| error.to_string())?;
-            tracker.run_handler(event.id(), &status).await
-        })
+        Box::pin(async move { tracker.handle_finished(&event).await })
     }
 }

@@ -368,3 +368,74 @@ async fn effects_commit_exactly_once_through_duplicates_failures_and_lost_webhoo
     );
     setup.stop().await;
 }
+
+/// Sends `request` to `addr` over a fresh connection; the whole answer.
+async fn send_raw(addr: std::net::SocketAddr, request: http::Request<bytes::Bytes>) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut wire = format!(
+        "POST {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        request.uri(),
+        request.body().len()
+    );
+    for (name, value) in request.headers() {
+        wire.push_str(&format!(
+            "{name}: {}\r\n",
+            value.to_str().expect("an ASCII header")
+        ));
+    }
+    wire.push_str("\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(wire.as_bytes()).await.expect("write");
+    stream.write_all(request.body()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_and_unverified_deliveries_are_counted_and_never_handled() {
+    // Every webhook withheld: the only deliveries are the ones this test sends.
+    let emulator = emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
+        .start()
+        .await
+        .expect("emulator");
+    let setup = setup(emulator).await;
+    let submissions = setup.submit_all().await;
+    setup.emulator.finish_jobs().await;
+    setup.reconcile_until_handled().await;
+    let Submission::Created { id, .. } = &submissions[0] else {
+        panic!("{:?}", submissions[0]);
+    };
+    let before = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(
+        (before.duplicate_deliveries, before.unverified_deliveries),
+        (0, 0)
+    );
+
+    let event = soniox_types::WebhookEvent::new(id.clone(), soniox_types::WebhookStatus::Completed);
+    let delivery = soniox_webhook::testing::TestDelivery::new(event).uri("/hooks/soniox");
+    let addr = setup.receiver.local_addr();
+    for _ in 0..2 {
+        let signed = delivery.clone().auth(HEADER, &Secret::new(SECRET));
+        let answer = send_raw(addr, signed.into_request().expect("a request")).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("duplicate"), "{answer}");
+    }
+    let forged = delivery
+        .clone()
+        .auth(HEADER, &Secret::new("not-the-secret"));
+    let answer = send_raw(addr, forged.into_request().expect("a request")).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    let after = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(
+        (after.duplicate_deliveries, after.unverified_deliveries),
+        (2, 1),
+        "{after:?}"
+    );
+    assert_eq!(after.handled, before.handled);
+    let calls = setup.seen.lock().expect("seen")[id.as_str()].len();
+    assert_eq!(calls, 1, "the handler is not called for a duplicate");
+    setup.stop().await;
+}

@@ -33,6 +33,14 @@ impl ReceivedEvent {
         Self { event, metadata }
     }
 
+    /// An event learnt some other way than a delivery (a poll of the API that found the job
+    /// finished), with no metadata: to handle it through `Inbox::process`
+    /// under the same claims as its deliveries, so that it is handled once whichever way
+    /// arrives first.
+    pub fn polled(event: WebhookEvent) -> Self {
+        Self::new(event, Metadata::default())
+    }
+
     /// The transcription the delivery is about.
     pub fn id(&self) -> &TranscriptionId {
         &self.event.id

@@ -16,6 +16,10 @@ use crate::{
     store::{Claim, EventStore, MemoryStore, StoreError},
 };
 
+mod counts;
+
+pub use counts::DeliveryCounts;
+
 /// How long a handler may run unless configured otherwise. Senders give up on a delivery after
 /// some seconds (Svix after 15); answering before that keeps the retry schedule honest.
 pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_secs(10);
@@ -61,6 +65,7 @@ struct Shared {
     body_timeout: Duration,
     handlers: TaskTracker,
     cancel: CancellationToken,
+    counts: Arc<counts::Counters>,
 }
 
 impl fmt::Debug for Inbox {
@@ -94,6 +99,7 @@ impl Inbox {
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 handlers: TaskTracker::new(),
                 cancel: CancellationToken::new(),
+                counts: Arc::default(),
             }),
         }
     }
@@ -127,6 +133,14 @@ impl Inbox {
         self.rebuild(|shared| shared.lease_margin = margin)
     }
 
+    /// This inbox with another verifier: for a second receiving path (another secret, another
+    /// route) that shares everything else, the running handlers and the
+    /// [counts](Inbox::counts) included.
+    #[must_use]
+    pub fn with_verifier(self, verifier: Verifier) -> Self {
+        self.rebuild(|shared| shared.verifier = verifier)
+    }
+
     /// Answers 408 when a request body takes longer than `timeout` to arrive (default
     /// [`DEFAULT_BODY_TIMEOUT`]), so a trickled body cannot hold a connection forever.
     #[must_use]
@@ -144,6 +158,7 @@ impl Inbox {
             body_timeout: old.body_timeout,
             handlers: old.handlers.clone(),
             cancel: old.cancel.clone(),
+            counts: Arc::clone(&old.counts),
         };
         change(&mut shared);
         Self {
@@ -159,6 +174,12 @@ impl Inbox {
     /// The store.
     pub fn event_store(&self) -> &Arc<dyn EventStore> {
         &self.shared.store
+    }
+
+    /// How many deliveries this inbox, its clones and the inboxes derived from it answered
+    /// each way.
+    pub fn counts(&self) -> DeliveryCounts {
+        self.shared.counts.snapshot()
     }
 
     /// How long a claim lasts: the handler deadline plus the lease margin.
@@ -179,12 +200,19 @@ impl Inbox {
     {
         let verifier = &self.shared.verifier;
         let (parts, body) = request.into_parts();
-        verifier.verify_head(&parts.method, &parts.headers)?;
-        let read = read_limited(body, verifier.body_limit());
-        let bytes = tokio::time::timeout(self.shared.body_timeout, read)
-            .await
-            .map_err(|_| Rejection::BodyTimeout)??;
-        verifier.verify_rest(&parts.uri, &parts.headers, &bytes)
+        let verified = async {
+            verifier.verify_head(&parts.method, &parts.headers)?;
+            let read = read_limited(body, verifier.body_limit());
+            let bytes = tokio::time::timeout(self.shared.body_timeout, read)
+                .await
+                .map_err(|_| Rejection::BodyTimeout)??;
+            verifier.verify_rest(&parts.uri, &parts.headers, &bytes)
+        };
+        let verified = verified.await;
+        if verified.is_err() {
+            self.shared.counts.reject();
+        }
+        verified
     }
 
     /// Handles `received` with `handler` under the delivery guarantees (see [`Inbox`]) and
@@ -199,6 +227,7 @@ impl Inbox {
         E: fmt::Display + Send + 'static,
     {
         if self.shared.cancel.is_cancelled() {
+            self.shared.counts.record(Outcome::ShuttingDown);
             return Outcome::ShuttingDown;
         }
         let shared = Arc::clone(&self.shared);
@@ -213,10 +242,18 @@ impl Inbox {
         match first {
             Ok(Poll::Ready(outcome)) => return outcome,
             Ok(Poll::Pending) => {}
-            Err(_) => return store_panicked(),
+            Err(_) => return self.store_panicked(),
         }
         let task = self.shared.handlers.spawn(settling);
-        task.await.unwrap_or_else(|_| store_panicked())
+        task.await.unwrap_or_else(|_| self.store_panicked())
+    }
+
+    /// Only a panicking store gets here (the handler's panics are caught in `settle`); its
+    /// claim stays until the lease runs out.
+    fn store_panicked(&self) -> Outcome {
+        tracing::error!("the webhook event store panicked");
+        self.shared.counts.record(Outcome::Failed);
+        Outcome::Failed
     }
 
     /// Waits for running handlers to finish, at most `deadline`; then cancels the rest, which
@@ -248,19 +285,25 @@ impl Inbox {
     }
 }
 
-/// Only a panicking store gets here (the handler's panics are caught in `settle`); its claim
-/// stays until the lease runs out.
-fn store_panicked() -> Outcome {
-    tracing::error!("the webhook event store panicked");
-    Outcome::Failed
-}
-
 impl Shared {
     fn lease(&self) -> Duration {
         self.handler_deadline.saturating_add(self.lease_margin)
     }
 
+    /// Claims, handles, completes or releases, and counts the outcome; runs to its end even
+    /// when the request that started it is gone.
     async fn settle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
+    where
+        F: FnOnce(ReceivedEvent) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: fmt::Display,
+    {
+        let outcome = self.claim_and_handle(received, handler).await;
+        self.counts.record(outcome);
+        outcome
+    }
+
+    async fn claim_and_handle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
     where
         F: FnOnce(ReceivedEvent) -> Fut,
         Fut: Future<Output = Result<(), E>>,

@@ -153,7 +153,8 @@ mod verifier;
     doc(cfg(any(feature = "tower", feature = "hyper", feature = "axum")))
 )]
 pub use crate::inbox::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDLER_DEADLINE, DEFAULT_LEASE_MARGIN, Inbox, Outcome,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDLER_DEADLINE, DEFAULT_LEASE_MARGIN, DeliveryCounts, Inbox,
+    Outcome,
 };
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]

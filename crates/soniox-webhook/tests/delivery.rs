@@ -22,7 +22,8 @@ use common::{
 };
 use soniox_emulator::{AttemptOutcome, WebhookAttempt};
 use soniox_webhook::{
-    Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, WebhookService, axum::SonioxWebhook,
+    Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
+    axum::SonioxWebhook,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -240,7 +241,8 @@ async fn deliver(addr: SocketAddr) -> String {
 async fn a_hung_up_delivery_is_answered_in_progress_then_duplicate() {
     for adapter in [Adapter::Hyper, Adapter::Axum] {
         let (gated, mut starts) = Gated::new(false);
-        let server = Server::start(adapter, Inbox::new(verifier()), &gated).await;
+        let inbox = Inbox::new(verifier());
+        let server = Server::start(adapter, inbox.clone(), &gated).await;
         // The sender writes the delivery and hangs up without waiting for the answer.
         let mut hung_up = TcpStream::connect(server.addr).await.expect("connect");
         hung_up
@@ -270,6 +272,13 @@ async fn a_hung_up_delivery_is_answered_in_progress_then_duplicate() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{adapter:?}: {answer}");
         assert!(answer.ends_with("duplicate"), "{answer}");
         assert_eq!((gated.calls(), gated.finished()), (1, 1), "{adapter:?}");
+        let counts = inbox.counts();
+        assert_eq!((counts.handled, counts.duplicates), (1, 1), "{counts:?}");
+        assert!(counts.in_progress >= 1, "{counts:?}");
+        assert_eq!(
+            counts.rejected + counts.failed + counts.deadline_exceeded,
+            0
+        );
         server.stop().await;
     }
 }
@@ -278,7 +287,7 @@ async fn a_hung_up_delivery_is_answered_in_progress_then_duplicate() {
 async fn a_handler_past_its_deadline_is_cancelled_answered_503_and_retried() {
     let (gated, mut starts) = Gated::new(false);
     let inbox = Inbox::new(verifier()).handler_deadline(Duration::from_millis(50));
-    let server = Server::start(Adapter::Hyper, inbox, &gated).await;
+    let server = Server::start(Adapter::Hyper, inbox.clone(), &gated).await;
     // The first call waits for a gate that never opens, so it always outlives the deadline.
     let first = deliver(server.addr).await;
     starts.recv().await.expect("the handler started");
@@ -288,6 +297,26 @@ async fn a_handler_past_its_deadline_is_cancelled_answered_503_and_retried() {
     assert!(retry.starts_with("HTTP/1.1 200"), "{retry}");
     assert!(retry.ends_with("ok"), "{retry}");
     assert_eq!((gated.calls(), gated.finished()), (2, 1));
+    // A delivery with the wrong secret, to an inbox derived with another verifier: counted
+    // with the rest.
+    let other = inbox.clone().with_verifier(
+        Verifier::new("X-Other", soniox_types::Secret::new("other")).expect("a verifier"),
+    );
+    let event = soniox_types::WebhookEvent::new(
+        soniox_types::TranscriptionId::new("rejected"),
+        soniox_types::WebhookStatus::Completed,
+    );
+    let request = soniox_webhook::testing::TestDelivery::new(event)
+        .into_request()
+        .expect("a request")
+        .map(http_body_util::Full::new);
+    assert!(other.receive(request).await.is_err());
+    let counts = inbox.counts();
+    assert_eq!(
+        (counts.deadline_exceeded, counts.handled, counts.rejected),
+        (1, 1, 1),
+        "{counts:?}"
+    );
     server.stop().await;
 }
 
