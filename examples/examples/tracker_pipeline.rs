@@ -35,7 +35,7 @@ async fn write_result(job: FinishedJob) -> Result<Effect, std::convert::Infallib
         }
         _ => "unknown outcome".to_owned(),
     };
-    Ok(Box::new(move |tx| {
+    Ok(Effect::sqlite(move |tx| {
         tx.execute(
             "INSERT INTO soniox_pipeline_results (transcription_id, text) VALUES (?1, ?2)",
             [id, text],

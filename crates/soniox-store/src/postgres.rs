@@ -307,6 +307,27 @@ impl PostgresStore {
         Err(failed)
     }
 
+    /// Records `event` as done inside `transaction`, as [`EventStore::complete`] does: for a
+    /// caller in [`transact`](Self::transact) whose own writes must commit together with it,
+    /// so that they happen exactly once with the event's completion.
+    ///
+    /// [`EventStore::complete`]: soniox_webhook::store::EventStore::complete
+    ///
+    /// # Errors
+    ///
+    /// PostgreSQL's error, should the statement fail.
+    pub async fn complete_in(
+        transaction: &Transaction<'_>,
+        event: &soniox_types::WebhookEvent,
+    ) -> Result<(), tokio_postgres::Error> {
+        let ids = [event.id.as_str()];
+        let statuses = [event.status.as_str()];
+        transaction
+            .execute(COMPLETE, &[&ids.as_slice(), &statuses.as_slice()])
+            .await
+            .map(drop)
+    }
+
     /// Brings another component's tables in this database up to date: applies the
     /// `migrations` the database has not had yet, where `migrations[n]` takes the
     /// component from version `n` to `n + 1`, and records the new version in

@@ -16,15 +16,12 @@ use std::{
     io::Write as _,
     net::SocketAddr,
     process::Stdio,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::Arc,
     time::Duration,
 };
 
 use common::{
-    TestDb,
+    TestDb, balancer,
     http::{HEADER, SECRET, deliver, verifier},
 };
 use soniox_client::{Client, Upload, Webhook};
@@ -34,7 +31,6 @@ use soniox_types::{CreateTranscription, Secret};
 use soniox_webhook::{Inbox, ReceivedEvent, Receiver, WebhookService};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
-    net::{TcpListener, TcpStream},
     process::{Child, Command},
 };
 
@@ -125,30 +121,6 @@ async fn spawn_replica(url: &str, index: usize) -> (Child, SocketAddr) {
             return (child, addr.trim().parse().expect("an address"));
         }
     }
-}
-
-/// A round-robin TCP balancer: each connection goes to the next backend that accepts it, as a
-/// load balancer retrying a refused connection on the next upstream does.
-async fn balancer(backends: Vec<SocketAddr>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let next = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let start = next.fetch_add(1, Ordering::Relaxed);
-            let backends = backends.clone();
-            tokio::spawn(async move {
-                for offset in 0..backends.len() {
-                    let backend = backends[(start + offset) % backends.len()];
-                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 /// Each handled event's effects: the replicas that wrote one, in no particular order.

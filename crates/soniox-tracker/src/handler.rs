@@ -60,14 +60,93 @@ where
 }
 
 /// Writes to make in the tracker's own transaction, the one that records the job as handled:
-/// they commit exactly once, together with it, or not at all.
-///
-/// Use the `rusqlite` that `soniox_store` re-exports. The closure runs on the store's writer
-/// while every other operation waits: keep it to a few statements.
-pub type Effect = Box<
+/// they commit exactly once, together with it, or not at all. Make it for the database the
+/// tracker keeps its jobs in ([`Effect::sqlite`] or [`Effect::postgres`]); an effect for the
+/// other one fails the handling, loudly, every time.
+pub struct Effect(pub(crate) EffectKind);
+
+/// The effect's closure, for its database.
+pub(crate) enum EffectKind {
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteEffect),
+    #[cfg(feature = "postgres")]
+    Postgres(PostgresEffect),
+}
+
+#[cfg(feature = "sqlite")]
+type SqliteEffect = Box<
     dyn FnOnce(&soniox_store::rusqlite::Transaction<'_>) -> soniox_store::rusqlite::Result<()>
         + Send,
 >;
+
+#[cfg(feature = "postgres")]
+type PostgresEffect = Box<
+    dyn for<'t> FnOnce(
+            &'t mut soniox_store::deadpool_postgres::Transaction<'_>,
+        )
+            -> Pin<Box<dyn Future<Output = Result<(), PostgresError>> + Send + 't>>
+        + Send,
+>;
+
+#[cfg(feature = "postgres")]
+type PostgresError = soniox_store::deadpool_postgres::tokio_postgres::Error;
+
+impl Effect {
+    /// Writes to SQLite, with the `rusqlite` that `soniox_store` re-exports. The closure runs
+    /// on the store's writer while every other operation waits: keep it to a few statements.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub fn sqlite(
+        write: impl FnOnce(
+            &soniox_store::rusqlite::Transaction<'_>,
+        ) -> soniox_store::rusqlite::Result<()>
+        + Send
+        + 'static,
+    ) -> Self {
+        Self(EffectKind::Sqlite(Box::new(write)))
+    }
+
+    /// Writes to PostgreSQL, with the `tokio_postgres` that `soniox_store::deadpool_postgres`
+    /// re-exports: the closure returns the boxed future of its statements.
+    ///
+    /// ```no_run
+    /// use soniox_tracker::Effect;
+    ///
+    /// let id = String::from("transcription id");
+    /// let effect = Effect::postgres(move |transaction| {
+    ///     Box::pin(async move {
+    ///         transaction
+    ///             .execute("INSERT INTO results (id) VALUES ($1)", &[&id])
+    ///             .await
+    ///             .map(drop)
+    ///     })
+    /// });
+    /// ```
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub fn postgres(
+        write: impl for<'t> FnOnce(
+            &'t mut soniox_store::deadpool_postgres::Transaction<'_>,
+        ) -> Pin<
+            Box<dyn Future<Output = Result<(), PostgresError>> + Send + 't>,
+        > + Send
+        + 'static,
+    ) -> Self {
+        Self(EffectKind::Postgres(Box::new(write)))
+    }
+}
+
+impl fmt::Debug for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let database = match self.0 {
+            #[cfg(feature = "sqlite")]
+            EffectKind::Sqlite(_) => "SQLite",
+            #[cfg(feature = "postgres")]
+            EffectKind::Postgres(_) => "PostgreSQL",
+        };
+        f.debug_tuple("Effect").field(&database).finish()
+    }
+}
 
 /// Your code that acts on each finished job and returns its [`Effect`]: what it fetches or
 /// computes may happen more than once, but the effect's writes are committed exactly once,

@@ -35,6 +35,10 @@
 //! steps; see `ARCHITECTURE.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("soniox-tracker needs a database: enable the `sqlite` or the `postgres` feature");
+
+mod database;
 mod handler;
 mod jobs;
 mod metrics;
@@ -42,6 +46,7 @@ pub mod reconcile;
 mod tracker;
 
 pub use crate::{
+    database::Database,
     handler::{Effect, EffectHandler, FinishedJob, JobHandler, JobOutcome},
     metrics::Metrics,
     tracker::{

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use soniox_client::{Client, Webhook};
-use soniox_store::{EventStore, SqliteStore, StoreError};
+use soniox_store::StoreError;
 use soniox_types::{
     CreateTranscription, CreateTranscriptionBuilder, ListParams, OffsetDateTime, Secret,
     Transcription, TranscriptionId, TranscriptionStatus, ValidationErrors, WebhookEvent,
@@ -13,10 +13,11 @@ use soniox_types::{
 use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
 
 use crate::{
+    Database,
     handler::{
         BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
     },
-    jobs::{DueJob, Jobs},
+    jobs::{self, DueJob, Jobs},
     metrics::{Counters, Metrics},
     reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
 };
@@ -87,7 +88,7 @@ pub struct Pass {
 /// Builds a [`Tracker`].
 pub struct TrackerBuilder {
     client: Client,
-    store: Arc<SqliteStore>,
+    database: Database,
     webhook_url: Option<String>,
     auth: Option<(String, Secret)>,
     policy: Policy,
@@ -175,8 +176,8 @@ impl TrackerBuilder {
     }
 
     async fn build_boxed(self, handler: BoxedHandler) -> Result<Tracker, TrackerError> {
-        let jobs = Jobs::open(Arc::clone(&self.store)).await?;
-        let events: Arc<dyn EventStore> = self.store;
+        let jobs = Jobs::open(&self.database).await?;
+        let events = jobs::event_store(&self.database);
         // Neither inbox receives requests, so neither verifies: `webhooks` is the template of
         // the inboxes `Tracker::inbox` hands out (they share its counts and running
         // handlers), `polls` handles the finished jobs the reconciler finds.
@@ -245,12 +246,14 @@ fn new_reference() -> String {
 }
 
 impl Tracker {
-    /// A tracker that creates jobs with `client` and keeps its records in `store` (the same
-    /// database as the webhook events it receives).
-    pub fn builder(client: Client, store: Arc<SqliteStore>) -> TrackerBuilder {
+    /// A tracker that creates jobs with `client` and keeps its records in `database` (a
+    /// [`SqliteStore`](soniox_store::SqliteStore) or a
+    /// [`PostgresStore`](soniox_store::PostgresStore), which also holds the webhook events
+    /// it receives).
+    pub fn builder(client: Client, database: impl Into<Database>) -> TrackerBuilder {
         TrackerBuilder {
             client,
-            store,
+            database: database.into(),
             webhook_url: None,
             auth: None,
             policy: Policy::default(),
@@ -288,30 +291,40 @@ impl Tracker {
             )
             .await?;
         Counters::add(&inner.counters.submitted);
-        match inner.client.transcriptions().create(&request).await {
-            Ok(job) => {
+        match self.create(&request).await {
+            Created::Yes(id) => {
                 let at = now();
                 let first_poll = at + inner.policy.webhook_grace;
                 inner
                     .jobs
-                    .submitted(&reference, &job.id, at, first_poll)
+                    .submitted(&reference, &id, at, first_poll)
                     .await?;
-                Ok(Submission::Created {
-                    reference,
-                    id: job.id,
-                })
+                Ok(Submission::Created { reference, id })
             }
-            Err(error) if created_maybe(&error) => {
-                tracing::warn!(%reference, error = %error, "create answer unknown; the reconciler will adopt or resubmit the job");
-                Ok(Submission::Pending {
-                    reference,
-                    reason: error.to_string(),
-                })
+            Created::Maybe(reason) => {
+                tracing::warn!(%reference, %reason, "create answer unknown; the reconciler will adopt or resubmit the job");
+                Ok(Submission::Pending { reference, reason })
             }
-            Err(error) => {
+            Created::Refused(error) => {
                 inner.jobs.forget(&reference).await?;
                 Err(error.into())
             }
+        }
+    }
+
+    /// Sends a create request, giving up on its answer after half the create grace: a job
+    /// is looked at by the reconciler only once the create grace has passed since its create
+    /// was sent, so an abandoned create has had the other half to land (or not) before the
+    /// reconciler lists the API and decides between adopting and resending. Resending while
+    /// the first create may still land would create the job twice.
+    async fn create(&self, request: &CreateTranscription) -> Created {
+        let deadline = self.inner.policy.create_grace / 2;
+        let transcriptions = self.inner.client.transcriptions();
+        match tokio::time::timeout(deadline, transcriptions.create(request)).await {
+            Ok(Ok(job)) => Created::Yes(job.id),
+            Ok(Err(error)) if created_maybe(&error) => Created::Maybe(error.to_string()),
+            Ok(Err(error)) => Created::Refused(error),
+            Err(_) => Created::Maybe(format!("no answer within {deadline:?}")),
         }
     }
 
@@ -438,9 +451,10 @@ impl Tracker {
     pub async fn reconcile(&self) -> Result<Pass, TrackerError> {
         let inner = &self.inner;
         let started = now();
+        let claim = fastrand::i64(..);
         let due = inner
             .jobs
-            .claim_due(started, inner.policy.retry_interval, PASS_SIZE)
+            .claim_due(started, inner.policy.retry_interval, PASS_SIZE, claim)
             .await?;
         let mut pass = Pass {
             due: due.len(),
@@ -457,7 +471,7 @@ impl Tracker {
         };
         for due in due {
             let reference = due.job.reference.clone();
-            if let Err(error) = self.settle(due, &listed, &mut pass).await {
+            if let Err(error) = self.settle(due, claim, &listed, &mut pass).await {
                 tracing::warn!(%reference, error = %error, "reconciling a job failed; it is looked at again later");
             }
         }
@@ -505,6 +519,7 @@ impl Tracker {
     async fn settle(
         &self,
         due: DueJob,
+        claim: i64,
         listed: &Listed,
         pass: &mut Pass,
     ) -> Result<(), TrackerError> {
@@ -564,7 +579,7 @@ impl Tracker {
                 // Looked at again at once: it may well have finished already.
                 inner.jobs.submitted(&job.reference, &id, now, now).await?;
             }
-            Decision::Resubmit => self.resubmit(&due, now).await?,
+            Decision::Resubmit => self.resubmit(&due, claim, now).await?,
             Decision::Handle { status, delivery } => {
                 let Some(id) = job_id(job) else {
                     return Ok(());
@@ -596,8 +611,14 @@ impl Tracker {
         Ok(())
     }
 
-    /// Sends a recorded create request again, under its reference.
-    async fn resubmit(&self, due: &DueJob, now: OffsetDateTime) -> Result<(), TrackerError> {
+    /// Sends a recorded create request again, under its reference, if the pass `claim` still
+    /// holds the job.
+    async fn resubmit(
+        &self,
+        due: &DueJob,
+        claim: i64,
+        now: OffsetDateTime,
+    ) -> Result<(), TrackerError> {
         let inner = &self.inner;
         let mut request: CreateTranscription =
             serde_json::from_str(&due.request).map_err(TrackerError::Unreadable)?;
@@ -606,33 +627,33 @@ impl Tracker {
             .as_ref()
             .and_then(|_| inner.auth.as_ref().map(|(_, secret)| secret.clone()));
         request.validate()?;
-        match inner.client.transcriptions().create(&request).await {
-            Ok(job) => {
+        // The pass held the job for the retry interval, and may have taken longer to get
+        // here; a later pass may have taken the job since and be creating it. Only the pass
+        // holding it now sends the create, which then holds the job for the create grace, as
+        // the first create did, so that no pass decides about it meanwhile.
+        let held_until = now + inner.policy.create_grace;
+        if !inner
+            .jobs
+            .take(&due.job.reference, claim, held_until, now)
+            .await?
+        {
+            tracing::debug!(reference = %due.job.reference, "another reconciler pass took the job");
+            return Ok(());
+        }
+        match self.create(&request).await {
+            Created::Yes(id) => {
                 Counters::add(&inner.counters.resubmitted);
-                tracing::info!(reference = %due.job.reference, id = %job.id, "resubmitted a job whose create request never reached the API");
+                tracing::info!(reference = %due.job.reference, %id, "resubmitted a job whose create request never reached the API");
                 let at = OffsetDateTime::now_utc();
                 inner
                     .jobs
-                    .submitted(
-                        &due.job.reference,
-                        &job.id,
-                        at,
-                        at + inner.policy.webhook_grace,
-                    )
+                    .submitted(&due.job.reference, &id, at, at + inner.policy.webhook_grace)
                     .await?;
             }
-            Err(error) if created_maybe(&error) => {
-                inner
-                    .jobs
-                    .reschedule(
-                        &due.job.reference,
-                        now + inner.policy.create_grace,
-                        false,
-                        now,
-                    )
-                    .await?;
+            Created::Maybe(reason) => {
+                tracing::warn!(reference = %due.job.reference, %reason, "resubmitted create answer unknown; looked at again after the create grace");
             }
-            Err(error) => {
+            Created::Refused(error) => {
                 tracing::error!(reference = %due.job.reference, %error, "the API refused a resubmitted job");
                 inner.jobs.lost(&due.job.reference, now).await?;
             }
@@ -734,6 +755,16 @@ impl Reconciler {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
+}
+
+/// What came of a create request.
+enum Created {
+    /// The API accepted the job under this id.
+    Yes(TranscriptionId),
+    /// No answer, or one that does not say whether the job was created: why.
+    Maybe(String),
+    /// The API refused it.
+    Refused(soniox_client::Error),
 }
 
 /// What the pages of one pass held.

@@ -12,12 +12,12 @@ use std::{
     time::Duration,
 };
 
+use common::TestDatabase;
 use futures_util::TryStreamExt as _;
 use soniox_client::{Client, Upload};
 use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
-use soniox_store::SqliteStore;
 use soniox_tracker::{FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
@@ -55,11 +55,10 @@ enum Handling {
 struct Setup {
     emulator: Emulator,
     client: Client,
-    store: Arc<SqliteStore>,
+    database: TestDatabase,
     tracker: Tracker,
     receiver: RunningReceiver,
     seen: Seen,
-    _dir: tempfile::TempDir,
 }
 
 async fn setup(emulator: Emulator) -> Setup {
@@ -67,12 +66,8 @@ async fn setup(emulator: Emulator) -> Setup {
 }
 
 async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = SqliteStore::open(dir.path().join("tracker.db")).await;
-    let store = Arc::new(store.expect("open"));
-    common::create_effects_table(&store)
-        .await
-        .expect("the effects table");
+    let database = TestDatabase::sqlite();
+    let store = database.open().await;
     let client = Client::builder()
         .api_key(API_KEY)
         .base_url(emulator.base_url())
@@ -96,7 +91,7 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
         "http://{}/hooks/soniox",
         listener.local_addr().expect("addr")
     );
-    let builder = Tracker::builder(client.clone(), Arc::clone(&store))
+    let builder = Tracker::builder(client.clone(), store.clone())
         .webhook_url(url)
         .webhook_auth(HEADER, Secret::new(SECRET))
         .policy(quick_policy());
@@ -111,17 +106,18 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
         }
         Handling::Effects => {
             let first_calls = AtomicUsize::new(0);
+            let effects_in = store.clone();
             builder
                 .build_with_effects(move |job: FinishedJob| {
                     let earlier = note(&job);
                     let nth = first_calls.fetch_add(usize::from(earlier == 0), Ordering::SeqCst);
                     let fail = earlier == 0 && nth.is_multiple_of(3);
-                    let id = job.id.as_str().to_owned();
+                    let effect = common::record_effect(&effects_in, job.id.as_str().to_owned());
                     async move {
                         if fail {
                             return Err("a flaky dependency");
                         }
-                        Ok(common::record_effect(id))
+                        Ok(effect)
                     }
                 })
                 .await
@@ -136,11 +132,10 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
     Setup {
         emulator,
         client,
-        store,
+        database,
         tracker,
         receiver,
         seen,
-        _dir: dir,
     }
 }
 
@@ -213,24 +208,7 @@ impl Setup {
 
     /// How many effects each job's handler committed.
     async fn effects(&self) -> HashMap<String, usize> {
-        self.store
-            .transact(|tx| {
-                let mut select = tx.prepare(
-                    "SELECT transcription_id, COUNT(*) FROM soniox_test_effects
-                     GROUP BY transcription_id",
-                )?;
-                select
-                    .query_map([], |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                        ))
-                    })?
-                    .collect::<soniox_store::rusqlite::Result<HashMap<_, _>>>()
-            })
-            .await
-            .expect("the store")
-            .expect("the query")
+        common::progress(&self.database.locator()).await.effects
     }
 
     async fn stop(self) {

@@ -74,6 +74,37 @@ pub(crate) fn server_url() -> Option<String> {
     None
 }
 
+/// A round-robin TCP balancer in front of `backends`: each connection goes to the next
+/// backend that accepts it, as a load balancer retrying a refused connection on the next
+/// upstream does. Returns its address.
+pub(crate) async fn balancer(backends: Vec<std::net::SocketAddr>) -> std::net::SocketAddr {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let next = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let start = next.fetch_add(1, Ordering::Relaxed);
+            let backends = backends.clone();
+            tokio::spawn(async move {
+                for offset in 0..backends.len() {
+                    let backend = backends[(start + offset) % backends.len()];
+                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// A SQLite file in a temporary directory of its own, for one test.
 #[cfg(feature = "sqlite")]
 #[derive(Debug)]

@@ -1,0 +1,427 @@
+//! The job records: one row per submitted job in `soniox_jobs`, in the same database as the
+//! webhook events, so that a handler's effect, the job's completion and its event's can
+//! commit in one transaction. The schema and the statements are shared; each backend runs
+//! them its own way.
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::time::Duration;
+
+use soniox_store::{EventStore, StoreError};
+use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
+
+use crate::{
+    Database, Effect,
+    reconcile::{Stage, TrackedJob},
+};
+
+/// This crate's component in the `soniox_schema` table.
+const COMPONENT: &str = "jobs";
+
+/// `MIGRATIONS[n]` takes the jobs schema from version `n` to `n + 1`; SQL both databases
+/// run. Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
+/// done.
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE soniox_jobs (
+        reference TEXT PRIMARY KEY NOT NULL,
+        transcription_id TEXT UNIQUE,
+        request TEXT NOT NULL,
+        stage TEXT NOT NULL
+            CHECK (stage IN ('submitting', 'submitted', 'finished', 'done', 'lost')),
+        status TEXT,
+        recorded_at BIGINT NOT NULL,
+        submitted_at BIGINT,
+        polls BIGINT NOT NULL DEFAULT 0,
+        next_check_at BIGINT,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
+        WHERE next_check_at IS NOT NULL;
+",
+    "
+    ALTER TABLE soniox_jobs ADD COLUMN claim BIGINT;
+",
+];
+
+// The statements, with PostgreSQL's `$n` parameters (the SQLite backend rewrites them as
+// `?n`). Each names what it does in the backends' methods of the same name.
+
+const RECORD: &str = "
+    INSERT INTO soniox_jobs (reference, request, stage, recorded_at, next_check_at, updated_at)
+    VALUES ($1, $2, 'submitting', $3, $4, $3)";
+
+const FORGET: &str = "DELETE FROM soniox_jobs WHERE reference = $1 AND stage = 'submitting'";
+
+const SUBMITTED: &str = "
+    UPDATE soniox_jobs
+    SET transcription_id = $2, stage = 'submitted', submitted_at = $3, polls = 0,
+        next_check_at = $4, updated_at = $3
+    WHERE reference = $1 AND stage = 'submitting'";
+
+const FINISHED: &str = "
+    UPDATE soniox_jobs SET stage = 'finished', status = $2, next_check_at = $4, updated_at = $3
+    WHERE transcription_id = $1 AND stage IN ('submitted', 'finished')";
+
+const DONE: &str = "
+    UPDATE soniox_jobs SET stage = 'done', next_check_at = NULL, updated_at = $2
+    WHERE transcription_id = $1";
+
+const LOST: &str = "
+    UPDATE soniox_jobs SET stage = 'lost', next_check_at = NULL, updated_at = $2
+    WHERE reference = $1";
+
+const RESCHEDULE: &str = "
+    UPDATE soniox_jobs SET next_check_at = $2, polls = polls + $3, updated_at = $4
+    WHERE reference = $1 AND next_check_at IS NOT NULL";
+
+/// Takes a claimed job for a create: only the pass that claimed it last, and only while it is
+/// still submitting.
+const TAKE: &str = "
+    UPDATE soniox_jobs SET next_check_at = $3, claim = NULL, updated_at = $4
+    WHERE reference = $1 AND claim = $2 AND stage = 'submitting'";
+
+/// The columns [`Row`] is read from, in order.
+const COLUMNS: &str = "reference, transcription_id, request, stage, status, recorded_at, \
+                       submitted_at, polls, next_check_at";
+
+const PENDING: &str = "
+    SELECT COUNT(*) FILTER (WHERE stage = 'submitting'),
+           COUNT(*) FILTER (WHERE stage = 'submitted'),
+           COUNT(*) FILTER (WHERE stage = 'finished'),
+           COUNT(*) FILTER (WHERE next_check_at <= $1)
+    FROM soniox_jobs WHERE next_check_at IS NOT NULL";
+
+/// A job row claimed for a reconciler pass.
+#[derive(Clone, Debug)]
+pub(crate) struct DueJob {
+    pub(crate) job: TrackedJob,
+    /// The create request, as recorded (without the webhook's secret).
+    pub(crate) request: String,
+}
+
+/// How many jobs are in each stage that still needs work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) submitting: u64,
+    pub(crate) submitted: u64,
+    pub(crate) finished: u64,
+    pub(crate) overdue: u64,
+}
+
+/// The job table, in whichever database the tracker uses.
+#[derive(Debug, Clone)]
+pub(crate) enum Jobs {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlite::SqliteJobs),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PostgresJobs),
+}
+
+/// Calls the backend's method of the same name.
+macro_rules! dispatch {
+    ($jobs:expr, $method:ident($($arg:expr),*)) => {
+        match $jobs {
+            #[cfg(feature = "sqlite")]
+            Jobs::Sqlite(jobs) => jobs.$method($($arg),*).await,
+            #[cfg(feature = "postgres")]
+            Jobs::Postgres(jobs) => jobs.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Jobs {
+    /// The job table in `database`, created or brought up to date.
+    pub(crate) async fn open(database: &Database) -> Result<Self, StoreError> {
+        Ok(match database {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(store) => Self::Sqlite(sqlite::SqliteJobs::open(store).await?),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(store) => Self::Postgres(postgres::PostgresJobs::open(store).await?),
+        })
+    }
+
+    /// Records a job about to be created, due for a look at `check_at`.
+    pub(crate) async fn record(
+        &self,
+        reference: &str,
+        request: String,
+        now: OffsetDateTime,
+        check_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let params = Params::Record(reference.to_owned(), request, millis(now), millis(check_at));
+        dispatch!(self, execute(RECORD, params)).map(drop)
+    }
+
+    /// Forgets a job whose create request the API refused outright.
+    pub(crate) async fn forget(&self, reference: &str) -> Result<(), StoreError> {
+        dispatch!(self, execute(FORGET, Params::Text(reference.to_owned()))).map(drop)
+    }
+
+    /// The API accepted the job as `id` at `at`: await its webhook until `next_poll`.
+    pub(crate) async fn submitted(
+        &self,
+        reference: &str,
+        id: &TranscriptionId,
+        at: OffsetDateTime,
+        next_poll: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let params = Params::Submitted(
+            reference.to_owned(),
+            id.as_str().to_owned(),
+            millis(at),
+            millis(next_poll),
+        );
+        dispatch!(self, execute(SUBMITTED, params)).map(drop)
+    }
+
+    /// The job finished with `status` and is being handled: look again at `retry_at` unless
+    /// it is done by then. Nothing for an untracked id or a job already done.
+    pub(crate) async fn finished(
+        &self,
+        id: &TranscriptionId,
+        status: &TranscriptionStatus,
+        now: OffsetDateTime,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let params = Params::Finished(
+            id.as_str().to_owned(),
+            status.as_str().to_owned(),
+            millis(now),
+            millis(retry_at),
+        );
+        dispatch!(self, execute(FINISHED, params)).map(drop)
+    }
+
+    /// The job's handler succeeded. Nothing for an untracked id.
+    pub(crate) async fn done(
+        &self,
+        id: &TranscriptionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, execute(DONE, Params::text_at(id.as_str(), now))).map(drop)
+    }
+
+    /// Runs `effect`, records the job as handled and its event as done, in one transaction:
+    /// all three commit together, exactly once, or none does.
+    pub(crate) async fn done_with(
+        &self,
+        event: WebhookEvent,
+        now: OffsetDateTime,
+        effect: Effect,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, done_with(event, millis(now), effect))
+    }
+
+    /// The API no longer has the job.
+    pub(crate) async fn lost(
+        &self,
+        reference: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, execute(LOST, Params::text_at(reference, now))).map(drop)
+    }
+
+    /// Takes the job for a create request if the pass `claim` still holds it (no later pass
+    /// took it since), holding it until `until`; `false` when another pass has it.
+    pub(crate) async fn take(
+        &self,
+        reference: &str,
+        claim: i64,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let params = Params::Take(reference.to_owned(), claim, millis(until), millis(now));
+        Ok(dispatch!(self, execute(TAKE, params))? == 1)
+    }
+
+    /// Looks at the job again at `at`; with `polled`, one more poll is counted.
+    pub(crate) async fn reschedule(
+        &self,
+        reference: &str,
+        at: OffsetDateTime,
+        polled: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let params = Params::Reschedule(
+            reference.to_owned(),
+            millis(at),
+            i64::from(polled),
+            millis(now),
+        );
+        dispatch!(self, execute(RESCHEDULE, params)).map(drop)
+    }
+
+    /// Takes up to `limit` jobs due at `now`, oldest due first, for the pass `claim`: pushes
+    /// their next look to `now + hold`, so that another reconciler on the same database
+    /// leaves them alone meanwhile, and marks them with `claim`, so that a create for one is
+    /// sent only by the pass that took it last ([`Jobs::take`]). Each comes back as it was
+    /// before the push, so the reconciler sees it as due.
+    pub(crate) async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        hold: Duration,
+        limit: usize,
+        claim: i64,
+    ) -> Result<Vec<DueJob>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        dispatch!(
+            self,
+            claim_due(millis(now), millis(now + hold), limit, claim)
+        )
+    }
+
+    /// How many jobs still need work, and how many of them are due at `now`.
+    pub(crate) async fn pending(&self, now: OffsetDateTime) -> Result<Pending, StoreError> {
+        let counts: [i64; 4] = dispatch!(self, pending(millis(now)))?;
+        let [submitting, submitted, finished, overdue] =
+            counts.map(|count| u64::try_from(count).unwrap_or(0));
+        Ok(Pending {
+            submitting,
+            submitted,
+            finished,
+            overdue,
+        })
+    }
+}
+
+/// The parameters of one statement, owned so that they can move to SQLite's writer thread.
+#[derive(Debug)]
+enum Params {
+    /// reference, request, now, check at.
+    Record(String, String, i64, i64),
+    /// One text.
+    Text(String),
+    /// A text and an instant.
+    TextAt(String, i64),
+    /// reference, id, at, next poll.
+    Submitted(String, String, i64, i64),
+    /// id, status, now, retry at.
+    Finished(String, String, i64, i64),
+    /// reference, at, polled (0 or 1), now.
+    Reschedule(String, i64, i64, i64),
+    /// reference, claim, until, now.
+    Take(String, i64, i64, i64),
+}
+
+impl Params {
+    fn text_at(text: &str, at: OffsetDateTime) -> Self {
+        Self::TextAt(text.to_owned(), millis(at))
+    }
+}
+
+/// `params` as the list of `&dyn ToSql` (each driver's own trait) its statement binds.
+macro_rules! bind {
+    ($params:expr => $to_sql:ty) => {{
+        let values: Vec<$to_sql> = match $params {
+            Params::Text(a) => vec![a],
+            Params::TextAt(a, b) => vec![a, b],
+            Params::Record(a, b, c, d) => vec![a, b, c, d],
+            Params::Submitted(a, b, c, d) | Params::Finished(a, b, c, d) => vec![a, b, c, d],
+            Params::Reschedule(a, b, c, d) | Params::Take(a, b, c, d) => vec![a, b, c, d],
+        };
+        values
+    }};
+}
+
+/// A [`Row`] read from a driver's row with its fallible getter `$get`, [`COLUMNS`] in order.
+macro_rules! read_row {
+    ($row:expr, $get:ident) => {
+        Row {
+            reference: $row.$get(0)?,
+            id: $row.$get(1)?,
+            request: $row.$get(2)?,
+            stage: $row.$get(3)?,
+            status: $row.$get(4)?,
+            recorded_at: $row.$get(5)?,
+            submitted_at: $row.$get(6)?,
+            polls: $row.$get(7)?,
+            next_check_at: $row.$get(8)?,
+        }
+    };
+}
+
+use {bind, read_row};
+
+/// A job row as both databases return it: [`COLUMNS`], in order.
+struct Row {
+    reference: String,
+    id: Option<String>,
+    request: String,
+    stage: String,
+    status: Option<String>,
+    recorded_at: i64,
+    submitted_at: Option<i64>,
+    polls: i64,
+    next_check_at: i64,
+}
+
+impl Row {
+    fn into_due(self) -> DueJob {
+        let recorded_at = instant(self.recorded_at);
+        let next_check = instant(self.next_check_at);
+        let polls = u32::try_from(self.polls).unwrap_or(u32::MAX);
+        let stage = match (self.stage.as_str(), self.id) {
+            ("submitted", Some(id)) => Stage::Submitted {
+                id: TranscriptionId::new(id),
+                at: self.submitted_at.map_or(recorded_at, instant),
+                polls,
+                next_poll: next_check,
+            },
+            ("finished", Some(id)) => Stage::Finished {
+                id: TranscriptionId::new(id),
+                status: self
+                    .status
+                    .as_deref()
+                    .unwrap_or("completed")
+                    .parse()
+                    .unwrap_or(TranscriptionStatus::Completed),
+                retry_at: next_check,
+            },
+            ("done" | "lost", _) => Stage::Done,
+            _ => Stage::Submitting,
+        };
+        DueJob {
+            job: TrackedJob {
+                reference: self.reference,
+                recorded_at,
+                stage,
+            },
+            request: self.request,
+        }
+    }
+}
+
+/// The event store of `database`, for the tracker's inboxes.
+pub(crate) fn event_store(database: &Database) -> std::sync::Arc<dyn EventStore> {
+    match database {
+        #[cfg(feature = "sqlite")]
+        Database::Sqlite(store) => store.clone(),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(store) => store.clone(),
+    }
+}
+
+/// Why an effect cannot run: it was made for the other database.
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+fn wrong_database(effect: &str, database: &str) -> StoreError {
+    StoreError::unavailable(format!(
+        "the handler returned an effect for {effect}, but the tracker keeps its jobs in \
+         {database}: use Effect::{}",
+        database.to_ascii_lowercase()
+    ))
+}
+
+/// Unix milliseconds of `at`, saturating.
+pub(crate) fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The instant `ms` Unix milliseconds, clamped to what `OffsetDateTime` holds.
+pub(crate) fn instant(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}

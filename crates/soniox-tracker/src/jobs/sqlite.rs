@@ -1,0 +1,122 @@
+//! The job table in SQLite, written through [`SqliteStore::transact`] so that each change
+//! commits with the store's group commit.
+
+use std::sync::Arc;
+
+use soniox_store::{
+    SqliteStore, StoreError,
+    rusqlite::{self, ToSql, Transaction},
+};
+use soniox_types::WebhookEvent;
+
+use super::{COLUMNS, COMPONENT, DONE, DueJob, MIGRATIONS, PENDING, Params, Row, bind, read_row};
+use crate::handler::{Effect, EffectKind};
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteJobs {
+    db: Arc<SqliteStore>,
+}
+
+impl SqliteJobs {
+    pub(super) async fn open(db: &Arc<SqliteStore>) -> Result<Self, StoreError> {
+        db.migrate_component(COMPONENT, MIGRATIONS).await?;
+        Ok(Self { db: Arc::clone(db) })
+    }
+
+    /// Runs `f` in the store's transaction; an SQL error of ours is the store's failure.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.transact(f).await?.map_err(StoreError::unavailable)
+    }
+
+    /// Runs one statement; how many rows it changed.
+    pub(super) async fn execute(
+        &self,
+        sql: &'static str,
+        params: Params,
+    ) -> Result<u64, StoreError> {
+        self.run(move |tx| execute(tx, sql, &params)).await
+    }
+
+    pub(super) async fn done_with(
+        &self,
+        event: WebhookEvent,
+        now: i64,
+        effect: Effect,
+    ) -> Result<(), StoreError> {
+        #[cfg_attr(
+            not(feature = "postgres"),
+            expect(clippy::infallible_destructuring_match, reason = "one database built")
+        )]
+        let effect = match effect.0 {
+            EffectKind::Sqlite(effect) => effect,
+            #[cfg(feature = "postgres")]
+            EffectKind::Postgres(_) => return Err(super::wrong_database("PostgreSQL", "SQLite")),
+        };
+        self.run(move |tx| {
+            effect(tx)?;
+            execute(tx, DONE, &Params::TextAt(event.id.as_str().to_owned(), now))?;
+            SqliteStore::complete_in(tx, &event)
+        })
+        .await
+    }
+
+    pub(super) async fn claim_due(
+        &self,
+        now: i64,
+        held_until: i64,
+        limit: i64,
+        claim: i64,
+    ) -> Result<Vec<DueJob>, StoreError> {
+        self.run(move |tx| {
+            // The one writer runs this whole transaction alone: no other claim can interleave.
+            let due = {
+                let mut select = tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM soniox_jobs
+                     WHERE next_check_at IS NOT NULL AND next_check_at <= ?1
+                     ORDER BY next_check_at LIMIT ?2"
+                ))?;
+                select
+                    .query_map(rusqlite::params![now, limit], read_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut hold = tx.prepare_cached(
+                "UPDATE soniox_jobs SET next_check_at = ?2, claim = ?3 WHERE reference = ?1",
+            )?;
+            for job in &due {
+                hold.execute(rusqlite::params![job.job.reference, held_until, claim])?;
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    pub(super) async fn pending(&self, now: i64) -> Result<[i64; 4], StoreError> {
+        self.run(move |tx| {
+            tx.prepare_cached(&positional(PENDING))?
+                .query_row([now], |row| {
+                    Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?])
+                })
+        })
+        .await
+    }
+}
+
+fn execute(tx: &Transaction<'_>, sql: &str, params: &Params) -> rusqlite::Result<u64> {
+    let values = bind!(params => &dyn ToSql);
+    tx.prepare_cached(&positional(sql))?
+        .execute(values.as_slice())
+        .map(|changed| u64::try_from(changed).unwrap_or(u64::MAX))
+}
+
+/// `sql` with PostgreSQL's `$n` parameters written as SQLite's `?n`.
+fn positional(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueJob> {
+    Ok(read_row!(row, get).into_due())
+}
