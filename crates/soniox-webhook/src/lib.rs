@@ -127,6 +127,12 @@
 //! Unknown `status` values are accepted as [`soniox_types::WebhookStatus::Unknown`] so a new
 //! Soniox status does not turn into failed deliveries.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The guide above links the adapters, which exist only with their features: a build of the
+// docs without them (docs.rs builds with all) would warn about every such link.
+#![cfg_attr(
+    not(all(feature = "tower", feature = "hyper", feature = "axum")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
