@@ -31,9 +31,12 @@
 //!
 //! Run with
 //! `SONIOX_TEST_POSTGRES_URL=postgres://… cargo bench -p soniox-store --all-features --bench receiver_load`.
-//! `LOAD_SECONDS` sets the length of a round (default 10). PostgreSQL is measured when
-//! `SONIOX_TEST_POSTGRES_URL` is set, in a database of its own dropped at the end. Without
-//! `wrk` on the `PATH` the bench says so and exits.
+//! `LOAD_SECONDS` sets the length of a round (default 10). `LOAD_VARIANTS` picks the stores
+//! to measure, comma-separated among `memory`, `sqlite` and `postgres` (default all), each with
+//! its baseline: `LOAD_VARIANTS=memory` runs bare hyper and the two `MemoryStore` receivers
+//! only. PostgreSQL is measured when it is picked and `SONIOX_TEST_POSTGRES_URL` is set, in a
+//! database of its own dropped at the end. Without `wrk` on the `PATH` the bench says so and
+//! exits.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
@@ -130,20 +133,31 @@ async fn main() {
         run: format!("{:x}", fastrand::u32(..)),
     };
 
-    let mut variants = vec![
-        Variant::new("bare hyper", Kind::Wrk(start_bare().await), None),
-        Variant::new(
+    let picked = Picked::from_env();
+    let mut variants = Vec::new();
+    if picked.memory {
+        variants.push(Variant::new(
+            "bare hyper",
+            Kind::Wrk(start_bare().await),
+            None,
+        ));
+        variants.push(Variant::new(
             "Receiver + MemoryStore",
             Kind::receiver(Inbox::new(verifier()), Store::Memory).await,
             Some((0, 0.85)),
-        ),
-        Variant::new(
+        ));
+        variants.push(Variant::new(
             "  … no header-read timeout",
             Kind::receiver_with(Inbox::new(verifier()), Store::Memory, None).await,
             Some((0, 0.85)),
-        ),
-    ];
-    for (name, durability, synchronous) in DURABILITIES {
+        ));
+    }
+    let durabilities = if picked.sqlite {
+        &DURABILITIES[..]
+    } else {
+        &[]
+    };
+    for &(name, durability, synchronous) in durabilities {
         let bare = Bare::open(
             &dir.path().join(format!("bare-{synchronous}.db")),
             synchronous,
@@ -166,7 +180,11 @@ async fn main() {
             Some((baseline, 0.70)),
         ));
     }
-    let postgres = postgres::variants(&mut variants).await;
+    let postgres = if picked.postgres {
+        postgres::variants(&mut variants).await
+    } else {
+        None
+    };
 
     println!(
         "{ROUNDS} rounds of {seconds} s per variant, alternating; {TASKS} connections \
@@ -222,6 +240,48 @@ async fn main() {
     postgres::finish(postgres).await;
     if failed {
         std::process::exit(1);
+    }
+}
+
+/// The stores `LOAD_VARIANTS` picks, each measured with its baseline.
+struct Picked {
+    memory: bool,
+    sqlite: bool,
+    postgres: bool,
+}
+
+impl Picked {
+    /// Every store when `LOAD_VARIANTS` is unset; exits on a name it does not know, so a
+    /// typo does not silently measure nothing.
+    fn from_env() -> Self {
+        let Ok(list) = std::env::var("LOAD_VARIANTS") else {
+            return Self {
+                memory: true,
+                sqlite: true,
+                postgres: true,
+            };
+        };
+        let mut picked = Self {
+            memory: false,
+            sqlite: false,
+            postgres: false,
+        };
+        for name in list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match name {
+                "memory" => picked.memory = true,
+                "sqlite" => picked.sqlite = true,
+                "postgres" => picked.postgres = true,
+                other => {
+                    println!("LOAD_VARIANTS: unknown {other:?}; use memory, sqlite, postgres");
+                    std::process::exit(2);
+                }
+            }
+        }
+        picked
     }
 }
 
