@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: the event states in a bounded map, for one process.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, VecDeque, hash_map::Entry},
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -75,41 +75,50 @@ impl MemoryStore {
     pub fn claim_at(&self, event: &WebhookEvent, lease: Duration, now: Instant) -> Claim {
         let mut state = self.lock();
         state.expire(now, self.ttl);
-        match state.events.get(event) {
-            Some(Slot::Done { .. }) => return Claim::Done,
-            Some(Slot::InProgress { until, .. }) if *until > now => {
-                return Claim::InProgress {
-                    retry_after: until.saturating_duration_since(now),
-                };
-            }
-            Some(Slot::InProgress { .. }) | None => {}
-        }
-        state.next += 1;
-        let token = ClaimToken::new(state.next);
+        let token = ClaimToken::new(state.next + 1);
         let until = now
             .checked_add(lease)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        state
-            .events
-            .insert(event.clone(), Slot::InProgress { token, until });
+        // One lookup for the common case, a new event; a duplicate pays for a copy of its key
+        // instead.
+        match state.events.entry(event.clone()) {
+            Entry::Occupied(entry) => match *entry.get() {
+                Slot::Done { .. } => return Claim::Done,
+                Slot::InProgress { until: held, .. } if held > now => {
+                    return Claim::InProgress {
+                        retry_after: held.saturating_duration_since(now),
+                    };
+                }
+                Slot::InProgress { .. } => *entry.into_mut() = Slot::InProgress { token, until },
+            },
+            Entry::Vacant(entry) => {
+                entry.insert(Slot::InProgress { token, until });
+            }
+        }
+        state.next += 1;
         Claim::Claimed(token)
     }
 
     /// [`EventStore::complete`], synchronously.
     pub fn complete_at(&self, event: &WebhookEvent, _token: ClaimToken, now: Instant) {
         let mut state = self.lock();
-        if matches!(state.events.get(event), Some(Slot::Done { .. })) {
-            return;
-        }
         if self.capacity == 0 {
+            // Nothing is ever done at capacity 0: forget the claim.
             state.events.remove(event);
             return;
         }
-        while state.done.len() >= self.capacity && state.pop_oldest_done() {}
-        state.next += 1;
-        let seq = state.next;
-        state.events.insert(event.clone(), Slot::Done { seq });
+        let seq = state.next + 1;
+        match state.events.get_mut(event) {
+            Some(Slot::Done { .. }) => return,
+            Some(slot) => *slot = Slot::Done { seq },
+            None => {
+                state.events.insert(event.clone(), Slot::Done { seq });
+            }
+        }
+        state.next = seq;
         state.done.push_back((event.clone(), seq, now));
+        // The event just recorded is the newest, so this never forgets it.
+        while state.done.len() > self.capacity && state.pop_oldest_done() {}
     }
 
     /// [`EventStore::release`], synchronously.
@@ -156,8 +165,11 @@ impl State {
         let Some((event, seq, _)) = self.done.pop_front() else {
             return false;
         };
-        if matches!(self.events.get(&event), Some(Slot::Done { seq: live }) if *live == seq) {
-            self.events.remove(&event);
+        // The queue's copy of the key serves the lookup: one hash, no further copy.
+        if let Entry::Occupied(entry) = self.events.entry(event)
+            && matches!(entry.get(), Slot::Done { seq: live } if *live == seq)
+        {
+            entry.remove();
         }
         true
     }
@@ -226,6 +238,7 @@ mod tests {
         );
         let second = claimed(&store, &a, start + LEASE);
         assert_ne!(first, second);
+        assert_eq!(store.len(), 1);
         // The expired claimant cannot release the claim that took over.
         store.release_now(&a, first);
         assert!(matches!(
@@ -265,6 +278,38 @@ mod tests {
             Claim::InProgress { .. }
         ));
         claimed(&store, &a, now);
+    }
+
+    #[test]
+    fn at_capacity_each_completion_forgets_exactly_the_oldest() {
+        let store = MemoryStore::new(3, Duration::from_secs(60));
+        let now = Instant::now();
+        let events: Vec<_> = (0..50)
+            .map(|n| event(&format!("e{n}"), WebhookStatus::Completed))
+            .collect();
+        for (n, done) in events.iter().enumerate() {
+            store.complete_at(done, claimed(&store, done, now), now);
+            assert_eq!(store.len(), (n + 1).min(3));
+            assert_eq!(store.lock().done.len(), (n + 1).min(3));
+        }
+        for remembered in &events[47..] {
+            assert_eq!(store.claim_at(remembered, LEASE, now), Claim::Done);
+        }
+        claimed(&store, &events[46], now);
+    }
+
+    #[test]
+    fn completing_an_event_whose_claim_was_lost_records_it_and_evicts() {
+        let store = MemoryStore::new(1, Duration::from_secs(60));
+        let now = Instant::now();
+        let [a, b] = ["a", "b"].map(|id| event(id, WebhookStatus::Completed));
+        store.complete_at(&a, claimed(&store, &a, now), now);
+        let token = claimed(&store, &b, now);
+        store.release_now(&b, token);
+        store.complete_at(&b, token, now);
+        assert_eq!(store.claim_at(&b, LEASE, now), Claim::Done);
+        claimed(&store, &a, now);
+        assert_eq!(store.lock().done.len(), 1);
     }
 
     #[test]
