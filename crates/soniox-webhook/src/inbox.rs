@@ -8,7 +8,7 @@ use std::{
 
 use http::{Request, StatusCode};
 use http_body::Body;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::task::TaskTracker;
 
 use crate::{
     ReceivedEvent, Rejection, Verifier,
@@ -17,8 +17,11 @@ use crate::{
 };
 
 mod counts;
+mod guard;
 
 pub use counts::DeliveryCounts;
+
+use guard::{Guarded, Shutdown, guarded};
 
 /// How long a handler may run unless configured otherwise. Senders give up on a delivery after
 /// some seconds (Svix after 15); answering before that keeps the retry schedule honest.
@@ -64,7 +67,7 @@ struct Shared {
     lease_margin: Duration,
     body_timeout: Duration,
     handlers: TaskTracker,
-    cancel: CancellationToken,
+    shutdown: Shutdown,
     counts: Arc<counts::Counters>,
 }
 
@@ -98,7 +101,7 @@ impl Inbox {
                 lease_margin: DEFAULT_LEASE_MARGIN,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 handlers: TaskTracker::new(),
-                cancel: CancellationToken::new(),
+                shutdown: Shutdown::default(),
                 counts: Arc::default(),
             }),
         }
@@ -157,7 +160,7 @@ impl Inbox {
             lease_margin: old.lease_margin,
             body_timeout: old.body_timeout,
             handlers: old.handlers.clone(),
-            cancel: old.cancel.clone(),
+            shutdown: old.shutdown.clone(),
             counts: Arc::clone(&old.counts),
         };
         change(&mut shared);
@@ -203,9 +206,10 @@ impl Inbox {
         let verified = async {
             verifier.verify_head(&parts.method, &parts.headers)?;
             let read = read_limited(body, verifier.body_limit());
-            let bytes = tokio::time::timeout(self.shared.body_timeout, read)
-                .await
-                .map_err(|_| Rejection::BodyTimeout)??;
+            let bytes = match guarded(read, self.shared.body_timeout, None).await {
+                Guarded::Finished(read) => read?,
+                Guarded::TimedOut | Guarded::ShutDown => return Err(Rejection::BodyTimeout),
+            };
             verifier.verify_rest(&parts.uri, &parts.headers, &bytes)
         };
         let verified = verified.await;
@@ -226,7 +230,7 @@ impl Inbox {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        if self.shared.cancel.is_cancelled() {
+        if self.shared.shutdown.is_started() {
             self.shared.counts.record(Outcome::ShuttingDown);
             return Outcome::ShuttingDown;
         }
@@ -272,7 +276,7 @@ impl Inbox {
             running = handlers.len(),
             "webhook handlers still running at the drain deadline; cancelling and releasing them"
         );
-        self.shared.cancel.cancel();
+        self.shared.shutdown.start();
         if tokio::time::timeout(RELEASE_GRACE, handlers.wait())
             .await
             .is_err()
@@ -326,34 +330,31 @@ impl Shared {
             }
         };
         let handling = catch_unwind(async move { handler(received).await });
-        let ended = tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => Outcome::ShuttingDown,
-            finished = tokio::time::timeout(self.handler_deadline, handling) => match finished {
-                Ok(Ok(Ok(()))) => {
-                    return match self.store.complete(&event, token).await {
-                        Ok(()) => Outcome::Handled,
-                        Err(error) => {
-                            tracing::error!(id = %event.id, error = %Chain(&error),
-                                "webhook handled but not recorded as done; answering 503 so it is delivered again");
-                            Outcome::StoreUnavailable
-                        }
-                    };
-                }
-                Ok(Ok(Err(error))) => {
-                    tracing::error!(id = %event.id, %error, "webhook handler failed; answering 500 so Soniox retries");
-                    Outcome::Failed
-                }
-                Ok(Err(Panicked)) => {
-                    tracing::error!(id = %event.id, "webhook handler panicked; answering 500 so Soniox retries");
-                    Outcome::Failed
-                }
-                Err(_) => {
-                    tracing::error!(id = %event.id, deadline = ?self.handler_deadline,
-                        "webhook handler exceeded its deadline; cancelled, answering 503");
-                    Outcome::DeadlineExceeded
-                }
-            },
+        let ended = match guarded(handling, self.handler_deadline, Some(&self.shutdown)).await {
+            Guarded::ShutDown => Outcome::ShuttingDown,
+            Guarded::Finished(Ok(Ok(()))) => {
+                return match self.store.complete(&event, token).await {
+                    Ok(()) => Outcome::Handled,
+                    Err(error) => {
+                        tracing::error!(id = %event.id, error = %Chain(&error),
+                            "webhook handled but not recorded as done; answering 503 so it is delivered again");
+                        Outcome::StoreUnavailable
+                    }
+                };
+            }
+            Guarded::Finished(Ok(Err(error))) => {
+                tracing::error!(id = %event.id, %error, "webhook handler failed; answering 500 so Soniox retries");
+                Outcome::Failed
+            }
+            Guarded::Finished(Err(Panicked)) => {
+                tracing::error!(id = %event.id, "webhook handler panicked; answering 500 so Soniox retries");
+                Outcome::Failed
+            }
+            Guarded::TimedOut => {
+                tracing::error!(id = %event.id, deadline = ?self.handler_deadline,
+                    "webhook handler exceeded its deadline; cancelled, answering 503");
+                Outcome::DeadlineExceeded
+            }
         };
         if let Err(error) = self.store.release(&event, token).await {
             tracing::error!(id = %event.id, error = %Chain(&error),
