@@ -1,21 +1,21 @@
 //! A ready-made webhook receiver: a small HTTP/1.1 server around [`WebhookService`].
 
+mod head;
+
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::{
-    rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
-};
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio::{
     net::{TcpListener, ToSocketAddrs},
     sync::{Semaphore, oneshot},
     task::JoinHandle,
 };
 
+use self::head::HeadDeadline;
 use crate::{Handler, WebhookService};
 
 /// How long a client may take to send a request head unless configured otherwise.
@@ -157,9 +157,11 @@ impl<H: Handler> Receiver<H> {
         self
     }
 
-    /// Closes connections whose request head takes longer than `timeout` to arrive
-    /// (slow-loris protection; default [`DEFAULT_HEADER_READ_TIMEOUT`]). `None` disables it,
-    /// which saves a timer per request when a proxy in front already enforces one.
+    /// Closes connections whose request head takes longer than `timeout` to arrive, counted
+    /// from the connection's opening or from its previous answer, so an idle keep-alive
+    /// connection is closed too (slow-loris protection; default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`]). `None` disables it, which saves a timer per
+    /// connection when a proxy in front already enforces one.
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.header_read_timeout = timeout;
@@ -236,16 +238,8 @@ impl<H: Handler> Receiver<H> {
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut shutdown = std::pin::pin!(shutdown);
         let mut builder = http1::Builder::new();
+        // No hyper timer: the header-read timeout is a `HeadDeadline` per connection instead.
         builder.max_buf_size(MAX_BUF_SIZE).max_headers(MAX_HEADERS);
-        if let Some(timeout) = self.header_read_timeout {
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout);
-        }
-        let route = Route {
-            service: self.service.clone(),
-            path: self.path.clone(),
-        };
         loop {
             let accepted = tokio::select! {
                 biased;
@@ -256,11 +250,30 @@ impl<H: Handler> Receiver<H> {
             };
             match accepted {
                 Ok((stream, peer, slot)) => {
-                    let connection = builder.serve_connection(TokioIo::new(stream), route.clone());
+                    let head = self
+                        .header_read_timeout
+                        .map(HeadDeadline::new)
+                        .map(Arc::new);
+                    let route = Route {
+                        service: self.service.clone(),
+                        path: self.path.clone(),
+                        head: head.clone(),
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(stream), route);
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%error, %peer, "webhook connection ended with an error");
+                        let ended = match &head {
+                            Some(head) => head.enforce(connection).await,
+                            None => Some(connection.await),
+                        };
+                        match ended {
+                            Some(Ok(())) => {}
+                            Some(Err(error)) => {
+                                tracing::debug!(%error, %peer, "webhook connection ended with an error");
+                            }
+                            None => {
+                                tracing::debug!(%peer, "no request head within the header-read timeout; closing the connection");
+                            }
                         }
                         drop(slot);
                     });
@@ -302,19 +315,12 @@ async fn accept(
     Ok((stream, peer, slot))
 }
 
-/// The service behind every connection: 404 off the configured path, the webhook service on it.
+/// The service behind one connection: 404 off the configured path, the webhook service on it,
+/// and the connection's header-read deadline paused while a request is answered.
 struct Route<H> {
     service: WebhookService<H>,
     path: Option<Arc<str>>,
-}
-
-impl<H> Clone for Route<H> {
-    fn clone(&self) -> Self {
-        Self {
-            service: self.service.clone(),
-            path: self.path.clone(),
-        }
-    }
+    head: Option<Arc<HeadDeadline>>,
 }
 
 impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
@@ -327,11 +333,25 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
         if let Some(path) = &self.path
             && request.uri().path() != &**path
         {
+            if let Some(head) = &self.head {
+                head.waiting();
+            }
             let mut response = Response::new(Full::new(Bytes::from_static(b"not found")));
             *response.status_mut() = StatusCode::NOT_FOUND;
             return Box::pin(std::future::ready(Ok(response)));
         }
-        hyper::service::Service::call(&self.service, request)
+        let head = self.head.clone();
+        if let Some(head) = &head {
+            head.serving();
+        }
+        let service = self.service.clone();
+        Box::pin(async move {
+            let response = service.handle(request).await;
+            if let Some(head) = head {
+                head.waiting();
+            }
+            Ok(response)
+        })
     }
 }
 

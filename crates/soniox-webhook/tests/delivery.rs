@@ -22,7 +22,7 @@ use common::{
 };
 use soniox_emulator::{AttemptOutcome, WebhookAttempt};
 use soniox_webhook::{
-    Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
+    Handler, Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
     axum::SonioxWebhook,
 };
 use tokio::{
@@ -224,6 +224,21 @@ async fn axum_a_failure_after_the_sender_gave_up_is_handled_on_a_retry() {
     sender_gives_up_while_handling(Adapter::Axum, true).await;
 }
 
+/// A [`Receiver`] with `handler`, set up by `configure`, running in the background.
+async fn running_receiver<H: Handler>(
+    handler: H,
+    configure: impl FnOnce(Receiver<H>) -> Receiver<H>,
+) -> RunningReceiver {
+    let receiver = Receiver::bind("127.0.0.1:0", WebhookService::new(verifier(), handler))
+        .await
+        .expect("bind");
+    configure(receiver).spawn().expect("a bound address")
+}
+
+async fn succeed(_: ReceivedEvent) -> Result<(), Infallible> {
+    Ok(())
+}
+
 /// Sends raw bytes and reads the whole answer (the server closes after it).
 async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -328,12 +343,7 @@ async fn a_path_other_than_the_configured_one_gets_404() {
         counter.fetch_add(1, Ordering::SeqCst);
         async { Ok::<(), Infallible>(()) }
     };
-    let running = Receiver::bind("127.0.0.1:0", WebhookService::new(verifier(), handler))
-        .await
-        .expect("bind")
-        .path("/hooks/soniox")
-        .spawn()
-        .expect("a bound address");
+    let running = running_receiver(handler, |receiver| receiver.path("/hooks/soniox")).await;
     let elsewhere = Case::good("elsewhere").target("/hooks/other?x=1");
     let answer = exchange(running.local_addr(), &elsewhere.to_wire()).await;
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
@@ -371,14 +381,32 @@ async fn a_trickled_body_gets_408_and_an_oversized_head_431() {
 }
 
 #[tokio::test]
+async fn a_request_head_late_or_never_sent_closes_the_connection() {
+    let running = running_receiver(succeed, |receiver| {
+        receiver.header_read_timeout(Some(Duration::from_millis(200)))
+    })
+    .await;
+    let addr = running.local_addr();
+    // Each exchange reads until the server closes; without the timeout it would wait for
+    // ever, so it is bounded to fail instead.
+    let bound = Duration::from_secs(10);
+    // Half a head, then nothing: closed without an answer.
+    let partial = exchange(addr, b"POST /hooks/soniox HTTP/1.1\r\nHost: x\r\n");
+    let answer = tokio::time::timeout(bound, partial).await.expect("closed");
+    assert_eq!(answer, "");
+    // A kept-alive connection is answered, then closed when no next head comes.
+    let wire = String::from_utf8(Case::good("kept alive").to_wire()).expect("ASCII");
+    let kept_alive = wire.replace("Connection: close", "Connection: keep-alive");
+    let answer = exchange(addr, kept_alive.as_bytes());
+    let answer = tokio::time::timeout(bound, answer).await.expect("closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
+    stop_running(running).await;
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
-    let handler = |_: ReceivedEvent| async { Ok::<(), Infallible>(()) };
-    let running = Receiver::bind("127.0.0.1:0", WebhookService::new(verifier(), handler))
-        .await
-        .expect("bind")
-        .max_connections(1)
-        .spawn()
-        .expect("a bound address");
+    let running = running_receiver(succeed, |receiver| receiver.max_connections(1)).await;
     let addr = running.local_addr();
     // An idle connection holds the only slot.
     let idle = TcpStream::connect(addr).await.expect("connect");
