@@ -1,11 +1,13 @@
 //! [`MemoryStore`]: the event states in a bounded map, for one process.
 
 use std::{
-    collections::{HashMap, VecDeque, hash_map::Entry},
+    collections::VecDeque,
+    hash::{BuildHasher, RandomState},
     sync::Mutex,
     time::{Duration, Instant},
 };
 
+use hashbrown::{HashTable, hash_table::Entry as Found};
 use soniox_types::WebhookEvent;
 
 use super::{Claim, ClaimToken, EventStore, StoreFuture};
@@ -34,20 +36,38 @@ use super::{Claim, ClaimToken, EventStore, StoreFuture};
 pub struct MemoryStore {
     capacity: usize,
     ttl: Duration,
+    /// Hashes events outside the lock; each entry keeps its hash, so neither a lookup from
+    /// the done queue nor a growing table hashes an event again.
+    hasher: RandomState,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    events: HashMap<WebhookEvent, Slot>,
-    /// Done events, oldest first, with the sequence number of their completion; with one TTL
-    /// for all, this is also expiry order. An entry whose number no longer matches its slot
-    /// is stale and skipped.
-    done: VecDeque<(WebhookEvent, u64, Instant)>,
+    events: HashTable<Entry>,
+    /// Done events, oldest first, by their hash and the sequence number of their completion
+    /// (which identifies the entry without reading its event); with one TTL for all, this
+    /// is also expiry order. An item whose number no longer matches its entry is stale and
+    /// skipped.
+    done: VecDeque<Queued>,
     next: u64,
 }
 
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    event: WebhookEvent,
+    slot: Slot,
+}
+
 #[derive(Debug, Clone, Copy)]
+struct Queued {
+    hash: u64,
+    seq: u64,
+    at: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     InProgress { token: ClaimToken, until: Instant },
     Done { seq: u64 },
@@ -67,67 +87,103 @@ impl MemoryStore {
         Self {
             capacity,
             ttl,
+            hasher: RandomState::new(),
             state: Mutex::new(State::default()),
         }
     }
 
     /// [`EventStore::claim`], synchronously and at a given instant (so tests can move time).
     pub fn claim_at(&self, event: &WebhookEvent, lease: Duration, now: Instant) -> Claim {
-        let mut state = self.lock();
-        state.expire(now, self.ttl);
-        let token = ClaimToken::new(state.next + 1);
+        let hash = self.hasher.hash_one(event);
+        // Copied before locking, so that other claims do not wait on the allocation; a
+        // duplicate wastes the copy.
+        let copy = event.clone();
         let until = now
             .checked_add(lease)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        // One lookup for the common case, a new event; a duplicate pays for a copy of its key
-        // instead.
-        match state.events.entry(event.clone()) {
-            Entry::Occupied(entry) => match *entry.get() {
+        let mut state = self.lock();
+        let expired = state.expire(now, self.ttl);
+        let token = ClaimToken::new(state.next + 1);
+        let claimed = Slot::InProgress { token, until };
+        match state
+            .events
+            .entry(hash, |entry| entry.event == *event, |entry| entry.hash)
+        {
+            Found::Occupied(mut found) => match found.get().slot {
                 Slot::Done { .. } => return Claim::Done,
                 Slot::InProgress { until: held, .. } if held > now => {
                     return Claim::InProgress {
                         retry_after: held.saturating_duration_since(now),
                     };
                 }
-                Slot::InProgress { .. } => *entry.into_mut() = Slot::InProgress { token, until },
+                Slot::InProgress { .. } => found.get_mut().slot = claimed,
             },
-            Entry::Vacant(entry) => {
-                entry.insert(Slot::InProgress { token, until });
+            Found::Vacant(vacant) => {
+                vacant.insert(Entry {
+                    hash,
+                    event: copy,
+                    slot: claimed,
+                });
             }
         }
         state.next += 1;
+        drop(state);
+        drop(expired);
         Claim::Claimed(token)
     }
 
     /// [`EventStore::complete`], synchronously.
     pub fn complete_at(&self, event: &WebhookEvent, _token: ClaimToken, now: Instant) {
+        let hash = self.hasher.hash_one(event);
         let mut state = self.lock();
         if self.capacity == 0 {
             // Nothing is ever done at capacity 0: forget the claim.
-            state.events.remove(event);
+            let forgotten = state.remove(hash, |entry| entry.event == *event);
+            drop(state);
+            drop(forgotten);
             return;
         }
         let seq = state.next + 1;
-        match state.events.get_mut(event) {
-            Some(Slot::Done { .. }) => return,
-            Some(slot) => *slot = Slot::Done { seq },
+        match state.events.find_mut(hash, |entry| entry.event == *event) {
+            Some(Entry {
+                slot: Slot::Done { .. },
+                ..
+            }) => return,
+            Some(entry) => entry.slot = Slot::Done { seq },
             None => {
-                state.events.insert(event.clone(), Slot::Done { seq });
+                // The claim was lost (expired and released by another delivery): done is
+                // final all the same.
+                let entry = Entry {
+                    hash,
+                    event: event.clone(),
+                    slot: Slot::Done { seq },
+                };
+                state.events.insert_unique(hash, entry, |entry| entry.hash);
             }
         }
         state.next = seq;
-        state.done.push_back((event.clone(), seq, now));
-        // The event just recorded is the newest, so this never forgets it.
-        while state.done.len() > self.capacity && state.pop_oldest_done() {}
+        state.done.push_back(Queued { hash, seq, at: now });
+        // The event just recorded is the newest, and the queue held at most `capacity`
+        // before it: this forgets one event at most, never this one.
+        let evicted = if state.done.len() > self.capacity {
+            state.pop_oldest_done()
+        } else {
+            None
+        };
+        drop(state);
+        drop(evicted);
     }
 
     /// [`EventStore::release`], synchronously.
     pub fn release_now(&self, event: &WebhookEvent, token: ClaimToken) {
+        let hash = self.hasher.hash_one(event);
         let mut state = self.lock();
-        if matches!(state.events.get(event), Some(Slot::InProgress { token: held, .. }) if *held == token)
-        {
-            state.events.remove(event);
-        }
+        let released = state.remove(hash, |entry| {
+            entry.event == *event
+                && matches!(entry.slot, Slot::InProgress { token: held, .. } if held == token)
+        });
+        drop(state);
+        drop(released);
     }
 
     /// The number of events remembered, in progress or done (expired ones may count until
@@ -142,7 +198,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Every update leaves the map consistent before it can panic, so a poisoned lock
+        // Every update leaves the table consistent before it can panic, so a poisoned lock
         // still holds usable state.
         self.state
             .lock()
@@ -151,27 +207,29 @@ impl MemoryStore {
 }
 
 impl State {
-    fn expire(&mut self, now: Instant, ttl: Duration) {
-        while let Some((_, _, at)) = self.done.front() {
-            if now.saturating_duration_since(*at) < ttl {
+    /// Forgets the done events older than `ttl`; they are returned to be dropped once the
+    /// lock is released.
+    fn expire(&mut self, now: Instant, ttl: Duration) -> Vec<Entry> {
+        let mut expired = Vec::new();
+        while let Some(oldest) = self.done.front() {
+            if now.saturating_duration_since(oldest.at) < ttl {
                 break;
             }
-            self.pop_oldest_done();
+            expired.extend(self.pop_oldest_done());
         }
+        expired
     }
 
-    /// Forgets the oldest done event; `false` when there is none.
-    fn pop_oldest_done(&mut self) -> bool {
-        let Some((event, seq, _)) = self.done.pop_front() else {
-            return false;
-        };
-        // The queue's copy of the key serves the lookup: one hash, no further copy.
-        if let Entry::Occupied(entry) = self.events.entry(event)
-            && matches!(entry.get(), Slot::Done { seq: live } if *live == seq)
-        {
-            entry.remove();
-        }
-        true
+    /// Forgets the oldest done event, found by its hash and sequence number alone.
+    fn pop_oldest_done(&mut self) -> Option<Entry> {
+        let Queued { hash, seq, .. } = self.done.pop_front()?;
+        self.remove(hash, |entry| entry.slot == Slot::Done { seq })
+    }
+
+    /// Removes the entry with `hash` that `is_it` picks, if there is one.
+    fn remove(&mut self, hash: u64, is_it: impl FnMut(&Entry) -> bool) -> Option<Entry> {
+        let found = self.events.find_entry(hash, is_it).ok()?;
+        Some(found.remove().0)
     }
 }
 
