@@ -151,6 +151,14 @@ impl Inbox {
         self.rebuild(|shared| shared.body_timeout = timeout)
     }
 
+    /// A clone with a reference count of its own, sharing everything else (the store, the
+    /// running handlers, the counts): for copies made per connection, so that requests on
+    /// different workers do not all write to one count.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn detached(&self) -> Self {
+        self.clone().rebuild(|_| {})
+    }
+
     fn rebuild(self, change: impl FnOnce(&mut Shared)) -> Self {
         let old = &self.shared;
         let mut shared = Shared {

@@ -33,7 +33,9 @@ pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 /// and its body about a hundred, so a larger head can only be abuse.
 const MAX_BUF_SIZE: usize = 8192;
 
-/// Headers accepted per request: Soniox sends about six; proxies add a few.
+/// Headers accepted per request: Soniox sends about six; proxies add a few. Checked by
+/// [`Route`] rather than by hyper, whose own limit makes every request fill two arrays of
+/// that many entries; hyper's default limit (100) stops larger heads before they get here.
 const MAX_HEADERS: usize = 64;
 
 /// How long a drained connection may take to write its last answer and close.
@@ -239,7 +241,7 @@ impl<H: Handler> Receiver<H> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut builder = http1::Builder::new();
         // No hyper timer: the header-read timeout is a `HeadDeadline` per connection instead.
-        builder.max_buf_size(MAX_BUF_SIZE).max_headers(MAX_HEADERS);
+        builder.max_buf_size(MAX_BUF_SIZE);
         loop {
             let accepted = tokio::select! {
                 biased;
@@ -255,7 +257,7 @@ impl<H: Handler> Receiver<H> {
                         .map(HeadDeadline::new)
                         .map(Arc::new);
                     let route = Route {
-                        service: self.service.clone(),
+                        service: self.service.for_connection(),
                         path: self.path.clone(),
                         head: head.clone(),
                     };
@@ -318,7 +320,7 @@ async fn accept(
 /// The service behind one connection: 404 off the configured path, the webhook service on it,
 /// and the connection's header-read deadline paused while a request is answered.
 struct Route<H> {
-    service: WebhookService<H>,
+    service: Arc<WebhookService<H>>,
     path: Option<Arc<str>>,
     head: Option<Arc<HeadDeadline>>,
 }
@@ -330,28 +332,45 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
         std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
+        if request.headers().len() > MAX_HEADERS {
+            // As hyper answers a head over its limit: no body, and the connection closed.
+            let mut response = self.answer_now(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, b"");
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            return Box::pin(std::future::ready(Ok(response)));
+        }
         if let Some(path) = &self.path
             && request.uri().path() != &**path
         {
-            if let Some(head) = &self.head {
-                head.waiting();
-            }
-            let mut response = Response::new(Full::new(Bytes::from_static(b"not found")));
-            *response.status_mut() = StatusCode::NOT_FOUND;
+            let response = self.answer_now(StatusCode::NOT_FOUND, b"not found");
             return Box::pin(std::future::ready(Ok(response)));
         }
         let head = self.head.clone();
         if let Some(head) = &head {
             head.serving();
         }
-        let service = self.service.clone();
+        let service = Arc::clone(&self.service);
         Box::pin(async move {
-            let response = service.handle(request).await;
+            let response = service.handle_on_connection(request).await;
             if let Some(head) = head {
                 head.waiting();
             }
             Ok(response)
         })
+    }
+}
+
+impl<H> Route<H> {
+    /// An answer that needs no handling: the connection awaits its next head from now.
+    fn answer_now(&self, status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
+        if let Some(head) = &self.head {
+            head.waiting();
+        }
+        let mut response = Response::new(Full::new(Bytes::from_static(body)));
+        *response.status_mut() = status;
+        response
     }
 }
 

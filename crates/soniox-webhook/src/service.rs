@@ -98,6 +98,43 @@ impl<H: Handler> WebhookService<H> {
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let handler = Arc::clone(&self.handler);
+        self.respond(request, move |event| handler.call(event))
+            .await
+    }
+
+    /// A copy for one connection of a server, with reference counts of its own: the copies
+    /// that every request makes then touch only that connection's counts, not counts that
+    /// requests on every worker write to.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn for_connection(&self) -> Arc<Self> {
+        Arc::new(Self {
+            inbox: self.inbox.detached(),
+            handler: Arc::clone(&self.handler),
+        })
+    }
+
+    /// [`WebhookService::handle`] on a copy made by [`WebhookService::for_connection`].
+    #[cfg(feature = "hyper")]
+    pub(crate) async fn handle_on_connection<B>(
+        self: Arc<Self>,
+        request: Request<B>,
+    ) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let this = Arc::clone(&self);
+        self.respond(request, move |event| this.handler.call(event))
+            .await
+    }
+
+    async fn respond<B, F>(&self, request: Request<B>, handler: F) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        F: FnOnce(ReceivedEvent) -> H::Future + Send + 'static,
+    {
         let received = match self.inbox.receive(request).await {
             Ok(received) => received,
             Err(rejection) => {
@@ -105,11 +142,7 @@ impl<H: Handler> WebhookService<H> {
                 return rejection.to_response().map(Full::new);
             }
         };
-        let handler = Arc::clone(&self.handler);
-        let outcome = self
-            .inbox
-            .process(received, move |event| handler.call(event))
-            .await;
+        let outcome = self.inbox.process(received, handler).await;
         outcome.to_response().map(Full::new)
     }
 }

@@ -376,8 +376,25 @@ async fn a_trickled_body_gets_408_and_an_oversized_head_431() {
     let big = Case::good("big head").set("X-Padding", "p".repeat(9000));
     let answer = exchange(server.addr, &big.to_wire()).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
     assert_eq!(gated.calls(), 0);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_head_of_more_than_64_headers_gets_431() {
+    let running = running_receiver(succeed, |receiver| receiver).await;
+    // Host, Connection, Content-Length, Content-Type and the secret, plus 59: 64 in all.
+    let mut many = Case::good("many headers");
+    for n in 0..59 {
+        many = many.add(&format!("X-Extra-{n}"), "1");
+    }
+    let answer = exchange(running.local_addr(), &many.to_wire()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let too_many = many.add("X-Extra-59", "1");
+    let answer = exchange(running.local_addr(), &too_many.to_wire()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    stop_running(running).await;
 }
 
 #[tokio::test]
