@@ -31,12 +31,13 @@
 //!
 //! Run with
 //! `SONIOX_TEST_POSTGRES_URL=postgres://… cargo bench -p soniox-store --all-features --bench receiver_load`.
-//! `LOAD_SECONDS` sets the length of a round (default 10). `LOAD_VARIANTS` picks the stores
-//! to measure, comma-separated among `memory`, `sqlite` and `postgres` (default all), each with
-//! its baseline: `LOAD_VARIANTS=memory` runs bare hyper and the two `MemoryStore` receivers
-//! only. PostgreSQL is measured when it is picked and `SONIOX_TEST_POSTGRES_URL` is set, in a
-//! database of its own dropped at the end. Without `wrk` on the `PATH` the bench says so and
-//! exits.
+//! `LOAD_SECONDS` sets the length of a round (default 10), `LOAD_ROUNDS` their number
+//! (default 3; more make the medians steadier on a drifting machine). `LOAD_VARIANTS`
+//! picks the stores to measure, comma-separated among `memory`, `sqlite` and `postgres`
+//! (default all), each with its baseline: `LOAD_VARIANTS=memory` runs bare hyper and the two
+//! `MemoryStore` receivers only. PostgreSQL is measured when it is picked and
+//! `SONIOX_TEST_POSTGRES_URL` is set, in a database of its own dropped at the end. Without
+//! `wrk` on the `PATH` the bench says so and exits.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
@@ -67,7 +68,7 @@ use crate::support::{
     sqlite::{Bare, DURABILITIES},
 };
 
-/// Rounds of every variant; the summary is their median.
+/// Rounds of every variant unless `LOAD_ROUNDS` says otherwise; the summary is their median.
 const ROUNDS: usize = 3;
 
 /// `wrk`'s threads. `wrk` shares the machine with the server; on two cores, one thread
@@ -118,6 +119,11 @@ async fn main() {
         .ok()
         .and_then(|seconds| seconds.parse().ok())
         .unwrap_or(10);
+    let rounds: usize = std::env::var("LOAD_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .filter(|&rounds| rounds > 0)
+        .unwrap_or(ROUNDS);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let script = dir.path().join("load.lua");
     std::fs::write(
@@ -187,10 +193,10 @@ async fn main() {
     };
 
     println!(
-        "{ROUNDS} rounds of {seconds} s per variant, alternating; {TASKS} connections \
+        "{rounds} rounds of {seconds} s per variant, alternating; {TASKS} connections \
          (wrk -t{WRK_THREADS}) or tasks"
     );
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds {
         for (index, variant) in variants.iter_mut().enumerate() {
             let prefix = format!("{}-{round}-{index}", load.run);
             let result = variant.kind.run(&load, &prefix).await;
@@ -202,7 +208,7 @@ async fn main() {
         }
     }
 
-    println!("median of {ROUNDS} rounds:");
+    println!("median of {rounds} rounds:");
     let mut failed = false;
     for variant in &variants {
         let Some(figures) = variant.median() else {
@@ -307,7 +313,7 @@ impl Variant {
             name: name.to_owned(),
             kind,
             baseline,
-            rounds: Vec::with_capacity(ROUNDS),
+            rounds: Vec::new(),
         }
     }
 
