@@ -3,7 +3,10 @@
 use std::{
     collections::VecDeque,
     hash::{BuildHasher, RandomState},
-    sync::Mutex,
+    sync::{
+        Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -11,6 +14,10 @@ use hashbrown::{HashTable, hash_table::Entry as Found};
 use soniox_types::WebhookEvent;
 
 use super::{Claim, ClaimToken, EventStore, StoreFuture};
+
+/// Events are spread over this many tables, each with a lock of its own, so that concurrent
+/// claims and completions rarely wait for one another; only the done queue is shared.
+const SHARDS: usize = 16;
 
 /// A bounded, in-memory [`EventStore`] for a single process: remembers at most `capacity`
 /// done events, each for `ttl`, and forgets everything on restart.
@@ -36,20 +43,25 @@ use super::{Claim, ClaimToken, EventStore, StoreFuture};
 pub struct MemoryStore {
     capacity: usize,
     ttl: Duration,
-    /// Hashes events outside the lock; each entry keeps its hash, so neither a lookup from
+    /// Hashes events outside the locks; each entry keeps its hash, so neither a lookup from
     /// the done queue nor a growing table hashes an event again.
     hasher: RandomState,
-    state: Mutex<State>,
+    shards: Box<[Mutex<Shard>]>,
+    /// Done events, oldest first, by their hash and the sequence number of their completion
+    /// in their shard (which identifies the entry without reading its event); with one TTL
+    /// for all, this is also expiry order. An item whose entry is gone or was claimed again
+    /// is stale and skipped.
+    done: Mutex<VecDeque<Queued>>,
+    /// When the oldest queued event was completed, in nanoseconds after `epoch` (`u64::MAX`
+    /// when none is): lets a claim see that nothing has expired without taking the queue's
+    /// lock. Claims check expiry on the entry itself; this only bounds memory.
+    oldest: AtomicU64,
+    epoch: Instant,
 }
 
 #[derive(Debug, Default)]
-struct State {
+struct Shard {
     events: HashTable<Entry>,
-    /// Done events, oldest first, by their hash and the sequence number of their completion
-    /// (which identifies the entry without reading its event); with one TTL for all, this
-    /// is also expiry order. An item whose number no longer matches its entry is stale and
-    /// skipped.
-    done: VecDeque<Queued>,
     next: u64,
 }
 
@@ -70,7 +82,7 @@ struct Queued {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     InProgress { token: ClaimToken, until: Instant },
-    Done { seq: u64 },
+    Done { seq: u64, at: Instant },
 }
 
 impl Default for MemoryStore {
@@ -88,12 +100,25 @@ impl MemoryStore {
             capacity,
             ttl,
             hasher: RandomState::new(),
-            state: Mutex::new(State::default()),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            done: Mutex::default(),
+            oldest: AtomicU64::new(u64::MAX),
+            epoch: Instant::now(),
         }
     }
 
     /// [`EventStore::claim`], synchronously and at a given instant (so tests can move time).
     pub fn claim_at(&self, event: &WebhookEvent, lease: Duration, now: Instant) -> Claim {
+        if self
+            .nanos(now)
+            .saturating_sub(self.oldest.load(Ordering::Relaxed))
+            >= self.ttl_nanos()
+        {
+            self.forget(|queue| Forgotten {
+                expired: pop_expired(queue, now, self.ttl),
+                evicted: None,
+            });
+        }
         let hash = self.hasher.hash_one(event);
         // Copied before locking, so that other claims do not wait on the allocation; a
         // duplicate wastes the copy.
@@ -101,22 +126,25 @@ impl MemoryStore {
         let until = now
             .checked_add(lease)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        let mut state = self.lock();
-        let expired = state.expire(now, self.ttl);
-        let token = ClaimToken::new(state.next + 1);
+        let mut shard = self.shard(hash);
+        let token = ClaimToken::new(shard.next + 1);
         let claimed = Slot::InProgress { token, until };
-        match state
+        match shard
             .events
             .entry(hash, |entry| entry.event == *event, |entry| entry.hash)
         {
             Found::Occupied(mut found) => match found.get().slot {
-                Slot::Done { .. } => return Claim::Done,
+                Slot::Done { at, .. } if now.saturating_duration_since(at) < self.ttl => {
+                    return Claim::Done;
+                }
                 Slot::InProgress { until: held, .. } if held > now => {
                     return Claim::InProgress {
                         retry_after: held.saturating_duration_since(now),
                     };
                 }
-                Slot::InProgress { .. } => found.get_mut().slot = claimed,
+                // An expired claim is taken over; an expired done event is new again (its
+                // queue item goes stale).
+                Slot::Done { .. } | Slot::InProgress { .. } => found.get_mut().slot = claimed,
             },
             Found::Vacant(vacant) => {
                 vacant.insert(Entry {
@@ -126,70 +154,72 @@ impl MemoryStore {
                 });
             }
         }
-        state.next += 1;
-        drop(state);
-        drop(expired);
+        shard.next += 1;
         Claim::Claimed(token)
     }
 
     /// [`EventStore::complete`], synchronously.
     pub fn complete_at(&self, event: &WebhookEvent, _token: ClaimToken, now: Instant) {
         let hash = self.hasher.hash_one(event);
-        let mut state = self.lock();
+        let mut shard = self.shard(hash);
         if self.capacity == 0 {
             // Nothing is ever done at capacity 0: forget the claim.
-            let forgotten = state.remove(hash, |entry| entry.event == *event);
-            drop(state);
+            let forgotten = shard.remove(hash, |entry| entry.event == *event);
+            drop(shard);
             drop(forgotten);
             return;
         }
-        let seq = state.next + 1;
-        match state.events.find_mut(hash, |entry| entry.event == *event) {
+        let seq = shard.next + 1;
+        let done = Slot::Done { seq, at: now };
+        match shard.events.find_mut(hash, |entry| entry.event == *event) {
             Some(Entry {
                 slot: Slot::Done { .. },
                 ..
             }) => return,
-            Some(entry) => entry.slot = Slot::Done { seq },
+            Some(entry) => entry.slot = done,
             None => {
                 // The claim was lost (expired and released by another delivery): done is
                 // final all the same.
                 let entry = Entry {
                     hash,
                     event: event.clone(),
-                    slot: Slot::Done { seq },
+                    slot: done,
                 };
-                state.events.insert_unique(hash, entry, |entry| entry.hash);
+                shard.events.insert_unique(hash, entry, |entry| entry.hash);
             }
         }
-        state.next = seq;
-        state.done.push_back(Queued { hash, seq, at: now });
-        // The event just recorded is the newest, and the queue held at most `capacity`
-        // before it: this forgets one event at most, never this one.
-        let evicted = if state.done.len() > self.capacity {
-            state.pop_oldest_done()
-        } else {
-            None
-        };
-        drop(state);
-        drop(evicted);
+        shard.next = seq;
+        drop(shard);
+        self.forget(|queue| {
+            queue.push_back(Queued { hash, seq, at: now });
+            let expired = pop_expired(queue, now, self.ttl);
+            // The queue held at most `capacity` before this one, the newest: this forgets
+            // one event at most, never this one.
+            let evicted = (queue.len() > self.capacity)
+                .then(|| queue.pop_front())
+                .flatten();
+            Forgotten { expired, evicted }
+        });
     }
 
     /// [`EventStore::release`], synchronously.
     pub fn release_now(&self, event: &WebhookEvent, token: ClaimToken) {
         let hash = self.hasher.hash_one(event);
-        let mut state = self.lock();
-        let released = state.remove(hash, |entry| {
+        let mut shard = self.shard(hash);
+        let released = shard.remove(hash, |entry| {
             entry.event == *event
                 && matches!(entry.slot, Slot::InProgress { token: held, .. } if held == token)
         });
-        drop(state);
+        drop(shard);
         drop(released);
     }
 
     /// The number of events remembered, in progress or done (expired ones may count until
     /// the next claim).
     pub fn len(&self) -> usize {
-        self.lock().events.len()
+        (0..SHARDS)
+            .map(|index| lock(&self.shards[index]).events.len())
+            .sum()
     }
 
     /// Whether nothing is remembered.
@@ -197,35 +227,69 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Every update leaves the table consistent before it can panic, so a poisoned lock
-        // still holds usable state.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Updates the done queue with `change`, then forgets the done events it took off, each
+    /// in its shard, one lock at a time.
+    fn forget(&self, change: impl FnOnce(&mut VecDeque<Queued>) -> Forgotten) {
+        let Forgotten { expired, evicted } = {
+            let mut queue = lock(&self.done);
+            let forgotten = change(&mut queue);
+            let oldest = queue
+                .front()
+                .map_or(u64::MAX, |oldest| self.nanos(oldest.at));
+            self.oldest.store(oldest, Ordering::Relaxed);
+            forgotten
+        };
+        for Queued { hash, seq, .. } in expired.into_iter().chain(evicted) {
+            let mut shard = self.shard(hash);
+            let entry = shard.remove(
+                hash,
+                |entry| matches!(entry.slot, Slot::Done { seq: s, .. } if s == seq),
+            );
+            drop(shard);
+            drop(entry);
+        }
+    }
+
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // Bits that hashbrown uses for neither the bucket nor the tag inside a shard.
+        lock(&self.shards[(hash >> 48) as usize % SHARDS])
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn ttl_nanos(&self) -> u64 {
+        u64::try_from(self.ttl.as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
-impl State {
-    /// Forgets the done events older than `ttl`; they are returned to be dropped once the
-    /// lock is released.
-    fn expire(&mut self, now: Instant, ttl: Duration) -> Vec<Entry> {
-        let mut expired = Vec::new();
-        while let Some(oldest) = self.done.front() {
-            if now.saturating_duration_since(oldest.at) < ttl {
-                break;
-            }
-            expired.extend(self.pop_oldest_done());
+/// Every update leaves a table or the queue consistent before it can panic, so a poisoned
+/// lock still holds usable state.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What an update of the done queue took off it: the expired items (rarely any, so rarely
+/// an allocation) and the one evicted to make room.
+struct Forgotten {
+    expired: Vec<Queued>,
+    evicted: Option<Queued>,
+}
+
+/// Takes the items older than `ttl` off the front of `queue`.
+fn pop_expired(queue: &mut VecDeque<Queued>, now: Instant, ttl: Duration) -> Vec<Queued> {
+    let mut expired = Vec::new();
+    while let Some(oldest) = queue.front() {
+        if now.saturating_duration_since(oldest.at) < ttl {
+            break;
         }
-        expired
+        expired.extend(queue.pop_front());
     }
+    expired
+}
 
-    /// Forgets the oldest done event, found by its hash and sequence number alone.
-    fn pop_oldest_done(&mut self) -> Option<Entry> {
-        let Queued { hash, seq, .. } = self.done.pop_front()?;
-        self.remove(hash, |entry| entry.slot == Slot::Done { seq })
-    }
-
+impl Shard {
     /// Removes the entry with `hash` that `is_it` picks, if there is one.
     fn remove(&mut self, hash: u64, is_it: impl FnMut(&Entry) -> bool) -> Option<Entry> {
         let found = self.events.find_entry(hash, is_it).ok()?;
@@ -348,7 +412,7 @@ mod tests {
         for (n, done) in events.iter().enumerate() {
             store.complete_at(done, claimed(&store, done, now), now);
             assert_eq!(store.len(), (n + 1).min(3));
-            assert_eq!(store.lock().done.len(), (n + 1).min(3));
+            assert_eq!(lock(&store.done).len(), (n + 1).min(3));
         }
         for remembered in &events[47..] {
             assert_eq!(store.claim_at(remembered, LEASE, now), Claim::Done);
@@ -367,7 +431,61 @@ mod tests {
         store.complete_at(&b, token, now);
         assert_eq!(store.claim_at(&b, LEASE, now), Claim::Done);
         claimed(&store, &a, now);
-        assert_eq!(store.lock().done.len(), 1);
+        assert_eq!(lock(&store.done).len(), 1);
+    }
+
+    #[test]
+    fn an_expired_done_event_is_new_even_before_the_queue_forgets_it() {
+        let mut store = MemoryStore::new(8, Duration::from_secs(60));
+        let start = Instant::now();
+        // An epoch later than every instant used hides the expiry from the claim's quick
+        // check, so the queue keeps the expired item and the entry decides.
+        store.epoch = start + Duration::from_secs(3600);
+        let a = event("a", WebhookStatus::Completed);
+        store.complete_at(&a, claimed(&store, &a, start), start);
+        let later = start + Duration::from_secs(60);
+        let again = claimed(&store, &a, later);
+        assert_eq!(lock(&store.done).len(), 1);
+        store.complete_at(&a, again, later);
+        assert_eq!(store.claim_at(&a, LEASE, later), Claim::Done);
+        // The next completion takes the stale item off as expired, leaving a's fresh entry.
+        let b = event("b", WebhookStatus::Completed);
+        store.complete_at(&b, claimed(&store, &b, later), later);
+        assert_eq!(lock(&store.done).len(), 2);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.claim_at(&a, LEASE, later), Claim::Done);
+    }
+
+    #[test]
+    fn of_concurrent_claims_of_an_event_exactly_one_wins() {
+        let store = MemoryStore::new(1000, Duration::from_secs(60));
+        let events: Vec<_> = (0..200)
+            .map(|n| event(&format!("e{n}"), WebhookStatus::Completed))
+            .collect();
+        let wins: Vec<Vec<bool>> = std::thread::scope(|scope| {
+            let claimers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let now = Instant::now();
+                        events
+                            .iter()
+                            .map(|event| {
+                                matches!(store.claim_at(event, LEASE, now), Claim::Claimed(_))
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            claimers
+                .into_iter()
+                .map(|claimer| claimer.join().expect("a claimer"))
+                .collect()
+        });
+        for (n, event) in events.iter().enumerate() {
+            let winners = wins.iter().filter(|won| won[n]).count();
+            assert_eq!(winners, 1, "{event:?}");
+        }
+        assert_eq!(store.len(), 200);
     }
 
     #[test]
@@ -380,7 +498,7 @@ mod tests {
             store.release_now(&a, token);
         }
         assert!(store.is_empty());
-        assert!(store.lock().done.is_empty());
+        assert!(lock(&store.done).is_empty());
     }
 
     #[test]
@@ -393,7 +511,7 @@ mod tests {
         store.release_now(&a, token);
         store.complete_at(&a, token, now);
         assert_eq!(store.claim_at(&a, LEASE, now), Claim::Done);
-        assert_eq!(store.lock().done.len(), 1);
+        assert_eq!(lock(&store.done).len(), 1);
     }
 
     #[test]
