@@ -46,15 +46,17 @@ pub struct MemoryStore {
     /// Hashes events outside the locks; each entry keeps its hash, so neither a lookup from
     /// the done queue nor a growing table hashes an event again.
     hasher: RandomState,
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded<Mutex<Shard>>]>,
     /// Done events, oldest first, by their hash and the sequence number of their completion
     /// in their shard (which identifies the entry without reading its event); with one TTL
     /// for all, this is also expiry order. An item whose entry is gone or was claimed again
     /// is stale and skipped.
     done: Mutex<VecDeque<Queued>>,
-    /// When the oldest queued event was completed, in nanoseconds after `epoch` (`u64::MAX`
-    /// when none is): lets a claim see that nothing has expired without taking the queue's
-    /// lock. Claims check expiry on the entry itself; this only bounds memory.
+    /// When the oldest queued event was completed, in whole seconds after `epoch`, rounded
+    /// down (`u64::MAX` when none is): lets a claim see that nothing has expired without
+    /// taking the queue's lock. Claims check expiry on the entry itself; this only bounds
+    /// memory. In seconds so that it changes, and is written, about once a second rather than
+    /// at every completion, which would take the line away from the other worker's claims.
     oldest: AtomicU64,
     epoch: Instant,
 }
@@ -100,7 +102,7 @@ impl MemoryStore {
             capacity,
             ttl,
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::default())).collect(),
             done: Mutex::default(),
             oldest: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
@@ -109,11 +111,12 @@ impl MemoryStore {
 
     /// [`EventStore::claim`], synchronously and at a given instant (so tests can move time).
     pub fn claim_at(&self, event: &WebhookEvent, lease: Duration, now: Instant) -> Claim {
-        if self
-            .nanos(now)
-            .saturating_sub(self.oldest.load(Ordering::Relaxed))
-            >= self.ttl_nanos()
-        {
+        // The oldest completion, rounded down to its second: expired if this says not.
+        let oldest = self
+            .oldest
+            .load(Ordering::Relaxed)
+            .saturating_mul(1_000_000_000);
+        if self.nanos(now).saturating_sub(oldest) >= self.ttl_nanos() {
             self.forget(|queue| Forgotten {
                 expired: pop_expired(queue, now, self.ttl),
                 evicted: None,
@@ -218,7 +221,7 @@ impl MemoryStore {
     /// the next claim).
     pub fn len(&self) -> usize {
         (0..SHARDS)
-            .map(|index| lock(&self.shards[index]).events.len())
+            .map(|index| lock(&self.shards[index].0).events.len())
             .sum()
     }
 
@@ -235,8 +238,10 @@ impl MemoryStore {
             let forgotten = change(&mut queue);
             let oldest = queue
                 .front()
-                .map_or(u64::MAX, |oldest| self.nanos(oldest.at));
-            self.oldest.store(oldest, Ordering::Relaxed);
+                .map_or(u64::MAX, |oldest| self.seconds(oldest.at));
+            if self.oldest.load(Ordering::Relaxed) != oldest {
+                self.oldest.store(oldest, Ordering::Relaxed);
+            }
             forgotten
         };
         for Queued { hash, seq, .. } in expired.into_iter().chain(evicted) {
@@ -252,7 +257,11 @@ impl MemoryStore {
 
     fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
         // Bits that hashbrown uses for neither the bucket nor the tag inside a shard.
-        lock(&self.shards[(hash >> 48) as usize % SHARDS])
+        lock(&self.shards[(hash >> 48) as usize % SHARDS].0)
+    }
+
+    fn seconds(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_secs()
     }
 
     fn nanos(&self, at: Instant) -> u64 {
@@ -269,6 +278,12 @@ impl MemoryStore {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// A value alone on its cache lines, so that locks of neighbouring shards taken by different
+/// workers do not take the same line from each other.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// What an update of the done queue took off it: the expired items (rarely any, so rarely
 /// an allocation) and the one evicted to make room.
