@@ -1,0 +1,613 @@
+//! The tracker end to end over real loopback HTTP against an in-process emulator, against a
+//! plain receiver measured in the same run; then what the reconciler costs in API requests.
+//!
+//! # Jobs tracked end to end per second
+//!
+//! | Variant | One job | Target |
+//! |---|---|---|
+//! | plain `Client` + `Receiver` (baseline) | `POST /v1/transcriptions` with a `client_reference_id` and the webhook (URL and auth header), the emulator's webhook to a `soniox_webhook::Receiver` (default `MemoryStore`) whose handler fetches the transcript (`GET /v1/transcriptions/{id}/transcript`) | — |
+//! | `Tracker` + `SqliteStore` | `Tracker::submit` (the job recorded, then the same create), the webhook to a `Receiver` over `Tracker::inbox` and `Tracker::webhook_handler` (the event claimed in SQLite, the job marked finished, the same transcript fetch, a handler that only counts, the job and event recorded done) | ≥ 60% |
+//!
+//! Both make the same three API-side requests per job, on the same emulator configuration:
+//! jobs finish as soon as they are created (`JobClock::Fixed(Duration::ZERO)`), no quotas.
+//! [`TASKS`] (64) tasks submit `PIPELINE_JOBS` jobs (default 5,000) between them, and a
+//! round lasts from the first submission until every job has been handled (for the tracker:
+//! until `Tracker::metrics` counts them all handled, i.e. recorded done). Each round of each
+//! variant gets a fresh emulator, receiver and SQLite file (a real file in a temporary
+//! directory, `Durability` default); the tracker's reconciler runs every second, as in a
+//! deployment, and with the default policy never has a job due. Rounds (`PIPELINE_ROUNDS`,
+//! default 5) alternate between the variants; the summary gives each variant's median and,
+//! for the tracker, the median of the per-round ratios to the baseline with their range,
+//! since the speed of a shared machine drifts between rounds.
+//!
+//! # Reconciler cost
+//!
+//! `RECONCILE_JOBS` jobs (default 1,000) are submitted through a tracker and finish, but the
+//! emulator withholds every webhook (`WebhookFault::Withhold`). With a zero webhook grace
+//! they are all overdue at once; `Tracker::reconcile` passes run until every job is handled,
+//! and the emulator's per-route request counts price them: list pages
+//! (`GET /v1/transcriptions`), single jobs (`GET /v1/transcriptions/{id}`) and transcripts
+//! (`GET /v1/transcriptions/{id}/transcript`, one per job, inherent), per 1,000 overdue jobs.
+//! Target: list requests ≤ 1.1 × the pages the jobs fill (page size 1,000).
+//!
+//! # Failing
+//!
+//! The bench exits non-zero when a job is lost (not handled within [`GIVE_UP_AFTER`]),
+//! handled more than once, handled without having been submitted, or did not complete, and
+//! when a submission or a reconciler pass fails. A missed target is reported, not a failure.
+//!
+//! Run with `cargo bench -p soniox-tracker --bench pipeline` (`cargo xtask bench` runs it
+//! too). PostgreSQL is not measured yet: the tracker takes a `SqliteStore` only.
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use soniox_client::{Client, Upload, Webhook};
+use soniox_emulator::{
+    AttemptOutcome, Emulator, EmulatorBuilder, JobClock, Quotas, RequestCounts, WebhookFault,
+    WebhookFaultRule,
+};
+use soniox_store::SqliteStore;
+use soniox_tracker::{FinishedJob, JobOutcome, Pass, Submission, Tracker, reconcile::Policy};
+use soniox_types::{
+    CreateTranscription, CreateTranscriptionBuilder, FileId, Secret, TranscriptionId, WebhookStatus,
+};
+use soniox_webhook::{ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService};
+use tokio::{net::TcpListener, sync::Notify};
+
+/// Concurrent submitting tasks, as in soniox-store's benches.
+const TASKS: usize = 64;
+
+/// How long a round may wait for its last job before calling the missing ones lost; a
+/// passing round takes a fraction of it.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+
+/// The API's largest list page, which the reconciler lists with.
+const PAGE_SIZE: usize = 1000;
+
+/// The tracker's share of the baseline's jobs/s to reach.
+const TARGET_RATIO: f64 = 0.60;
+
+/// The most list requests per page the overdue jobs fill.
+const TARGET_LIST_FACTOR: f64 = 1.1;
+
+const API_KEY: &str = "pipeline-bench-key";
+const HEADER: &str = "X-Soniox-Webhook-Secret";
+const SECRET: &str = "pipeline-bench-secret-5e1d";
+const MODEL: &str = "stt-async-v5";
+
+#[tokio::main]
+async fn main() {
+    let jobs = from_env("PIPELINE_JOBS", 5_000);
+    let rounds = from_env("PIPELINE_ROUNDS", 5);
+    let overdue = from_env("RECONCILE_JOBS", 1_000);
+    let mut failed = false;
+
+    // PostgreSQL variants (a tracker on a `PostgresStore` in a database of its own, skipped
+    // without `SONIOX_TEST_POSTGRES_URL`) join this list once the tracker takes one.
+    let mut variants = [
+        Variant::new("plain Client + Receiver (baseline)", Pipeline::Plain),
+        Variant::new("Tracker + SqliteStore", Pipeline::TrackerSqlite),
+    ];
+    println!("PostgreSQL: not measured (soniox-tracker takes a SqliteStore only)");
+    println!(
+        "{rounds} rounds of {jobs} jobs per variant, alternating; {TASKS} submitting tasks; \
+         jobs finish at once"
+    );
+    for round in 1..=rounds {
+        for variant in &mut variants {
+            let result = variant.pipeline.round(jobs).await;
+            match &result {
+                Ok(per_second) => println!(
+                    "round {round} {:<40} {per_second:>8.0} jobs/s",
+                    variant.name
+                ),
+                Err(error) => println!("round {round} {:<40} FAILED: {error}", variant.name),
+            }
+            variant.rounds.push(result);
+        }
+    }
+    println!("median of {rounds} rounds:");
+    let [baseline, tracker] = &variants;
+    for variant in &variants {
+        match variant.median() {
+            Some(median) => println!("{:<48} {median:>8.0} jobs/s", variant.name),
+            None => {
+                println!("{:<48} a round failed", variant.name);
+                failed = true;
+            }
+        }
+    }
+    if let Some(ratios) = tracker.ratios(baseline) {
+        let ratio = ratios[ratios.len() / 2];
+        let verdict = if ratio >= TARGET_RATIO {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "tracker / baseline: {:.1}% (rounds {:.0}–{:.0}%; target {:.0}%: {verdict})",
+            100.0 * ratio,
+            100.0 * ratios[0],
+            100.0 * ratios[ratios.len() - 1],
+            100.0 * TARGET_RATIO
+        );
+    }
+
+    println!();
+    if let Err(error) = reconciler_cost(overdue).await {
+        println!("reconciler: FAILED: {error}");
+        failed = true;
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// `name`'s value, or `default` when it is unset or not a positive number.
+fn from_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|value| *value > 0)
+        .unwrap_or(default)
+}
+
+struct Variant {
+    name: &'static str,
+    pipeline: Pipeline,
+    /// Each round's jobs/s.
+    rounds: Vec<Result<f64, String>>,
+}
+
+impl Variant {
+    fn new(name: &'static str, pipeline: Pipeline) -> Self {
+        Self {
+            name,
+            pipeline,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// The median jobs/s; `None` when a round failed.
+    fn median(&self) -> Option<f64> {
+        let mut rounds = self
+            .rounds
+            .iter()
+            .map(|round| round.as_ref().ok().copied())
+            .collect::<Option<Vec<_>>>()?;
+        rounds.sort_by(f64::total_cmp);
+        rounds.get(rounds.len() / 2).copied()
+    }
+
+    /// Each round's jobs/s as a share of `base`'s in the same round, sorted; `None` when a
+    /// round failed.
+    fn ratios(&self, base: &Self) -> Option<Vec<f64>> {
+        let mut ratios = self
+            .rounds
+            .iter()
+            .zip(&base.rounds)
+            .map(|(round, base)| Some(round.as_ref().ok()? / base.as_ref().ok()?))
+            .collect::<Option<Vec<_>>>()?;
+        ratios.sort_by(f64::total_cmp);
+        (!ratios.is_empty()).then_some(ratios)
+    }
+}
+
+/// What submits the jobs and receives their webhooks.
+#[derive(Clone, Copy)]
+enum Pipeline {
+    Plain,
+    TrackerSqlite,
+}
+
+impl Pipeline {
+    /// One round of `jobs` jobs on a fresh emulator, receiver and store: jobs/s.
+    async fn round(self, jobs: usize) -> Result<f64, String> {
+        let emulator = emulator().start().await.map_err(|e| e.to_string())?;
+        let client = client(&emulator);
+        let file = upload(&client).await?;
+        let tally = Tally::new(jobs);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = webhook_url(&listener)?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let (sender, receiver) = match self {
+            Self::Plain => {
+                let handler = plain_handler(client.clone(), Arc::clone(&tally));
+                let service = WebhookService::new(verifier(), handler);
+                let webhook = Webhook::new(url).auth(HEADER, Secret::new(SECRET));
+                (Sender::Plain(client, webhook), serve(listener, service)?)
+            }
+            Self::TrackerSqlite => {
+                let store = SqliteStore::open(dir.path().join("tracker.db"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let tracker = Tracker::builder(client, Arc::new(store))
+                    .webhook_url(url)
+                    .webhook_auth(HEADER, Secret::new(SECRET))
+                    .build(counting_handler(Arc::clone(&tally)))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let service =
+                    WebhookService::new(tracker.inbox(verifier()), tracker.webhook_handler());
+                let receiver = serve(listener, service)?;
+                let reconciler = tracker.spawn_reconciler(Duration::from_secs(1));
+                (Sender::Tracker(tracker, Some(reconciler)), receiver)
+            }
+        };
+
+        let start = Instant::now();
+        let submitted = submit_all(&sender, &file, jobs).await;
+        let handled = match &submitted {
+            Ok(_) => tokio::time::timeout(GIVE_UP_AFTER, async {
+                tally.all.notified().await;
+                sender.settled(jobs).await
+            })
+            .await
+            .unwrap_or_else(|_| Err(tally.missing())),
+            Err(_) => Ok(()),
+        };
+        let elapsed = start.elapsed();
+
+        // Every delivery and handling still running finishes before the tally is checked, so
+        // that a job handled twice late in the round counts.
+        emulator.shutdown().await;
+        receiver.shutdown().await.map_err(|e| e.to_string())?;
+        sender.stop().await;
+        let submitted = submitted?;
+        handled?;
+        tally.check(&submitted)?;
+        Ok(jobs as f64 / elapsed.as_secs_f64())
+    }
+}
+
+/// How one variant submits a job and knows it is done.
+enum Sender {
+    Plain(Client, Webhook),
+    Tracker(Tracker, Option<soniox_tracker::Reconciler>),
+}
+
+impl Sender {
+    /// Creates the job; its id.
+    async fn submit(&self, request: CreateTranscriptionBuilder) -> Result<TranscriptionId, String> {
+        match self {
+            Self::Plain(client, webhook) => {
+                let reference = format!("plain-{:016x}", fastrand::u64(..));
+                let request = webhook
+                    .apply(request.client_reference_id(reference))
+                    .and_then(|request| Ok(request.build()?))
+                    .map_err(|e| e.to_string())?;
+                let job = client.transcriptions().create(&request).await;
+                Ok(job.map_err(|e| e.to_string())?.id)
+            }
+            Self::Tracker(tracker, _) => match tracker.submit(request).await {
+                Ok(Submission::Created { id, .. }) => Ok(id),
+                Ok(pending) => Err(format!("a create answer was lost: {pending:?}")),
+                Err(error) => Err(error.to_string()),
+            },
+        }
+    }
+
+    /// Once the handler has seen every job: waits until the variant has recorded them all
+    /// as done.
+    async fn settled(&self, jobs: usize) -> Result<(), String> {
+        let Self::Tracker(tracker, _) = self else {
+            return Ok(());
+        };
+        loop {
+            let metrics = tracker.metrics().await.map_err(|e| e.to_string())?;
+            if metrics.handled >= jobs as u64 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    async fn stop(self) {
+        if let Self::Tracker(_, Some(reconciler)) = self {
+            reconciler.stop().await;
+        }
+    }
+}
+
+/// Submits `jobs` jobs on `file` from [`TASKS`] tasks; their ids.
+async fn submit_all(
+    sender: &Sender,
+    file: &FileId,
+    jobs: usize,
+) -> Result<Vec<TranscriptionId>, String> {
+    let tasks = (0..TASKS).map(|task| async move {
+        let mut ids = Vec::new();
+        for _ in (task..jobs).step_by(TASKS) {
+            let request = CreateTranscription::builder(MODEL).file_id(file.clone());
+            ids.push(sender.submit(request).await?);
+        }
+        Ok::<_, String>(ids)
+    });
+    let ids = futures_util::future::try_join_all(tasks).await?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
+/// How many times a handler saw each job, and whether all have been seen.
+struct Tally {
+    calls: Mutex<HashMap<TranscriptionId, Calls>>,
+    seen: AtomicUsize,
+    expected: usize,
+    /// Notified when the last expected job is first seen.
+    all: Notify,
+}
+
+#[derive(Default)]
+struct Calls {
+    count: u32,
+    completed: bool,
+}
+
+impl Tally {
+    fn new(expected: usize) -> Arc<Self> {
+        Arc::new(Self {
+            calls: Mutex::default(),
+            seen: AtomicUsize::new(0),
+            expected,
+            all: Notify::new(),
+        })
+    }
+
+    fn note(&self, id: &TranscriptionId, completed: bool) {
+        let first = {
+            let mut calls = self.calls.lock().expect("the tally");
+            let calls = calls.entry(id.clone()).or_default();
+            calls.count += 1;
+            calls.completed = completed;
+            calls.count == 1
+        };
+        if first && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.expected {
+            self.all.notify_one();
+        }
+    }
+
+    fn missing(&self) -> String {
+        let seen = self.seen.load(Ordering::SeqCst);
+        format!(
+            "{} of {} jobs lost: not handled within {GIVE_UP_AFTER:?}",
+            self.expected - seen.min(self.expected),
+            self.expected
+        )
+    }
+
+    /// Every job in `submitted` was handled exactly once and completed, and no other was.
+    fn check(&self, submitted: &[TranscriptionId]) -> Result<(), String> {
+        let calls = self.calls.lock().expect("the tally");
+        let twice = calls.values().filter(|calls| calls.count > 1).count();
+        let failed = calls.values().filter(|calls| !calls.completed).count();
+        let lost = submitted
+            .iter()
+            .filter(|id| !calls.contains_key(*id))
+            .count();
+        let strangers = calls.len() + lost - submitted.len();
+        match (twice, lost, strangers, failed) {
+            (0, 0, 0, 0) => Ok(()),
+            (0, 0, 0, failed) => Err(format!("{failed} jobs did not complete")),
+            _ => Err(format!(
+                "{twice} jobs handled more than once, {lost} lost, {strangers} handled but \
+                 never submitted"
+            )),
+        }
+    }
+}
+
+/// The tracker's job handler: counts the job, nothing else.
+fn counting_handler(
+    tally: Arc<Tally>,
+) -> impl Fn(FinishedJob) -> std::future::Ready<Result<(), Infallible>> + Send + Sync + 'static {
+    move |job: FinishedJob| {
+        tally.note(&job.id, matches!(job.outcome, JobOutcome::Completed(_)));
+        std::future::ready(Ok(()))
+    }
+}
+
+/// The baseline's webhook handler: fetches the transcript, as the tracker does before calling
+/// its job handler, then counts the job.
+fn plain_handler(
+    client: Client,
+    tally: Arc<Tally>,
+) -> impl soniox_webhook::Handler<Error = String> {
+    move |event: ReceivedEvent| {
+        let (client, tally) = (client.clone(), Arc::clone(&tally));
+        async move {
+            let completed = *event.status() == WebhookStatus::Completed;
+            if completed {
+                let transcript = client.transcriptions().transcript(event.id()).await;
+                transcript.map_err(|e| e.to_string())?;
+            }
+            tally.note(event.id(), completed);
+            Ok(())
+        }
+    }
+}
+
+fn emulator() -> EmulatorBuilder {
+    Emulator::builder()
+        .api_key(API_KEY)
+        .job_clock(JobClock::Fixed(Duration::ZERO))
+        .quotas(Quotas::unlimited())
+        // A failed delivery is retried soon, so a round survives it rather than waiting
+        // minutes for the default schedule.
+        .webhook_retry_schedule([0, 1, 2, 5].map(Duration::from_secs))
+}
+
+fn client(emulator: &Emulator) -> Client {
+    Client::builder()
+        .api_key(API_KEY)
+        .base_url(emulator.base_url())
+        .build()
+        .expect("a client")
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier")
+}
+
+/// One short file every job of a round transcribes.
+async fn upload(client: &Client) -> Result<FileId, String> {
+    let audio = soniox_emulator::wav(Duration::from_millis(300));
+    let file = client.files().upload(Upload::bytes(audio, "a.wav")).await;
+    Ok(file.map_err(|e| e.to_string())?.id)
+}
+
+fn webhook_url(listener: &TcpListener) -> Result<String, String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok(format!("http://{addr}/hooks/soniox"))
+}
+
+fn serve<H: soniox_webhook::Handler>(
+    listener: TcpListener,
+    service: WebhookService<H>,
+) -> Result<RunningReceiver, String> {
+    Receiver::from_listener(listener, service)
+        .spawn()
+        .map_err(|e| e.to_string())
+}
+
+/// Submits `jobs` jobs whose webhooks are withheld, runs reconciler passes until all are
+/// handled, and prints the requests they made.
+async fn reconciler_cost(jobs: usize) -> Result<(), String> {
+    let emulator = emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = client(&emulator);
+    let file = upload(&client).await?;
+    let tally = Tally::new(jobs);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(dir.path().join("tracker.db"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut policy = Policy::default();
+    // Overdue as soon as submitted.
+    policy.webhook_grace = Duration::ZERO;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let tracker = Tracker::builder(client, Arc::new(store))
+        .webhook_url(webhook_url(&listener)?)
+        .webhook_auth(HEADER, Secret::new(SECRET))
+        .policy(policy)
+        .build(counting_handler(Arc::clone(&tally)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let sender = Sender::Tracker(tracker.clone(), None);
+    let submitted = submit_all(&sender, &file, jobs).await?;
+    // Every job finished and its webhook withheld before the first pass.
+    tokio::time::timeout(GIVE_UP_AFTER, async {
+        while withheld(&emulator) < jobs {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .map_err(|_| format!("{} of {jobs} webhooks withheld", withheld(&emulator)))?;
+
+    let before = emulator.request_counts();
+    let start = Instant::now();
+    let mut passes = Vec::new();
+    let reconciling = async {
+        loop {
+            let started = Instant::now();
+            let pass = tracker.reconcile().await.map_err(|e| e.to_string())?;
+            passes.push((pass, started.elapsed()));
+            let metrics = tracker.metrics().await.map_err(|e| e.to_string())?;
+            let open = metrics.submitting + metrics.awaiting + metrics.unhandled;
+            if metrics.handled >= jobs as u64 && open == 0 {
+                return Ok::<_, String>(metrics);
+            }
+            if pass.due == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let metrics = tokio::time::timeout(GIVE_UP_AFTER, reconciling)
+        .await
+        .unwrap_or_else(|_| Err(tally.missing()))?;
+    let elapsed = start.elapsed();
+    let requests = since(&before, &emulator.request_counts());
+    emulator.shutdown().await;
+    drop(listener);
+    tally.check(&submitted)?;
+
+    println!(
+        "reconciler: {jobs} overdue jobs (webhooks withheld) handled in {} passes, {:.2} s \
+         ({:.0} jobs/s); {} recovered by polling",
+        passes.len(),
+        elapsed.as_secs_f64(),
+        jobs as f64 / elapsed.as_secs_f64(),
+        metrics.recovered_by_polling
+    );
+    for (index, (pass, took)) in passes.iter().enumerate() {
+        let Pass {
+            due,
+            pages,
+            gets,
+            handled,
+            ..
+        } = *pass;
+        println!(
+            "  pass {}: due {due}, pages {pages}, gets {gets}, handled {handled}, {:.2} s",
+            index + 1,
+            took.as_secs_f64()
+        );
+    }
+    let per_thousand = |count: u64| count as f64 * 1000.0 / jobs as f64;
+    println!("  API requests per 1,000 overdue jobs:");
+    for (route, count) in &requests {
+        println!("    {route:<44} {:>8.1}", per_thousand(*count));
+    }
+    let lists = requests
+        .iter()
+        .find_map(|(route, count)| (route == "GET /v1/transcriptions").then_some(*count))
+        .unwrap_or(0);
+    let pages_needed = jobs.div_ceil(PAGE_SIZE);
+    let verdict = if lists as f64 <= TARGET_LIST_FACTOR * pages_needed as f64 {
+        "met"
+    } else {
+        "MISSED"
+    };
+    println!(
+        "  list requests: {lists} for {pages_needed} page(s) of {PAGE_SIZE} \
+         ({:.2}×; target ≤ {TARGET_LIST_FACTOR}×: {verdict})",
+        lists as f64 / pages_needed as f64
+    );
+    Ok(())
+}
+
+/// How many webhooks the emulator has withheld.
+fn withheld(emulator: &Emulator) -> usize {
+    emulator
+        .webhook_attempts()
+        .iter()
+        .filter(|attempt| attempt.outcome == AttemptOutcome::Withheld)
+        .count()
+}
+
+/// The requests `after` counts beyond `before`, by route.
+fn since(before: &RequestCounts, after: &RequestCounts) -> Vec<(String, u64)> {
+    after
+        .iter()
+        .filter_map(|(route, count)| {
+            let (method, path) = route.split_once(' ')?;
+            let added = count - before.get(method, path);
+            (added > 0).then(|| (route.to_owned(), added))
+        })
+        .collect()
+}
