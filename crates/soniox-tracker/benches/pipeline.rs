@@ -11,7 +11,8 @@
 //!
 //! Both make the same three API-side requests per job, on the same emulator configuration:
 //! jobs finish as soon as they are created (`JobClock::Fixed(Duration::ZERO)`), no quotas.
-//! [`TASKS`] (64) tasks submit `PIPELINE_JOBS` jobs (default 4,000) between them, and a
+//! `PIPELINE_TASKS` tasks (default [`TASKS`], 64) submit `PIPELINE_JOBS` jobs (default 4,000)
+//! between them, and a
 //! round lasts from the first submission until every job has been handled (for the tracker:
 //! until `Tracker::metrics` counts them all handled, i.e. recorded done). Each round of each
 //! variant gets a fresh emulator, receiver and SQLite file (a real file in a temporary
@@ -73,7 +74,7 @@ use soniox_types::{
 use soniox_webhook::{ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService};
 use tokio::{net::TcpListener, sync::Notify};
 
-/// Concurrent submitting tasks, as in soniox-store's benches.
+/// Concurrent submitting tasks by default, as in soniox-store's benches.
 const TASKS: usize = 64;
 
 /// How long a round may wait for its last job before calling the missing ones lost; a
@@ -98,6 +99,7 @@ const MODEL: &str = "stt-async-v5";
 async fn main() {
     let jobs = from_env("PIPELINE_JOBS", 4_000);
     let rounds = from_env("PIPELINE_ROUNDS", 5);
+    let tasks = from_env("PIPELINE_TASKS", TASKS);
     let overdue = from_env("RECONCILE_JOBS", 1_000);
     let mut failed = false;
 
@@ -116,12 +118,12 @@ async fn main() {
     ];
     println!("PostgreSQL: not measured (soniox-tracker takes a SqliteStore only)");
     println!(
-        "{rounds} rounds of {jobs} jobs per variant, alternating; {TASKS} submitting tasks; \
+        "{rounds} rounds of {jobs} jobs per variant, alternating; {tasks} submitting tasks; \
          jobs finish at once"
     );
     for round in 1..=rounds {
         for variant in &mut variants {
-            let result = variant.pipeline.round(jobs).await;
+            let result = variant.pipeline.round(jobs, tasks).await;
             match &result {
                 Ok(figures) => println!("round {round} {:<40} {figures}", variant.name),
                 Err(error) => println!("round {round} {:<40} FAILED: {error}", variant.name),
@@ -317,7 +319,7 @@ enum Pipeline {
 
 impl Pipeline {
     /// One round of `jobs` jobs on a fresh emulator, receiver and store.
-    async fn round(self, jobs: usize) -> Result<Figures, String> {
+    async fn round(self, jobs: usize, tasks: usize) -> Result<Figures, String> {
         let emulator = emulator().start().await.map_err(|e| e.to_string())?;
         let client = client(&emulator);
         let file = upload(&client).await?;
@@ -355,7 +357,7 @@ impl Pipeline {
         };
 
         let (start, cpu_before) = (Instant::now(), cpu_seconds());
-        let submitted = submit_all(&sender, &file, jobs).await;
+        let submitted = submit_all(&sender, &file, jobs, tasks).await;
         let handled = match &submitted {
             Ok(_) => tokio::time::timeout(GIVE_UP_AFTER, async {
                 tally.all.notified().await;
@@ -436,15 +438,16 @@ impl Sender {
     }
 }
 
-/// Submits `jobs` jobs on `file` from [`TASKS`] tasks; their ids.
+/// Submits `jobs` jobs on `file` from `tasks` tasks; their ids.
 async fn submit_all(
     sender: &Sender,
     file: &FileId,
     jobs: usize,
+    tasks: usize,
 ) -> Result<Vec<TranscriptionId>, String> {
-    let tasks = (0..TASKS).map(|task| async move {
+    let tasks = (0..tasks).map(|task| async move {
         let mut ids = Vec::new();
-        for _ in (task..jobs).step_by(TASKS) {
+        for _ in (task..jobs).step_by(tasks) {
             let request = CreateTranscription::builder(MODEL).file_id(file.clone());
             ids.push(sender.submit(request).await?);
         }
@@ -624,7 +627,7 @@ async fn reconciler_cost(jobs: usize) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let sender = Sender::Tracker(tracker.clone(), None);
-    let submitted = submit_all(&sender, &file, jobs).await?;
+    let submitted = submit_all(&sender, &file, jobs, TASKS).await?;
     // Every job finished and its webhook withheld before the first pass.
     tokio::time::timeout(GIVE_UP_AFTER, async {
         while withheld(&emulator) < jobs {
