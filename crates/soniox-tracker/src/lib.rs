@@ -29,10 +29,23 @@
 //!   [`Effect`], committed in the transaction that records the job as handled: exactly once,
 //!   whatever fails or crashes around it.
 //!
-//! # Status
+//! # Choosing a database
 //!
-//! SQLite only, one process. PostgreSQL (several replicas) and the chaos tests are the next
-//! steps; see `ARCHITECTURE.md`.
+//! [`Tracker::builder`] takes a [`Database`]: a `soniox_store::SqliteStore` (feature `sqlite`,
+//! default) for one process, or a `soniox_store::PostgresStore` (feature `postgres`) for
+//! several replicas sharing one database, where each due job is taken by one replica
+//! (`SKIP LOCKED`) and a killed replica's claims come back when their leases run out. An
+//! [`Effect`] is made for the tracker's database (`Effect::sqlite`, `Effect::postgres`).
+//!
+//! # Failure modes
+//!
+//! - A create whose answer is lost is adopted from the API by its reference; one that never
+//!   arrived is sent again, once, by the one reconciler pass that holds the job. The create
+//!   grace ([`reconcile::Policy::create_grace`]) must cover how long a create can take to land.
+//! - A webhook answered non-2xx by a receiver (a wrong secret or path) is reported loudly
+//!   ([`Metrics::rejected_deliveries`]); the job is handled from the poll.
+//! - A valid webhook for a job the tracker has not recorded (yet) is still handed to the
+//!   handler; the job's later poll finds its event done.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
