@@ -247,8 +247,8 @@ fn new_reference() -> String {
 
 impl Tracker {
     /// A tracker that creates jobs with `client` and keeps its records in `database` (a
-    /// [`SqliteStore`](soniox_store::SqliteStore) or a
-    /// [`PostgresStore`](soniox_store::PostgresStore), which also holds the webhook events
+    /// `soniox_store::SqliteStore` or a
+    /// `soniox_store::PostgresStore`, which also holds the webhook events
     /// it receives).
     pub fn builder(client: Client, database: impl Into<Database>) -> TrackerBuilder {
         TrackerBuilder {
