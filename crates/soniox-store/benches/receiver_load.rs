@@ -379,58 +379,15 @@ impl Figures {
     async fn with_cpu<T>(
         round: impl Future<Output = Result<(Self, T), String>>,
     ) -> Result<(Self, T), String> {
-        let (before, start) = (CpuTimes::now(), Instant::now());
+        let (before, start) = (support::cpu::CpuTimes::now(), Instant::now());
         let (mut figures, rest) = round.await?;
-        if let Some((after, before)) = CpuTimes::now().zip(before) {
+        if let Some((after, before)) = support::cpu::CpuTimes::now().zip(before) {
             let seconds = start.elapsed().as_secs_f64();
-            let own = (after.own - before.own) / seconds;
-            figures.cpu = Some(1e6 * own / figures.per_second);
-            let others = after.machine - before.machine - (after.children - before.children);
-            figures.other = Some((others / seconds - own).max(0.0));
+            let (own, others) = after.since(before, seconds);
+            figures.cpu = Some(1e6 * own / seconds / figures.per_second);
+            figures.other = Some(others);
         }
         Ok((figures, rest))
-    }
-}
-
-/// CPU seconds used so far, from `/proc` (Linux).
-#[derive(Clone, Copy)]
-struct CpuTimes {
-    /// By this process.
-    own: f64,
-    /// By the children this process has waited for (`wrk`).
-    children: f64,
-    /// By the whole machine (every core busy, or taken by the hypervisor).
-    machine: f64,
-}
-
-impl CpuTimes {
-    /// `None` where `/proc` cannot tell (not Linux).
-    fn now() -> Option<Self> {
-        // Linux reports CPU times in ticks of 1/100 s on every architecture it runs on.
-        const TICKS_PER_SECOND: f64 = 100.0;
-        let ticks = |field: Option<&str>| field?.parse::<f64>().ok();
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // The fields after the command name (which may contain spaces) start with the
-        // state, field 3; user, system, children's user and children's system times are
-        // fields 14 to 17.
-        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-        let own = ticks(fields.next())? + ticks(fields.next())?;
-        let children = ticks(fields.next())? + ticks(fields.next())?;
-        // `cpu  user nice system idle iowait irq softirq steal …`: all but idle and iowait.
-        let machine = std::fs::read_to_string("/proc/stat").ok()?;
-        let mut fields = machine.lines().next()?.split_whitespace().skip(1);
-        let mut busy = 0.0;
-        for index in 0..8 {
-            let value = ticks(fields.next())?;
-            if index != 3 && index != 4 {
-                busy += value;
-            }
-        }
-        Some(Self {
-            own: own / TICKS_PER_SECOND,
-            children: children / TICKS_PER_SECOND,
-            machine: busy / TICKS_PER_SECOND,
-        })
     }
 }
 

@@ -50,6 +50,10 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+/// The same `/proc` reading as soniox-store's benches.
+#[path = "../../soniox-store/benches/support/cpu.rs"]
+mod cpu;
+
 use std::{
     collections::HashMap,
     convert::Infallible,
@@ -61,6 +65,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use cpu::CpuTimes;
 use soniox_client::{Client, Upload, Webhook};
 use soniox_emulator::{
     AttemptOutcome, Emulator, EmulatorBuilder, JobClock, Quotas, RequestCounts, WebhookFault,
@@ -284,32 +289,6 @@ impl fmt::Display for Figures {
     }
 }
 
-/// CPU seconds used so far by this process and by the whole machine, from `/proc` (Linux);
-/// `None` elsewhere.
-fn cpu_seconds() -> Option<(f64, f64)> {
-    // Linux counts CPU time in ticks of 1/100 s on every architecture it runs on.
-    const TICK: f64 = 0.01;
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // After the command name (which may hold spaces): the state is field 3, user and system
-    // time fields 14 and 15.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let own: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // The first line of `/proc/stat`, `cpu  user nice system idle iowait irq softirq steal`:
-    // everything but idle and iowait is busy.
-    let machine = std::fs::read_to_string("/proc/stat").ok()?;
-    let ticks: Vec<f64> = machine
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let busy = ticks.iter().sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
-    Some((own * TICK, busy * TICK))
-}
-
 /// What submits the jobs and receives their webhooks.
 #[derive(Clone, Copy)]
 enum Pipeline {
@@ -356,7 +335,7 @@ impl Pipeline {
             }
         };
 
-        let (start, cpu_before) = (Instant::now(), cpu_seconds());
+        let (start, cpu_before) = (Instant::now(), CpuTimes::now());
         let submitted = submit_all(&sender, &file, jobs, tasks).await;
         let handled = match &submitted {
             Ok(_) => tokio::time::timeout(GIVE_UP_AFTER, async {
@@ -368,10 +347,9 @@ impl Pipeline {
             Err(_) => Ok(()),
         };
         let elapsed = start.elapsed().as_secs_f64();
-        let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| {
-            let own = after.0 - before.0;
-            (own, (after.1 - before.1 - own) / elapsed)
-        });
+        let cpu = CpuTimes::now()
+            .zip(cpu_before)
+            .map(|(after, before)| after.since(before, elapsed));
 
         // Every delivery and handling still running finishes before the tally is checked, so
         // that a job handled twice late in the round counts.

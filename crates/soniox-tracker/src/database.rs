@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use soniox_store::EventStore;
+
 #[cfg(feature = "postgres")]
 use soniox_store::PostgresStore;
 #[cfg(feature = "sqlite")]
@@ -48,5 +50,17 @@ impl From<Arc<PostgresStore>> for Database {
 impl From<PostgresStore> for Database {
     fn from(store: PostgresStore) -> Self {
         Self::Postgres(Arc::new(store))
+    }
+}
+
+impl Database {
+    /// The store of the webhook events, in the same database.
+    pub(crate) fn event_store(&self) -> Arc<dyn EventStore> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.clone(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.clone(),
+        }
     }
 }

@@ -74,13 +74,13 @@ pub(crate) enum EffectKind {
 }
 
 #[cfg(feature = "sqlite")]
-type SqliteEffect = Box<
+pub(crate) type SqliteEffect = Box<
     dyn FnOnce(&soniox_store::rusqlite::Transaction<'_>) -> soniox_store::rusqlite::Result<()>
         + Send,
 >;
 
 #[cfg(feature = "postgres")]
-type PostgresEffect = Box<
+pub(crate) type PostgresEffect = Box<
     dyn for<'t> FnOnce(
             &'t mut soniox_store::deadpool_postgres::Transaction<'_>,
         )
@@ -136,15 +136,21 @@ impl Effect {
     }
 }
 
+impl EffectKind {
+    /// The database the effect writes to.
+    pub(crate) fn database(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => "SQLite",
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
 impl fmt::Debug for Effect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let database = match self.0 {
-            #[cfg(feature = "sqlite")]
-            EffectKind::Sqlite(_) => "SQLite",
-            #[cfg(feature = "postgres")]
-            EffectKind::Postgres(_) => "PostgreSQL",
-        };
-        f.debug_tuple("Effect").field(&database).finish()
+        f.debug_tuple("Effect").field(&self.0.database()).finish()
     }
 }
 

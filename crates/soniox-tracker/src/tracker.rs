@@ -17,7 +17,7 @@ use crate::{
     handler::{
         BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
     },
-    jobs::{self, DueJob, Jobs},
+    jobs::{DueJob, Jobs},
     metrics::{Counters, Metrics},
     reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
 };
@@ -177,22 +177,21 @@ impl TrackerBuilder {
 
     async fn build_boxed(self, handler: BoxedHandler) -> Result<Tracker, TrackerError> {
         let jobs = Jobs::open(&self.database).await?;
-        let events = jobs::event_store(&self.database);
         // Neither inbox receives requests, so neither verifies: `webhooks` is the template of
         // the inboxes `Tracker::inbox` hands out (they share its counts and running
         // handlers), `polls` handles the finished jobs the reconciler finds.
-        let inbox = Inbox::new(Verifier::dangerous_accept_unauthenticated())
-            .shared_store(events)
-            .handler_deadline(self.handler_deadline)
-            .lease_margin(self.lease_margin);
+        let inbox = || {
+            Inbox::new(Verifier::dangerous_accept_unauthenticated())
+                .shared_store(self.database.event_store())
+                .handler_deadline(self.handler_deadline)
+                .lease_margin(self.lease_margin)
+        };
+        let (webhooks, polls) = (inbox(), inbox());
         Ok(Tracker {
             inner: Arc::new(Inner {
                 client: self.client,
-                webhooks: inbox.clone(),
-                polls: Inbox::from(inbox.verifier().clone())
-                    .shared_store(Arc::clone(inbox.event_store()))
-                    .handler_deadline(self.handler_deadline)
-                    .lease_margin(self.lease_margin),
+                webhooks,
+                polls,
                 jobs,
                 webhook_url: self.webhook_url,
                 auth: self.auth,

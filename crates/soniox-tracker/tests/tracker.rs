@@ -50,6 +50,10 @@ enum Handling {
     /// Records the call; fails the first call of every third job; otherwise returns an
     /// effect that inserts the job into `soniox_test_effects`.
     Effects,
+    /// Records the call and returns an effect for PostgreSQL, which a tracker on SQLite
+    /// cannot run.
+    #[cfg(feature = "postgres")]
+    WrongDatabase,
 }
 
 struct Setup {
@@ -119,6 +123,16 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
                         }
                         Ok(effect)
                     }
+                })
+                .await
+        }
+        #[cfg(feature = "postgres")]
+        Handling::WrongDatabase => {
+            builder
+                .build_with_effects(move |job: FinishedJob| {
+                    note(&job);
+                    let effect = soniox_tracker::Effect::postgres(|_| Box::pin(async { Ok(()) }));
+                    async { Ok::<_, std::convert::Infallible>(effect) }
                 })
                 .await
         }
@@ -415,5 +429,45 @@ async fn repeated_and_unverified_deliveries_are_counted_and_never_handled() {
     assert_eq!(after.handled, before.handled);
     let calls = setup.seen.lock().expect("seen")[id.as_str()].len();
     assert_eq!(calls, 1, "the handler is not called for a duplicate");
+    setup.stop().await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_effect_for_the_other_database_fails_the_handling_and_nothing_is_recorded() {
+    let emulator = emulator().start().await.expect("emulator");
+    let setup = setup_with(emulator, Handling::WrongDatabase).await;
+    setup.submit_all().await;
+    setup.emulator.finish_jobs().await;
+    // Every webhook is delivered once (no retries) and its handling fails: 500.
+    let answered = async {
+        loop {
+            let statuses: Vec<_> = setup
+                .emulator
+                .webhook_attempts()
+                .iter()
+                .filter_map(|attempt| match attempt.outcome {
+                    soniox_emulator::AttemptOutcome::Answered { status_code } => Some(status_code),
+                    _ => None,
+                })
+                .collect();
+            if statuses.len() == JOBS {
+                return statuses;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let statuses = tokio::time::timeout(GIVE_UP_AFTER, answered)
+        .await
+        .expect("every webhook answered");
+    assert!(statuses.iter().all(|status| *status == 500), "{statuses:?}");
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(metrics.handled, 0, "{metrics:?}");
+    assert_eq!(metrics.handler_failures, JOBS as u64, "{metrics:?}");
+    assert_eq!(
+        metrics.unhandled, JOBS as u64,
+        "the jobs wait for a retry: {metrics:?}"
+    );
+    assert!(setup.effects().await.is_empty());
     setup.stop().await;
 }

@@ -9,6 +9,7 @@
 
 #[path = "../../tests/common/mod.rs"]
 pub(crate) mod common;
+pub(crate) mod cpu;
 
 use std::{
     future::Future,

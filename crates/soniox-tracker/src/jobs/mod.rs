@@ -10,11 +10,12 @@ mod sqlite;
 
 use std::time::Duration;
 
-use soniox_store::{EventStore, StoreError};
+use soniox_store::StoreError;
 use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
 
 use crate::{
     Database, Effect,
+    handler::EffectKind,
     reconcile::{Stage, TrackedJob},
 };
 
@@ -213,7 +214,34 @@ impl Jobs {
         now: OffsetDateTime,
         effect: Effect,
     ) -> Result<(), StoreError> {
-        dispatch!(self, done_with(event, millis(now), effect))
+        let now = millis(now);
+        match (self, effect.0) {
+            #[cfg(feature = "sqlite")]
+            (Self::Sqlite(jobs), EffectKind::Sqlite(effect)) => {
+                jobs.done_with(event, now, effect).await
+            }
+            #[cfg(feature = "postgres")]
+            (Self::Postgres(jobs), EffectKind::Postgres(effect)) => {
+                jobs.done_with(event, now, effect).await
+            }
+            #[cfg(all(feature = "sqlite", feature = "postgres"))]
+            (jobs, effect) => Err(StoreError::unavailable(format!(
+                "the handler returned an effect for {}, but the tracker keeps its jobs in {}: \
+                 make the effect with Effect::{}",
+                effect.database(),
+                jobs.database(),
+                jobs.database().to_ascii_lowercase()
+            ))),
+        }
+    }
+
+    /// The database the jobs are in.
+    #[cfg(all(feature = "sqlite", feature = "postgres"))]
+    fn database(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        }
     }
 
     /// The API no longer has the job.
@@ -393,26 +421,6 @@ impl Row {
             request: self.request,
         }
     }
-}
-
-/// The event store of `database`, for the tracker's inboxes.
-pub(crate) fn event_store(database: &Database) -> std::sync::Arc<dyn EventStore> {
-    match database {
-        #[cfg(feature = "sqlite")]
-        Database::Sqlite(store) => store.clone(),
-        #[cfg(feature = "postgres")]
-        Database::Postgres(store) => store.clone(),
-    }
-}
-
-/// Why an effect cannot run: it was made for the other database.
-#[cfg(all(feature = "sqlite", feature = "postgres"))]
-fn wrong_database(effect: &str, database: &str) -> StoreError {
-    StoreError::unavailable(format!(
-        "the handler returned an effect for {effect}, but the tracker keeps its jobs in \
-         {database}: use Effect::{}",
-        database.to_ascii_lowercase()
-    ))
 }
 
 /// Unix milliseconds of `at`, saturating.

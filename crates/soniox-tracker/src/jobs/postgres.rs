@@ -13,7 +13,7 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{COLUMNS, COMPONENT, DONE, DueJob, MIGRATIONS, PENDING, Params, Row, bind, read_row};
-use crate::handler::{Effect, EffectKind};
+use crate::handler::PostgresEffect;
 
 #[derive(Debug, Clone)]
 pub(crate) struct PostgresJobs {
@@ -51,17 +51,8 @@ impl PostgresJobs {
         &self,
         event: WebhookEvent,
         now: i64,
-        effect: Effect,
+        effect: PostgresEffect,
     ) -> Result<(), StoreError> {
-        #[cfg_attr(
-            not(feature = "sqlite"),
-            expect(clippy::infallible_destructuring_match, reason = "one database built")
-        )]
-        let effect = match effect.0 {
-            EffectKind::Postgres(effect) => effect,
-            #[cfg(feature = "sqlite")]
-            EffectKind::Sqlite(_) => return Err(super::wrong_database("SQLite", "PostgreSQL")),
-        };
         let done = Params::TextAt(event.id.as_str().to_owned(), now);
         self.db
             .transact(move |tx| {

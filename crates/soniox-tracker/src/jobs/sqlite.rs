@@ -10,7 +10,7 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{COLUMNS, COMPONENT, DONE, DueJob, MIGRATIONS, PENDING, Params, Row, bind, read_row};
-use crate::handler::{Effect, EffectKind};
+use crate::handler::SqliteEffect;
 
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteJobs {
@@ -45,17 +45,8 @@ impl SqliteJobs {
         &self,
         event: WebhookEvent,
         now: i64,
-        effect: Effect,
+        effect: SqliteEffect,
     ) -> Result<(), StoreError> {
-        #[cfg_attr(
-            not(feature = "postgres"),
-            expect(clippy::infallible_destructuring_match, reason = "one database built")
-        )]
-        let effect = match effect.0 {
-            EffectKind::Sqlite(effect) => effect,
-            #[cfg(feature = "postgres")]
-            EffectKind::Postgres(_) => return Err(super::wrong_database("PostgreSQL", "SQLite")),
-        };
         self.run(move |tx| {
             effect(tx)?;
             execute(tx, DONE, &Params::TextAt(event.id.as_str().to_owned(), now))?;
