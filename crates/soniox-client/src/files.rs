@@ -96,7 +96,7 @@ impl Files<'_> {
     /// ```no_run
     /// # async fn run(client: soniox_client::Client) -> Result<(), soniox_client::Error> {
     /// use futures_util::TryStreamExt;
-    /// use soniox_types::ListParams;
+    /// use soniox_client::types::ListParams;
     ///
     /// let files: Vec<_> = client.files().list(ListParams::new().limit(500)).try_collect().await?;
     /// # Ok(()) }

@@ -27,7 +27,7 @@
 //!
 //! ```no_run
 //! use soniox_client::{Client, Webhook};
-//! use soniox_types::CreateTranscription;
+//! use soniox_client::types::CreateTranscription;
 //!
 //! # async fn run(client: Client) -> Result<(), soniox_client::Error> {
 //! let webhook = Webhook::new("https://example.com/hooks/soniox")
@@ -57,7 +57,7 @@
 //! # Errors and retries
 //!
 //! Every call returns [`Error`]. API errors keep the HTTP status and the parsed body
-//! ([`soniox_types::ApiError`]: error type, message, validation errors, request id); bodies that
+//! ([`types::ApiError`]: error type, message, validation errors, request id); bodies that
 //! are not JSON (a proxy's HTML page) keep a short snippet.
 //!
 //! Failed calls are retried by a [`RetryPolicy`] on 429, 500, 502, 503, 504 and connection

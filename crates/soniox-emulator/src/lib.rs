@@ -67,3 +67,6 @@ pub use crate::{
     test_audio::wav,
     webhooks::{AttemptOutcome, REDACTED, WebhookAttempt},
 };
+/// The wire types (`soniox-types`) that appear in this crate's API, such as the ids and
+/// statuses of [`WebhookAttempt`].
+pub use soniox_types as types;

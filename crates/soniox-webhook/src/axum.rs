@@ -20,8 +20,7 @@ use crate::{Inbox, Outcome, ReceivedEvent, Rejection};
 ///
 /// ```
 /// use axum::{Router, routing::post};
-/// use soniox_types::Secret;
-/// use soniox_webhook::{Inbox, Outcome, Verifier, axum::SonioxWebhook};
+/// use soniox_webhook::{Inbox, Outcome, Secret, Verifier, axum::SonioxWebhook};
 ///
 /// async fn on_webhook(webhook: SonioxWebhook) -> Outcome {
 ///     webhook

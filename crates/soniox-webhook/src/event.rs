@@ -8,8 +8,9 @@ use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 /// query string.
 ///
 /// ```
-/// use soniox_types::{Secret, TranscriptionId, WebhookEvent, WebhookStatus};
-/// use soniox_webhook::{testing::TestDelivery, Verifier};
+/// use soniox_webhook::{
+///     Secret, TranscriptionId, Verifier, WebhookEvent, WebhookStatus, testing::TestDelivery,
+/// };
 ///
 /// let verifier = Verifier::new("X-Hook-Token", Secret::new("s3cr3t"))?;
 /// let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);

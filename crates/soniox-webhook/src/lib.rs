@@ -9,9 +9,8 @@
 //! # Quick start
 //!
 //! ```
-//! use soniox_types::{Secret, WebhookStatus};
-//! use soniox_webhook::{Verifier, testing::TestDelivery};
-//! # use soniox_types::{TranscriptionId, WebhookEvent};
+//! use soniox_webhook::{Secret, Verifier, WebhookStatus, testing::TestDelivery};
+//! # use soniox_webhook::{TranscriptionId, WebhookEvent};
 //!
 //! // Once, at startup (or `Verifier::from_env()`, like the official SDKs).
 //! let verifier = Verifier::new("X-Soniox-Webhook-Secret", Secret::new("s3cr3t"))?;
@@ -124,7 +123,7 @@
 //! # Stability
 //!
 //! [`Rejection`] and [`ConfigError`] are `#[non_exhaustive]`: new checks may add variants.
-//! Unknown `status` values are accepted as [`soniox_types::WebhookStatus::Unknown`] so a new
+//! Unknown `status` values are accepted as [`WebhookStatus::Unknown`] so a new
 //! Soniox status does not turn into failed deliveries.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // The guide above links the adapters, which exist only with their features: a build of the
@@ -171,6 +170,14 @@ pub use crate::receiver::{
 #[cfg(feature = "service")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tower", feature = "hyper"))))]
 pub use crate::service::{Handler, WebhookService};
+/// The `http` crate, whose request, header and status types this crate's API takes and
+/// returns; re-exported so that `soniox-webhook` is the only dependency a receiver needs.
+pub use http;
+/// The wire types (`soniox-types`) that appear in this crate's API.
+pub use soniox_types as types;
+/// The names of `soniox-types` a receiver uses most, so that `soniox-webhook` alone is enough.
+pub use soniox_types::{Secret, TranscriptionId, WebhookEvent, WebhookStatus};
+
 pub use crate::{
     config_error::ConfigError,
     event::{Metadata, ReceivedEvent},

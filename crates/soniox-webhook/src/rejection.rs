@@ -9,7 +9,7 @@ use http::StatusCode;
 /// secret, the received header value, or any part of the body.
 ///
 /// ```
-/// use soniox_webhook::Rejection;
+/// use soniox_webhook::{Rejection, http};
 ///
 /// assert_eq!(Rejection::WrongSecret.status(), http::StatusCode::UNAUTHORIZED);
 /// assert_eq!(Rejection::WrongSecret.to_string(), "webhook authentication failed");

@@ -1,8 +1,9 @@
 //! Building deliveries exactly as Soniox sends them, to test your own handlers.
 //!
 //! ```
-//! use soniox_types::{Secret, TranscriptionId, WebhookEvent, WebhookStatus};
-//! use soniox_webhook::{Verifier, testing::TestDelivery};
+//! use soniox_webhook::{
+//!     Secret, TranscriptionId, Verifier, WebhookEvent, WebhookStatus, testing::TestDelivery,
+//! };
 //!
 //! let secret = Secret::new("s3cr3t");
 //! let verifier = Verifier::new("X-Soniox-Webhook-Secret", secret.clone())?;

@@ -31,8 +31,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// [`Verifier::dangerous_accept_unauthenticated`] for the explicit opt-out.
 ///
 /// ```
-/// use soniox_types::Secret;
-/// use soniox_webhook::{Rejection, Verifier};
+/// use soniox_webhook::{Rejection, Secret, Verifier, http};
 ///
 /// let verifier = Verifier::new("X-Soniox-Webhook-Secret", Secret::new("s3cr3t"))?;
 /// let mut headers = http::HeaderMap::new();

@@ -27,8 +27,10 @@ const SHARDS: usize = 16;
 ///
 /// ```
 /// use std::time::Duration;
-/// use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
-/// use soniox_webhook::store::{Claim, MemoryStore};
+/// use soniox_webhook::{
+///     TranscriptionId, WebhookEvent, WebhookStatus,
+///     store::{Claim, MemoryStore},
+/// };
 ///
 /// let store = MemoryStore::new(10_000, Duration::from_secs(24 * 3600));
 /// let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);
