@@ -105,3 +105,8 @@ pub use crate::{
     webhook::Webhook,
 };
 pub use soniox_types as types;
+
+// The README's code runs as a doctest, so what a user copies from it compiles and works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

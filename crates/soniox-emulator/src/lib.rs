@@ -70,3 +70,8 @@ pub use crate::{
 /// The wire types (`soniox-types`) that appear in this crate's API, such as the ids and
 /// statuses of [`WebhookAttempt`].
 pub use soniox_types as types;
+
+// The README's code runs as a doctest, so what a user copies from it compiles and works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

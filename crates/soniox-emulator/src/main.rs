@@ -128,6 +128,8 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a redirected log is read by tools.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let policy = if args.allow_any_audio_url {
         AudioUrlPolicy::AllowAll

@@ -260,6 +260,31 @@ impl Emulator {
         self.shared.store.lock().attempts().cloned().collect()
     }
 
+    /// Waits until at least `count` webhook attempts have been made since the emulator started
+    /// (answered, failed or timed out alike), then returns the attempt log, oldest first.
+    ///
+    /// For tests of your own receiver: no polling of [`webhook_attempts`](Self::webhook_attempts)
+    /// by hand. It waits as long as it takes; bound it with `tokio::time::timeout` so a
+    /// webhook that never comes fails the test instead of hanging it. Cancellation-safe.
+    ///
+    /// ```no_run
+    /// # async fn example(emulator: soniox_emulator::Emulator) {
+    /// use std::time::Duration;
+    ///
+    /// emulator.finish_jobs().await;
+    /// let attempts = tokio::time::timeout(Duration::from_secs(10), emulator.wait_for_attempts(1))
+    ///     .await
+    ///     .expect("the webhook was sent");
+    /// assert_eq!(attempts[0].status_code(), Some(200));
+    /// # }
+    /// ```
+    pub async fn wait_for_attempts(&self, count: usize) -> Vec<WebhookAttempt> {
+        let mut recorded = self.shared.attempts_recorded.subscribe();
+        // The sender lives in `self.shared`, which outlives this borrow: the wait cannot fail.
+        let _ = recorded.wait_for(|recorded| *recorded >= count).await;
+        self.webhook_attempts()
+    }
+
     /// How many requests each REST route has received so far, faulted ones included.
     pub fn request_counts(&self) -> RequestCounts {
         self.shared.requests.snapshot()

@@ -14,7 +14,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use soniox_types::OffsetDateTime;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{config::Config, faults::Faults, requests::RequestLog, store::Store};
@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     pub(crate) cancel: CancellationToken,
     pub(crate) tasks: TaskTracker,
     pub(crate) files_dir: PathBuf,
+    /// How many webhook attempts have been recorded since the start (the log itself keeps
+    /// only the latest), for [`Emulator::wait_for_attempts`](crate::Emulator::wait_for_attempts).
+    pub(crate) attempts_recorded: watch::Sender<usize>,
     /// Removes the upload directory when the emulator is gone, unless a data dir was given.
     pub(crate) _temp_dir: Option<tempfile::TempDir>,
 }
@@ -61,6 +64,7 @@ impl Shared {
             cancel: CancellationToken::new(),
             tasks: TaskTracker::new(),
             files_dir,
+            attempts_recorded: watch::Sender::new(0),
             _temp_dir: temp_dir,
             config,
         }

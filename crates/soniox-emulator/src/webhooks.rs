@@ -283,4 +283,6 @@ fn record(
         job.transcription.webhook_status_code = Some(code);
     }
     state.record_attempt(entry);
+    drop(state);
+    shared.attempts_recorded.send_modify(|count| *count += 1);
 }

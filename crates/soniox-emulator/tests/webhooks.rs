@@ -78,6 +78,22 @@ async fn delivers_body_header_and_query_verbatim() {
 }
 
 #[tokio::test]
+async fn wait_for_attempts_returns_once_that_many_were_made() {
+    let receiver = Receiver::start(vec![Answer::Status(500), Answer::Status(200)]).await;
+    let api = Api::start(fast()).await;
+    assert!(api.emulator.wait_for_attempts(0).await.is_empty());
+    api.job_for_wav(200, json!({"webhook_url": receiver.url("/h")}))
+        .await;
+    let attempts = tokio::time::timeout(Duration::from_secs(10), api.emulator.wait_for_attempts(2))
+        .await
+        .expect("two attempts are made");
+    let codes: Vec<Option<u16>> = attempts.iter().map(|a| a.status_code()).collect();
+    assert_eq!(codes, [Some(500), Some(200)]);
+    // Already reached: answers at once, with the same log.
+    assert_eq!(api.emulator.wait_for_attempts(1).await.len(), 2);
+}
+
+#[tokio::test]
 async fn retries_until_a_2xx_and_keeps_the_last_status() {
     let mut receiver = Receiver::start(vec![
         Answer::Status(500),

@@ -180,3 +180,8 @@ pub use soniox_webhook::store::{Claim, ClaimToken, EventStore, StoreError};
 
 /// The version of the `webhook_events` schema this code creates and can use.
 pub const SCHEMA_VERSION: i64 = 1;
+
+// The README's code runs as a doctest, so what a user copies from it compiles and works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

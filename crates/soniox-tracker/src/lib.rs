@@ -66,3 +66,8 @@ pub use crate::{
         Pass, Reconciler, Submission, Tracker, TrackerBuilder, TrackerError, WebhookHandler,
     },
 };
+
+// The README's code runs as a doctest, so what a user copies from it compiles and works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -194,7 +194,14 @@ impl CreateTranscription {
                 value,
                 limits::WEBHOOK_HEADER_VALUE_MAX_CHARS,
             );
-            if http::HeaderValue::from_str(value).is_err() {
+            // An empty value is a valid header but no receiver can tell it from a missing one:
+            // soniox-webhook's `Verifier` refuses it, so every delivery would be rejected.
+            if value.is_empty() {
+                check.push(
+                    "webhook_auth_header_value",
+                    ViolationKind::Invalid("the webhook auth header value must not be empty"),
+                );
+            } else if http::HeaderValue::from_str(value).is_err() {
                 check.push(
                     "webhook_auth_header_value",
                     ViolationKind::InvalidHeaderValue,

@@ -158,3 +158,8 @@ pub use crate::{
         DEFAULT_WEBHOOK_HEADER, WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV, WebhookEvent, WebhookStatus,
     },
 };
+
+// The README's code runs as a doctest, so what a user copies from it compiles and works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

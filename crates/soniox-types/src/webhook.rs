@@ -44,6 +44,14 @@ pub struct WebhookEvent {
     pub status: WebhookStatus,
 }
 
+/// Lets helpers that accept `impl AsRef<WebhookEvent>` take the event itself as well as the
+/// wrappers around it (such as `soniox-webhook`'s verified `ReceivedEvent`).
+impl AsRef<WebhookEvent> for WebhookEvent {
+    fn as_ref(&self) -> &WebhookEvent {
+        self
+    }
+}
+
 impl WebhookEvent {
     /// An event for `id` with `status`.
     pub fn new(id: TranscriptionId, status: WebhookStatus) -> Self {

@@ -25,8 +25,17 @@ pub enum ConfigError {
     #[error("webhook secret longer than {max} characters", max = soniox_types::validation::limits::WEBHOOK_HEADER_VALUE_MAX_CHARS)]
     SecretTooLong,
     /// The header name was not a valid HTTP header name or was too long for the API.
-    #[error("invalid webhook header name")]
-    InvalidHeaderName,
+    #[error(
+        "invalid webhook header name {name:?}{}: it must be an HTTP token (letters, digits, `-`, no spaces) of at most {max} characters",
+        var.map(|var| format!(" (from {var})")).unwrap_or_default(),
+        max = soniox_types::validation::limits::WEBHOOK_HEADER_NAME_MAX_CHARS
+    )]
+    InvalidHeaderName {
+        /// The name as given (a header name is not a secret).
+        name: String,
+        /// The environment variable it came from, if any.
+        var: Option<&'static str>,
+    },
     /// An environment variable held non-Unicode data.
     #[error("environment variable {var} is not valid Unicode")]
     NotUnicode {

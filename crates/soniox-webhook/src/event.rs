@@ -29,6 +29,14 @@ pub struct ReceivedEvent {
     metadata: Metadata,
 }
 
+/// The event itself, so that helpers written for any event (such as `soniox-client`'s
+/// `FetchOnDelivery`, which fetches the transcript) take a `ReceivedEvent` directly.
+impl AsRef<WebhookEvent> for ReceivedEvent {
+    fn as_ref(&self) -> &WebhookEvent {
+        &self.event
+    }
+}
+
 impl ReceivedEvent {
     pub(crate) fn new(event: WebhookEvent, metadata: Metadata) -> Self {
         Self { event, metadata }

@@ -188,3 +188,9 @@ pub use crate::{
 /// The longest transcription id accepted, in bytes. Soniox ids are 36-character UUIDs; the
 /// bound keeps a hostile body from producing an arbitrarily large id.
 pub const MAX_ID_LEN: usize = 256;
+
+// The README's code runs as a doctest, so what a user copies from it compiles and works; its
+// axum receiver needs the `axum` feature.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

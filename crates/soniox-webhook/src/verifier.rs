@@ -134,10 +134,15 @@ impl Verifier {
         let secret = read(WEBHOOK_SECRET_ENV)?.ok_or(ConfigError::MissingSecret {
             var: WEBHOOK_SECRET_ENV,
         })?;
-        Self::new(
-            header.as_deref().unwrap_or(DEFAULT_WEBHOOK_HEADER),
-            Secret::new(secret),
-        )
+        let Some(header) = header else {
+            return Self::new(DEFAULT_WEBHOOK_HEADER, Secret::new(secret));
+        };
+        // Say where a bad name came from: the variable is what the user has to fix.
+        parse_header_name(&header).map_err(|_| ConfigError::InvalidHeaderName {
+            name: header.clone(),
+            var: Some(WEBHOOK_HEADER_ENV),
+        })?;
+        Self::new(&header, Secret::new(secret))
     }
 
     /// **Dangerous:** a verifier that skips authentication and accepts a delivery from anyone
@@ -301,11 +306,15 @@ impl fmt::Debug for Verifier {
 }
 
 pub(crate) fn parse_header_name(name: &str) -> Result<HeaderName, ConfigError> {
+    let invalid = || ConfigError::InvalidHeaderName {
+        name: name.to_owned(),
+        var: None,
+    };
     // Names and secrets are ASCII once accepted, so bytes count the API's characters.
     if name.len() > limits::WEBHOOK_HEADER_NAME_MAX_CHARS {
-        return Err(ConfigError::InvalidHeaderName);
+        return Err(invalid());
     }
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| ConfigError::InvalidHeaderName)
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())
 }
 
 pub(crate) fn check_secret(secret: Secret) -> Result<Secret, ConfigError> {

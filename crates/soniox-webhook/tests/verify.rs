@@ -236,9 +236,14 @@ fn construction_fails_closed() {
     check(HEADER, "tab\there", &ConfigError::InvalidSecret);
     check(HEADER, "caf\u{e9}", &ConfigError::InvalidSecret);
     check(HEADER, &"a".repeat(257), &ConfigError::SecretTooLong);
-    check("bad header", "secret", &ConfigError::InvalidHeaderName);
-    check("", "secret", &ConfigError::InvalidHeaderName);
-    check(&"a".repeat(257), "secret", &ConfigError::InvalidHeaderName);
+    for bad in ["bad header", "", &"a".repeat(257)] {
+        let name = bad.to_owned();
+        check(
+            bad,
+            "secret",
+            &ConfigError::InvalidHeaderName { name, var: None },
+        );
+    }
     assert!(Verifier::new(HEADER, Secret::new("a".repeat(256))).is_ok());
     assert!(Verifier::new(HEADER, Secret::new("Bearer s3cr3t")).is_ok());
     assert_eq!(
@@ -292,6 +297,16 @@ fn from_lookup_follows_the_official_sdks() {
         custom.header_name().map(|h| h.as_str()),
         Some("authorization")
     );
+    let bad_header = Verifier::from_lookup(env(&[
+        ("SONIOX_API_WEBHOOK_SECRET", "s"),
+        ("SONIOX_API_WEBHOOK_HEADER", "X Soniox Secret"),
+    ]))
+    .expect_err("a header name with spaces is refused");
+    assert_eq!(
+        bad_header.to_string(),
+        "invalid webhook header name \"X Soniox Secret\" (from SONIOX_API_WEBHOOK_HEADER): \
+         it must be an HTTP token (letters, digits, `-`, no spaces) of at most 256 characters"
+    );
 }
 
 #[test]
@@ -332,7 +347,13 @@ fn test_deliveries_verify() {
     let bad = TestDelivery::new(event.clone())
         .auth("bad name", &secret)
         .into_request();
-    assert_eq!(bad.err(), Some(ConfigError::InvalidHeaderName));
+    assert_eq!(
+        bad.err(),
+        Some(ConfigError::InvalidHeaderName {
+            name: "bad name".to_owned(),
+            var: None
+        })
+    );
     let bad = TestDelivery::new(event).uri("http://[").into_request();
     assert_eq!(bad.err(), Some(ConfigError::InvalidUri));
 }

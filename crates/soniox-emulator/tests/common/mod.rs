@@ -250,14 +250,10 @@ pub async fn wait_terminal(api: &Api, id: &str) -> Value {
     panic!("job {id} never finished");
 }
 
-/// Waits until the emulator has recorded at least `n` webhook attempts.
+/// Waits until the emulator has recorded at least `n` webhook attempts (ten seconds at most,
+/// a safety net, not a timing assertion).
 pub async fn wait_attempts(api: &Api, n: usize) -> Vec<soniox_emulator::WebhookAttempt> {
-    for _ in 0..1000 {
-        let attempts = api.emulator.webhook_attempts();
-        if attempts.len() >= n {
-            return attempts;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("fewer than {n} webhook attempts were recorded");
+    tokio::time::timeout(Duration::from_secs(10), api.emulator.wait_for_attempts(n))
+        .await
+        .unwrap_or_else(|_| panic!("fewer than {n} webhook attempts were recorded"))
 }
