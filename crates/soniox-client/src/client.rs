@@ -126,7 +126,7 @@ impl Client {
                 crate::config::API_KEY_ENV
             ))
         })?;
-        let base_url = normalize_base_url(&builder.base_url)?;
+        let base_url = normalize_base_url(&builder.base_url, TLS)?;
         let http = reqwest::Client::builder()
             .connect_timeout(builder.connect_timeout)
             .user_agent(builder.user_agent)
@@ -344,12 +344,22 @@ async fn error_from_response(mut response: Response) -> Error {
     }
 }
 
-fn normalize_base_url(raw: &str) -> Result<String, Error> {
+/// Whether this build speaks TLS: reqwest has none without one of these features, and would
+/// fail only at the first request ("scheme is not http").
+const TLS: bool = cfg!(any(feature = "rustls", feature = "native-tls"));
+
+fn normalize_base_url(raw: &str, tls: bool) -> Result<String, Error> {
     let url = Url::parse(raw.trim())
         .map_err(|error| Error::Config(format!("invalid base URL {raw:?}: {error}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::Config(format!(
             "the base URL must be http(s)://host, got {raw:?}"
+        )));
+    }
+    if url.scheme() == "https" && !tls {
+        return Err(Error::Config(format!(
+            "the base URL {raw:?} is https, but soniox-client was built without TLS: enable \
+             its `rustls` feature (the default) or `native-tls`"
         )));
     }
     let trimmed = url.as_str().trim_end_matches('/');
@@ -370,14 +380,28 @@ mod tests {
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
             (" http://localhost:1/prefix ", "http://localhost:1/prefix"),
         ] {
-            assert_eq!(normalize_base_url(raw).unwrap(), expected, "{raw}");
+            assert_eq!(normalize_base_url(raw, true).unwrap(), expected, "{raw}");
         }
         for bad in ["", "api.soniox.com", "ftp://api.soniox.com", "http://"] {
             assert!(
-                matches!(normalize_base_url(bad), Err(Error::Config(_))),
+                matches!(normalize_base_url(bad, true), Err(Error::Config(_))),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn https_needs_a_tls_feature() {
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:8080", false).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        let error = normalize_base_url("https://api.soniox.com", false).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("`rustls`") && message.contains("`native-tls`"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The client's one error type.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use soniox_types::{
-    ApiError, ApiErrorType, TranscriptionId, TranscriptionStatus, ValidationErrors,
+    ApiError, ApiErrorType, Transcription, TranscriptionId, TranscriptionStatus, ValidationErrors,
 };
 
 /// The longest piece of an unexpected response body kept in an error.
@@ -38,7 +38,9 @@ pub enum Error {
         snippet: String,
     },
     /// A success response whose body did not decode.
-    #[error("cannot decode the response: {source}; body starts with: {snippet}")]
+    // The decoding error is the source, not part of this message, so that a report of the
+    // error chain (`{:#}` in anyhow, say) names it once.
+    #[error("cannot decode the response (its body starts with: {snippet})")]
     Decode {
         /// The decoding error.
         #[source]
@@ -47,7 +49,9 @@ pub enum Error {
         snippet: String,
     },
     /// The request never got an answer: connection refused or reset, TLS failure, ...
-    #[error("transport error: {0}")]
+    ///
+    /// What happened is the source (`std::error::Error::source`), not part of this message.
+    #[error("transport error")]
     Transport(#[source] reqwest::Error),
     /// An attempt took longer than the configured request timeout.
     #[error("the request timed out")]
@@ -55,9 +59,17 @@ pub enum Error {
     /// The request breaks a documented limit; it was not sent.
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
-    /// Reading a local file failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    /// Reading a local file to upload failed (it does not exist, say); nothing was sent.
+    ///
+    /// The operating system's reason is the source, not part of this message.
+    #[error("cannot read {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file is over the 1 GiB upload limit; it was not sent.
     #[error("the file is {size} bytes, over the 1 GiB upload limit")]
     FileTooLarge {
@@ -77,7 +89,9 @@ pub enum Error {
         /// The last status seen.
         last_status: TranscriptionStatus,
     },
-    /// The job ended in `error`.
+    /// The job ended in `error`. Every call that waits for a job or fetches its result
+    /// ([`Transcriptions::wait`](crate::Transcriptions::wait), [`Client::transcribe`](crate::Client::transcribe),
+    /// [`FetchOnDelivery::fetch`](crate::FetchOnDelivery::fetch)) reports a failed job this way.
     #[error("transcription {id} failed: {error_type}: {error_message}")]
     TranscriptionFailed {
         /// The job.
@@ -136,6 +150,28 @@ impl Error {
     /// fetching the transcript of an unfinished job.
     pub fn is_invalid_state(&self) -> bool {
         self.status() == Some(http::StatusCode::CONFLICT)
+    }
+}
+
+impl Error {
+    /// `transcription` when it did not end in `error`, else [`Error::TranscriptionFailed`]:
+    /// the one rule for every call that waits for a job or fetches its result.
+    pub(crate) fn unless_failed(transcription: Transcription) -> Result<Transcription, Error> {
+        if transcription.status != TranscriptionStatus::Error {
+            return Ok(transcription);
+        }
+        Err(Error::TranscriptionFailed {
+            error_type: transcription.error_type.unwrap_or_default(),
+            error_message: transcription.error_message.unwrap_or_default(),
+            id: transcription.id,
+        })
+    }
+
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

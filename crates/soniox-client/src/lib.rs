@@ -50,13 +50,20 @@
 //! | poll until it is done | [`Transcriptions::wait`] with [`WaitOptions`] |
 //! | fetch the transcript | [`Transcriptions::transcript`] |
 //! | everything above in one call | [`Client::transcribe`] |
+//! | from a webhook delivery to the job and transcript | [`FetchOnDelivery::fetch`] |
+//! | delete a job and its file | [`Transcriptions::destroy`] |
+//! | delete old jobs and files, with a filter and a dry run | [`Client::clean_up`] with [`CleanUp`] |
 //! | walk every file or job | [`Files::list`], [`Transcriptions::list`] (streams) |
 //! | list models | [`Models::list`] |
 //! | mint a temporary key | [`Auth::create_temporary_api_key`] |
 //!
 //! # Errors and retries
 //!
-//! Every call returns [`Error`]. API errors keep the HTTP status and the parsed body
+//! Every call returns [`Error`]. Its message says what went wrong and its
+//! [`source`](std::error::Error::source) why, each once, so printing the chain (anyhow's
+//! `{:#}`) reads as one sentence. A job that ends in `error` is always an error,
+//! [`Error::TranscriptionFailed`], whether you [`wait`](Transcriptions::wait),
+//! [`transcribe`](Client::transcribe) or [`fetch`](FetchOnDelivery::fetch) it. API errors keep the HTTP status and the parsed body
 //! ([`types::ApiError`]: error type, message, validation errors, request id); bodies that
 //! are not JSON (a proxy's HTML page) keep a short snippet.
 //!
@@ -76,11 +83,16 @@
 //! |---|---|---|
 //! | `rustls` | yes | TLS through rustls with the webpki roots |
 //! | `native-tls` | no | TLS through the platform's library |
+//!
+//! Without either, only `http://` base URLs work (an emulator, a local proxy), and
+//! [`ClientBuilder::build`] refuses an `https://` one with an error naming both features.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
+mod cleanup;
 mod client;
 mod config;
+mod delivery;
 mod error;
 mod files;
 mod pagination;
@@ -93,8 +105,10 @@ mod webhook;
 
 pub use crate::{
     account::{Auth, Models},
+    cleanup::{CleanUp, CleanUpReport, Deletion},
     client::Client,
     config::{API_KEY_ENV, BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL},
+    delivery::FetchOnDelivery,
     error::Error,
     files::Files,
     retry::RetryPolicy,

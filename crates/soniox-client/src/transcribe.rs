@@ -4,7 +4,7 @@ use std::fmt;
 
 use soniox_types::{
     CreateTranscription, CreateTranscriptionBuilder, DEFAULT_ASYNC_MODEL, FileId, Transcript,
-    Transcription, TranscriptionStatus,
+    Transcription,
 };
 
 use crate::{Client, Error, Upload, WaitOptions, Webhook};
@@ -40,12 +40,20 @@ type Configure = Box<dyn FnOnce(CreateTranscriptionBuilder) -> CreateTranscripti
 /// ```
 /// use soniox_client::{TranscribeOptions, Webhook};
 ///
+/// // Wait here, and let a webhook tell another service too. The job is kept: the webhook's
+/// // receiver fetches its transcript after this call has returned.
 /// let options = TranscribeOptions::new()
 ///     .model("stt-async-v4")
 ///     .configure(|request| request.speaker_diarization(true).language_hints(["en"]))
-///     .webhook(Webhook::new("https://example.com/hooks/soniox").metadata("order", "42"))
-///     .cleanup(true);
+///     .webhook(Webhook::new("https://example.com/hooks/soniox").metadata("order", "42"));
+///
+/// // Or transcribe here only, and delete the job and the uploaded file afterwards.
+/// let options = TranscribeOptions::new().cleanup(true);
 /// ```
+///
+/// [`webhook`](Self::webhook) and [`cleanup(true)`](Self::cleanup) do not go together:
+/// the job would be deleted while the receiver may still be fetching it, so `transcribe`
+/// refuses the pair with [`Error::Config`] before doing anything.
 #[must_use]
 pub struct TranscribeOptions {
     model: String,
@@ -90,7 +98,8 @@ impl TranscribeOptions {
         self
     }
 
-    /// Also asks for a completion webhook.
+    /// Also asks for a completion webhook. Not with [`cleanup(true)`](Self::cleanup): see
+    /// the type's documentation.
     pub fn webhook(mut self, webhook: Webhook) -> Self {
         self.webhook = Some(webhook);
         self
@@ -103,6 +112,7 @@ impl TranscribeOptions {
     }
 
     /// Whether to delete the job, and the file the flow uploaded, once done — on failure too.
+    /// Not with a [`webhook`](Self::webhook): see the type's documentation.
     pub fn cleanup(mut self, cleanup: bool) -> Self {
         self.cleanup = cleanup;
         self
@@ -171,13 +181,22 @@ impl Client {
     /// ```
     ///
     /// # Errors
-    /// [`Error::TranscriptionFailed`] when the job ends in `error`; [`Error::WaitTimeout`];
-    /// and the errors of each step.
+    /// [`Error::Config`] for a webhook with cleanup, before anything is sent;
+    /// [`Error::TranscriptionFailed`] when the job ends in `error` (as
+    /// [`wait`](crate::Transcriptions::wait)); [`Error::WaitTimeout`]; and the errors of each
+    /// step.
     pub async fn transcribe(
         &self,
         audio: Audio,
         mut options: TranscribeOptions,
     ) -> Result<Transcribed, Error> {
+        if options.cleanup && options.webhook.is_some() {
+            return Err(Error::Config(
+                "a webhook with cleanup(true) would delete the job while the webhook's receiver \
+                 may still fetch it: drop the webhook, or the cleanup"
+                    .to_owned(),
+            ));
+        }
         let mut uploaded = None;
         let source = match audio {
             Audio::Url(url) => Source::Url(url),
@@ -195,13 +214,6 @@ impl Client {
             created = Some(transcription.id.clone());
             let wait = std::mem::take(&mut options.wait);
             let transcription = self.transcriptions().wait(&transcription.id, wait).await?;
-            if transcription.status == TranscriptionStatus::Error {
-                return Err(Error::TranscriptionFailed {
-                    id: transcription.id.clone(),
-                    error_type: transcription.error_type.clone().unwrap_or_default(),
-                    error_message: transcription.error_message.clone().unwrap_or_default(),
-                });
-            }
             let transcript = self.transcriptions().transcript(&transcription.id).await?;
             Ok(Transcribed {
                 transcription,
@@ -210,12 +222,13 @@ impl Client {
         }
         .await;
         if options.cleanup {
-            self.clean_up(created, uploaded).await;
+            self.delete_created(created, uploaded).await;
         }
         result
     }
 
-    async fn clean_up(
+    /// Deletes what `transcribe` created; failures are logged, never returned.
+    async fn delete_created(
         &self,
         transcription: Option<soniox_types::TranscriptionId>,
         file: Option<FileId>,

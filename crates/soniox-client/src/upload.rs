@@ -117,7 +117,10 @@ impl Upload {
     /// Checks the size and metadata before anything is sent; returns the size.
     pub(crate) async fn prepare(&self) -> Result<u64, Error> {
         let size = match &self.source {
-            Source::Path(path) => tokio::fs::metadata(path).await?.len(),
+            Source::Path(path) => tokio::fs::metadata(path)
+                .await
+                .map_err(Error::io(path))?
+                .len(),
             Source::Bytes(bytes) => bytes.len() as u64,
             Source::Reader { len, .. } => *len,
         };
@@ -137,7 +140,7 @@ impl Upload {
         let body = match &self.source {
             Source::Path(path) => match std::fs::File::open(path) {
                 Ok(file) => self.counted(file_chunks(file), size),
-                Err(error) => return Some(Err(error.into())),
+                Err(error) => return Some(Err(Error::io(path)(error))),
             },
             Source::Bytes(bytes) => {
                 let chunks = bytes_chunks(bytes.clone()).map(Ok::<_, std::io::Error>);

@@ -82,15 +82,16 @@ impl fmt::Debug for WaitOptions {
 }
 
 impl Transcriptions<'_> {
-    /// Polls a job until it is `completed` or `error`, and returns it in that state.
+    /// Polls a job until it is `completed`, and returns it in that state.
     ///
-    /// A job that ends in `error` is returned, not turned into an error: check its `status`.
-    /// Dropping the future stops waiting and leaves nothing behind (it is cancellation-safe).
+    /// A job that ends in `error` is [`Error::TranscriptionFailed`], with the job's
+    /// `error_type` and `error_message`: the same rule as [`Client::transcribe`](crate::Client::transcribe),
+    /// so `?` never lets a failed job through to a transcript fetch. Dropping the future stops waiting and leaves nothing behind (it is cancellation-safe).
     /// Each poll is an ordinary [`get`](Self::get) and is retried by the client's policy.
     ///
     /// # Errors
-    /// [`Error::WaitTimeout`] when the timeout passes first; errors of
-    /// [`get`](Self::get).
+    /// [`Error::TranscriptionFailed`] when the job ends in `error`; [`Error::WaitTimeout`]
+    /// when the timeout passes first; errors of [`get`](Self::get).
     pub async fn wait(
         &self,
         id: &TranscriptionId,
@@ -109,7 +110,7 @@ impl Transcriptions<'_> {
                 }
             }
             if transcription.status.is_terminal() {
-                return Ok(transcription);
+                return Error::unless_failed(transcription);
             }
             let now = Instant::now();
             if let Some(deadline) = deadline {

@@ -60,13 +60,26 @@ impl Webhook {
     /// SDKs.
     ///
     /// # Errors
-    /// [`Error::Config`] when `SONIOX_API_WEBHOOK_SECRET` is not set: a receiver expecting a
-    /// secret would reject every delivery.
+    /// [`Error::Config`] when `SONIOX_API_WEBHOOK_SECRET` is not set (a receiver expecting a
+    /// secret would reject every delivery), or when `SONIOX_API_WEBHOOK_HEADER` is not a valid
+    /// header name; the message names the variable.
     pub fn auth_from_env(self) -> Result<Self, Error> {
-        let secret = non_empty_env(WEBHOOK_SECRET_ENV)
+        self.auth_from(non_empty_env)
+    }
+
+    fn auth_from(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let secret = lookup(WEBHOOK_SECRET_ENV)
             .ok_or_else(|| Error::Config(format!("{WEBHOOK_SECRET_ENV} is not set")))?;
-        let name =
-            non_empty_env(WEBHOOK_HEADER_ENV).unwrap_or_else(|| DEFAULT_WEBHOOK_HEADER.to_owned());
+        let name = match lookup(WEBHOOK_HEADER_ENV) {
+            None => DEFAULT_WEBHOOK_HEADER.to_owned(),
+            Some(name) if http::HeaderName::from_bytes(name.as_bytes()).is_ok() => name,
+            Some(name) => {
+                return Err(Error::Config(format!(
+                    "{WEBHOOK_HEADER_ENV} is {name:?}, which is not a valid HTTP header name \
+                     (letters, digits and `-`, no spaces)"
+                )));
+            }
+        };
         Ok(self.auth(name, secret))
     }
 
@@ -207,6 +220,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn auth_from_the_environment_names_what_is_wrong() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        let hook = || Webhook::new("https://example.com/hook");
+        let error = hook().auth_from(env(&[])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration error: SONIOX_API_WEBHOOK_SECRET is not set"
+        );
+        let error = hook()
+            .auth_from(env(&[
+                ("SONIOX_API_WEBHOOK_SECRET", "s3cr3t"),
+                ("SONIOX_API_WEBHOOK_HEADER", "X Soniox Secret"),
+            ]))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration error: SONIOX_API_WEBHOOK_HEADER is \"X Soniox Secret\", which is not \
+             a valid HTTP header name (letters, digits and `-`, no spaces)"
+        );
+        assert!(!format!("{error:?}").contains("s3cr3t"));
+        let webhook = hook()
+            .auth_from(env(&[("SONIOX_API_WEBHOOK_SECRET", "s3cr3t")]))
+            .unwrap();
+        assert_eq!(
+            webhook.auth.as_ref().map(|(name, _)| name.as_str()),
+            Some("X-Soniox-Webhook-Secret")
+        );
     }
 
     #[test]

@@ -260,7 +260,11 @@ async fn size_limits() {
         .upload(Upload::path("/definitely/not/here.wav"))
         .await
         .expect_err("missing file");
-    assert!(matches!(error, Error::Io(_)), "{error}");
+    let Error::Io { path, source } = &error else {
+        panic!("expected an I/O error, got {error:?}");
+    };
+    assert_eq!(path, std::path::Path::new("/definitely/not/here.wav"));
+    assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
     emulator.shutdown().await;
 }
 

@@ -6,12 +6,12 @@ mod common;
 use std::{io::Write, time::Duration};
 
 use bytes::Bytes;
-use soniox_client::{Audio, Client, Error, TranscribeOptions, Upload, WaitOptions, Webhook};
+use soniox_client::{Audio, Error, TranscribeOptions, Upload, WaitOptions, Webhook};
 use soniox_emulator::{AttemptOutcome, JobClock, REDACTED};
 use soniox_types::TranscriptionStatus;
 use tokio::sync::mpsc;
 
-use common::{Server, client, emulator, job_for, start, url_request, wav};
+use common::{Server, client, counts, emulator, job_for, start, url_request, wav};
 
 /// Polls every few milliseconds: the emulator finishes jobs at once.
 fn quick_wait() -> WaitOptions {
@@ -19,12 +19,6 @@ fn quick_wait() -> WaitOptions {
         .initial_interval(Duration::from_millis(2))
         .max_interval(Duration::from_millis(10))
         .timeout(Some(Duration::from_secs(20)))
-}
-
-async fn counts(client: &Client) -> (u64, u64) {
-    let jobs = client.transcriptions().count().await.expect("count jobs");
-    let files = client.files().count().await.expect("count files");
-    (jobs.total, files.total)
 }
 
 #[tokio::test]

@@ -793,7 +793,7 @@ fn created_maybe(error: &soniox_client::Error) -> bool {
     use soniox_client::Error;
     match error {
         // Refused before anything was sent.
-        Error::Validation(_) | Error::Config(_) | Error::Io(_) | Error::FileTooLarge { .. } => {
+        Error::Validation(_) | Error::Config(_) | Error::Io { .. } | Error::FileTooLarge { .. } => {
             false
         }
         _ => error.is_retryable() || error.status().is_none_or(|status| status.is_server_error()),

@@ -78,6 +78,13 @@ pub async fn job_for(client: &Client, audio: Vec<u8>) -> Transcription {
         .expect("create")
 }
 
+/// How many jobs and files the account holds.
+pub async fn counts(client: &Client) -> (u64, u64) {
+    let jobs = client.transcriptions().count().await.expect("count jobs");
+    let files = client.files().count().await.expect("count files");
+    (jobs.total, files.total)
+}
+
 /// A WAV of `ms` milliseconds (see [`soniox_emulator::wav`]).
 pub fn wav(ms: u32) -> Vec<u8> {
     soniox_emulator::wav(Duration::from_millis(ms.into()))
