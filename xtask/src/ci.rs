@@ -37,6 +37,7 @@ pub(crate) fn run() -> Result<(), String> {
     )
     .env("RUSTDOCFLAGS", "-D warnings")
     .run()?;
+    check_facade_features()?;
     // The README's quick start must keep working, end to end.
     Step::new(
         "cargo",
@@ -51,6 +52,45 @@ pub(crate) fn run() -> Result<(), String> {
     )
     .run()?;
     eprintln!("xtask ci: all checks passed");
+    Ok(())
+}
+
+/// The feature combinations the `soniox` facade documents, each alone: `--all-features`
+/// above cannot see a `cfg` that only breaks when a feature is off.
+const FACADE_FEATURES: &[&str] = &[
+    "",
+    "client",
+    "client-native-tls",
+    "webhook",
+    "axum",
+    "hyper",
+    "tower",
+    "store",
+    "store,postgres",
+    "tracker",
+    "emulator",
+    "schemars",
+    "client,webhook,axum",
+];
+
+/// `cargo check`s the facade with each documented feature combination. Checking, not
+/// building, keeps this to seconds once the dependencies' metadata is cached.
+fn check_facade_features() -> Result<(), String> {
+    for features in FACADE_FEATURES {
+        Step::new(
+            "cargo",
+            &[
+                "check",
+                "--quiet",
+                "-p",
+                "soniox",
+                "--no-default-features",
+                "--features",
+                features,
+            ],
+        )
+        .run()?;
+    }
     Ok(())
 }
 
