@@ -8,6 +8,8 @@
 //! per finished job, and the peak RSS while a 1 GiB file is uploaded (measured first, before
 //! anything else has grown the process).
 
+mod support;
+
 use std::{
     convert::Infallible,
     io::Write as _,
@@ -26,6 +28,7 @@ use http_body_util::Full;
 use hyper::{Response, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use soniox_emulator::{Emulator, JobClock, Quotas};
+use support::status_kib;
 use tokio::{net::TcpListener, runtime::Runtime, sync::Notify};
 
 const JOBS: usize = 10_000;
@@ -35,22 +38,6 @@ static MEMORY_REPORTED: AtomicBool = AtomicBool::new(false);
 
 fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
 }
 
 /// A hyper server answering 200 to everything, counting requests and waking `done` at

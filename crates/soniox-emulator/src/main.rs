@@ -81,6 +81,15 @@ struct Args {
     #[arg(long = "webhook-fault", value_name = "JSON", value_parser = parse_json::<WebhookFaultRule>)]
     webhook_faults: Vec<WebhookFaultRule>,
 
+    /// How long a client may take to send a request head (or, on a keep-alive connection, its
+    /// next one) before the connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    header_timeout: Duration,
+
+    /// Most connections served at once; further ones wait in the listen backlog.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
+
     /// Seed of the generator behind probabilistic faults.
     #[arg(long, default_value_t = 0x504E_4958)]
     seed: u64,
@@ -152,6 +161,8 @@ async fn main() -> ExitCode {
         .job_clock(args.processing)
         .webhooks(webhooks)
         .audio_urls(policy)
+        .header_read_timeout(args.header_timeout)
+        .max_connections(args.max_connections)
         .seed(args.seed);
     for key in args.api_keys.into_iter().filter(|key| !key.is_empty()) {
         builder = builder.api_key(key);

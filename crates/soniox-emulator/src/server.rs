@@ -5,9 +5,12 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use http::{HeaderValue, Request};
 use http_body_util::BodyExt as _;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
-use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
 use soniox_types::Secret;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, sync::Semaphore, task::JoinHandle};
 
 use crate::{
     admin,
@@ -114,6 +117,21 @@ impl EmulatorBuilder {
     /// "file too large" path without sending a gigabyte.
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.config.max_file_bytes = bytes;
+        self
+    }
+
+    /// How long a client may take to send a request head, counted from the connection's
+    /// opening or from its previous answer, so idle keep-alive connections are closed too;
+    /// default 30 s. Connections that stall are closed instead of being held forever.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout;
+        self
+    }
+
+    /// Most connections served at once; default 1,024 (at least 1). Further connections wait
+    /// in the listen backlog until one closes.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
         self
     }
 
@@ -330,13 +348,22 @@ pub struct InvalidSha256;
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut builder = http1::Builder::new();
+    // Without a timer hyper silently skips its header-read timeout; the timeout also covers a
+    // keep-alive connection waiting for its next request.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout);
     loop {
         let accepted = tokio::select! {
             () = shared.cancel.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            // Waiting for a free slot before accepting leaves further connections in the
+            // kernel's backlog instead of holding a task each.
+            accepted = accept(&listener, &slots) => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, slot) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Usually out of file descriptors: back off instead of spinning.
                 tracing::warn!(%error, "accept failed");
@@ -347,12 +374,13 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let _ = stream.set_nodelay(true);
         let conn_shared = Arc::clone(&shared);
         let service = service_fn(move |request| handle(Arc::clone(&conn_shared), request));
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -362,6 +390,19 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     {
         tracing::warn!("connections still open after the shutdown grace period");
     }
+}
+
+/// Waits for a free connection slot, then accepts a connection that holds it.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> std::io::Result<(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit)> {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(std::io::Error::other)?;
+    let (stream, _) = listener.accept().await?;
+    Ok((stream, slot))
 }
 
 /// Returned by the service to make hyper close the connection without answering.
