@@ -187,6 +187,11 @@ impl CreateTranscription {
             }
         }
         if let Some(value) = value {
+            if value.is_masked() {
+                // A value read back from the API: sending it would make every delivery carry
+                // eighteen asterisks, which a receiver should never accept.
+                check.push("webhook_auth_header_value", ViolationKind::MaskedSecret);
+            }
             // The secret is measured and checked, never quoted: violations carry no value.
             let value = value.expose_secret();
             check.max_chars(

@@ -72,6 +72,9 @@ pub enum ViolationKind {
     InvalidHeaderName,
     /// Not a valid HTTP header value.
     InvalidHeaderValue,
+    /// A secret is the API's masked placeholder ([`Secret::MASKED`](crate::Secret::MASKED)),
+    /// typically copied from a transcription the API returned, not a value anyone could send.
+    MaskedSecret,
     /// A rule tying several fields together is broken; the text says which.
     Invalid(&'static str),
 }
@@ -113,6 +116,7 @@ impl Violation {
             ViolationKind::InvalidUrl => "string_pattern_mismatch",
             ViolationKind::InvalidHeaderName
             | ViolationKind::InvalidHeaderValue
+            | ViolationKind::MaskedSecret
             | ViolationKind::Invalid(_) => "value_error",
         }
     }
@@ -139,6 +143,9 @@ impl Violation {
             ViolationKind::InvalidHeaderName => "Value error, Invalid HTTP header name".to_owned(),
             ViolationKind::InvalidHeaderValue => {
                 "Value error, Invalid HTTP header value".to_owned()
+            }
+            ViolationKind::MaskedSecret => {
+                "Value error, the masked placeholder is not a secret".to_owned()
             }
             ViolationKind::Invalid(rule) => format!("Value error, {rule}"),
         }

@@ -377,6 +377,8 @@ fn webhook_auth_header_value_must_be_a_header_value() {
         ("s3cr3t\u{7f}", invalid),
         // Valid in HTTP, but no receiver can tell it from a missing header.
         ("", invalid),
+        (Secret::MASKED, invalid),
+        ("*****************", OK),
     ] {
         check(
             by_url().webhook_auth("X-Soniox-Webhook-Secret", value),

@@ -21,6 +21,10 @@ pub enum ConfigError {
     /// secret could never match.
     #[error("webhook secret must be visible ASCII with no leading or trailing whitespace")]
     InvalidSecret,
+    /// A secret was the API's masked placeholder (`******************`), which the API returns
+    /// in place of a stored value: it is not the secret deliveries carry.
+    #[error("webhook secret is the API's masked placeholder, not the real value")]
+    MaskedSecret,
     /// A secret was longer than the API accepts for `webhook_auth_header_value`.
     #[error("webhook secret longer than {max} characters", max = soniox_types::validation::limits::WEBHOOK_HEADER_VALUE_MAX_CHARS)]
     SecretTooLong,

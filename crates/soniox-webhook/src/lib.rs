@@ -189,6 +189,11 @@ pub use crate::{
 /// bound keeps a hostile body from producing an arbitrarily large id.
 pub const MAX_ID_LEN: usize = 256;
 
+/// The longest webhook `status` accepted, in bytes. Soniox sends `completed` or `error`; the
+/// bound leaves room for statuses added later while keeping a hostile body from producing an
+/// arbitrarily large one (a dedupe store keeps it with each event).
+pub const MAX_STATUS_LEN: usize = 64;
+
 // The README's code runs as a doctest, so what a user copies from it compiles and works; its
 // axum receiver needs the `axum` feature.
 #[cfg(all(doctest, feature = "axum"))]

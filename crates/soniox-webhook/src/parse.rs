@@ -9,7 +9,7 @@ use std::{borrow::Cow, fmt};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 
-use crate::{MAX_ID_LEN, Rejection};
+use crate::{MAX_ID_LEN, MAX_STATUS_LEN, Rejection};
 
 /// Parses `{"id": "...", "status": "..."}`; extra fields are ignored.
 pub(crate) fn parse_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
@@ -38,6 +38,9 @@ pub(crate) fn parse_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
     };
     let status = match status {
         None => return Err(Rejection::MissingStatus),
+        Some(Field::Str(status)) if status.len() > MAX_STATUS_LEN => {
+            return Err(Rejection::StatusTooLong);
+        }
         Some(Field::Str(status)) if !status.is_empty() => WebhookStatus::from(&*status),
         Some(_) => return Err(Rejection::InvalidField { field: "status" }),
     };
@@ -252,6 +255,15 @@ mod tests {
         check(
             r#"{"id":"a","status":""}"#,
             Err(Rejection::InvalidField { field: "status" }),
+        );
+        let longest = "s".repeat(MAX_STATUS_LEN);
+        check(
+            &format!(r#"{{"id":"a","status":"{longest}"}}"#),
+            Ok(("a", WebhookStatus::Unknown(longest.as_str().into()))),
+        );
+        check(
+            &format!(r#"{{"id":"a","status":"{longest}s"}}"#),
+            Err(Rejection::StatusTooLong),
         );
         check(r#"[{"id":"a"}]"#, Err(Rejection::NotAnObject));
         check(r#""id""#, Err(Rejection::NotAnObject));

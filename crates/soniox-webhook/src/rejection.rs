@@ -68,6 +68,9 @@ pub enum Rejection {
     /// The `id` field was longer than [`crate::MAX_ID_LEN`] bytes.
     #[error("webhook body has an `id` longer than {max} bytes", max = crate::MAX_ID_LEN)]
     IdTooLong,
+    /// The `status` field was longer than [`crate::MAX_STATUS_LEN`] bytes.
+    #[error("webhook body has a `status` longer than {max} bytes", max = crate::MAX_STATUS_LEN)]
+    StatusTooLong,
     /// The `status` field was absent.
     #[error("webhook body has no `status`")]
     MissingStatus,
@@ -98,6 +101,7 @@ impl Rejection {
             | Self::MissingId
             | Self::EmptyId
             | Self::IdTooLong
+            | Self::StatusTooLong
             | Self::MissingStatus
             | Self::InvalidField { .. } => StatusCode::BAD_REQUEST,
         }

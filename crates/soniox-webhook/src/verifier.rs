@@ -66,7 +66,8 @@ impl Verifier {
     /// # Errors
     ///
     /// [`ConfigError`] if the header name is not a valid HTTP header name (or is longer than
-    /// the API's 256-character limit), or the secret is empty, too long, or not visible ASCII.
+    /// the API's 256-character limit), or the secret is empty, too long, not visible ASCII, or
+    /// the API's masked placeholder.
     pub fn new(header_name: &str, secret: Secret) -> Result<Self, ConfigError> {
         Self::with_secrets(header_name, [secret])
     }
@@ -324,6 +325,9 @@ pub(crate) fn check_secret(secret: Secret) -> Result<Secret, ConfigError> {
     }
     if value.len() > limits::WEBHOOK_HEADER_VALUE_MAX_CHARS {
         return Err(ConfigError::SecretTooLong);
+    }
+    if secret.is_masked() {
+        return Err(ConfigError::MaskedSecret);
     }
     let visible = value.bytes().all(|b| matches!(b, b' '..=b'~'));
     if !visible || value.starts_with(' ') || value.ends_with(' ') {

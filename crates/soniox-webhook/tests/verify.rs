@@ -98,6 +98,8 @@ fn each_body_failure_has_its_own_rejection() {
     );
     let long = format!(r#"{{"id":"{}","status":"error"}}"#, "a".repeat(257));
     check(&verifier, &long, &Rejection::IdTooLong);
+    let long = format!(r#"{{"id":"a","status":"{}"}}"#, "e".repeat(65));
+    check(&verifier, &long, &Rejection::StatusTooLong);
 }
 
 #[test]
@@ -236,6 +238,11 @@ fn construction_fails_closed() {
     check(HEADER, "tab\there", &ConfigError::InvalidSecret);
     check(HEADER, "caf\u{e9}", &ConfigError::InvalidSecret);
     check(HEADER, &"a".repeat(257), &ConfigError::SecretTooLong);
+    check(HEADER, Secret::MASKED, &ConfigError::MaskedSecret);
+    assert_eq!(
+        Verifier::with_secrets(HEADER, [Secret::new("real"), Secret::masked()]).err(),
+        Some(ConfigError::MaskedSecret)
+    );
     for bad in ["bad header", "", &"a".repeat(257)] {
         let name = bad.to_owned();
         check(
