@@ -246,7 +246,10 @@ impl Faults {
             }
             match &rule.action {
                 FaultAction::Latency { millis } => {
-                    decision.latency += Duration::from_millis(*millis);
+                    // Saturating: rules come from callers, and their sum must not panic.
+                    decision.latency = decision
+                        .latency
+                        .saturating_add(Duration::from_millis(*millis));
                 }
                 action if decision.action.is_none() => decision.action = Some(action.clone()),
                 _ => {}
@@ -267,6 +270,17 @@ impl Faults {
                 Inner::fires(rng, &rule.trigger, seen).then(|| rule.fault.clone())
             })
             .collect()
+    }
+
+    /// The wait before the first attempt that `faults` add up to, saturating.
+    pub(crate) fn webhook_delay(faults: &[WebhookFault]) -> Duration {
+        faults
+            .iter()
+            .map(|fault| match fault {
+                WebhookFault::Delay { millis } => Duration::from_millis(*millis),
+                WebhookFault::Duplicate | WebhookFault::Withhold => Duration::ZERO,
+            })
+            .fold(Duration::ZERO, Duration::saturating_add)
     }
 
     pub(crate) fn add(&self, rule: FaultRule) {
@@ -338,6 +352,25 @@ mod tests {
         let decision = faults.decide("GET", "/v1/models");
         assert_eq!(decision.latency, Duration::from_millis(12));
         assert_eq!(decision.action, Some(FaultAction::DropConnection));
+    }
+
+    #[test]
+    fn delays_saturate_instead_of_overflowing() {
+        // A `Duration` holds u64::MAX seconds: a thousand and one of the longest millisecond
+        // values overflow it.
+        let rules = vec![FaultRule::new(FaultAction::Latency { millis: u64::MAX }); 1001];
+        let faults = Faults::new(rules, Vec::new(), 1);
+        assert_eq!(faults.decide("GET", "/v1/models").latency, Duration::MAX);
+        let mut delays = vec![WebhookFault::Delay { millis: u64::MAX }; 1001];
+        delays.push(WebhookFault::Duplicate);
+        assert_eq!(Faults::webhook_delay(&delays), Duration::MAX);
+        assert_eq!(
+            Faults::webhook_delay(&[
+                WebhookFault::Delay { millis: 5 },
+                WebhookFault::Delay { millis: 7 }
+            ]),
+            Duration::from_millis(12)
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ use soniox_types::{
     OffsetDateTime, Secret, TranscriptionId, TranscriptionStatus, WebhookEvent, WebhookStatus,
 };
 
-use crate::{faults::WebhookFault, shared::Shared};
+use crate::{
+    faults::{Faults, WebhookFault},
+    shared::Shared,
+};
 
 /// How the emulator shows a secret header value in the attempt log.
 pub const REDACTED: &str = "[redacted]";
@@ -123,13 +126,7 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, target: &WebhookTarget) {
         );
         return;
     }
-    let delay: Duration = faults
-        .iter()
-        .map(|fault| match fault {
-            WebhookFault::Delay { millis } => Duration::from_millis(*millis),
-            _ => Duration::ZERO,
-        })
-        .sum();
+    let delay = Faults::webhook_delay(&faults);
     let copies = if faults.contains(&WebhookFault::Duplicate) {
         2
     } else {
