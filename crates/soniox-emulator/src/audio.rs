@@ -25,11 +25,15 @@ pub(crate) struct AudioFacts {
 }
 
 impl AudioFacts {
-    /// Facts about audio of `size` bytes that starts with `head`.
+    /// Facts about audio of `size` bytes that starts with `head`. A WAV header whose format
+    /// fields contradict each other makes the content undecodable, as it would be for the API.
     pub(crate) fn from_head(head: &[u8], size: u64, sha256: [u8; 32]) -> Self {
-        let is_audio = looks_like_audio(head);
-        let duration_ms = wav_duration_ms(head, size)
-            .unwrap_or_else(|| size.saturating_mul(1000) / ESTIMATE_BYTES_PER_SECOND);
+        let estimate = || size.saturating_mul(1000) / ESTIMATE_BYTES_PER_SECOND;
+        let (is_audio, duration_ms) = match wav_duration_ms(head, size) {
+            WavHeader::Duration(ms) => (true, ms),
+            WavHeader::Malformed => (false, 0),
+            WavHeader::Absent => (looks_like_audio(head), estimate()),
+        };
         Self {
             sha256,
             duration_ms,
@@ -140,10 +144,76 @@ fn looks_like_audio(head: &[u8]) -> bool {
         || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0)
 }
 
-/// The duration of a PCM WAV file from its `fmt ` and `data` chunks.
-fn wav_duration_ms(head: &[u8], size: u64) -> Option<u64> {
+/// What a WAV header says about the file's duration.
+#[derive(Debug, PartialEq, Eq)]
+enum WavHeader {
+    /// Not a WAV file, or one whose header is cut off before its `data` chunk.
+    Absent,
+    /// A WAV file whose format fields contradict each other.
+    Malformed,
+    /// A WAV file of this many milliseconds.
+    Duration(u64),
+}
+
+/// The fields of a WAV `fmt ` chunk that the duration depends on.
+struct WavFormat {
+    format_tag: u16,
+    channels: u16,
+    sample_rate: u32,
+    byte_rate: u32,
+    block_align: u16,
+    bits_per_sample: u16,
+}
+
+/// The lowest sample rate accepted, in Hz.
+const MIN_SAMPLE_RATE: u64 = 1_000;
+
+/// Linear PCM, IEEE float, A-law, µ-law and the extensible header (which wraps them).
+const UNCOMPRESSED_FORMATS: [u16; 5] = [1, 3, 6, 7, 0xFFFE];
+
+impl WavFormat {
+    fn parse(chunk: &[u8]) -> Option<Self> {
+        let u16_at = |at: usize| Some(u16::from_le_bytes(chunk.get(at..at + 2)?.try_into().ok()?));
+        let u32_at = |at: usize| Some(u32::from_le_bytes(chunk.get(at..at + 4)?.try_into().ok()?));
+        Some(Self {
+            format_tag: u16_at(0)?,
+            channels: u16_at(2)?,
+            sample_rate: u32_at(4)?,
+            byte_rate: u32_at(8)?,
+            block_align: u16_at(12)?,
+            bits_per_sample: u16_at(14)?,
+        })
+    }
+
+    /// The byte rate, when the fields agree with each other. The byte rate is the only one
+    /// the duration uses, and the one a crafted header would set absurdly low: for
+    /// uncompressed formats it must equal rate × channels × bytes per sample; a compressed
+    /// format must still spend at least a bit per sample.
+    fn consistent_byte_rate(&self) -> Option<u64> {
+        let channels = u64::from(self.channels);
+        let sample_rate = u64::from(self.sample_rate);
+        let byte_rate = u64::from(self.byte_rate);
+        // Below 1 kHz nothing is speech; it also keeps a compressed format's byte rate up.
+        if channels == 0 || sample_rate < MIN_SAMPLE_RATE || byte_rate == 0 {
+            return None;
+        }
+        if UNCOMPRESSED_FORMATS.contains(&self.format_tag) {
+            let bytes_per_sample = u64::from(self.bits_per_sample).div_ceil(8);
+            let block_align = u64::from(self.block_align);
+            let agree = bytes_per_sample > 0
+                && block_align == channels * bytes_per_sample
+                && byte_rate == sample_rate * block_align;
+            agree.then_some(byte_rate)
+        } else {
+            (byte_rate.saturating_mul(8) >= sample_rate * channels).then_some(byte_rate)
+        }
+    }
+}
+
+/// The duration of a WAV file from its `fmt ` and `data` chunks.
+fn wav_duration_ms(head: &[u8], size: u64) -> WavHeader {
     if !head.starts_with(b"RIFF") || head.get(8..12) != Some(b"WAVE") {
-        return None;
+        return WavHeader::Absent;
     }
     let mut offset = 12_usize;
     let mut byte_rate = None;
@@ -152,10 +222,19 @@ fn wav_duration_ms(head: &[u8], size: u64) -> Option<u64> {
         let chunk_len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         let data_start = offset + 8;
         if id == b"fmt " {
-            let rate = head.get(data_start + 8..data_start + 12)?;
-            byte_rate = Some(u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]));
+            let chunk = head.get(data_start..).unwrap_or_default();
+            let Some(format) = WavFormat::parse(chunk) else {
+                return WavHeader::Absent;
+            };
+            match format.consistent_byte_rate() {
+                Some(rate) => byte_rate = Some(rate),
+                None => return WavHeader::Malformed,
+            }
         } else if id == b"data" {
-            let rate = u64::from(byte_rate.filter(|rate| *rate > 0)?);
+            let Some(rate) = byte_rate else {
+                // Samples before their format: no decoder could read them.
+                return WavHeader::Malformed;
+            };
             // Streamed WAVs leave the length unset (0 or 0xFFFFFFFF): trust the file size then.
             let available = size.saturating_sub(data_start as u64);
             let declared = u64::from(chunk_len);
@@ -164,15 +243,19 @@ fn wav_duration_ms(head: &[u8], size: u64) -> Option<u64> {
             } else {
                 declared
             };
-            return Some(data_len.saturating_mul(1000) / rate);
+            return WavHeader::Duration(data_len.saturating_mul(1000) / rate);
         }
         // Chunks are padded to an even length.
         let advance = usize::try_from(chunk_len)
-            .ok()?
-            .checked_add(chunk_len as usize & 1)?;
-        offset = data_start.checked_add(advance)?;
+            .ok()
+            .and_then(|len| len.checked_add(len & 1))
+            .and_then(|advance| data_start.checked_add(advance));
+        match advance {
+            Some(next) => offset = next,
+            None => return WavHeader::Absent,
+        }
     }
-    None
+    WavHeader::Absent
 }
 
 #[cfg(test)]
@@ -216,7 +299,36 @@ mod tests {
         check(&[0xFF, 0xFB, 0x90, 0x00], true, 0);
         check(&[b'x'; 32_000], false, 2_000);
         check(b"", false, 0);
-        check(b"RIFF\0\0\0\0WAVEdata\xff\xff\xff\xff", true, 1);
+        // Samples with no format before them cannot be decoded.
+        check(b"RIFF\0\0\0\0WAVEdata\xff\xff\xff\xff", false, 0);
+    }
+
+    /// A 16 kHz mono 16-bit WAV with one field of its `fmt ` chunk overwritten.
+    fn crafted(field_offset: usize, value: &[u8]) -> Vec<u8> {
+        let mut bytes = wav(16_000, 1, 10);
+        // The `fmt ` chunk's fields start after RIFF, its length, WAVE, `fmt ` and its length.
+        let at = 20 + field_offset;
+        bytes[at..at + value.len()].copy_from_slice(value);
+        bytes
+    }
+
+    #[test]
+    fn format_fields_must_agree() {
+        check(&crafted(0, &[0, 0]), true, 1_000);
+        // A byte rate of 1 once turned 32 KB into nine hours of audio.
+        check(&crafted(8, &1_u32.to_le_bytes()), false, 0);
+        check(&crafted(8, &31_999_u32.to_le_bytes()), false, 0);
+        check(&crafted(2, &0_u16.to_le_bytes()), false, 0);
+        check(&crafted(4, &0_u32.to_le_bytes()), false, 0);
+        check(&crafted(4, &999_u32.to_le_bytes()), false, 0);
+        check(&crafted(12, &1_u16.to_le_bytes()), false, 0);
+        check(&crafted(14, &0_u16.to_le_bytes()), false, 0);
+        // A compressed format (IMA ADPCM) may have any byte rate of at least a bit per sample.
+        let mut adpcm = crafted(0, &0x11_u16.to_le_bytes());
+        adpcm[28..32].copy_from_slice(&8_000_u32.to_le_bytes());
+        check(&adpcm, true, 4_000);
+        adpcm[28..32].copy_from_slice(&1_999_u32.to_le_bytes());
+        check(&adpcm, false, 0);
     }
 
     #[test]

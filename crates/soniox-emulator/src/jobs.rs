@@ -25,6 +25,8 @@ use crate::{
 pub(crate) const DOWNLOAD_ERROR: &str = "audio_download_error";
 /// The job-level `error_type` of content that is not audio.
 pub(crate) const DECODE_ERROR: &str = "audio_decode_error";
+/// The job-level `error_type` of audio longer than the API transcribes.
+pub(crate) const TOO_LONG_ERROR: &str = "audio_too_long";
 
 /// Runs a new job on the automatic clock, if the clock is automatic.
 pub(crate) fn schedule(shared: &Arc<Shared>, id: String) {
@@ -98,6 +100,17 @@ async fn start_processing(shared: &Arc<Shared>, id: &str) {
         JobAudio::Url(url) => download(shared, &url).await,
     };
     match facts {
+        Ok(facts) if facts.is_audio && facts.duration_ms > limits::AUDIO_MAX_DURATION_MS => {
+            if let Some(job) = shared.store.lock().jobs.get_mut(id) {
+                job.transcription.audio_duration_ms = Some(facts.duration_ms);
+            }
+            fail(
+                shared,
+                id,
+                TOO_LONG_ERROR,
+                "Audio is too long: the maximum duration is 300 minutes.",
+            );
+        }
         Ok(facts) if facts.is_audio => {
             let mut state = shared.store.lock();
             if let Some(job) = state.jobs.get_mut(id) {
@@ -192,8 +205,8 @@ async fn download(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
 
 const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The transcript of a completed job, generated again on each request: it is deterministic,
-/// so nothing needs to be stored per job.
+/// The transcript of a completed job. It is deterministic; the caller keeps the first one
+/// built so that each job's is built once.
 pub(crate) fn transcript_of(
     transcription: &Transcription,
     facts: Option<AudioFacts>,

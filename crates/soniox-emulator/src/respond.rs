@@ -23,7 +23,7 @@ pub(crate) const INTERNAL_ERROR: &str = "The server encountered an error. Please
 /// A JSON response.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Reply {
     match serde_json::to_vec(value) {
-        Ok(body) => with_json_type(status, body),
+        Ok(body) => json_body(status, body),
         Err(error) => {
             tracing::error!(%error, "a response failed to serialize");
             Failure::internal().into_reply("")
@@ -31,8 +31,9 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Reply {
     }
 }
 
-fn with_json_type(status: StatusCode, body: Vec<u8>) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
+/// An answer whose JSON body is already serialized.
+pub(crate) fn json_body(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    let mut reply = Response::new(Full::new(body.into()));
     *reply.status_mut() = status;
     reply.headers_mut().insert(
         header::CONTENT_TYPE,

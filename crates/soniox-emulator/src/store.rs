@@ -41,6 +41,8 @@ pub(crate) struct JobEntry {
     pub(crate) script: Option<Arc<str>>,
     pub(crate) webhook_secret: Option<Secret>,
     pub(crate) translation: Option<Translation>,
+    /// The transcript's JSON, built on its first request and served from here after.
+    pub(crate) transcript: Option<bytes::Bytes>,
 }
 
 /// Items of one kind in creation order, for cursor pagination.

@@ -405,3 +405,72 @@ async fn the_realistic_clock_finishes_jobs_by_itself() {
             .all(|t| t["language"] == "en")
     );
 }
+
+/// A 16-bit mono WAV header with the given format tag, sample rate and byte rate, followed by
+/// `data_len` bytes of silence.
+fn wav_with_format(format_tag: u16, sample_rate: u32, byte_rate: u32, data_len: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16_u32.to_le_bytes());
+    out.extend_from_slice(&format_tag.to_le_bytes());
+    out.extend_from_slice(&1_u16.to_le_bytes());
+    out.extend_from_slice(&sample_rate.to_le_bytes());
+    out.extend_from_slice(&byte_rate.to_le_bytes());
+    out.extend_from_slice(&2_u16.to_le_bytes());
+    out.extend_from_slice(&16_u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    out.resize(out.len() + data_len as usize, 0);
+    out
+}
+
+#[tokio::test]
+async fn crafted_wav_headers_fail_the_job_as_undecodable_or_too_long() {
+    let api = Api::start(builder()).await;
+    let mut jobs = Vec::new();
+    for (name, bytes) in [
+        // A byte rate of 1 made 64 KiB into 18 hours of audio and a 14.6 MiB transcript.
+        ("byte rate 1", wav_with_format(1, 16_000, 1, 64 * 1024)),
+        // IMA ADPCM at 1 kHz with the lowest byte rate allowed: 125 bytes a second, so
+        // 2.3 MB is over 300 minutes.
+        ("too long", wav_with_format(0x11, 1_000, 125, 2_300_000)),
+        ("five seconds", wav_with_format(1, 16_000, 32_000, 160_000)),
+    ] {
+        let file = api.upload("crafted.wav", bytes).await;
+        let job = api
+            .create(json!({"model": "stt-async-v5", "file_id": file["id"]}))
+            .await;
+        jobs.push((name, job["id"].as_str().expect("id").to_owned()));
+    }
+    api.emulator.finish_jobs().await;
+    let mut outcomes = Vec::new();
+    for (name, id) in &jobs {
+        let (_, json) = send(api.get(&format!("/v1/transcriptions/{id}"))).await;
+        outcomes.push((
+            *name,
+            json["status"].as_str().unwrap_or_default().to_owned(),
+            json["error_type"].as_str().map(str::to_owned),
+            json["audio_duration_ms"].as_u64(),
+        ));
+    }
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "byte rate 1",
+                "error".into(),
+                Some("audio_decode_error".into()),
+                None
+            ),
+            (
+                "too long",
+                "error".into(),
+                Some("audio_too_long".into()),
+                Some(18_400_000)
+            ),
+            ("five seconds", "completed".into(), None, Some(5_000)),
+        ]
+    );
+}

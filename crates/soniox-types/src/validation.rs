@@ -30,6 +30,9 @@ pub mod limits {
     /// Most characters of context, counted over every string the context holds (the API's
     /// "Context is too long (max length 10000)").
     pub const CONTEXT_MAX_CHARS: usize = 10_000;
+    /// Longest audio an asynchronous transcription accepts, in milliseconds (300 minutes;
+    /// the API's limit, which cannot be raised). Longer audio fails the job.
+    pub const AUDIO_MAX_DURATION_MS: u64 = 300 * 60 * 1000;
     /// Largest uploaded file in bytes (1 GiB).
     pub const FILE_MAX_BYTES: u64 = 1_073_741_824;
     /// Smallest and largest page size of list endpoints.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use soniox_types::{
@@ -12,7 +13,9 @@ use soniox_types::{
 use super::{files::invalid_cursor, models::is_async_model, payload};
 use crate::{
     jobs,
-    respond::{Failure, Reply, TRANSCRIPT_NOT_READY, TRANSCRIPTION_FAILED, json, no_content},
+    respond::{
+        Failure, Reply, TRANSCRIPT_NOT_READY, TRANSCRIPTION_FAILED, json, json_body, no_content,
+    },
     shared::{Shared, new_uuid, now},
     store::{JobAudio, JobEntry},
 };
@@ -88,6 +91,7 @@ pub(super) async fn create(
             script: None,
             webhook_secret: request.webhook_auth_header_value,
             translation: request.translation,
+            transcript: None,
         },
     );
     drop(state);
@@ -200,6 +204,9 @@ pub(super) fn transcript(shared: &Shared, id: &str) -> Result<Reply, Failure> {
             TranscriptionStatus::Error => return Err(Failure::invalid_state(TRANSCRIPTION_FAILED)),
             _ => return Err(Failure::invalid_state(TRANSCRIPT_NOT_READY)),
         }
+        if let Some(body) = &job.transcript {
+            return Ok(json_body(StatusCode::OK, body.clone()));
+        }
         (
             job.transcription.clone(),
             job.facts,
@@ -207,9 +214,16 @@ pub(super) fn transcript(shared: &Shared, id: &str) -> Result<Reply, Failure> {
             job.translation.clone(),
         )
     };
+    // Built outside the lock: a long job's transcript takes a while. Two first requests at
+    // once may both build it; they build the same, and the first stored is kept.
     let transcript = jobs::transcript_of(&transcription, facts, script.as_deref(), translation)
         .ok_or_else(Failure::internal)?;
-    Ok(json(StatusCode::OK, &transcript))
+    let body = Bytes::from(serde_json::to_vec(&transcript).map_err(|_| Failure::internal())?);
+    let body = match shared.store.lock().jobs.get_mut(id) {
+        Some(job) => job.transcript.get_or_insert(body).clone(),
+        None => body,
+    };
+    Ok(json_body(StatusCode::OK, body))
 }
 
 #[cfg(test)]
