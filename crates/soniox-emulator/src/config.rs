@@ -71,13 +71,15 @@ impl JobClock {
     }
 }
 
-/// Which hosts `audio_url` jobs may download from.
+/// Which hosts the emulator may reach: where `audio_url` jobs download from, and where
+/// webhooks are delivered (each has its own policy).
 ///
 /// The default allows loopback only, so a test suite can never reach out to the internet by
-/// accident.
+/// accident, and an emulator reachable from a network cannot be made to send requests (with a
+/// header of the caller's choosing, reporting back the answer) to other hosts.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum AudioUrlPolicy {
+pub enum HostPolicy {
     /// `localhost`, `127.0.0.0/8` and `::1` only.
     #[default]
     LoopbackOnly,
@@ -87,8 +89,8 @@ pub enum AudioUrlPolicy {
     AllowAll,
 }
 
-impl AudioUrlPolicy {
-    /// Whether `host` (as it appears in a URL, IPv6 in brackets) may be downloaded from.
+impl HostPolicy {
+    /// Whether `host` (as it appears in a URL, IPv6 in brackets) may be reached.
     pub(crate) fn allows(&self, host: &str) -> bool {
         match self {
             Self::AllowAll => true,
@@ -155,7 +157,8 @@ pub(crate) struct Config {
     pub(crate) quotas: Quotas,
     pub(crate) job_clock: JobClock,
     pub(crate) webhooks: WebhookConfig,
-    pub(crate) audio_urls: AudioUrlPolicy,
+    pub(crate) audio_urls: HostPolicy,
+    pub(crate) webhook_urls: HostPolicy,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) max_file_bytes: u64,
     pub(crate) header_read_timeout: Duration,
@@ -173,7 +176,8 @@ impl Default for Config {
             quotas: Quotas::default(),
             job_clock: JobClock::default(),
             webhooks: WebhookConfig::default(),
-            audio_urls: AudioUrlPolicy::default(),
+            audio_urls: HostPolicy::default(),
+            webhook_urls: HostPolicy::default(),
             data_dir: None,
             max_file_bytes: soniox_types::validation::limits::FILE_MAX_BYTES,
             header_read_timeout: Duration::from_secs(30),
@@ -190,24 +194,24 @@ mod tests {
     use super::*;
 
     #[track_caller]
-    fn check(policy: &AudioUrlPolicy, host: &str, expect: bool) {
+    fn check(policy: &HostPolicy, host: &str, expect: bool) {
         assert_eq!(policy.allows(host), expect, "{policy:?} {host}");
     }
 
     #[test]
-    fn audio_url_policy() {
-        let loopback = AudioUrlPolicy::LoopbackOnly;
+    fn host_policy() {
+        let loopback = HostPolicy::LoopbackOnly;
         check(&loopback, "localhost", true);
         check(&loopback, "127.0.0.1", true);
         check(&loopback, "127.8.9.1", true);
         check(&loopback, "[::1]", true);
         check(&loopback, "example.com", false);
         check(&loopback, "10.0.0.1", false);
-        let hosts = AudioUrlPolicy::AllowHosts(vec!["Media.Example.com".into()]);
+        let hosts = HostPolicy::AllowHosts(vec!["Media.Example.com".into()]);
         check(&hosts, "media.example.com", true);
         check(&hosts, "localhost", true);
         check(&hosts, "example.com", false);
-        check(&AudioUrlPolicy::AllowAll, "example.com", true);
+        check(&HostPolicy::AllowAll, "example.com", true);
     }
 
     #[test]

@@ -60,7 +60,7 @@ mod test_audio;
 mod webhooks;
 
 pub use crate::{
-    config::{AudioUrlPolicy, JobClock, Quotas, WebhookConfig},
+    config::{HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, Trigger, WebhookFault, WebhookFaultRule},
     requests::RequestCounts,
     server::{Emulator, EmulatorBuilder, InvalidSha256, REQUEST_ID_HEADER, StartError},

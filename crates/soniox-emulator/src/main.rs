@@ -7,7 +7,7 @@ use std::{io::Write as _, net::SocketAddr, path::PathBuf, process::ExitCode, tim
 
 use clap::Parser;
 use soniox_emulator::{
-    AudioUrlPolicy, Emulator, FaultRule, JobClock, Quotas, WebhookConfig, WebhookFaultRule,
+    Emulator, FaultRule, HostPolicy, JobClock, Quotas, WebhookConfig, WebhookFaultRule,
 };
 
 /// A local, stateful Soniox Speech-to-Text API: same paths, errors and limits as
@@ -58,6 +58,14 @@ struct Args {
     /// Let `audio_url` jobs download from any host.
     #[arg(long, conflicts_with = "allow_audio_hosts")]
     allow_any_audio_url: bool,
+
+    /// A host that webhooks may be delivered to besides loopback (repeat for several).
+    #[arg(long = "allow-webhook-host", value_name = "HOST")]
+    allow_webhook_hosts: Vec<String>,
+
+    /// Let webhooks be delivered to any host.
+    #[arg(long, conflicts_with = "allow_webhook_hosts")]
+    allow_any_webhook_host: bool,
 
     /// Most transcriptions queued or processing at once.
     #[arg(long, value_name = "N", default_value_t = 100)]
@@ -127,6 +135,16 @@ fn parse_clock(value: &str) -> Result<JobClock, String> {
     }
 }
 
+fn host_policy(allow_any: bool, hosts: Vec<String>) -> HostPolicy {
+    if allow_any {
+        HostPolicy::AllowAll
+    } else if hosts.is_empty() {
+        HostPolicy::LoopbackOnly
+    } else {
+        HostPolicy::AllowHosts(hosts)
+    }
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, String> {
     serde_json::from_str(value).map_err(|error| error.to_string())
 }
@@ -140,13 +158,8 @@ async fn main() -> ExitCode {
         // Colour codes only for a person at a terminal: a redirected log is read by tools.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let policy = if args.allow_any_audio_url {
-        AudioUrlPolicy::AllowAll
-    } else if args.allow_audio_hosts.is_empty() {
-        AudioUrlPolicy::LoopbackOnly
-    } else {
-        AudioUrlPolicy::AllowHosts(args.allow_audio_hosts)
-    };
+    let audio_urls = host_policy(args.allow_any_audio_url, args.allow_audio_hosts);
+    let webhook_urls = host_policy(args.allow_any_webhook_host, args.allow_webhook_hosts);
     let mut webhooks = WebhookConfig::default();
     webhooks.retry_schedule = args.webhook_retry_schedule;
     webhooks.attempt_timeout = args.webhook_timeout;
@@ -160,7 +173,8 @@ async fn main() -> ExitCode {
         ))
         .job_clock(args.processing)
         .webhooks(webhooks)
-        .audio_urls(policy)
+        .audio_urls(audio_urls)
+        .webhook_urls(webhook_urls)
         .header_read_timeout(args.header_timeout)
         .max_connections(args.max_connections)
         .seed(args.seed);

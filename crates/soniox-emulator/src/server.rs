@@ -15,7 +15,7 @@ use tokio::{net::TcpListener, sync::Semaphore, task::JoinHandle};
 use crate::{
     admin,
     audio::sha256_hex,
-    config::{AudioUrlPolicy, Config, JobClock, Quotas, WebhookConfig},
+    config::{Config, HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, WebhookFaultRule},
     jobs,
     requests::RequestCounts,
@@ -101,8 +101,15 @@ impl EmulatorBuilder {
     }
 
     /// Which hosts `audio_url` jobs may download from; default loopback only.
-    pub fn audio_urls(mut self, policy: AudioUrlPolicy) -> Self {
+    pub fn audio_urls(mut self, policy: HostPolicy) -> Self {
         self.config.audio_urls = policy;
+        self
+    }
+
+    /// Which hosts webhooks may be delivered to; default loopback only. A `webhook_url` to
+    /// another host is refused when the job is created (400) and again before each attempt.
+    pub fn webhook_urls(mut self, policy: HostPolicy) -> Self {
+        self.config.webhook_urls = policy;
         self
     }
 

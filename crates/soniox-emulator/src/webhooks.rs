@@ -16,6 +16,7 @@ use soniox_types::{
 };
 
 use crate::{
+    config::HostPolicy,
     faults::{Faults, WebhookFault},
     shared::Shared,
 };
@@ -184,7 +185,7 @@ async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
 }
 
 async fn attempt(shared: &Shared, target: &WebhookTarget, body: Bytes) -> AttemptOutcome {
-    let request = match build_request(target, body) {
+    let request = match build_request(&shared.config.webhook_urls, target, body) {
         Ok(request) => request,
         Err(error) => return AttemptOutcome::Failed { error },
     };
@@ -200,11 +201,31 @@ async fn attempt(shared: &Shared, target: &WebhookTarget, body: Bytes) -> Attemp
     }
 }
 
-fn build_request(target: &WebhookTarget, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
-    let uri: Uri = target
-        .url
+/// The URI a webhook is sent to, when `policy` allows its host. Parsed as the HTTP client
+/// parses it, so the host checked is the host connected to.
+///
+/// # Errors
+/// A message for the job's creator or the attempt log.
+pub(crate) fn destination(policy: &HostPolicy, url: &str) -> Result<Uri, String> {
+    let uri: Uri = url
         .parse()
         .map_err(|error| format!("invalid webhook URL: {error}"))?;
+    let host = uri.host().unwrap_or_default();
+    if !policy.allows(host) {
+        return Err(format!(
+            "the emulator's webhook URL policy does not allow host {host} \
+             (start it with --allow-webhook-host {host})"
+        ));
+    }
+    Ok(uri)
+}
+
+fn build_request(
+    policy: &HostPolicy,
+    target: &WebhookTarget,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, String> {
+    let uri = destination(policy, &target.url)?;
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;

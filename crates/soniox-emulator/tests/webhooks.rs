@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Answer, Api, Receiver, builder, send};
 use serde_json::{Value, json};
-use soniox_emulator::{AttemptOutcome, JobClock};
+use soniox_emulator::{AttemptOutcome, HostPolicy, JobClock};
 
 fn fast() -> soniox_emulator::EmulatorBuilder {
     builder()
@@ -185,4 +185,52 @@ async fn failed_jobs_send_error_webhooks() {
     let request = receiver.next().await;
     let body: Value = serde_json::from_slice(&request.body).expect("json");
     assert_eq!(body, json!({"id": job["id"], "status": "error"}));
+}
+
+#[tokio::test]
+async fn webhook_urls_to_other_hosts_are_refused_unless_allowed() {
+    let create = |url: &str| {
+        json!({"model": "stt-async-v5", "audio_url": "http://127.0.0.1:9/a.wav",
+            "webhook_url": url, "webhook_auth_header_name": "X-Probe",
+            "webhook_auth_header_value": "forged"})
+    };
+    let api = Api::start(builder()).await;
+    for url in [
+        "http://example.com/hook",
+        "http://10.0.0.1:6379/",
+        "http://169.254.169.254/latest/meta-data",
+        "https://[fe80::1]/",
+    ] {
+        let (status, json) = send(api.post("/v1/transcriptions").json(&create(url))).await;
+        assert_eq!(status, 400, "{url}: {json}");
+        assert_eq!(
+            json["validation_errors"][0]["location"], "body.payload.webhook_url",
+            "{json}"
+        );
+    }
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://[::1]:9/",
+    ] {
+        api.create(create(url)).await;
+    }
+    assert!(api.emulator.webhook_attempts().is_empty());
+
+    let allowed = Api::start(
+        builder().webhook_urls(HostPolicy::AllowHosts(vec!["hooks.example.com".into()])),
+    )
+    .await;
+    allowed
+        .create(create("https://Hooks.Example.com/soniox"))
+        .await;
+    let (status, _) = send(
+        allowed
+            .post("/v1/transcriptions")
+            .json(&create("https://example.com/")),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let anywhere = Api::start(builder().webhook_urls(HostPolicy::AllowAll)).await;
+    anywhere.create(create("http://example.com/hook")).await;
 }

@@ -18,6 +18,7 @@ use crate::{
     },
     shared::{Shared, new_uuid, now},
     store::{JobAudio, JobEntry},
+    webhooks,
 };
 
 pub(super) async fn create(
@@ -36,6 +37,15 @@ pub(super) async fn create(
             "body.payload.model",
             "Invalid model",
         ));
+    }
+    if let Some(url) = &request.webhook_url {
+        webhooks::destination(&shared.config.webhook_urls, url).map_err(|message| {
+            Failure::invalid(
+                "value_error",
+                "body.payload.webhook_url",
+                &format!("Value error, {message}"),
+            )
+        })?;
     }
     let id = new_uuid();
     let mut state = shared.store.lock();
