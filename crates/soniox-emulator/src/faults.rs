@@ -291,6 +291,16 @@ impl Faults {
         self.lock().webhook_rules.push((rule, 0));
     }
 
+    /// Adds `rule` unless `max` REST rules are already in force; whether it was added.
+    pub(crate) fn add_within(&self, rule: FaultRule, max: usize) -> bool {
+        push_within(&mut self.lock().rules, rule, max)
+    }
+
+    /// Adds `rule` unless `max` webhook rules are already in force; whether it was added.
+    pub(crate) fn add_webhook_within(&self, rule: WebhookFaultRule, max: usize) -> bool {
+        push_within(&mut self.lock().webhook_rules, rule, max)
+    }
+
     pub(crate) fn rules(&self) -> Vec<FaultRule> {
         self.lock()
             .rules
@@ -312,6 +322,15 @@ impl Faults {
         inner.rules.clear();
         inner.webhook_rules.clear();
     }
+}
+
+/// Adds a rule (with its count of requests seen) unless `max` are already there.
+fn push_within<T>(rules: &mut Vec<(T, u64)>, rule: T, max: usize) -> bool {
+    let room = rules.len() < max;
+    if room {
+        rules.push((rule, 0));
+    }
+    room
 }
 
 #[cfg(test)]

@@ -67,6 +67,20 @@ struct Args {
     #[arg(long, conflicts_with = "allow_webhook_hosts")]
     allow_any_webhook_host: bool,
 
+    /// A `Host` name the admin API answers besides loopback (repeat for several), such as the
+    /// name other containers reach the emulator by.
+    #[arg(long = "allow-admin-host", value_name = "HOST")]
+    allow_admin_hosts: Vec<String>,
+
+    /// A bearer token the admin API (/_emulator/) accepts besides the API keys.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SONIOX_EMULATOR_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+
     /// Most transcriptions queued or processing at once.
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_pending: usize,
@@ -175,11 +189,15 @@ async fn main() -> ExitCode {
         .webhooks(webhooks)
         .audio_urls(audio_urls)
         .webhook_urls(webhook_urls)
+        .admin_hosts(host_policy(false, args.allow_admin_hosts))
         .header_read_timeout(args.header_timeout)
         .max_connections(args.max_connections)
         .seed(args.seed);
     for key in args.api_keys.into_iter().filter(|key| !key.is_empty()) {
         builder = builder.api_key(key);
+    }
+    if let Some(token) = args.admin_token.filter(|token| !token.is_empty()) {
+        builder = builder.admin_token(token);
     }
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);

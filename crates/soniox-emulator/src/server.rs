@@ -113,6 +113,21 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Which `Host` names the admin API (`/_emulator/`) answers; default loopback only, which
+    /// keeps a web page from reaching it through DNS rebinding. Allow the name clients use
+    /// when the emulator runs in a container or on another machine.
+    pub fn admin_hosts(mut self, policy: HostPolicy) -> Self {
+        self.config.admin_hosts = policy;
+        self
+    }
+
+    /// A bearer token the admin API accepts besides the API keys. When neither an API key nor
+    /// a token is set, the admin API needs no credential, like the rest of the emulator.
+    pub fn admin_token(mut self, token: impl Into<Secret>) -> Self {
+        self.config.admin_token = Some(token.into());
+        self
+    }
+
     /// Keeps uploads in `dir` (created if missing) instead of a temporary directory removed on
     /// shutdown.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {

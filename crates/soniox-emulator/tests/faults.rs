@@ -52,7 +52,7 @@ async fn rate_limits_latency_and_dropped_connections_at_run_time() {
 
     api.emulator.clear_faults();
     let rule = json!({"path_prefix": "/v1/models", "action": {"type": "drop_connection"}});
-    let (status, _) = send(api.http.post(api.url("/_emulator/faults")).json(&rule)).await;
+    let (status, _) = send(api.post("/_emulator/faults").json(&rule)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let error = api
         .get("/v1/models")
@@ -63,10 +63,10 @@ async fn rate_limits_latency_and_dropped_connections_at_run_time() {
         error.is_request() || error.is_connect() || error.is_body(),
         "{error}"
     );
-    let (_, listed) = send(api.http.get(api.url("/_emulator/faults"))).await;
+    let (_, listed) = send(api.get("/_emulator/faults")).await;
     assert_eq!(listed["rules"][0]["action"]["type"], "drop_connection");
 
-    let (status, _) = send(api.http.delete(api.url("/_emulator/faults"))).await;
+    let (status, _) = send(api.delete("/_emulator/faults")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     api.emulator
         .add_fault(FaultRule::new(FaultAction::Latency { millis: 1 }));
@@ -82,7 +82,7 @@ async fn a_dropped_response_hides_a_request_that_was_handled() {
         "path_prefix": "/v1/files",
         "action": {"type": "drop_response"}
     });
-    let (status, _) = send(api.http.post(api.url("/_emulator/faults")).json(&rule)).await;
+    let (status, _) = send(api.post("/_emulator/faults").json(&rule)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let form = reqwest::multipart::Form::new().part(
         "file",
@@ -136,12 +136,7 @@ async fn withheld_and_delayed_webhooks() {
     let mut receiver = Receiver::start(vec![Answer::Status(200)]).await;
     let api = Api::start(webhook_api()).await;
     let rule = json!({"trigger": {"kind": "every_nth", "n": 2}, "fault": {"type": "withhold"}});
-    let (status, _) = send(
-        api.http
-            .post(api.url("/_emulator/webhook-faults"))
-            .json(&rule),
-    )
-    .await;
+    let (status, _) = send(api.post("/_emulator/webhook-faults").json(&rule)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     api.emulator
         .add_webhook_fault(WebhookFaultRule::new(WebhookFault::Delay { millis: 5 }));
@@ -191,7 +186,7 @@ async fn requests_are_counted_per_route_faulted_ones_included() {
     assert_eq!(counts.get("GET", "/v1/models"), 1);
     assert_eq!(counts.total(), 5, "admin requests are not counted");
 
-    let (status, json) = send(api.http.get(api.url("/_emulator/requests"))).await;
+    let (status, json) = send(api.get("/_emulator/requests")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json["requests"]["GET /v1/transcriptions/{id}"], 3);
     assert_eq!(json["requests"]["GET /v1/models"], 1);

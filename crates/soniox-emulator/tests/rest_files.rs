@@ -174,7 +174,7 @@ async fn unknown_routes_and_methods() {
         (status, json),
         (StatusCode::OK, serde_json::json!({"status": "ok"}))
     );
-    let (status, json) = send(api.http.get(api.url("/_emulator/nothing"))).await;
+    let (status, json) = send(api.get("/_emulator/nothing")).await;
     assert_error(status, &json, 404, "not_found");
 }
 

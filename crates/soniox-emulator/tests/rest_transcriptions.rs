@@ -232,16 +232,14 @@ async fn script_by_hash_through_the_admin_api() {
         })
     };
     let response = api
-        .http
-        .put(api.url(&format!("/_emulator/scripts/{sha}")))
+        .put(&format!("/_emulator/scripts/{sha}"))
         .json(&json!({"text": "Scripted words."}))
         .send()
         .await
         .expect("script");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let (status, json) = send(
-        api.http
-            .put(api.url("/_emulator/scripts/nothex"))
+        api.put("/_emulator/scripts/nothex")
             .json(&json!({"text": "x"})),
     )
     .await;
@@ -249,7 +247,7 @@ async fn script_by_hash_through_the_admin_api() {
     let job = api
         .create(json!({"model": "stt-async-v5", "file_id": file["id"]}))
         .await;
-    let (status, advanced) = send(api.http.post(api.url("/_emulator/jobs/advance"))).await;
+    let (status, advanced) = send(api.post("/_emulator/jobs/advance")).await;
     assert_eq!((status, advanced), (StatusCode::OK, json!({"advanced": 1})));
     api.emulator.finish_jobs().await;
     let (_, transcript) = send(api.get(&format!(

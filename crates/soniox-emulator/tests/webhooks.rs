@@ -59,11 +59,7 @@ async fn delivers_body_header_and_query_verbatim() {
     let (_, job) = send(api.get(&format!("/v1/transcriptions/{id}"))).await;
     assert_eq!(job["webhook_status_code"], 200);
 
-    let (_, log) = send(
-        api.http
-            .get(api.url(&format!("/_emulator/webhooks?transcription_id={id}"))),
-    )
-    .await;
+    let (_, log) = send(api.get(&format!("/_emulator/webhooks?transcription_id={id}"))).await;
     let logged = &log["attempts"][0];
     assert_eq!(logged["url"], url.as_str());
     assert_eq!(

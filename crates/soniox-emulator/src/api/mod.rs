@@ -60,7 +60,17 @@ pub(crate) async fn route(
 /// Checks `Authorization: Bearer <key>`. Temporary (`temp:`) keys are for the real-time APIs and
 /// are refused here. With no keys configured, any other non-empty key is accepted.
 fn authenticate(keys: &[Secret], headers: &HeaderMap) -> Result<(), Failure> {
-    let presented = headers
+    let presented = bearer_key(headers).ok_or_else(Failure::unauthenticated)?;
+    if keys.is_empty() || is_one_of(keys.iter(), presented) {
+        Ok(())
+    } else {
+        Err(Failure::unauthenticated())
+    }
+}
+
+/// The non-empty, non-temporary key of an `Authorization: Bearer` header.
+pub(crate) fn bearer_key(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| {
@@ -68,17 +78,20 @@ fn authenticate(keys: &[Secret], headers: &HeaderMap) -> Result<(), Failure> {
             scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
         })
         .filter(|key| !key.is_empty() && !key.starts_with("temp:"))
-        .ok_or_else(Failure::unauthenticated)?;
-    let accepted = keys.is_empty()
-        || keys.iter().fold(false, |found, key| {
-            // `subtle` hides where the strings differ; only lengths can leak.
-            found | bool::from(key.expose_secret().as_bytes().ct_eq(presented.as_bytes()))
-        });
-    if accepted {
-        Ok(())
-    } else {
-        Err(Failure::unauthenticated())
-    }
+}
+
+/// Whether `presented` is one of `secrets`, compared in constant time.
+pub(crate) fn is_one_of<'a>(secrets: impl Iterator<Item = &'a Secret>, presented: &str) -> bool {
+    secrets.fold(false, |found, secret| {
+        // `subtle` hides where the strings differ; only lengths can leak.
+        found
+            | bool::from(
+                secret
+                    .expose_secret()
+                    .as_bytes()
+                    .ct_eq(presented.as_bytes()),
+            )
+    })
 }
 
 /// Reads `limit` and `cursor` from the query string, validated as the API does.

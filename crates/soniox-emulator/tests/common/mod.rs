@@ -52,6 +52,10 @@ impl Api {
         self.http.post(self.url(path)).bearer_auth(KEY)
     }
 
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(self.url(path)).bearer_auth(KEY)
+    }
+
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.delete(self.url(path)).bearer_auth(KEY)
     }

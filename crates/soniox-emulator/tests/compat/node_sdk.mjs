@@ -68,7 +68,10 @@ async function startEmulator() {
 }
 
 async function advance(baseUrl) {
-  const response = await fetch(`${baseUrl}/_emulator/jobs/advance`, { method: 'POST' });
+  const response = await fetch(`${baseUrl}/_emulator/jobs/advance`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}` },
+  });
   assert.equal(response.status, 200);
 }
 

@@ -62,7 +62,11 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 
 def advance(base_url: str) -> None:
-    request = urllib.request.Request(f"{base_url}/_emulator/jobs/advance", method="POST")
+    request = urllib.request.Request(
+        f"{base_url}/_emulator/jobs/advance",
+        method="POST",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
     with urllib.request.urlopen(request) as response:
         assert response.status == 200
 
