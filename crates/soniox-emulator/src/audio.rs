@@ -2,12 +2,14 @@
 //! and its content hash (the key of scripted transcripts). Bytes are streamed to disk and
 //! never held whole.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+
+use crate::files_dir::PartialFile;
 
 /// How many leading bytes are kept for sniffing the format and reading a WAV header.
 const HEAD_BYTES: usize = 64 * 1024;
@@ -74,25 +76,23 @@ pub(crate) enum IngestError {
 }
 
 /// Streams `body` into a new file at `path`, hashing it on the way and keeping only its head.
-/// The file is removed again when anything fails.
+/// The file is removed again when anything fails, when this future is dropped before it
+/// ends, and when the returned [`PartialFile`] is dropped without being kept.
 ///
 /// # Errors
 /// [`IngestError::TooLarge`] past `limit` bytes, or a body or disk failure.
 pub(crate) async fn ingest<S, E>(
     body: S,
-    path: &Path,
+    path: PathBuf,
     limit: u64,
-) -> Result<(u64, AudioFacts), IngestError>
+) -> Result<(PartialFile, u64, AudioFacts), IngestError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let result = write_stream(body, path, limit).await;
-    if result.is_err() {
-        // The partial file is useless; a failure to remove it changes nothing for the caller.
-        let _ = tokio::fs::remove_file(path).await;
-    }
-    result
+    let file = PartialFile::new(path);
+    let (size, facts) = write_stream(body, file.path(), limit).await?;
+    Ok((file, size, facts))
 }
 
 async fn write_stream<S, E>(
@@ -337,6 +337,52 @@ mod tests {
         for len in 0..60 {
             let _ = AudioFacts::from_head(&full[..len], len as u64, [0; 32]);
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_cancelled_ingest_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("upload");
+        // A body that sends one chunk, says so, then never ends: dropped mid-upload.
+        let (sent, first_sent) = tokio::sync::oneshot::channel::<()>();
+        let mut sent = Some(sent);
+        let body = futures_util::stream::poll_fn(move |_| match sent.take() {
+            Some(sent) => {
+                let _ = sent.send(());
+                std::task::Poll::Ready(Some(Ok::<_, std::convert::Infallible>(Bytes::from_static(
+                    b"RIFF",
+                ))))
+            }
+            None => std::task::Poll::Pending,
+        });
+        let cancelled = ingest(body, path.clone(), 1_000);
+        tokio::select! {
+            _ = cancelled => panic!("the body never ends"),
+            _ = first_sent => {}
+        }
+        assert!(!path.exists(), "a cancelled ingest left its partial file");
+
+        let too_large = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+            Bytes::from_static(b"0123456789"),
+        )]);
+        assert!(matches!(
+            ingest(too_large, path.clone(), 5).await,
+            Err(IngestError::TooLarge { limit: 5 })
+        ));
+        assert!(!path.exists());
+
+        let (file, size, _) = ingest(
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from_static(
+                b"abc",
+            ))]),
+            path.clone(),
+            5,
+        )
+        .await
+        .expect("ingested");
+        assert_eq!(size, 3);
+        let kept = file.keep();
+        assert_eq!(std::fs::read(kept).expect("kept"), b"abc");
     }
 
     #[test]

@@ -15,7 +15,8 @@ use soniox_types::{
 
 use crate::{
     audio::{self, AudioFacts},
-    shared::{Shared, new_uuid},
+    files_dir,
+    shared::Shared,
     store::JobAudio,
     synth::{self, Shape},
     webhooks::{self, WebhookTarget, error_chain},
@@ -193,14 +194,16 @@ async fn download(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
             response.status()
         ));
     }
-    let path = shared.files_dir.join(format!("{}.download", new_uuid()));
     let stream = BodyDataStream::new(response.into_body());
-    let result = audio::ingest(stream, &path, limits::FILE_MAX_BYTES).await;
-    // The audio's facts are all the job needs; the bytes themselves are not kept.
-    let _ = tokio::fs::remove_file(&path).await;
-    result
-        .map(|(_, facts)| facts)
-        .map_err(|error| format!("Failed to download audio: {error}."))
+    // The audio's facts are all the job needs: the scratch file goes when its guard does.
+    audio::ingest(
+        stream,
+        files_dir::download_path(&shared.files_dir),
+        limits::FILE_MAX_BYTES,
+    )
+    .await
+    .map(|(_, _, facts)| facts)
+    .map_err(|error| format!("Failed to download audio: {error}."))
 }
 
 const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -49,6 +49,7 @@ mod api;
 mod audio;
 mod config;
 mod faults;
+mod files_dir;
 mod jobs;
 mod requests;
 mod respond;

@@ -29,7 +29,9 @@ struct Args {
     )]
     api_keys: Vec<String>,
 
-    /// Keep uploads in this directory instead of a temporary one removed on exit.
+    /// Keep uploads in this directory instead of a temporary one removed on exit. State is in
+    /// memory only and lost on exit, so files a previous run left here are removed at start
+    /// (only the emulator's own: UUID-named files); other files are left alone.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 

@@ -17,7 +17,7 @@ use crate::{
     audio::sha256_hex,
     config::{Config, HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, WebhookFaultRule},
-    jobs,
+    files_dir, jobs,
     requests::RequestCounts,
     respond::{Failure, Reply},
     shared::{Shared, new_uuid},
@@ -130,6 +130,10 @@ impl EmulatorBuilder {
 
     /// Keeps uploads in `dir` (created if missing) instead of a temporary directory removed on
     /// shutdown.
+    ///
+    /// The emulator's state lives in memory only, so a new run cannot refer to files an earlier
+    /// run left: at start, the files the emulator names (UUIDs, and `UUID.download` scratch
+    /// files) are removed from `dir`; other files are left alone.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.data_dir = Some(dir.into());
         self
@@ -186,6 +190,12 @@ impl EmulatorBuilder {
                 tokio::fs::create_dir_all(dir)
                     .await
                     .map_err(StartError::DataDir)?;
+                let removed = files_dir::clear_stale(dir)
+                    .await
+                    .map_err(StartError::DataDir)?;
+                if removed > 0 {
+                    tracing::info!(removed, dir = %dir.display(), "removed files left by a previous run");
+                }
                 (dir.clone(), None)
             }
             None => {

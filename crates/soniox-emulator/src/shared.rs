@@ -115,6 +115,15 @@ pub(crate) fn new_uuid() -> String {
     )
 }
 
+/// Whether `value` is a UUID in its hyphenated form, either case.
+pub(crate) fn is_uuid(value: &str) -> bool {
+    value.len() == 36
+        && value.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 /// Now, to the millisecond, as the API writes timestamps.
 pub(crate) fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
@@ -131,6 +140,16 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_uuid(&new_uuid()));
+        assert!(is_uuid("b6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c11"));
+        assert!(is_uuid("B6F6B6B2-4A34-4A25-9EF6-0D3F0B5F9C11"));
+        assert!(!is_uuid("b6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c1"));
+        assert!(!is_uuid("b6f6b6b2x4a34-4a25-9ef6-0d3f0b5f9c11"));
+        assert!(!is_uuid("é6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c1"));
     }
 
     #[test]

@@ -252,3 +252,33 @@ async fn a_data_dir_keeps_uploads() {
         .count();
     assert_eq!(kept, 1);
 }
+
+#[tokio::test]
+async fn files_an_earlier_run_left_in_the_data_dir_are_removed_at_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stale_upload = dir.path().join("b6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c11");
+    let stale_download = dir
+        .path()
+        .join("c6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c11.download");
+    let unrelated = dir.path().join("notes.txt");
+    for path in [&stale_upload, &stale_download, &unrelated] {
+        std::fs::write(path, b"left over").expect("write");
+    }
+    let api = Api::start(builder().data_dir(dir.path())).await;
+    assert!(!stale_upload.exists());
+    assert!(!stale_download.exists());
+    assert!(
+        unrelated.exists(),
+        "a file the emulator did not write is left alone"
+    );
+    // Uploads of this run are kept, as the data dir promises.
+    let file = api.upload("a.wav", wav(100)).await;
+    let id = file["id"].as_str().expect("id").to_owned();
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 2);
+    api.emulator.shutdown().await;
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("list").count(),
+        2,
+        "{id}"
+    );
+}

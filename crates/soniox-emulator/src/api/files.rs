@@ -12,6 +12,7 @@ use soniox_types::{
 
 use crate::{
     audio::{self, IngestError},
+    files_dir::{self, PartialFile},
     respond::{Failure, Reply, json, no_content},
     shared::{Shared, new_uuid, now},
     store::FileEntry,
@@ -101,19 +102,12 @@ pub(super) async fn upload(
             let file = stored.take().ok_or_else(missing_file)?;
             Ok((file, client_reference_id))
         });
-    let (stored, client_reference_id) = match result {
-        Ok(parts) => parts,
-        Err(failure) => {
-            if let Some(stored) = stored {
-                let _ = tokio::fs::remove_file(stored.path).await;
-            }
-            return Err(failure);
-        }
-    };
+    // On failure the stored file's guard removes it.
+    let (stored, client_reference_id) = result?;
     let Stored {
         filename,
         size,
-        path,
+        file: partial,
         facts,
     } = stored;
     let id = new_uuid();
@@ -122,6 +116,7 @@ pub(super) async fn upload(
     let mut state = shared.store.lock();
     let seq = state.next_seq();
     let reply = json(StatusCode::CREATED, &file);
+    let path = partial.keep();
     state.files.insert(
         id,
         seq,
@@ -139,7 +134,8 @@ pub(super) async fn upload(
 struct Stored {
     filename: String,
     size: u64,
-    path: std::path::PathBuf,
+    /// Removed unless the upload is recorded.
+    file: PartialFile,
     facts: audio::AudioFacts,
 }
 
@@ -159,14 +155,14 @@ async fn read_form(
         match field.name() {
             Some("file") if stored.is_none() => {
                 let filename = field.file_name().unwrap_or("file").to_owned();
-                let path = shared.files_dir.join(new_uuid());
-                let (size, facts) = audio::ingest(field, &path, shared.config.max_file_bytes)
+                let path = files_dir::upload_path(&shared.files_dir);
+                let (file, size, facts) = audio::ingest(field, path, shared.config.max_file_bytes)
                     .await
                     .map_err(ingest_failure)?;
                 *stored = Some(Stored {
                     filename,
                     size,
-                    path,
+                    file,
                     facts,
                 });
             }
