@@ -37,7 +37,8 @@
 //! and the emulator's per-route request counts price them: list pages
 //! (`GET /v1/transcriptions`), single jobs (`GET /v1/transcriptions/{id}`) and transcripts
 //! (`GET /v1/transcriptions/{id}/transcript`, one per job, inherent), per 1,000 overdue jobs.
-//! Target: list requests ≤ 1.1 × the pages the jobs fill (page size 1,000).
+//! Target: polling requests (list pages and single GETs) ≤ 1.1 × the pages the jobs fill
+//! (page size 1,000).
 //!
 //! # Failing
 //!
@@ -92,7 +93,7 @@ const PAGE_SIZE: usize = 1000;
 /// The tracker's share of the baseline's jobs/s to reach.
 const TARGET_RATIO: f64 = 0.60;
 
-/// The most list requests per page the overdue jobs fill.
+/// The most polling requests (list pages and single GETs) per page the overdue jobs fill.
 const TARGET_LIST_FACTOR: f64 = 1.1;
 
 const API_KEY: &str = "pipeline-bench-key";
@@ -669,20 +670,23 @@ async fn reconciler_cost(jobs: usize) -> Result<(), String> {
     for (route, count) in &requests {
         println!("    {route:<44} {:>8.1}", per_thousand(*count));
     }
-    let lists = requests
-        .iter()
-        .find_map(|(route, count)| (route == "GET /v1/transcriptions").then_some(*count))
-        .unwrap_or(0);
+    let count = |route: &str| {
+        requests
+            .iter()
+            .find_map(|(listed, count)| (listed == route).then_some(*count))
+            .unwrap_or(0)
+    };
+    let polls = count("GET /v1/transcriptions") + count("GET /v1/transcriptions/{id}");
     let pages_needed = jobs.div_ceil(PAGE_SIZE);
-    let verdict = if lists as f64 <= TARGET_LIST_FACTOR * pages_needed as f64 {
+    let verdict = if polls as f64 <= TARGET_LIST_FACTOR * pages_needed as f64 {
         "met"
     } else {
         "MISSED"
     };
     println!(
-        "  list requests: {lists} for {pages_needed} page(s) of {PAGE_SIZE} \
-         ({:.2}×; target ≤ {TARGET_LIST_FACTOR}×: {verdict})",
-        lists as f64 / pages_needed as f64
+        "  polling requests (list pages and single GETs): {polls} for {pages_needed} page(s) \
+         of {PAGE_SIZE} ({:.2}×; target ≤ {TARGET_LIST_FACTOR}×: {verdict})",
+        polls as f64 / pages_needed as f64
     );
     Ok(())
 }

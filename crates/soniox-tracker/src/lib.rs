@@ -54,6 +54,7 @@ compile_error!("soniox-tracker needs a database: enable the `sqlite` or the `pos
 mod database;
 mod handler;
 mod jobs;
+mod listing;
 mod metrics;
 pub mod reconcile;
 mod tracker;

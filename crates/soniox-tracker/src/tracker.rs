@@ -1,14 +1,13 @@
 //! The tracker: submit jobs, receive their webhooks, reconcile the overdue ones, hand each
 //! finished job to the handler.
 
-use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use soniox_client::{Client, Webhook};
 use soniox_store::StoreError;
 use soniox_types::{
-    CreateTranscription, CreateTranscriptionBuilder, ListParams, OffsetDateTime, Secret,
-    Transcription, TranscriptionId, TranscriptionStatus, ValidationErrors, WebhookEvent,
-    WebhookStatus,
+    CreateTranscription, CreateTranscriptionBuilder, OffsetDateTime, Secret, TranscriptionId,
+    TranscriptionStatus, ValidationErrors, WebhookEvent, WebhookStatus,
 };
 use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
 
@@ -18,19 +17,14 @@ use crate::{
         BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
     },
     jobs::{DueJob, Jobs},
+    listing::{Listed, Listing, PAGE_SIZE},
     metrics::{Counters, Metrics},
     reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
 };
 
-/// How long the clocks of this process and the API may disagree when the reconciler looks for
-/// jobs created since a job was recorded.
-const CLOCK_SKEW: Duration = Duration::from_secs(300);
-
-/// How many due jobs one reconciler pass takes.
-const PASS_SIZE: usize = 500;
-
-/// The page size the reconciler lists with: the API's maximum.
-const PAGE_SIZE: u32 = 1000;
+/// How many due jobs a reconciler pass takes (and holds) at a time: a list page's worth, so
+/// that a batch's jobs are mostly answered by the page or two that hold them.
+const BATCH_SIZE: usize = PAGE_SIZE as usize;
 
 /// Why the tracker could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -440,76 +434,44 @@ impl Tracker {
         }
     }
 
-    /// One reconciler pass: takes the due jobs, asks the API about them (list pages, and a
-    /// GET only for a job the pages did not cover), and acts on each decision.
+    /// One reconciler pass over every job due when it starts: takes them in batches, asks the
+    /// API about them (list pages, each read once per pass, and a GET only for a job the pages
+    /// did not hold), and acts on each decision.
     ///
     /// # Errors
     ///
-    /// When the store fails, or the API cannot be listed; the jobs taken come back after
-    /// [`Policy::retry_interval`].
+    /// When the store fails, or the API cannot be listed; the jobs of the batch at hand come
+    /// back after [`Policy::retry_interval`].
     pub async fn reconcile(&self) -> Result<Pass, TrackerError> {
         let inner = &self.inner;
+        // Only jobs due at the start: the create of every submitting one among them has
+        // landed (or never will) by then, so pages read from here on are recent enough to
+        // tell adopting from resubmitting, however late in the pass a job is taken.
         let started = now();
         let claim = fastrand::i64(..);
-        let due = inner
-            .jobs
-            .claim_due(started, inner.policy.retry_interval, PASS_SIZE, claim)
-            .await?;
-        let mut pass = Pass {
-            due: due.len(),
-            ..Pass::default()
-        };
-        let oldest = due
-            .iter()
-            .filter(|due| !matches!(due.job.stage, Stage::Finished { .. }))
-            .map(|due| due.job.recorded_at)
-            .min();
-        let listed = match oldest {
-            Some(oldest) => self.list_since(oldest - CLOCK_SKEW, &mut pass).await?,
-            None => Listed::default(),
-        };
-        for due in due {
-            let reference = due.job.reference.clone();
-            if let Err(error) = self.settle(due, claim, &listed, &mut pass).await {
-                tracing::warn!(%reference, error = %error, "reconciling a job failed; it is looked at again later");
-            }
-        }
-        Ok(pass)
-    }
-
-    /// Every job created since `since`, newest first, page by page.
-    async fn list_since(
-        &self,
-        since: OffsetDateTime,
-        pass: &mut Pass,
-    ) -> Result<Listed, TrackerError> {
-        let mut listed = Listed::default();
-        let mut params = ListParams::new().limit(PAGE_SIZE);
+        let mut pass = Pass::default();
+        let mut listing = Listing::default();
         loop {
-            let page = self
-                .inner
-                .client
-                .transcriptions()
-                .list_page(&params)
+            let held_until = now() + inner.policy.retry_interval;
+            let batch = inner
+                .jobs
+                .claim_due(started, held_until, BATCH_SIZE, claim)
                 .await?;
-            pass.pages += 1;
-            let reached_older = page
-                .transcriptions
-                .last()
-                .is_none_or(|oldest| oldest.created_at < since);
-            for job in page.transcriptions {
-                if let Some(reference) = &job.client_reference_id {
-                    listed
-                        .by_reference
-                        .insert(reference.clone(), job.id.clone());
-                }
-                listed.by_id.insert(job.id.clone(), job);
+            pass.due += batch.len();
+            while let Some(params) = listing.next_page(batch.iter().map(|due| &due.job)) {
+                let page = inner.client.transcriptions().list_page(&params).await?;
+                pass.pages += 1;
+                listing.add(page);
             }
-            match page.next_page_cursor {
-                Some(cursor) if !reached_older && !cursor.is_empty() => {
-                    params = params.cursor(cursor);
+            let last = batch.len() < BATCH_SIZE;
+            for due in batch {
+                let reference = due.job.reference.clone();
+                if let Err(error) = self.settle(due, claim, &listing, &mut pass).await {
+                    tracing::warn!(%reference, error = %error, "reconciling a job failed; it is looked at again later");
                 }
-                _ => return Ok(listed),
+            }
+            if last {
+                return Ok(pass);
             }
         }
     }
@@ -519,36 +481,32 @@ impl Tracker {
         &self,
         due: DueJob,
         claim: i64,
-        listed: &Listed,
+        listing: &Listing,
         pass: &mut Pass,
     ) -> Result<(), TrackerError> {
         let inner = &self.inner;
         let now = now();
         let job = &due.job;
         let fetched;
-        let observation = match &job.stage {
-            Stage::Submitting => match listed.by_reference.get(&job.reference) {
-                Some(id) => listed
-                    .by_id
-                    .get(id)
-                    .map_or(Observation::Missing, Observation::Found),
-                None => Observation::Missing,
-            },
-            Stage::Submitted { id, .. } => match listed.by_id.get(id) {
-                Some(found) => Observation::Found(found),
-                None => {
-                    pass.gets += 1;
-                    match inner.client.transcriptions().get(id).await {
-                        Ok(found) => {
-                            fetched = found;
-                            Observation::Found(&fetched)
-                        }
-                        Err(error) if error.is_not_found() => Observation::Missing,
-                        Err(error) => return Err(error.into()),
+        let observation = match (listing.lookup(job), &job.stage) {
+            (Listed::Found(found), _) => Observation::Found(found),
+            (Listed::NotWanted, _) => Observation::NotAsked,
+            // Only a GET tells a submitted job the list no longer holds (deleted, say).
+            (_, Stage::Submitted { id, .. }) => {
+                pass.gets += 1;
+                match inner.client.transcriptions().get(id).await {
+                    Ok(found) => {
+                        fetched = found;
+                        Observation::Found(&fetched)
                     }
+                    Err(error) if error.is_not_found() => Observation::Missing,
+                    Err(error) => return Err(error.into()),
                 }
-            },
-            Stage::Finished { .. } | Stage::Done => Observation::NotAsked,
+            }
+            (Listed::Absent, _) => Observation::Missing,
+            // The pass lists until every job of its batch is found or passed; should the API
+            // end a listing early, the job stays due.
+            (Listed::NotReached, _) => Observation::NotAsked,
         };
         match decide(job, now, observation, &inner.policy) {
             Decision::Wait { until } => {
@@ -764,13 +722,6 @@ enum Created {
     Maybe(String),
     /// The API refused it.
     Refused(soniox_client::Error),
-}
-
-/// What the pages of one pass held.
-#[derive(Debug, Default)]
-struct Listed {
-    by_id: HashMap<TranscriptionId, Transcription>,
-    by_reference: HashMap<String, TranscriptionId>,
 }
 
 fn job_id(job: &crate::reconcile::TrackedJob) -> Option<TranscriptionId> {

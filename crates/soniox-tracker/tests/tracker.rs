@@ -13,7 +13,7 @@ use std::{
 };
 
 use common::TestDatabase;
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use soniox_client::{Client, Upload};
 use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
@@ -70,6 +70,10 @@ async fn setup(emulator: Emulator) -> Setup {
 }
 
 async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
+    setup_with_policy(emulator, handling, quick_policy()).await
+}
+
+async fn setup_with_policy(emulator: Emulator, handling: Handling, policy: Policy) -> Setup {
     let database = TestDatabase::sqlite();
     let store = database.open().await;
     let client = Client::builder()
@@ -98,7 +102,7 @@ async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
     let builder = Tracker::builder(client.clone(), store.clone())
         .webhook_url(url)
         .webhook_auth(HEADER, Secret::new(SECRET))
-        .policy(quick_policy());
+        .policy(policy);
     let tracker = match handling {
         Handling::Plain => {
             builder
@@ -163,6 +167,11 @@ fn emulator() -> soniox_emulator::EmulatorBuilder {
 
 impl Setup {
     async fn submit_all(&self) -> Vec<Submission> {
+        self.submit(JOBS, 1).await
+    }
+
+    /// Submits `jobs` jobs from `tasks` tasks at a time.
+    async fn submit(&self, jobs: usize, tasks: usize) -> Vec<Submission> {
         let audio = soniox_emulator::wav(Duration::from_millis(300));
         let file = self
             .client
@@ -170,12 +179,14 @@ impl Setup {
             .upload(Upload::bytes(audio, "a.wav"))
             .await
             .expect("upload");
-        let mut submissions = Vec::new();
-        for _ in 0..JOBS {
+        let submit = |_| {
             let request = CreateTranscription::builder("stt-async-v5").file_id(file.id.clone());
-            submissions.push(self.tracker.submit(request).await.expect("submit"));
-        }
-        submissions
+            async { self.tracker.submit(request).await.expect("submit") }
+        };
+        futures_util::stream::iter((0..jobs).map(submit))
+            .buffered(tasks)
+            .collect()
+            .await
     }
 
     /// Runs reconciler passes until every job was handled and the tracker has nothing left
@@ -273,6 +284,59 @@ async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
     // Pages, not a GET per job: one page holds every job here.
     assert_eq!(gets, 0);
     assert!(pages <= 10, "{pages} pages");
+    setup.stop().await;
+}
+
+/// A pass over overdue jobs costs the list pages they fill, each read once, however many
+/// batches the pass takes the jobs in (1,000 at a time); a job the pages do not hold costs one
+/// GET. Counted by the emulator, request by request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
+    // Two batches; after one is deleted, the API holds 1,001 jobs: two pages.
+    const OVERDUE: usize = 1_002;
+    let emulator = emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
+        .start()
+        .await
+        .expect("emulator");
+    // Overdue as soon as submitted; each create is waited for, however loaded the machine.
+    let mut policy = Policy::default();
+    policy.webhook_grace = Duration::ZERO;
+    let setup = setup_with_policy(emulator, Handling::Plain, policy).await;
+    let submissions = setup.submit(OVERDUE, 16).await;
+    assert!(
+        submissions
+            .iter()
+            .all(|submission| matches!(submission, Submission::Created { .. }))
+    );
+    setup.emulator.finish_jobs().await;
+    let Submission::Created { id: deleted, .. } = &submissions[OVERDUE / 3] else {
+        panic!("{:?}", submissions[OVERDUE / 3]);
+    };
+    setup
+        .client
+        .transcriptions()
+        .delete(deleted)
+        .await
+        .expect("delete");
+
+    let before = setup.emulator.request_counts();
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    let after = setup.emulator.request_counts();
+    let made = |method, route| after.get(method, route) - before.get(method, route);
+    assert_eq!(
+        (pass.due, pass.pages, pass.gets, pass.handled),
+        (OVERDUE, 2, 1, OVERDUE - 1),
+        "{pass:?}"
+    );
+    assert_eq!(made("GET", "/v1/transcriptions"), 2, "list pages");
+    assert_eq!(made("GET", "/v1/transcriptions/{id}"), 1, "the deleted job");
+    let transcripts = made("GET", "/v1/transcriptions/{id}/transcript");
+    assert_eq!(transcripts, OVERDUE as u64 - 1, "one per handled job");
+    assert_eq!(after.total() - before.total(), 2 + 1 + transcripts);
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!((metrics.lost, metrics.overdue), (1, 0), "{metrics:?}");
+    assert_eq!(setup.seen.lock().expect("seen").len(), OVERDUE - 1);
     setup.stop().await;
 }
 

@@ -8,8 +8,6 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-use std::time::Duration;
-
 use soniox_store::StoreError;
 use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
 
@@ -283,22 +281,23 @@ impl Jobs {
         dispatch!(self, execute(RESCHEDULE, params)).map(drop)
     }
 
-    /// Takes up to `limit` jobs due at `now`, oldest due first, for the pass `claim`: pushes
-    /// their next look to `now + hold`, so that another reconciler on the same database
-    /// leaves them alone meanwhile, and marks them with `claim`, so that a create for one is
-    /// sent only by the pass that took it last ([`Jobs::take`]). Each comes back as it was
-    /// before the push, so the reconciler sees it as due.
+    /// Takes up to `limit` jobs due at `due_at`, oldest due first, for the pass `claim`:
+    /// pushes their next look to `held_until`, so that another reconciler on the same
+    /// database (or this pass's next batch) leaves them alone meanwhile, and marks them with
+    /// `claim`, so that a create for one is sent only by the pass that took it last
+    /// ([`Jobs::take`]). Each comes back as it was before the push, so the reconciler sees it
+    /// as due.
     pub(crate) async fn claim_due(
         &self,
-        now: OffsetDateTime,
-        hold: Duration,
+        due_at: OffsetDateTime,
+        held_until: OffsetDateTime,
         limit: usize,
         claim: i64,
     ) -> Result<Vec<DueJob>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         dispatch!(
             self,
-            claim_due(millis(now), millis(now + hold), limit, claim)
+            claim_due(millis(due_at), millis(held_until), limit, claim)
         )
     }
 
