@@ -311,6 +311,7 @@ impl SqliteStoreBuilder {
     /// Opens and configures the connection and migrates the schema; runs on the writer thread.
     fn connect(&self) -> Result<Connection, StoreError> {
         let mut connection = Connection::open(&self.path).map_err(sqlite_error)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         connection
             .busy_timeout(self.busy_timeout)
             .map_err(sqlite_error)?;
@@ -402,10 +403,21 @@ impl Extra for Box<dyn Closure> {
 type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// The savepoint every closure runs in. Savepoints nest by name, so a closure may create
-/// its own, even one of this name.
+/// its own, even one of this name. Each is run as a cached prepared statement: parsing them
+/// anew for every closure was a fifth of the writer's time under load.
 const SAVEPOINT: &str = "SAVEPOINT soniox_transact";
 const RELEASE: &str = "RELEASE soniox_transact";
-const ROLL_BACK: &str = "ROLLBACK TO soniox_transact; RELEASE soniox_transact";
+const ROLL_BACK: &str = "ROLLBACK TO soniox_transact";
+
+/// Runs one of the savepoint statements above.
+fn savepoint(transaction: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    transaction.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// How many prepared statements the writer keeps: the store's own, the savepoints', and
+/// room for those of the components sharing the file (rusqlite keeps 16 by default, and an
+/// evicted statement is parsed again on its next use).
+const STATEMENT_CACHE: usize = 64;
 
 /// The concrete [`Closure`]: `f` and where its answer goes.
 struct Call<F, T, E> {
@@ -421,7 +433,7 @@ where
 {
     fn run(self: Box<Self>, transaction: &Transaction<'_>) -> (Answer, Result<(), StoreError>) {
         let Self { f, reply } = *self;
-        if let Err(error) = transaction.execute_batch(SAVEPOINT) {
+        if let Err(error) = savepoint(transaction, SAVEPOINT) {
             // Nothing ran: the transaction is as it was, and the batch goes on without `f`.
             return (send(reply, Err(sqlite_error(error))), Ok(()));
         }
@@ -436,9 +448,12 @@ where
             return (send(reply, Err(error())), Err(error()));
         }
         let keep = matches!(ran, Ok(Ok(_)));
-        let sound = transaction
-            .execute_batch(if keep { RELEASE } else { ROLL_BACK })
-            .map_err(sqlite_error);
+        let ended = if keep {
+            savepoint(transaction, RELEASE)
+        } else {
+            savepoint(transaction, ROLL_BACK).and_then(|()| savepoint(transaction, RELEASE))
+        };
+        let sound = ended.map_err(sqlite_error);
         let answer: Answer = match ran {
             Ok(Ok(value)) => Box::new(move |committed| {
                 let _ = reply.send(committed.map(|()| Ok(value)));

@@ -52,6 +52,7 @@
 compile_error!("soniox-tracker needs a database: enable the `sqlite` or the `postgres` feature");
 
 mod database;
+mod events;
 mod handler;
 mod jobs;
 mod listing;

@@ -13,6 +13,7 @@ use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
 
 use crate::{
     Database,
+    events::TrackedEvents,
     handler::{
         BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
     },
@@ -171,12 +172,18 @@ impl TrackerBuilder {
 
     async fn build_boxed(self, handler: BoxedHandler) -> Result<Tracker, TrackerError> {
         let jobs = Jobs::open(&self.database).await?;
+        let counters = Arc::new(Counters::default());
+        let events = Arc::new(TrackedEvents::new(
+            self.database.event_store(),
+            jobs.clone(),
+            Arc::clone(&counters),
+        ));
         // Neither inbox receives requests, so neither verifies: `webhooks` is the template of
         // the inboxes `Tracker::inbox` hands out (they share its counts and running
         // handlers), `polls` handles the finished jobs the reconciler finds.
         let inbox = || {
             Inbox::new(Verifier::dangerous_accept_unauthenticated())
-                .shared_store(self.database.event_store())
+                .shared_store(Arc::clone(&events) as Arc<dyn soniox_store::EventStore>)
                 .handler_deadline(self.handler_deadline)
                 .lease_margin(self.lease_margin)
         };
@@ -192,7 +199,8 @@ impl TrackerBuilder {
                 policy: self.policy,
                 cleanup: self.cleanup,
                 handler,
-                counters: Counters::default(),
+                counters,
+                events,
             }),
         })
     }
@@ -217,7 +225,9 @@ struct Inner {
     policy: Policy,
     cleanup: bool,
     handler: BoxedHandler,
-    counters: Counters,
+    counters: Arc<Counters>,
+    /// The inboxes' event store, which records a job handled as it completes its event.
+    events: Arc<TrackedEvents>,
 }
 
 impl fmt::Debug for Tracker {
@@ -407,15 +417,17 @@ impl Tracker {
             outcome,
         };
         let effect = (inner.handler)(job).await?;
-        let recorded = match effect {
-            Some(effect) => {
-                let event = WebhookEvent::new(id.clone(), webhook_status(status));
-                inner.jobs.done_with(event, now(), effect).await
-            }
-            None => inner.jobs.done(id, now()).await,
-        };
-        recorded.map_err(|e| e.to_string())?;
-        Counters::add(&inner.counters.handled);
+        // The inbox's completion records the job as handled, unless it is recorded here: with
+        // the effect, or before the cleanup deletes what a retry would need.
+        if effect.is_some() || inner.cleanup {
+            let event = WebhookEvent::new(id.clone(), webhook_status(status));
+            inner
+                .jobs
+                .done_with(event.clone(), now(), effect)
+                .await
+                .map_err(|e| e.to_string())?;
+            inner.events.recorded(&event);
+        }
         if inner.cleanup {
             self.clean_up(id, file).await;
         }
@@ -652,20 +664,31 @@ impl Tracker {
         Ok(false)
     }
 
-    /// Marks the job of a verified delivery or a poll finished, then runs the handler.
+    /// Runs the handler for the job of a verified delivery or a poll; should it fail, marks
+    /// the job finished, so that the reconciler tries again after the retry interval.
+    ///
+    /// A success is recorded by the inbox's completion ([`TrackedEvents`]). A handling cut
+    /// short (a crash, a panic, the deadline) leaves the job as it was: its webhook is
+    /// delivered again, and its next poll finds it finished.
     async fn handle_finished(&self, event: &ReceivedEvent) -> Result<(), String> {
         let status = match event.status() {
             WebhookStatus::Completed => TranscriptionStatus::Completed,
             _ => TranscriptionStatus::Error,
         };
-        let now = now();
-        let retry_at = now + self.inner.policy.retry_interval;
-        self.inner
-            .jobs
-            .finished(event.id(), &status, now, retry_at)
-            .await
-            .map_err(|error| error.to_string())?;
-        self.run_handler(event.id(), &status).await
+        let handled = self.run_handler(event.id(), &status).await;
+        if handled.is_err() {
+            let now = now();
+            let retry_at = now + self.inner.policy.retry_interval;
+            if let Err(error) = self
+                .inner
+                .jobs
+                .finished(event.id(), &status, now, retry_at)
+                .await
+            {
+                tracing::warn!(id = %event.id(), %error, "a failed handling could not be scheduled for a retry; the job's next poll retries it");
+            }
+        }
+        handled
     }
 
     /// Runs the reconciler every `every` in a background task until the handle is stopped or

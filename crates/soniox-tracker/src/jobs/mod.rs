@@ -8,8 +8,9 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-use soniox_store::StoreError;
+use soniox_store::{EventStore, StoreError};
 use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
+use soniox_webhook::store::ClaimToken;
 
 use crate::{
     Database, Effect,
@@ -204,32 +205,63 @@ impl Jobs {
         dispatch!(self, execute(DONE, Params::text_at(id.as_str(), now))).map(drop)
     }
 
-    /// Runs `effect`, records the job as handled and its event as done, in one transaction:
-    /// all three commit together, exactly once, or none does.
+    /// Runs `effect` (if any), records the job as handled and its event as done, in one
+    /// transaction: all of them commit together, exactly once, or none does.
     pub(crate) async fn done_with(
         &self,
         event: WebhookEvent,
         now: OffsetDateTime,
-        effect: Effect,
+        effect: Option<Effect>,
     ) -> Result<(), StoreError> {
         let now = millis(now);
-        match (self, effect.0) {
+        match (self, effect.map(|effect| effect.0)) {
             #[cfg(feature = "sqlite")]
-            (Self::Sqlite(jobs), EffectKind::Sqlite(effect)) => {
-                jobs.done_with(event, now, effect).await
+            (Self::Sqlite(jobs), None) => jobs.done_with(event, now, None).await,
+            #[cfg(feature = "sqlite")]
+            (Self::Sqlite(jobs), Some(EffectKind::Sqlite(effect))) => {
+                jobs.done_with(event, now, Some(effect)).await
             }
             #[cfg(feature = "postgres")]
-            (Self::Postgres(jobs), EffectKind::Postgres(effect)) => {
-                jobs.done_with(event, now, effect).await
+            (Self::Postgres(jobs), None) => jobs.done_with(event, now, None).await,
+            #[cfg(feature = "postgres")]
+            (Self::Postgres(jobs), Some(EffectKind::Postgres(effect))) => {
+                jobs.done_with(event, now, Some(effect)).await
             }
             #[cfg(all(feature = "sqlite", feature = "postgres"))]
-            (jobs, effect) => Err(StoreError::unavailable(format!(
+            (jobs, Some(effect)) => Err(StoreError::unavailable(format!(
                 "the handler returned an effect for {}, but the tracker keeps its jobs in {}: \
                  make the effect with Effect::{}",
                 effect.database(),
                 jobs.database(),
                 jobs.database().to_ascii_lowercase()
             ))),
+        }
+    }
+
+    /// Records the job of `event`, claimed as `token` in `events`, as handled and the event as
+    /// done. SQLite does both in one transaction: one operation of its single writer. The
+    /// PostgreSQL store completes the events of concurrent handlings in one batched
+    /// statement, which the job's update goes beside; either committing alone is repaired
+    /// later (a redelivery finds the event claimable and is handled again; a poll finds the
+    /// event done and marks the job).
+    pub(crate) async fn complete(
+        &self,
+        event: &WebhookEvent,
+        token: ClaimToken,
+        events: &dyn EventStore,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(jobs) => {
+                let _ = (token, events);
+                jobs.done_with(event.clone(), millis(now), None).await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => {
+                let done = self.done(&event.id, now);
+                tokio::try_join!(done, events.complete(event, token)).map(drop)
+            }
         }
     }
 

@@ -51,13 +51,15 @@ impl PostgresJobs {
         &self,
         event: WebhookEvent,
         now: i64,
-        effect: PostgresEffect,
+        effect: Option<PostgresEffect>,
     ) -> Result<(), StoreError> {
         let done = Params::TextAt(event.id.as_str().to_owned(), now);
         self.db
             .transact(move |tx| {
                 Box::pin(async move {
-                    effect(tx).await?;
+                    if let Some(effect) = effect {
+                        effect(tx).await?;
+                    }
                     tx.execute(DONE, &values(&done)).await?;
                     PostgresStore::complete_in(tx, &event).await
                 })

@@ -45,10 +45,12 @@ impl SqliteJobs {
         &self,
         event: WebhookEvent,
         now: i64,
-        effect: SqliteEffect,
+        effect: Option<SqliteEffect>,
     ) -> Result<(), StoreError> {
         self.run(move |tx| {
-            effect(tx)?;
+            if let Some(effect) = effect {
+                effect(tx)?;
+            }
             execute(tx, DONE, &Params::TextAt(event.id.as_str().to_owned(), now))?;
             SqliteStore::complete_in(tx, &event)
         })

@@ -1,0 +1,87 @@
+//! The event store the tracker's inboxes claim in: the database's own, with a completion
+//! that also records the job as handled.
+//!
+//! An inbox completes an event once its handler returned `Ok`. Recording the job as done in
+//! a write of its own beside that completion would cost SQLite's single writer one more
+//! operation per job; here both are one transaction. A handling that already recorded the
+//! job and completed its event in its own transaction (an [`Effect`](crate::Effect)'s, or
+//! before a cleanup) leaves a mark, and the inbox's completion then writes nothing.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use soniox_store::{EventStore, StoreError};
+use soniox_types::{OffsetDateTime, WebhookEvent};
+use soniox_webhook::store::{Claim, ClaimToken, StoreFuture};
+
+use crate::{jobs::Jobs, metrics::Counters};
+
+/// The tracker's event store; see the [module docs](self).
+pub(crate) struct TrackedEvents {
+    store: Arc<dyn EventStore>,
+    jobs: Jobs,
+    counters: Arc<Counters>,
+    /// Events completed in a handling's own transaction, whose inbox completion is still to
+    /// come: `(transcription id, status)`.
+    recorded: Mutex<HashSet<(String, String)>>,
+}
+
+fn key(event: &WebhookEvent) -> (String, String) {
+    (
+        event.id.as_str().to_owned(),
+        event.status.as_str().to_owned(),
+    )
+}
+
+impl TrackedEvents {
+    pub(crate) fn new(store: Arc<dyn EventStore>, jobs: Jobs, counters: Arc<Counters>) -> Self {
+        Self {
+            store,
+            jobs,
+            counters,
+            recorded: Mutex::default(),
+        }
+    }
+
+    /// Notes that `event` and its job were recorded done in a handling's own transaction.
+    pub(crate) fn recorded(&self, event: &WebhookEvent) {
+        self.marks().insert(key(event));
+    }
+
+    /// Whether `event` was marked, forgetting the mark.
+    fn take_mark(&self, event: &WebhookEvent) -> bool {
+        self.marks().remove(&key(event))
+    }
+
+    fn marks(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl EventStore for TrackedEvents {
+    fn claim<'a>(&'a self, event: &'a WebhookEvent, lease: Duration) -> StoreFuture<'a, Claim> {
+        self.store.claim(event, lease)
+    }
+
+    fn complete<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if !self.take_mark(event) {
+                self.jobs
+                    .complete(event, token, &*self.store, OffsetDateTime::now_utc())
+                    .await?;
+            }
+            Counters::add(&self.counters.handled);
+            Ok::<(), StoreError>(())
+        })
+    }
+
+    fn release<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
+        // A handling that recorded its job done and then ran out of time: its event is done
+        // and the store leaves it so; only the mark is to go.
+        self.take_mark(event);
+        self.store.release(event, token)
+    }
+}
