@@ -1,0 +1,360 @@
+//! `soniox transcribe`: upload (or point at a URL), create the job, wait, print the
+//! transcript, and delete what was created unless `--keep`.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Args;
+use soniox_client::{Client, Upload, WaitOptions, Webhook};
+use soniox_types::{
+    CreateTranscription, DEFAULT_ASYNC_MODEL, DEFAULT_WEBHOOK_HEADER, FileId, StructuredContext,
+    Transcript, Transcription, TranscriptionId, TranscriptionStatus, Translation,
+    WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV,
+};
+
+use crate::{
+    context::Context,
+    duration::parse_duration,
+    failure::{Failure, Kind},
+    progress,
+    render::{Format, render},
+};
+
+/// How long cleanup after Ctrl-C or a failure may take before it is given up.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Transcribe audio files or URLs.
+#[derive(Debug, Args)]
+pub(crate) struct TranscribeArgs {
+    /// Audio files to upload, or http(s) URLs for Soniox to fetch.
+    #[arg(required = true, value_name = "PATH|URL")]
+    inputs: Vec<String>,
+
+    /// The model.
+    #[arg(long, default_value = DEFAULT_ASYNC_MODEL)]
+    model: String,
+
+    /// Languages the audio probably contains, comma-separated (`en,es`).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    language_hints: Vec<String>,
+
+    /// Tell speakers apart.
+    #[arg(long)]
+    diarize: bool,
+
+    /// Tag each token with its language.
+    #[arg(long)]
+    identify_language: bool,
+
+    /// Translate everything into this language.
+    #[arg(long, value_name = "LANG", conflicts_with = "translate_between")]
+    translate_to: Option<String>,
+
+    /// Translate between two languages, each into the other (`en,es`).
+    #[arg(long, value_name = "A,B", value_delimiter = ',', num_args = 1)]
+    translate_between: Vec<String>,
+
+    /// Reference text about the audio, to improve accuracy.
+    #[arg(long, value_name = "TEXT")]
+    context_text: Option<String>,
+
+    /// Have Soniox POST `{id, status}` here when the job finishes.
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+
+    /// The header that carries the webhook secret.
+    #[arg(long, value_name = "NAME", env = WEBHOOK_HEADER_ENV)]
+    webhook_header: Option<String>,
+
+    /// The webhook secret, sent in the webhook header with every delivery.
+    #[arg(long, value_name = "SECRET", env = WEBHOOK_SECRET_ENV, hide_env_values = true)]
+    webhook_secret: Option<String>,
+
+    /// Metadata added to the webhook URL's query (repeat for several).
+    #[arg(long = "webhook-meta", value_name = "KEY=VALUE", value_parser = parse_pair, requires = "webhook_url")]
+    webhook_meta: Vec<(String, String)>,
+
+    /// Create the jobs and print their ids without waiting.
+    #[arg(long)]
+    no_wait: bool,
+
+    /// How to print the transcript [default: text, or json with --json].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+
+    /// Write the transcript to FILE instead of stdout (one input only).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Keep the transcription and the uploaded file instead of deleting them.
+    #[arg(long)]
+    keep: bool,
+
+    /// The first interval between polls while waiting; it grows up to 30 s
+    /// [default: 1s, 100ms with --emulator].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    poll_interval: Option<Duration>,
+}
+
+/// Parses `key=value`.
+pub(crate) fn parse_pair(value: &str) -> Result<(String, String), String> {
+    value
+        .split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| format!("`{value}` is not KEY=VALUE"))
+}
+
+/// What was created for one input, to delete afterwards.
+#[derive(Debug, Default)]
+struct Created {
+    file: Option<FileId>,
+    transcription: Option<TranscriptionId>,
+}
+
+/// What one input gave.
+enum Done {
+    Submitted(Box<Transcription>),
+    Transcribed(Transcript),
+}
+
+pub(crate) async fn run(context: &mut Context, args: TranscribeArgs) -> Result<(), Failure> {
+    if args.output.is_some() && args.inputs.len() > 1 {
+        return Err(Failure::usage(
+            "--output takes one input; run once per input",
+        ));
+    }
+    if !args.translate_between.is_empty() && args.translate_between.len() != 2 {
+        return Err(Failure::usage(
+            "--translate-between takes two languages: A,B",
+        ));
+    }
+    let webhook = webhook(&args)?;
+    let client = context.client().await?;
+    let format = Format::or_default(args.format, context.output.json());
+    let several = args.inputs.len() > 1;
+    for input in &args.inputs {
+        let mut created = Created::default();
+        let result = transcribe_one(
+            context,
+            &client,
+            &args,
+            webhook.as_ref(),
+            input,
+            &mut created,
+        )
+        .await;
+        let submitted = matches!(result, Ok(Done::Submitted(_)));
+        if args.keep || submitted {
+            if args.keep {
+                note_kept(context, &created);
+            }
+        } else {
+            clean_up(context, &client, created).await;
+        }
+        match result? {
+            Done::Submitted(transcription) => context
+                .output
+                .record(&transcription, || transcription.id.to_string())?,
+            Done::Transcribed(transcript) => {
+                let text = render(&transcript, format)?;
+                if let Some(path) = &args.output {
+                    tokio::fs::write(path, text)
+                        .await
+                        .map_err(|error| Failure::io(path.display(), &error))?;
+                } else {
+                    if several && format != Format::Json {
+                        context.output.line(&format!("==> {input} <=="))?;
+                    }
+                    context.output.text(&text)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn webhook(args: &TranscribeArgs) -> Result<Option<Webhook>, Failure> {
+    let Some(url) = &args.webhook_url else {
+        return Ok(None);
+    };
+    let mut webhook = Webhook::new(url.clone());
+    for (key, value) in &args.webhook_meta {
+        webhook = webhook.metadata(key.clone(), value.clone());
+    }
+    match (&args.webhook_secret, &args.webhook_header) {
+        (Some(secret), header) => {
+            let header = header
+                .clone()
+                .unwrap_or_else(|| DEFAULT_WEBHOOK_HEADER.to_owned());
+            webhook = webhook.auth(header, secret.clone());
+        }
+        (None, Some(_)) => {
+            return Err(Failure::usage(
+                "--webhook-header needs --webhook-secret (or SONIOX_API_WEBHOOK_SECRET)",
+            ));
+        }
+        (None, None) => {}
+    }
+    Ok(Some(webhook))
+}
+
+async fn transcribe_one(
+    context: &Context,
+    client: &Client,
+    args: &TranscribeArgs,
+    webhook: Option<&Webhook>,
+    input: &str,
+    created: &mut Created,
+) -> Result<Done, Failure> {
+    let interrupt = &context.interrupt;
+    let output = context.output;
+    let mut builder = CreateTranscription::builder(args.model.clone());
+    if is_url(input) {
+        builder = builder.audio_url(input);
+    } else {
+        let path = PathBuf::from(input);
+        let name = path.file_name().map_or_else(
+            || input.to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let bar = progress::upload_bar(output, &name);
+        let progress = bar.clone();
+        let upload = Upload::path(&path).on_progress(move |sent, total| {
+            progress.set_length(total);
+            progress.set_position(sent);
+        });
+        let uploaded = interrupt.guard(client.files().upload(upload)).await;
+        bar.finish_and_clear();
+        let file = match uploaded {
+            None => return Err(Failure::interrupted()),
+            Some(Err(soniox_client::Error::Io(error))) => return Err(Failure::io(input, &error)),
+            Some(result) => result?,
+        };
+        created.file = Some(file.id.clone());
+        builder = builder.file_id(file.id);
+    }
+    if !args.language_hints.is_empty() {
+        builder = builder.language_hints(args.language_hints.iter().cloned());
+    }
+    if args.diarize {
+        builder = builder.speaker_diarization(true);
+    }
+    if args.identify_language {
+        builder = builder.language_identification(true);
+    }
+    if let Some(target) = &args.translate_to {
+        builder = builder.translation(Translation::one_way(target.clone()));
+    }
+    if let [a, b] = args.translate_between.as_slice() {
+        builder = builder.translation(Translation::two_way(a.clone(), b.clone()));
+    }
+    if let Some(text) = &args.context_text {
+        builder = builder.context(StructuredContext::new().text(text.clone()));
+    }
+    if let Some(webhook) = webhook {
+        builder = webhook.apply(builder)?;
+    }
+    let request = builder.build().map_err(soniox_client::Error::from)?;
+    // Not raced with Ctrl-C: a create cut off mid-flight might leave a job we do not know
+    // about; it is short, and the interrupt is checked right after.
+    let transcription = client.transcriptions().create(&request).await?;
+    created.transcription = Some(transcription.id.clone());
+    if interrupt.is_set() {
+        return Err(Failure::interrupted());
+    }
+    if args.no_wait {
+        return Ok(Done::Submitted(Box::new(transcription)));
+    }
+    let spinner = progress::spinner(
+        output,
+        format!("{} {}", transcription.id, transcription.status),
+    );
+    let status = spinner.clone();
+    let id = transcription.id.clone();
+    let wait = WaitOptions::new()
+        .initial_interval(
+            args.poll_interval
+                .unwrap_or_else(|| context.default_poll_interval()),
+        )
+        .on_status_change(move |job| status.set_message(format!("{id} {}", job.status)));
+    let finished = interrupt
+        .guard(client.transcriptions().wait(&transcription.id, wait))
+        .await;
+    spinner.finish_and_clear();
+    let finished = finished.ok_or_else(Failure::interrupted)??;
+    if finished.status == TranscriptionStatus::Error {
+        return Err(Failure::new(
+            Kind::JobFailed,
+            format!(
+                "transcription {} failed: {}: {}",
+                finished.id,
+                finished.error_type.as_deref().unwrap_or("unknown"),
+                finished.error_message.as_deref().unwrap_or("no message"),
+            ),
+        ));
+    }
+    let transcript = interrupt
+        .guard(client.transcriptions().transcript(&finished.id))
+        .await
+        .ok_or_else(Failure::interrupted)??;
+    Ok(Done::Transcribed(transcript))
+}
+
+fn is_url(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://")
+}
+
+fn note_kept(context: &Context, created: &Created) {
+    if let Some(id) = &created.transcription {
+        context.output.note(&format!("kept transcription {id}"));
+    }
+    if let Some(id) = &created.file {
+        context.output.note(&format!("kept file {id}"));
+    }
+}
+
+/// Deletes the transcription, then the file. A job still processing cannot be deleted (the
+/// API answers 409): say how to delete it later instead.
+async fn clean_up(context: &Context, client: &Client, created: Created) {
+    let output = context.output;
+    let work = async {
+        if let Some(id) = created.transcription {
+            match client.transcriptions().delete(&id).await {
+                Ok(()) => tracing::info!(transcription = %id, "deleted"),
+                Err(error) if error.is_invalid_state() => output.note(&format!(
+                    "transcription {id} is still processing; delete it later with \
+                     `soniox transcriptions delete {id}`"
+                )),
+                Err(error) => output.note(&format!(
+                    "warning: could not delete transcription {id}: {}",
+                    Failure::from(error).line()
+                )),
+            }
+        }
+        if let Some(id) = created.file {
+            match client.files().delete(&id).await {
+                Ok(()) => tracing::info!(file = %id, "deleted"),
+                Err(error) => output.note(&format!(
+                    "warning: could not delete file {id}: {}",
+                    Failure::from(error).line()
+                )),
+            }
+        }
+    };
+    if tokio::time::timeout(CLEANUP_TIMEOUT, work).await.is_err() {
+        output.note("warning: cleanup took too long and was abandoned");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs() {
+        assert_eq!(parse_pair("a=b=c"), Ok(("a".to_owned(), "b=c".to_owned())));
+        assert_eq!(parse_pair("a="), Ok(("a".to_owned(), String::new())));
+        assert!(parse_pair("=b").is_err());
+        assert!(parse_pair("ab").is_err());
+    }
+}

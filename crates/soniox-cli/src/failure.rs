@@ -1,0 +1,190 @@
+//! Why a command failed, the one line that says so on stderr, and the exit code.
+
+use std::{error::Error as _, fmt, process::ExitCode};
+
+use soniox_client::Error as ClientError;
+
+/// The exit codes, documented in the crate guide and in `soniox --help`.
+pub(crate) mod code {
+    /// Anything else: a local file that cannot be read or written, a wait that timed out.
+    pub(crate) const FAILURE: u8 = 1;
+    /// Bad arguments, a missing API key, a request that breaks a documented limit.
+    pub(crate) const USAGE: u8 = 2;
+    /// The API answered with an error.
+    pub(crate) const API: u8 = 3;
+    /// The API could not be reached, or stopped answering.
+    pub(crate) const NETWORK: u8 = 4;
+    /// A transcription ended with status `error`.
+    pub(crate) const JOB_FAILED: u8 = 5;
+    /// Ctrl-C (or SIGTERM) stopped the command.
+    pub(crate) const INTERRUPTED: u8 = 130;
+}
+
+/// What kind of failure, which decides the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Other,
+    Usage,
+    Api,
+    Network,
+    JobFailed,
+    Interrupted,
+}
+
+impl Kind {
+    fn code(self) -> u8 {
+        match self {
+            Kind::Other => code::FAILURE,
+            Kind::Usage => code::USAGE,
+            Kind::Api => code::API,
+            Kind::Network => code::NETWORK,
+            Kind::JobFailed => code::JOB_FAILED,
+            Kind::Interrupted => code::INTERRUPTED,
+        }
+    }
+}
+
+/// A failed command: its kind and one line for stderr (never a secret: every message is
+/// built from errors that redact them).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    kind: Kind,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+
+    pub(crate) fn other(message: impl Into<String>) -> Self {
+        Self::new(Kind::Other, message)
+    }
+
+    pub(crate) fn interrupted() -> Self {
+        Self::new(Kind::Interrupted, "interrupted")
+    }
+
+    /// A local I/O failure about `what` (a path, "stdout").
+    pub(crate) fn io(what: impl fmt::Display, error: &std::io::Error) -> Self {
+        Self::other(format!("{what}: {error}"))
+    }
+
+    #[cfg(test)]
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.kind.code())
+    }
+
+    /// The line printed on stderr: one line whatever the message held.
+    pub(crate) fn line(&self) -> String {
+        let message = self
+            .message
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!("error: {message}")
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        let kind = match &error {
+            ClientError::Api { .. } | ClientError::UnexpectedResponse { .. } => Kind::Api,
+            ClientError::Decode { .. } => Kind::Api,
+            ClientError::Transport(_) | ClientError::Timeout(_) => Kind::Network,
+            ClientError::Validation(_)
+            | ClientError::FileTooLarge { .. }
+            | ClientError::Config(_) => Kind::Usage,
+            ClientError::TranscriptionFailed { .. } => Kind::JobFailed,
+            _ => Kind::Other,
+        };
+        Failure::new(kind, describe(&error))
+    }
+}
+
+/// The client error with what the API said (type, message, validation locations, request
+/// id) and, for network errors, the underlying cause (reqwest's own line names only the URL).
+fn describe(error: &ClientError) -> String {
+    match error {
+        ClientError::Api { body, .. } => {
+            let mut line = format!("API error {body}");
+            if let Some(request_id) = &body.request_id {
+                line.push_str(&format!(" (request id {request_id})"));
+            }
+            line
+        }
+        ClientError::UnexpectedResponse {
+            request_id: Some(request_id),
+            ..
+        } => format!("{error} (request id {request_id})"),
+        ClientError::Transport(_) | ClientError::Timeout(_) => {
+            let mut line = error.to_string();
+            let mut source = error.source().and_then(|source| source.source());
+            while let Some(cause) = source {
+                line.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            line
+        }
+        _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soniox_types::{ApiError, ApiErrorType, ValidationErrorDetail};
+
+    #[test]
+    fn api_errors_name_type_locations_and_request_id() {
+        let body = ApiError::new(
+            400,
+            ApiErrorType::InvalidRequest,
+            "Invalid request.\nTry again.",
+        )
+        .with_validation_errors(vec![ValidationErrorDetail::new(
+            "string_too_long",
+            "body.payload.model",
+            "too long",
+        )])
+        .with_request_id("req-1");
+        let failure = Failure::from(ClientError::Api {
+            status: http::StatusCode::BAD_REQUEST,
+            body: Box::new(body),
+        });
+        assert_eq!(failure.kind(), Kind::Api);
+        assert_eq!(
+            failure.line(),
+            "error: API error 400 invalid_request: Invalid request. Try again.; \
+             body.payload.model: too long (request id req-1)"
+        );
+    }
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let kinds = [
+            Kind::Other,
+            Kind::Usage,
+            Kind::Api,
+            Kind::Network,
+            Kind::JobFailed,
+            Kind::Interrupted,
+        ];
+        let mut codes: Vec<u8> = kinds.iter().map(|kind| kind.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&0));
+    }
+}

@@ -1,0 +1,126 @@
+//! `soniox`: the Soniox Speech-to-Text async API from the command line.
+//!
+//! ```text
+//! soniox --emulator transcribe call.wav            # no key, no network: an embedded emulator
+//! soniox transcribe call.wav --format srt -o call.srt
+//! soniox transcriptions list --json
+//! soniox webhook listen --addr 127.0.0.1:8080 --secret s3cr3t
+//! soniox emulator --addr 127.0.0.1:8000
+//! ```
+//!
+//! # Global options
+//!
+//! `--api-key` (or `SONIOX_API_KEY`), `--base-url` (or `SONIOX_API_BASE_URL`), `--emulator`
+//! (run the command against a fresh embedded emulator), `--json` (results as one JSON object
+//! per line), `-q` (no progress or notes), `-v` (more logs). Results go to stdout; progress,
+//! notes and logs go to stderr, and progress is drawn only when stderr is a terminal.
+//!
+//! # Exit codes
+//!
+//! | Code | Meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure (a local file, a wait that timed out) |
+//! | 2 | usage: bad arguments, no API key, a request that breaks a documented limit |
+//! | 3 | the API answered with an error |
+//! | 4 | network: the API could not be reached |
+//! | 5 | a transcription ended with status `error` |
+//! | 130 | interrupted by Ctrl-C or SIGTERM |
+//!
+//! A failure prints one line on stderr: `error: ...`, with the API's error type, message,
+//! validation locations and request id when the API answered.
+
+mod commands;
+mod context;
+mod duration;
+mod failure;
+mod interrupt;
+mod output;
+mod progress;
+mod render;
+
+use std::{io::Write as _, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    commands::{emulator, transcribe},
+    context::{Context, GlobalArgs},
+    failure::Failure,
+    interrupt::Interrupt,
+};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 other failure, 2 usage, 3 API error, 4 network error,
+5 transcription failed, 130 interrupted.";
+
+/// The Soniox Speech-to-Text async API from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "soniox", version, after_help = AFTER_HELP, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Transcribe audio files or URLs and print the transcripts.
+    Transcribe(transcribe::TranscribeArgs),
+    /// Run a local Soniox API (the same as the `soniox-emulator` binary).
+    Emulator(emulator::EmulatorArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are "errors" that print to stdout and exit 0.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(failure::code::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(cli.global.log_level())
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return report(&Failure::other(format!(
+                "cannot start the runtime: {error}"
+            )));
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => report(&failure),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let interrupt = Interrupt::install();
+    let mut context = Context::new(cli.global, interrupt);
+    let result = match cli.command {
+        Command::Transcribe(args) => transcribe::run(&mut context, args).await,
+        Command::Emulator(args) => emulator::run(args, &context.output, &context.interrupt).await,
+    };
+    context.finish().await;
+    result
+}
+
+fn report(failure: &Failure) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "{}", failure.line());
+    failure.exit_code()
+}

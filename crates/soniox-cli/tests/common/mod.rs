@@ -1,0 +1,141 @@
+//! Running the built `soniox` binary against an emulator started in the test.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use futures_util::TryStreamExt as _;
+use soniox_client::Client;
+use soniox_emulator::{Emulator, JobClock};
+use soniox_types::ListParams;
+
+/// The key the test emulators accept.
+pub const KEY: &str = "test-key";
+
+/// The variables the binary reads, removed so the caller's environment cannot leak in.
+const SONIOX_VARS: [&str; 5] = [
+    "SONIOX_API_KEY",
+    "SONIOX_API_BASE_URL",
+    "SONIOX_API_WEBHOOK_SECRET",
+    "SONIOX_API_WEBHOOK_HEADER",
+    "SONIOX_EMULATOR_API_KEYS",
+];
+
+/// What a run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &str {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+        &self.stdout
+    }
+
+    #[track_caller]
+    pub fn failure(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert_eq!(self.stderr.lines().count(), 1, "one line: {}", self.stderr);
+        self.stderr.trim_end()
+    }
+}
+
+/// The binary with a clean environment.
+pub fn command(args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_soniox"));
+    for var in SONIOX_VARS {
+        command.env_remove(var);
+    }
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs the binary with `args` and a clean environment.
+pub async fn soniox(args: &[&str]) -> Run {
+    finish(command(args)).await
+}
+
+/// Runs the binary against `emulator`, with its URL and key in the environment.
+pub async fn soniox_at(emulator: &Emulator, args: &[&str]) -> Run {
+    finish(at(emulator, args)).await
+}
+
+/// The command for `args` against `emulator`.
+pub fn at(emulator: &Emulator, args: &[&str]) -> tokio::process::Command {
+    let mut command = command(args);
+    command
+        .env("SONIOX_API_BASE_URL", emulator.base_url())
+        .env("SONIOX_API_KEY", KEY);
+    command
+}
+
+pub async fn finish(mut command: tokio::process::Command) -> Run {
+    let output = command.output().await.expect("the binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// An emulator whose jobs finish at once, accepting only [`KEY`].
+pub async fn emulator() -> Emulator {
+    emulator_with(JobClock::Fixed(Duration::ZERO)).await
+}
+
+pub async fn emulator_with(clock: JobClock) -> Emulator {
+    Emulator::builder()
+        .api_key(KEY)
+        .job_clock(clock)
+        .webhook_retry_schedule([Duration::ZERO, Duration::from_millis(50)])
+        .start()
+        .await
+        .expect("the emulator starts")
+}
+
+/// A client of `emulator`, to look at what the binary left behind.
+pub fn client(emulator: &Emulator) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .build()
+        .expect("client")
+}
+
+/// How many files and transcriptions `emulator` holds.
+pub async fn held(emulator: &Emulator) -> (usize, usize) {
+    let client = client(emulator);
+    let files: Vec<_> = client
+        .files()
+        .list(ListParams::new())
+        .try_collect()
+        .await
+        .expect("files");
+    let jobs: Vec<_> = client
+        .transcriptions()
+        .list(ListParams::new())
+        .try_collect()
+        .await
+        .expect("transcriptions");
+    (files.len(), jobs.len())
+}
+
+/// Writes a WAV of `seconds` into `dir` and returns its path as a string.
+pub fn wav(dir: &Path, name: &str, seconds: u64) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, soniox_emulator::wav(Duration::from_secs(seconds))).expect("write wav");
+    path.to_str().expect("utf-8 path").to_owned()
+}

@@ -1,0 +1,280 @@
+//! `soniox transcribe` end to end: formats, output file, keep, no-wait, errors, Ctrl-C.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{KEY, at, emulator, emulator_with, held, soniox, soniox_at, wav};
+use soniox_emulator::JobClock;
+
+const SCRIPT: &str = "Hello there. How are you today? I am fine, thanks for asking.";
+
+/// An emulator with a scripted transcript for a 3-second WAV at `dir/call.wav`.
+async fn scripted(dir: &std::path::Path) -> (soniox_emulator::Emulator, String) {
+    let emulator = emulator().await;
+    let path = wav(dir, "call.wav", 3);
+    emulator.script_transcript_for(&std::fs::read(&path).expect("read"), SCRIPT);
+    (emulator, path)
+}
+
+#[tokio::test]
+async fn formats_are_pinned_and_nothing_is_left_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+    for format in ["text", "srt", "vtt", "speakers"] {
+        let run = soniox_at(
+            &emulator,
+            &[
+                "transcribe",
+                &path,
+                "--diarize",
+                "--format",
+                format,
+                "--poll-interval",
+                "10ms",
+            ],
+        )
+        .await;
+        insta::assert_snapshot!(format!("transcribe_{format}"), run.success());
+        assert_eq!(
+            run.stderr, "",
+            "nothing on stderr when it is not a terminal"
+        );
+    }
+    let run = soniox_at(
+        &emulator,
+        &["--json", "transcribe", &path, "--poll-interval", "10ms"],
+    )
+    .await;
+    let transcript: serde_json::Value = serde_json::from_str(run.success()).expect("one JSON line");
+    assert_eq!(transcript["text"].as_str().map(str::trim), Some(SCRIPT));
+    assert!(
+        transcript["tokens"]
+            .as_array()
+            .is_some_and(|tokens| !tokens.is_empty())
+    );
+    assert_eq!(
+        held(&emulator).await,
+        (0, 0),
+        "uploads and jobs are deleted"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn output_file_keep_and_several_inputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+    let out = dir.path().join("call.srt");
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            &path,
+            "--format",
+            "srt",
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--keep",
+            "--poll-interval",
+            "10ms",
+        ],
+    )
+    .await;
+    assert_eq!(run.success(), "");
+    let srt = std::fs::read_to_string(&out).expect("written");
+    assert!(srt.starts_with("1\n00:00:00,"), "{srt}");
+    assert!(run.stderr.contains("kept transcription"), "{}", run.stderr);
+    assert_eq!(
+        held(&emulator).await,
+        (1, 1),
+        "--keep keeps the upload and the job"
+    );
+
+    let other = wav(dir.path(), "other.wav", 1);
+    let run = soniox_at(
+        &emulator,
+        &["transcribe", &path, &other, "--poll-interval", "10ms"],
+    )
+    .await;
+    let stdout = run.success();
+    assert!(
+        stdout.starts_with(&format!("==> {path} <==\n{SCRIPT}\n==> {other} <==\n")),
+        "{stdout}"
+    );
+
+    let run = soniox_at(&emulator, &["transcribe", &path, &other, "-o", "x.txt"]).await;
+    assert!(run.failure(2).contains("--output takes one input"));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_wait_prints_the_job_and_leaves_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            &path,
+            "--no-wait",
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+            "--webhook-secret",
+            "s3cr3t",
+            "--webhook-meta",
+            "order=42",
+        ],
+    )
+    .await;
+    let id = run.success().trim().to_owned();
+    let job = common::client(&emulator)
+        .transcriptions()
+        .get(&soniox_types::TranscriptionId::new(id))
+        .await
+        .expect("the job exists");
+    assert_eq!(
+        job.webhook_url.as_deref(),
+        Some("http://127.0.0.1:9/hook?order=42")
+    );
+    assert_eq!(
+        job.webhook_auth_header_name.as_deref(),
+        Some("X-Soniox-Webhook-Secret")
+    );
+
+    let run = soniox_at(&emulator, &["--json", "transcribe", &path, "--no-wait"]).await;
+    let job: serde_json::Value = serde_json::from_str(run.success()).expect("JSON line");
+    assert_eq!(job["status"], "queued");
+    assert!(!run.stdout.contains("s3cr3t"));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_embedded_emulator_needs_no_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = wav(dir.path(), "a.wav", 2);
+    let run = soniox(&["--emulator", "transcribe", &path, "--format", "vtt"]).await;
+    assert!(
+        run.success().starts_with("WEBVTT\n\n00:00:00.000 --> "),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn errors_are_one_line_with_distinct_exit_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+
+    let run = soniox(&["transcribe", &path]).await;
+    assert_eq!(
+        run.failure(2),
+        "error: no API key: pass --api-key or set SONIOX_API_KEY (or use --emulator)"
+    );
+
+    let long = "m".repeat(40);
+    let run = soniox_at(&emulator, &["transcribe", &path, "--model", &long]).await;
+    assert_eq!(
+        run.failure(2),
+        "error: invalid request: body.payload.model: String should have at most 32 characters"
+    );
+
+    let run = soniox_at(&emulator, &["--api-key", "wrong", "transcribe", &path]).await;
+    let line = run.failure(3);
+    assert!(
+        line.starts_with("error: API error 401 unauthenticated: "),
+        "{line}"
+    );
+    assert!(line.contains("(request id "), "{line}");
+    assert!(!line.contains("wrong"), "the key never shows: {line}");
+
+    let run = soniox_at(
+        &emulator,
+        &["transcribe", &path, "--model", "no-such-model"],
+    )
+    .await;
+    let line = run.failure(3);
+    assert!(
+        line.starts_with("error: API error 400 invalid_request: "),
+        "{line}"
+    );
+
+    let run = soniox(&[
+        "--api-key",
+        KEY,
+        "--base-url",
+        "http://127.0.0.1:1",
+        "transcribe",
+        &path,
+    ])
+    .await;
+    assert!(
+        run.failure(4).contains("Connection refused"),
+        "{}",
+        run.stderr
+    );
+
+    let run = soniox_at(&emulator, &["transcribe", "/no/such/file.wav"]).await;
+    assert!(
+        run.failure(1).starts_with("error: /no/such/file.wav: "),
+        "{}",
+        run.stderr
+    );
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not audio at all").expect("write");
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            text.to_str().expect("utf-8"),
+            "--poll-interval",
+            "10ms",
+        ],
+    )
+    .await;
+    assert!(
+        run.failure(5).starts_with("error: transcription "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        held(&emulator).await,
+        (0, 0),
+        "a failed job is cleaned up too"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator_with(JobClock::Manual).await;
+    let path = wav(dir.path(), "a.wav", 1);
+    let child = at(&emulator, &["transcribe", &path, "--poll-interval", "10ms"])
+        .spawn()
+        .expect("spawn");
+    // Waiting has begun once the job has been polled.
+    while emulator
+        .request_counts()
+        .get("GET", "/v1/transcriptions/{id}")
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = child.id().expect("pid").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let output = child.wait_with_output().await.expect("exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.ends_with("error: interrupted\n"), "{stderr}");
+    // A queued job cannot be deleted; the upload is, and the way to delete the job is shown.
+    assert!(stderr.contains("soniox transcriptions delete"), "{stderr}");
+    assert_eq!(held(&emulator).await, (0, 1));
+    emulator.shutdown().await;
+}
