@@ -77,6 +77,14 @@ impl Failure {
         Self::other(format!("{what}: {error}"))
     }
 
+    /// A client error about `what` (a path): local I/O errors name it.
+    pub(crate) fn about(what: impl fmt::Display, error: ClientError) -> Self {
+        match error {
+            ClientError::Io(error) => Self::io(what, &error),
+            other => other.into(),
+        }
+    }
+
     #[cfg(test)]
     fn kind(&self) -> Kind {
         self.kind

@@ -35,6 +35,8 @@ mod context;
 mod duration;
 mod failure;
 mod interrupt;
+mod job;
+mod listing;
 mod output;
 mod progress;
 mod render;
@@ -44,7 +46,7 @@ use std::{io::Write as _, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{emulator, transcribe},
+    commands::{account, emulator, files, transcribe, transcriptions},
     context::{Context, GlobalArgs},
     failure::Failure,
     interrupt::Interrupt,
@@ -69,6 +71,14 @@ struct Cli {
 enum Command {
     /// Transcribe audio files or URLs and print the transcripts.
     Transcribe(transcribe::TranscribeArgs),
+    /// Manage uploaded files.
+    Files(files::FilesArgs),
+    /// Manage transcription jobs.
+    Transcriptions(transcriptions::TranscriptionsArgs),
+    /// List the available models.
+    Models,
+    /// Mint a temporary API key for a browser or another untrusted client.
+    TempKey(account::TempKeyArgs),
     /// Run a local Soniox API (the same as the `soniox-emulator` binary).
     Emulator(emulator::EmulatorArgs),
 }
@@ -112,12 +122,32 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let interrupt = Interrupt::install();
     let mut context = Context::new(cli.global, interrupt);
+    // Commands without cleanup of their own stop at once on Ctrl-C.
+    let interrupt = context.interrupt.clone();
     let result = match cli.command {
         Command::Transcribe(args) => transcribe::run(&mut context, args).await,
+        Command::Files(args) => stoppable(&interrupt, files::run(&mut context, args)).await,
+        Command::Transcriptions(args) => {
+            stoppable(&interrupt, transcriptions::run(&mut context, args)).await
+        }
+        Command::Models => stoppable(&interrupt, account::models(&mut context)).await,
+        Command::TempKey(args) => {
+            stoppable(&interrupt, account::temp_key(&mut context, args)).await
+        }
         Command::Emulator(args) => emulator::run(args, &context.output, &context.interrupt).await,
     };
     context.finish().await;
     result
+}
+
+async fn stoppable(
+    interrupt: &Interrupt,
+    work: impl Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    interrupt
+        .guard(work)
+        .await
+        .unwrap_or_else(|| Err(Failure::interrupted()))
 }
 
 fn report(failure: &Failure) -> ExitCode {

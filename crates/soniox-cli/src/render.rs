@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use clap::ValueEnum;
 use soniox_types::{SubtitleOptions, Transcript};
 
-use crate::failure::Failure;
+use std::path::Path;
+
+use crate::{failure::Failure, output::Output};
 
 /// An output format for transcripts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -61,6 +63,25 @@ pub(crate) fn render(transcript: &Transcript, format: Format) -> Result<String, 
         Format::Vtt => transcript.to_vtt(&subtitles),
         Format::Speakers => speakers(transcript),
     })
+}
+
+/// Writes `transcript` in `format` to `path`, or to stdout without one.
+///
+/// # Errors
+/// The file cannot be written; stdout is closed.
+pub(crate) async fn write(
+    output: Output,
+    transcript: &Transcript,
+    format: Format,
+    path: Option<&Path>,
+) -> Result<(), Failure> {
+    let text = render(transcript, format)?;
+    match path {
+        Some(path) => tokio::fs::write(path, text)
+            .await
+            .map_err(|error| Failure::io(path.display(), &error)),
+        None => output.text(&text),
+    }
 }
 
 fn speakers(transcript: &Transcript) -> String {

@@ -11,7 +11,24 @@ fn check(name: &str, stdout: &str) {
 
 #[tokio::test]
 async fn every_command_has_pinned_help() {
-    let commands: &[&[&str]] = &[&[], &["transcribe"], &["emulator"]];
+    let commands: &[&[&str]] = &[
+        &[],
+        &["transcribe"],
+        &["files"],
+        &["files", "list"],
+        &["files", "get"],
+        &["files", "delete"],
+        &["files", "upload"],
+        &["transcriptions"],
+        &["transcriptions", "list"],
+        &["transcriptions", "get"],
+        &["transcriptions", "delete"],
+        &["transcriptions", "transcript"],
+        &["transcriptions", "wait"],
+        &["models"],
+        &["temp-key"],
+        &["emulator"],
+    ];
     for command in commands {
         let mut args = command.to_vec();
         args.push("--help");

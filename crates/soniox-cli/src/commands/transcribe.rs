@@ -4,20 +4,23 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
-use soniox_client::{Client, Upload, WaitOptions, Webhook};
+use soniox_client::{Client, Upload, Webhook};
 use soniox_types::{
     CreateTranscription, DEFAULT_ASYNC_MODEL, DEFAULT_WEBHOOK_HEADER, FileId, StructuredContext,
-    Transcript, Transcription, TranscriptionId, TranscriptionStatus, Translation,
-    WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV,
+    Transcript, Transcription, TranscriptionId, Translation, WEBHOOK_HEADER_ENV,
+    WEBHOOK_SECRET_ENV,
 };
 
 use crate::{
     context::Context,
     duration::parse_duration,
-    failure::{Failure, Kind},
-    progress,
-    render::{Format, render},
+    failure::Failure,
+    job, progress,
+    render::{Format, write},
 };
+
+/// How long a wait may take before it is given up.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
 /// How long cleanup after Ctrl-C or a failure may take before it is given up.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -156,17 +159,10 @@ pub(crate) async fn run(context: &mut Context, args: TranscribeArgs) -> Result<(
                 .output
                 .record(&transcription, || transcription.id.to_string())?,
             Done::Transcribed(transcript) => {
-                let text = render(&transcript, format)?;
-                if let Some(path) = &args.output {
-                    tokio::fs::write(path, text)
-                        .await
-                        .map_err(|error| Failure::io(path.display(), &error))?;
-                } else {
-                    if several && format != Format::Json {
-                        context.output.line(&format!("==> {input} <=="))?;
-                    }
-                    context.output.text(&text)?;
+                if several && args.output.is_none() && format != Format::Json {
+                    context.output.line(&format!("==> {input} <=="))?;
                 }
+                write(context.output, &transcript, format, args.output.as_deref()).await?;
             }
         }
     }
@@ -225,11 +221,9 @@ async fn transcribe_one(
         });
         let uploaded = interrupt.guard(client.files().upload(upload)).await;
         bar.finish_and_clear();
-        let file = match uploaded {
-            None => return Err(Failure::interrupted()),
-            Some(Err(soniox_client::Error::Io(error))) => return Err(Failure::io(input, &error)),
-            Some(result) => result?,
-        };
+        let file = uploaded
+            .ok_or_else(Failure::interrupted)?
+            .map_err(|error| Failure::about(input, error))?;
         created.file = Some(file.id.clone());
         builder = builder.file_id(file.id);
     }
@@ -265,33 +259,16 @@ async fn transcribe_one(
     if args.no_wait {
         return Ok(Done::Submitted(Box::new(transcription)));
     }
-    let spinner = progress::spinner(
-        output,
-        format!("{} {}", transcription.id, transcription.status),
-    );
-    let status = spinner.clone();
-    let id = transcription.id.clone();
-    let wait = WaitOptions::new()
-        .initial_interval(
-            args.poll_interval
-                .unwrap_or_else(|| context.default_poll_interval()),
-        )
-        .on_status_change(move |job| status.set_message(format!("{id} {}", job.status)));
-    let finished = interrupt
-        .guard(client.transcriptions().wait(&transcription.id, wait))
-        .await;
-    spinner.finish_and_clear();
-    let finished = finished.ok_or_else(Failure::interrupted)??;
-    if finished.status == TranscriptionStatus::Error {
-        return Err(Failure::new(
-            Kind::JobFailed,
-            format!(
-                "transcription {} failed: {}: {}",
-                finished.id,
-                finished.error_type.as_deref().unwrap_or("unknown"),
-                finished.error_message.as_deref().unwrap_or("no message"),
-            ),
-        ));
+    let finished = job::wait(
+        context,
+        client,
+        &transcription.id,
+        args.poll_interval,
+        Some(WAIT_TIMEOUT),
+    )
+    .await?;
+    if let Some(failure) = job::failed(&finished) {
+        return Err(failure);
     }
     let transcript = interrupt
         .guard(client.transcriptions().transcript(&finished.id))

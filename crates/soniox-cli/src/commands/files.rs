@@ -1,0 +1,124 @@
+//! `soniox files`: list, get, delete and upload files.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use soniox_client::Upload;
+use soniox_types::{File, FileId, ListParams};
+
+use crate::{
+    context::Context,
+    failure::Failure,
+    listing::{print_stream, timestamp},
+    progress,
+};
+
+/// Manage uploaded files.
+#[derive(Debug, Args)]
+pub(crate) struct FilesArgs {
+    #[command(subcommand)]
+    command: FilesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum FilesCommand {
+    /// List every file, newest first: id, filename, size, upload time.
+    List(ListArgs),
+    /// Show files.
+    Get {
+        /// File ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Delete files.
+    Delete {
+        /// File ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Upload files and print them.
+    Upload {
+        /// Files to upload.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A reference of your own, returned on the file.
+        #[arg(long, value_name = "ID")]
+        client_reference_id: Option<String>,
+    },
+}
+
+/// How lists are fetched.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Items per page requested from the API (each page is printed as it arrives).
+    #[arg(long, value_name = "N")]
+    page_size: Option<u32>,
+}
+
+impl ListArgs {
+    pub(crate) fn params(&self) -> ListParams {
+        match self.page_size {
+            Some(limit) => ListParams::new().limit(limit),
+            None => ListParams::new(),
+        }
+    }
+}
+
+fn line(file: &File) -> String {
+    format!(
+        "{}\t{}\t{}\t{}",
+        file.id,
+        file.filename,
+        file.size,
+        timestamp(file.created_at)
+    )
+}
+
+pub(crate) async fn run(context: &mut Context, args: FilesArgs) -> Result<(), Failure> {
+    let client = context.client().await?;
+    let output = context.output;
+    match args.command {
+        FilesCommand::List(list) => {
+            print_stream(output, client.files().list(list.params()), line).await
+        }
+        FilesCommand::Get { ids } => {
+            for id in ids {
+                let file = client.files().get(&FileId::new(id)).await?;
+                output.record(&file, || line(&file))?;
+            }
+            Ok(())
+        }
+        FilesCommand::Delete { ids } => {
+            for id in ids {
+                let id = FileId::new(id);
+                client.files().delete(&id).await?;
+                output.record(&serde_json::json!({ "id": id, "deleted": true }), || {
+                    format!("deleted {id}")
+                })?;
+            }
+            Ok(())
+        }
+        FilesCommand::Upload {
+            paths,
+            client_reference_id,
+        } => {
+            for path in paths {
+                let name = path.display().to_string();
+                let bar = progress::upload_bar(output, &name);
+                let progress = bar.clone();
+                let mut upload = Upload::path(&path).on_progress(move |sent, total| {
+                    progress.set_length(total);
+                    progress.set_position(sent);
+                });
+                if let Some(reference) = &client_reference_id {
+                    upload = upload.client_reference_id(reference.clone());
+                }
+                let uploaded = client.files().upload(upload).await;
+                bar.finish_and_clear();
+                let file = uploaded.map_err(|error| Failure::about(&name, error))?;
+                output.record(&file, || line(&file))?;
+            }
+            Ok(())
+        }
+    }
+}
