@@ -55,6 +55,11 @@ impl GlobalArgs {
         }
     }
 
+    /// Whether `--quiet` was given.
+    pub(crate) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub(crate) fn output(&self) -> Output {
         Output::new(self.json, self.quiet)
     }

@@ -1,8 +1,12 @@
 //! Printing API objects: streamed lists, one line (or one JSON object) per item.
 
+use std::fmt::Display;
+
+use clap::Args;
 use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
 use soniox_client::Error as ClientError;
+use soniox_types::ListParams;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{failure::Failure, output::Output};
@@ -28,4 +32,31 @@ pub(crate) async fn print_stream<T: Serialize>(
 /// A time as RFC 3339, as the API writes it.
 pub(crate) fn timestamp(time: OffsetDateTime) -> String {
     time.format(&Rfc3339).unwrap_or_else(|_| time.to_string())
+}
+
+/// How lists are fetched.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Items per page requested from the API (each page is printed as it arrives).
+    #[arg(long, value_name = "N")]
+    page_size: Option<u32>,
+}
+
+impl ListArgs {
+    pub(crate) fn params(&self) -> ListParams {
+        match self.page_size {
+            Some(limit) => ListParams::new().limit(limit),
+            None => ListParams::new(),
+        }
+    }
+}
+
+/// Says that `id` was deleted: `deleted ID`, or `{"id": ID, "deleted": true}`.
+pub(crate) fn print_deleted(
+    output: Output,
+    id: &(impl Display + Serialize),
+) -> Result<(), Failure> {
+    output.record(&serde_json::json!({ "id": id, "deleted": true }), || {
+        format!("deleted {id}")
+    })
 }

@@ -32,11 +32,13 @@
 
 mod commands;
 mod context;
+mod deliver;
 mod duration;
 mod failure;
 mod interrupt;
 mod job;
 mod listing;
+mod logging;
 mod output;
 mod progress;
 mod render;
@@ -46,7 +48,7 @@ use std::{io::Write as _, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{account, emulator, files, transcribe, transcriptions},
+    commands::{account, emulator, files, transcribe, transcriptions, webhook},
     context::{Context, GlobalArgs},
     failure::Failure,
     interrupt::Interrupt,
@@ -79,6 +81,8 @@ enum Command {
     Models,
     /// Mint a temporary API key for a browser or another untrusted client.
     TempKey(account::TempKeyArgs),
+    /// Receive, send and relay webhook deliveries.
+    Webhook(webhook::WebhookArgs),
     /// Run a local Soniox API (the same as the `soniox-emulator` binary).
     Emulator(emulator::EmulatorArgs),
 }
@@ -96,12 +100,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_max_level(cli.global.log_level())
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let receives = matches!(&cli.command, Command::Webhook(args) if args.receives());
+    let extra: &[(&str, tracing::Level)] = if receives {
+        &[(webhook::REJECTIONS_TARGET, tracing::Level::DEBUG)]
+    } else {
+        &[]
+    };
+    logging::init(cli.global.log_level(), cli.global.quiet(), extra);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,6 +139,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::TempKey(args) => {
             stoppable(&interrupt, account::temp_key(&mut context, args)).await
         }
+        Command::Webhook(args) => webhook::run(&mut context, args).await,
         Command::Emulator(args) => emulator::run(args, &context.output, &context.interrupt).await,
     };
     context.finish().await;

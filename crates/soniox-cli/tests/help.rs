@@ -27,6 +27,9 @@ async fn every_command_has_pinned_help() {
         &["transcriptions", "wait"],
         &["models"],
         &["temp-key"],
+        &["webhook"],
+        &["webhook", "listen"],
+        &["webhook", "send"],
         &["emulator"],
     ];
     for command in commands {

@@ -207,12 +207,6 @@ async fn emulator_serves_until_interrupted() {
     .await;
     assert!(run.failure(3).contains("401 unauthenticated"));
 
-    let pid = child.id().expect("pid").to_string();
-    let killed = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(killed.success());
+    common::interrupt(&child).await;
     assert_eq!(child.wait().await.expect("exits").code(), Some(0));
 }

@@ -262,13 +262,7 @@ async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let pid = child.id().expect("pid").to_string();
-    let killed = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(killed.success());
+    common::interrupt(&child).await;
     let output = child.wait_with_output().await.expect("exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use soniox_client::Upload;
-use soniox_types::{File, FileId, ListParams};
+use soniox_types::{File, FileId};
 
 use crate::{
     context::Context,
     failure::Failure,
-    listing::{print_stream, timestamp},
+    listing::{ListArgs, print_deleted, print_stream, timestamp},
     progress,
 };
 
@@ -47,23 +47,6 @@ enum FilesCommand {
     },
 }
 
-/// How lists are fetched.
-#[derive(Debug, Args)]
-pub(crate) struct ListArgs {
-    /// Items per page requested from the API (each page is printed as it arrives).
-    #[arg(long, value_name = "N")]
-    page_size: Option<u32>,
-}
-
-impl ListArgs {
-    pub(crate) fn params(&self) -> ListParams {
-        match self.page_size {
-            Some(limit) => ListParams::new().limit(limit),
-            None => ListParams::new(),
-        }
-    }
-}
-
 fn line(file: &File) -> String {
     format!(
         "{}\t{}\t{}\t{}",
@@ -92,9 +75,7 @@ pub(crate) async fn run(context: &mut Context, args: FilesArgs) -> Result<(), Fa
             for id in ids {
                 let id = FileId::new(id);
                 client.files().delete(&id).await?;
-                output.record(&serde_json::json!({ "id": id, "deleted": true }), || {
-                    format!("deleted {id}")
-                })?;
+                print_deleted(output, &id)?;
             }
             Ok(())
         }

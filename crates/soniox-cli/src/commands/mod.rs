@@ -5,3 +5,4 @@ pub(crate) mod emulator;
 pub(crate) mod files;
 pub(crate) mod transcribe;
 pub(crate) mod transcriptions;
+pub(crate) mod webhook;

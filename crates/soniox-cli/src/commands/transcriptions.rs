@@ -6,12 +6,11 @@ use clap::{Args, Subcommand};
 use soniox_types::{Transcription, TranscriptionId};
 
 use crate::{
-    commands::files::ListArgs,
     context::Context,
     duration::parse_duration,
     failure::Failure,
     job,
-    listing::{print_stream, timestamp},
+    listing::{ListArgs, print_deleted, print_stream, timestamp},
     render::{Format, write},
 };
 
@@ -94,9 +93,7 @@ pub(crate) async fn run(context: &mut Context, args: TranscriptionsArgs) -> Resu
             for id in ids {
                 let id = TranscriptionId::new(id);
                 client.transcriptions().delete(&id).await?;
-                output.record(&serde_json::json!({ "id": id, "deleted": true }), || {
-                    format!("deleted {id}")
-                })?;
+                print_deleted(output, &id)?;
             }
             Ok(())
         }

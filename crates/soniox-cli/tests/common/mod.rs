@@ -139,3 +139,72 @@ pub fn wav(dir: &Path, name: &str, seconds: u64) -> String {
     std::fs::write(&path, soniox_emulator::wav(Duration::from_secs(seconds))).expect("write wav");
     path.to_str().expect("utf-8 path").to_owned()
 }
+
+/// Sends SIGINT to `child`, as Ctrl-C does.
+pub async fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().expect("still running").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+}
+
+/// A long-running `soniox` (a listener, a relay) whose first stderr line was read.
+pub struct Server {
+    pub child: tokio::process::Child,
+    /// The first stderr line, such as `listening on http://127.0.0.1:PORT/hook`.
+    pub first_line: String,
+    stderr: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+}
+
+impl Server {
+    /// Starts `command` and waits for its first line on stderr.
+    pub async fn start(mut command: tokio::process::Command) -> Server {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = command.spawn().expect("spawn");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut stderr = tokio::io::BufReader::new(stderr).lines();
+        let first_line = stderr
+            .next_line()
+            .await
+            .expect("read")
+            .expect("a first line");
+        Server {
+            child,
+            first_line,
+            stderr,
+        }
+    }
+
+    /// The URL in the first line (`... on URL`).
+    pub fn url(&self) -> &str {
+        self.first_line.rsplit(' ').next().expect("a URL")
+    }
+
+    /// Stops it with SIGINT and returns its exit code, stdout and the rest of stderr.
+    pub async fn stop(mut self) -> Run {
+        use tokio::io::AsyncReadExt as _;
+        interrupt(&self.child).await;
+        let mut stdout = String::new();
+        self.child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut stdout)
+            .await
+            .expect("stdout");
+        let mut stderr = String::new();
+        while let Some(line) = self.stderr.next_line().await.expect("stderr") {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        let status = self.child.wait().await.expect("exits");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `soniox webhook listen`: a verifying receiver that prints what it accepts.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use soniox_client::Client;
+use soniox_types::{Secret, WEBHOOK_SECRET_ENV, WebhookStatus};
+use soniox_webhook::{ReceivedEvent, Receiver, Verifier, WebhookService};
+
+use super::HeaderArg;
+use crate::{context::Context, failure::Failure, output::Output};
+
+/// Where `soniox-webhook` logs a rejected delivery (at debug level, with its status and
+/// reason, never the secret); shown on stderr while listening.
+pub(crate) const REJECTIONS_TARGET: &str = "soniox_webhook::service";
+
+/// Receive webhook deliveries.
+#[derive(Debug, Args)]
+pub(crate) struct ListenArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Accept deliveries on this path only; other paths get 404 [default: every path].
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+
+    #[command(flatten)]
+    header: HeaderArg,
+
+    /// An accepted secret (repeat for several, while rotating).
+    #[arg(long = "secret", value_name = "SECRET", env = WEBHOOK_SECRET_ENV, hide_env_values = true, required = true)]
+    secrets: Vec<String>,
+
+    /// Fetch each completed transcript and add its text to the line (needs an API key).
+    #[arg(long)]
+    fetch: bool,
+}
+
+pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), Failure> {
+    if let Some(path) = &args.path
+        && !path.starts_with('/')
+    {
+        return Err(Failure::usage(format!(
+            "--path must start with `/`: {path}"
+        )));
+    }
+    let verifier = Verifier::with_secrets(
+        &args.header.header,
+        args.secrets.into_iter().map(Secret::new),
+    )
+    .map_err(|error| Failure::usage(format!("cannot verify deliveries: {error}")))?;
+    let client = if args.fetch {
+        Some(context.client().await?)
+    } else {
+        None
+    };
+    let output = context.output;
+    let handler = move |event: ReceivedEvent| {
+        let client = client.clone();
+        async move { print_event(output, client.as_ref(), &event).await }
+    };
+    let mut receiver = Receiver::bind(args.addr, WebhookService::new(verifier, handler))
+        .await
+        .map_err(|error| Failure::io(format!("cannot listen on {}", args.addr), &error))?;
+    if let Some(path) = &args.path {
+        receiver = receiver.path(path.clone());
+    }
+    let addr = receiver
+        .local_addr()
+        .map_err(|error| Failure::io("the listening address", &error))?;
+    output.note(&format!(
+        "listening on http://{addr}{}",
+        args.path.as_deref().unwrap_or("/")
+    ));
+    receiver
+        .run_until(context.interrupt.clone().wait_owned())
+        .await
+        .map_err(|error| Failure::io("the receiver", &error))
+}
+
+/// Prints one accepted event; with a client, fetches the transcript first. Failing to fetch
+/// fails the handler, so the delivery is answered 500 and Soniox sends it again.
+async fn print_event(
+    output: Output,
+    client: Option<&Client>,
+    event: &ReceivedEvent,
+) -> Result<(), Failure> {
+    let text = match client {
+        Some(client) if *event.status() == WebhookStatus::Completed => Some(
+            client
+                .transcriptions()
+                .transcript(event.id())
+                .await?
+                .spoken_text(),
+        ),
+        _ => None,
+    };
+    output.json_line(&Line {
+        id: event.id().as_str(),
+        status: event.status().as_str(),
+        metadata: metadata(event),
+        text,
+    })
+}
+
+/// One accepted delivery, as printed.
+#[derive(Serialize)]
+struct Line<'a> {
+    id: &'a str,
+    status: &'a str,
+    metadata: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+/// The query parameters as an object; a name given several times maps to an array.
+fn metadata(event: &ReceivedEvent) -> Map<String, Value> {
+    let mut object = Map::new();
+    for (name, value) in event.metadata().iter() {
+        match object.get_mut(name) {
+            None => {
+                object.insert(name.to_owned(), Value::from(value));
+            }
+            Some(Value::Array(values)) => values.push(Value::from(value)),
+            Some(first) => {
+                let first = first.take();
+                object.insert(
+                    name.to_owned(),
+                    Value::Array(vec![first, Value::from(value)]),
+                );
+            }
+        }
+    }
+    object
+}

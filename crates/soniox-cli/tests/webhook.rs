@@ -1,0 +1,184 @@
+//! `webhook listen` and `webhook send`, end to end: good and bad deliveries, and a real job's.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, at, command, emulator, soniox, soniox_at, wav};
+
+const SECRET: &str = "s3cr3t-value";
+
+async fn listener(extra: &[&str]) -> Server {
+    let mut args = vec![
+        "webhook",
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--path",
+        "/hook",
+        "--secret",
+        SECRET,
+    ];
+    args.extend_from_slice(extra);
+    Server::start(command(&args)).await
+}
+
+#[tokio::test]
+async fn listen_accepts_good_deliveries_and_logs_bad_ones() {
+    let server = listener(&[]).await;
+    assert!(
+        server
+            .first_line
+            .starts_with("listening on http://127.0.0.1:"),
+        "{}",
+        server.first_line
+    );
+    let url = server.url().to_owned();
+    let with_query = format!("{url}?source=cli");
+
+    let send = |url: String, id: &'static str, secret: &'static str| async move {
+        soniox(&[
+            "webhook",
+            "send",
+            "--url",
+            &url,
+            "--id",
+            id,
+            "--status",
+            "completed",
+            "--secret",
+            secret,
+            "--meta",
+            "order=42",
+            "--meta",
+            "order=43",
+        ])
+        .await
+    };
+    let run = send(with_query.clone(), "tr-1", SECRET).await;
+    assert_eq!(run.success(), "200 OK\nok\n");
+    let run = send(with_query.clone(), "tr-1", SECRET).await;
+    assert_eq!(
+        run.success(),
+        "200 OK\nduplicate\n",
+        "a duplicate is acknowledged, not printed again"
+    );
+    let run = send(with_query.clone(), "tr-2", "wrong-secret").await;
+    assert_eq!(
+        run.stdout,
+        "401 Unauthorized\nwebhook authentication failed\n"
+    );
+    assert_eq!(
+        run.failure(3),
+        format!("error: {with_query}&order=42&order=43 answered 401 Unauthorized")
+    );
+    let other = url.replace("/hook", "/elsewhere");
+    let run = send(other, "tr-3", SECRET).await;
+    assert!(run.stdout.starts_with("404 Not Found\n"), "{}", run.stdout);
+    let run = soniox(&[
+        "--json", "webhook", "send", "--url", &url, "--id", "tr-4", "--status", "error",
+        "--secret", SECRET,
+    ])
+    .await;
+    assert_eq!(run.success(), "{\"body\":\"ok\",\"status\":200}\n");
+    let run = soniox(&[
+        "webhook", "send", "--url", &url, "--id", "tr-5", "--status", "error",
+    ])
+    .await;
+    assert_eq!(run.code, 3, "no secret, no header: refused");
+
+    let run = server.stop().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"id\":\"tr-1\",\"status\":\"completed\",\"metadata\":{\"order\":[\"42\",\"43\"],\"source\":\"cli\"}}\n\
+         {\"id\":\"tr-4\",\"status\":\"error\",\"metadata\":{}}\n"
+    );
+    assert!(run.stderr.contains("status=401"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(SECRET) && !run.stderr.contains("wrong-secret"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn listen_fetches_the_transcript_of_a_real_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator().await;
+    let path = wav(dir.path(), "a.wav", 1);
+    emulator.script_transcript_for(&std::fs::read(&path).expect("read"), "Fetched text.");
+    let mut listen = at(
+        &emulator,
+        &[
+            "webhook",
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--secret",
+            SECRET,
+            "--fetch",
+        ],
+    );
+    listen.env("SONIOX_API_WEBHOOK_HEADER", "X-My-Secret");
+    let server = Server::start(listen).await;
+    let hook = format!("{}hooks/soniox", server.url());
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            &path,
+            "--no-wait",
+            "--webhook-url",
+            &hook,
+            "--webhook-header",
+            "X-My-Secret",
+            "--webhook-secret",
+            SECRET,
+            "--webhook-meta",
+            "job=1",
+        ],
+    )
+    .await;
+    let id = run.success().trim().to_owned();
+    // The emulator delivers once the job is done; wait for its successful attempt.
+    loop {
+        let attempts = emulator.webhook_attempts();
+        if attempts.iter().any(|attempt| {
+            matches!(
+                attempt.outcome,
+                soniox_emulator::AttemptOutcome::Answered { status_code: 200 }
+            )
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let run = server.stop().await;
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{{\"id\":\"{id}\",\"status\":\"completed\",\"metadata\":{{\"job\":\"1\"}},\"text\":\"Fetched text.\"}}\n"
+        )
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn listen_refuses_to_run_without_a_secret() {
+    let run = soniox(&["webhook", "listen", "--addr", "127.0.0.1:0"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--secret"), "{}", run.stderr);
+    let run = soniox(&[
+        "webhook",
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--path",
+        "hook",
+    ])
+    .await;
+    assert_eq!(run.failure(2), "error: --path must start with `/`: hook");
+}
