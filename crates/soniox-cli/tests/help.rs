@@ -30,6 +30,7 @@ async fn every_command_has_pinned_help() {
         &["webhook"],
         &["webhook", "listen"],
         &["webhook", "send"],
+        &["webhook", "relay"],
         &["emulator"],
     ];
     for command in commands {

@@ -156,16 +156,19 @@ pub struct Server {
     pub child: tokio::process::Child,
     /// The first stderr line, such as `listening on http://127.0.0.1:PORT/hook`.
     pub first_line: String,
-    stderr: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    stdout: Lines<tokio::process::ChildStdout>,
+    stderr: Lines<tokio::process::ChildStderr>,
 }
+
+type Lines<R> = tokio::io::Lines<tokio::io::BufReader<R>>;
 
 impl Server {
     /// Starts `command` and waits for its first line on stderr.
     pub async fn start(mut command: tokio::process::Command) -> Server {
         use tokio::io::AsyncBufReadExt as _;
         let mut child = command.spawn().expect("spawn");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut stderr = tokio::io::BufReader::new(stderr).lines();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
         let first_line = stderr
             .next_line()
             .await
@@ -174,27 +177,36 @@ impl Server {
         Server {
             child,
             first_line,
+            stdout,
             stderr,
         }
     }
 
     /// The URL in the first line (`... on URL`).
     pub fn url(&self) -> &str {
-        self.first_line.rsplit(' ').next().expect("a URL")
+        self.first_line
+            .split(' ')
+            .find(|word| word.starts_with("http"))
+            .expect("a URL")
     }
 
-    /// Stops it with SIGINT and returns its exit code, stdout and the rest of stderr.
+    /// The next line it prints on stdout.
+    pub async fn next_line(&mut self) -> String {
+        self.stdout
+            .next_line()
+            .await
+            .expect("read")
+            .expect("a line")
+    }
+
+    /// Stops it with SIGINT and returns its exit code, the rest of stdout and of stderr.
     pub async fn stop(mut self) -> Run {
-        use tokio::io::AsyncReadExt as _;
         interrupt(&self.child).await;
         let mut stdout = String::new();
-        self.child
-            .stdout
-            .take()
-            .expect("stdout")
-            .read_to_string(&mut stdout)
-            .await
-            .expect("stdout");
+        while let Some(line) = self.stdout.next_line().await.expect("stdout") {
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
         let mut stderr = String::new();
         while let Some(line) = self.stderr.next_line().await.expect("stderr") {
             stderr.push_str(&line);

@@ -1,6 +1,7 @@
 //! `soniox webhook`: receive (`listen`), fire (`send`) and relay (`relay`) deliveries.
 
 mod listen;
+mod relay;
 mod send;
 
 use clap::{Args, Subcommand};
@@ -30,6 +31,9 @@ enum WebhookCommand {
     Listen(listen::ListenArgs),
     /// Fire one delivery at your endpoint, exactly as Soniox sends it, and print the answer.
     Send(send::SendArgs),
+    /// Deliver to a local URL the webhooks of jobs that finish while it runs, found by
+    /// polling the API: local development against the real API without a tunnel.
+    Relay(relay::RelayArgs),
 }
 
 /// The name of the header that carries the webhook secret.
@@ -44,5 +48,6 @@ pub(crate) async fn run(context: &mut Context, args: WebhookArgs) -> Result<(), 
     match args.command {
         WebhookCommand::Listen(args) => listen::run(context, args).await,
         WebhookCommand::Send(args) => send::run(context, args).await,
+        WebhookCommand::Relay(args) => relay::run(context, args).await,
     }
 }
