@@ -72,6 +72,11 @@ impl Failure {
         Self::new(Kind::Interrupted, "interrupted")
     }
 
+    /// Whether Ctrl-C (or SIGTERM) caused it.
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.kind == Kind::Interrupted
+    }
+
     /// A local I/O failure about `what` (a path, "stdout").
     pub(crate) fn io(what: impl fmt::Display, error: &std::io::Error) -> Self {
         Self::other(format!("{what}: {error}"))

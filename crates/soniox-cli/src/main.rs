@@ -42,13 +42,14 @@ mod logging;
 mod output;
 mod progress;
 mod render;
+mod request;
 
 use std::{io::Write as _, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{account, emulator, files, transcribe, transcriptions, webhook},
+    commands::{account, batch, emulator, files, transcribe, transcriptions, webhook},
     context::{Context, GlobalArgs},
     failure::Failure,
     interrupt::Interrupt,
@@ -81,6 +82,8 @@ enum Command {
     Models,
     /// Mint a temporary API key for a browser or another untrusted client.
     TempKey(account::TempKeyArgs),
+    /// Transcribe a directory (or a list) of files within Soniox's quotas; resumable.
+    Batch(batch::BatchArgs),
     /// Receive, send and relay webhook deliveries.
     Webhook(webhook::WebhookArgs),
     /// Run a local Soniox API (the same as the `soniox-emulator` binary).
@@ -139,6 +142,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::TempKey(args) => {
             stoppable(&interrupt, account::temp_key(&mut context, args)).await
         }
+        Command::Batch(args) => batch::run(&mut context, args).await,
         Command::Webhook(args) => webhook::run(&mut context, args).await,
         Command::Emulator(args) => emulator::run(args, &context.output, &context.interrupt).await,
     };

@@ -45,3 +45,14 @@ pub(crate) fn spinner(output: Output, message: String) -> ProgressBar {
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner
 }
+
+/// A bar of inputs done out of `total`; its message says how many are in flight and failed.
+pub(crate) fn count_bar(output: Output, total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), target(output));
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} done, {msg}, ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}

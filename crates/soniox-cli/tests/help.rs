@@ -27,6 +27,7 @@ async fn every_command_has_pinned_help() {
         &["transcriptions", "wait"],
         &["models"],
         &["temp-key"],
+        &["batch"],
         &["webhook"],
         &["webhook", "listen"],
         &["webhook", "send"],

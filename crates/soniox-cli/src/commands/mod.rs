@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod account;
+pub(crate) mod batch;
 pub(crate) mod emulator;
 pub(crate) mod files;
 pub(crate) mod transcribe;

@@ -6,8 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use clap::Args;
 use soniox_client::{Client, Upload, Webhook};
 use soniox_types::{
-    CreateTranscription, DEFAULT_ASYNC_MODEL, DEFAULT_WEBHOOK_HEADER, FileId, StructuredContext,
-    Transcript, Transcription, TranscriptionId, Translation, WEBHOOK_HEADER_ENV,
+    DEFAULT_WEBHOOK_HEADER, FileId, Transcript, Transcription, TranscriptionId, WEBHOOK_HEADER_ENV,
     WEBHOOK_SECRET_ENV,
 };
 
@@ -17,6 +16,7 @@ use crate::{
     failure::Failure,
     job, progress,
     render::{Format, write},
+    request::RequestArgs,
 };
 
 /// How long a wait may take before it is given up.
@@ -32,33 +32,8 @@ pub(crate) struct TranscribeArgs {
     #[arg(required = true, value_name = "PATH|URL")]
     inputs: Vec<String>,
 
-    /// The model.
-    #[arg(long, default_value = DEFAULT_ASYNC_MODEL)]
-    model: String,
-
-    /// Languages the audio probably contains, comma-separated (`en,es`).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    language_hints: Vec<String>,
-
-    /// Tell speakers apart.
-    #[arg(long)]
-    diarize: bool,
-
-    /// Tag each token with its language.
-    #[arg(long)]
-    identify_language: bool,
-
-    /// Translate everything into this language.
-    #[arg(long, value_name = "LANG", conflicts_with = "translate_between")]
-    translate_to: Option<String>,
-
-    /// Translate between two languages, each into the other (`en,es`).
-    #[arg(long, value_name = "A,B", value_delimiter = ',', num_args = 1)]
-    translate_between: Vec<String>,
-
-    /// Reference text about the audio, to improve accuracy.
-    #[arg(long, value_name = "TEXT")]
-    context_text: Option<String>,
+    #[command(flatten)]
+    request: RequestArgs,
 
     /// Have Soniox POST `{id, status}` here when the job finishes.
     #[arg(long, value_name = "URL")]
@@ -126,11 +101,7 @@ pub(crate) async fn run(context: &mut Context, args: TranscribeArgs) -> Result<(
             "--output takes one input; run once per input",
         ));
     }
-    if !args.translate_between.is_empty() && args.translate_between.len() != 2 {
-        return Err(Failure::usage(
-            "--translate-between takes two languages: A,B",
-        ));
-    }
+    args.request.check()?;
     let webhook = webhook(&args)?;
     let client = context.client().await?;
     let format = Format::or_default(args.format, context.output.json());
@@ -204,7 +175,7 @@ async fn transcribe_one(
 ) -> Result<Done, Failure> {
     let interrupt = &context.interrupt;
     let output = context.output;
-    let mut builder = CreateTranscription::builder(args.model.clone());
+    let mut builder = args.request.builder();
     if is_url(input) {
         builder = builder.audio_url(input);
     } else {
@@ -226,24 +197,6 @@ async fn transcribe_one(
             .map_err(|error| Failure::about(input, error))?;
         created.file = Some(file.id.clone());
         builder = builder.file_id(file.id);
-    }
-    if !args.language_hints.is_empty() {
-        builder = builder.language_hints(args.language_hints.iter().cloned());
-    }
-    if args.diarize {
-        builder = builder.speaker_diarization(true);
-    }
-    if args.identify_language {
-        builder = builder.language_identification(true);
-    }
-    if let Some(target) = &args.translate_to {
-        builder = builder.translation(Translation::one_way(target.clone()));
-    }
-    if let [a, b] = args.translate_between.as_slice() {
-        builder = builder.translation(Translation::two_way(a.clone(), b.clone()));
-    }
-    if let Some(text) = &args.context_text {
-        builder = builder.context(StructuredContext::new().text(text.clone()));
     }
     if let Some(webhook) = webhook {
         builder = webhook.apply(builder)?;
