@@ -1,9 +1,10 @@
 //! Progress on stderr: a bar while uploading, a spinner while waiting. Drawn only when stderr
 //! is a terminal and `--quiet` is off, so pipes and logs never see control codes.
 
-use std::{io::IsTerminal as _, time::Duration};
+use std::{io::IsTerminal as _, path::Path, time::Duration};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use soniox_client::Upload;
 
 use crate::output::Output;
 
@@ -20,18 +21,30 @@ fn target(output: Output) -> ProgressDrawTarget {
     }
 }
 
-/// A bar of bytes sent, with rate and ETA, for an upload of `name`.
-pub(crate) fn upload_bar(output: Output, name: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(0), target(output));
+/// An upload of the file at `path` with a bar of bytes sent, rate and ETA; finish the bar
+/// when the upload ends.
+pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, ProgressBar) {
+    // The size as far as is known now; the upload reports the real one (or the error).
+    let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+    let bar = ProgressBar::with_draw_target(Some(size), target(output));
     bar.set_style(
         ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            "{prefix} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     bar.set_prefix(format!("uploading {name}"));
-    bar
+    let progress = bar.clone();
+    let upload = Upload::path(path).on_progress(move |sent, total| {
+        progress.set_length(total);
+        progress.set_position(sent);
+    });
+    (upload, bar)
 }
 
 /// A spinner whose message is set to the job's status as it changes.
@@ -50,7 +63,7 @@ pub(crate) fn spinner(output: Output, message: String) -> ProgressBar {
 pub(crate) fn count_bar(output: Output, total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), target(output));
     bar.set_style(
-        ProgressStyle::with_template("[{bar:30}] {pos}/{len} done, {msg}, ETA {eta}")
+        ProgressStyle::with_template("[{wide_bar}] {pos}/{len} done, {msg}, ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );

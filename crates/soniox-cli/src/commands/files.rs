@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use soniox_client::Upload;
 use soniox_types::{File, FileId};
 
 use crate::{
@@ -84,19 +83,13 @@ pub(crate) async fn run(context: &mut Context, args: FilesArgs) -> Result<(), Fa
             client_reference_id,
         } => {
             for path in paths {
-                let name = path.display().to_string();
-                let bar = progress::upload_bar(output, &name);
-                let progress = bar.clone();
-                let mut upload = Upload::path(&path).on_progress(move |sent, total| {
-                    progress.set_length(total);
-                    progress.set_position(sent);
-                });
+                let (mut upload, bar) = progress::upload_with_bar(output, &path);
                 if let Some(reference) = &client_reference_id {
                     upload = upload.client_reference_id(reference.clone());
                 }
                 let uploaded = client.files().upload(upload).await;
                 bar.finish_and_clear();
-                let file = uploaded.map_err(|error| Failure::about(&name, error))?;
+                let file = uploaded.map_err(|error| Failure::about(path.display(), error))?;
                 output.record(&file, || line(&file))?;
             }
             Ok(())

@@ -1,10 +1,13 @@
 //! `soniox transcribe`: upload (or point at a URL), create the job, wait, print the
 //! transcript, and delete what was created unless `--keep`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::Args;
-use soniox_client::{Client, Upload, Webhook};
+use soniox_client::{Client, Webhook};
 use soniox_types::{
     DEFAULT_WEBHOOK_HEADER, FileId, Transcript, Transcription, TranscriptionId, WEBHOOK_HEADER_ENV,
     WEBHOOK_SECRET_ENV,
@@ -179,17 +182,7 @@ async fn transcribe_one(
     if is_url(input) {
         builder = builder.audio_url(input);
     } else {
-        let path = PathBuf::from(input);
-        let name = path.file_name().map_or_else(
-            || input.to_owned(),
-            |name| name.to_string_lossy().into_owned(),
-        );
-        let bar = progress::upload_bar(output, &name);
-        let progress = bar.clone();
-        let upload = Upload::path(&path).on_progress(move |sent, total| {
-            progress.set_length(total);
-            progress.set_position(sent);
-        });
+        let (upload, bar) = progress::upload_with_bar(output, Path::new(input));
         let uploaded = interrupt.guard(client.files().upload(upload)).await;
         bar.finish_and_clear();
         let file = uploaded
