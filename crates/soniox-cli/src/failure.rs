@@ -29,6 +29,8 @@ pub(crate) enum Kind {
     Network,
     JobFailed,
     Interrupted,
+    /// Whoever read stdout stopped (`soniox files list | head`): stop quietly.
+    ReaderGone,
 }
 
 impl Kind {
@@ -40,6 +42,7 @@ impl Kind {
             Kind::Network => code::NETWORK,
             Kind::JobFailed => code::JOB_FAILED,
             Kind::Interrupted => code::INTERRUPTED,
+            Kind::ReaderGone => 0,
         }
     }
 }
@@ -70,6 +73,16 @@ impl Failure {
 
     pub(crate) fn interrupted() -> Self {
         Self::new(Kind::Interrupted, "interrupted")
+    }
+
+    /// Stdout was closed by its reader: not an error worth a line, as for `head`.
+    pub(crate) fn reader_gone() -> Self {
+        Self::new(Kind::ReaderGone, "")
+    }
+
+    /// Whether nothing should be printed about it.
+    pub(crate) fn is_silent(&self) -> bool {
+        self.kind == Kind::ReaderGone
     }
 
     /// Whether Ctrl-C (or SIGTERM) caused it.
@@ -200,6 +213,7 @@ mod tests {
             Kind::JobFailed,
             Kind::Interrupted,
         ];
+        assert_eq!(Kind::ReaderGone.code(), 0);
         let mut codes: Vec<u8> = kinds.iter().map(|kind| kind.code()).collect();
         codes.sort_unstable();
         codes.dedup();

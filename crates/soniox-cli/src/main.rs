@@ -161,6 +161,8 @@ async fn stoppable(
 }
 
 fn report(failure: &Failure) -> ExitCode {
-    let _ = writeln!(std::io::stderr().lock(), "{}", failure.line());
+    if !failure.is_silent() {
+        let _ = writeln!(std::io::stderr().lock(), "{}", failure.line());
+    }
     failure.exit_code()
 }

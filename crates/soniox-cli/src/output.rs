@@ -71,6 +71,12 @@ impl Output {
         stdout
             .write_fmt(text)
             .and_then(|()| stdout.flush())
-            .map_err(|error| Failure::io("stdout", &error))
+            .map_err(|error| {
+                if error.kind() == io::ErrorKind::BrokenPipe {
+                    Failure::reader_gone()
+                } else {
+                    Failure::io("stdout", &error)
+                }
+            })
     }
 }

@@ -210,3 +210,13 @@ async fn emulator_serves_until_interrupted() {
     common::interrupt(&child).await;
     assert_eq!(child.wait().await.expect("exits").code(), Some(0));
 }
+
+#[tokio::test]
+async fn a_closed_stdout_ends_quietly() {
+    let mut child = command(&["--emulator", "models"]).spawn().expect("spawn");
+    // Closed before the command can print (it starts an emulator first), as `| head -0` does.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.expect("exits");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
