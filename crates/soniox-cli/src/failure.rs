@@ -95,14 +95,6 @@ impl Failure {
         Self::other(format!("{what}: {error}"))
     }
 
-    /// A client error about `what` (a path): local I/O errors name it.
-    pub(crate) fn about(what: impl fmt::Display, error: ClientError) -> Self {
-        match error {
-            ClientError::Io(error) => Self::io(what, &error),
-            other => other.into(),
-        }
-    }
-
     #[cfg(test)]
     fn kind(&self) -> Kind {
         self.kind
@@ -160,16 +152,17 @@ fn describe(error: &ClientError) -> String {
             request_id: Some(request_id),
             ..
         } => format!("{error} (request id {request_id})"),
-        ClientError::Transport(_) | ClientError::Timeout(_) => {
+        // The client's errors name their cause only as their source (an `Io` error its path,
+        // a `Transport` error reqwest's error): the line is the whole chain.
+        _ => {
             let mut line = error.to_string();
-            let mut source = error.source().and_then(|source| source.source());
+            let mut source = error.source();
             while let Some(cause) = source {
                 line.push_str(&format!(": {cause}"));
                 source = cause.source();
             }
             line
         }
-        _ => error.to_string(),
     }
 }
 

@@ -35,7 +35,15 @@ pub(crate) async fn wait(
         .guard(client.transcriptions().wait(id, wait))
         .await;
     spinner.finish_and_clear();
-    Ok(finished.ok_or_else(Failure::interrupted)??)
+    match finished.ok_or_else(Failure::interrupted)? {
+        Ok(job) => Ok(job),
+        // The client reports a job that ended in `error` as an error; the CLI shows the job
+        // either way, and its callers turn a failed one into exit code 5 after printing it.
+        Err(soniox_client::Error::TranscriptionFailed { .. }) => {
+            Ok(client.transcriptions().get(id).await?)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The failure for a job that ended in `error`, if it did.

@@ -63,7 +63,11 @@ async fn files_upload_list_get_delete() {
     );
     assert!(line.contains("(request id "), "{line}");
     let run = soniox_at(&emulator, &["files", "upload", "/no/such.wav"]).await;
-    assert!(run.failure(1).starts_with("error: /no/such.wav: "));
+    let line = run.failure(1);
+    assert!(
+        line.starts_with("error: cannot read /no/such.wav: No such file"),
+        "{line}"
+    );
     emulator.shutdown().await;
 }
 

@@ -216,7 +216,8 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
 
     let run = soniox_at(&emulator, &["transcribe", "/no/such/file.wav"]).await;
     assert!(
-        run.failure(1).starts_with("error: /no/such/file.wav: "),
+        run.failure(1)
+            .starts_with("error: cannot read /no/such/file.wav: No such file"),
         "{}",
         run.stderr
     );

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 use soniox_emulator::{
-    AudioUrlPolicy, Emulator, EmulatorBuilder, FaultRule, JobClock, Quotas, WebhookConfig,
+    Emulator, EmulatorBuilder, FaultRule, HostPolicy, JobClock, Quotas, WebhookConfig,
     WebhookFaultRule,
 };
 
@@ -89,11 +89,11 @@ pub(crate) struct EmulatorArgs {
 impl EmulatorArgs {
     fn builder(self) -> EmulatorBuilder {
         let policy = if self.allow_any_audio_url {
-            AudioUrlPolicy::AllowAll
+            HostPolicy::AllowAll
         } else if self.allow_audio_hosts.is_empty() {
-            AudioUrlPolicy::LoopbackOnly
+            HostPolicy::LoopbackOnly
         } else {
-            AudioUrlPolicy::AllowHosts(self.allow_audio_hosts)
+            HostPolicy::AllowHosts(self.allow_audio_hosts)
         };
         let mut webhooks = WebhookConfig::default();
         webhooks.retry_schedule = self.webhook_retry_schedule;

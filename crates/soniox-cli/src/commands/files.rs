@@ -89,7 +89,7 @@ pub(crate) async fn run(context: &mut Context, args: FilesArgs) -> Result<(), Fa
                 }
                 let uploaded = client.files().upload(upload).await;
                 bar.finish_and_clear();
-                let file = uploaded.map_err(|error| Failure::about(path.display(), error))?;
+                let file = uploaded?;
                 output.record(&file, || line(&file))?;
             }
             Ok(())

@@ -185,9 +185,7 @@ async fn transcribe_one(
         let (upload, bar) = progress::upload_with_bar(output, Path::new(input));
         let uploaded = interrupt.guard(client.files().upload(upload)).await;
         bar.finish_and_clear();
-        let file = uploaded
-            .ok_or_else(Failure::interrupted)?
-            .map_err(|error| Failure::about(input, error))?;
+        let file = uploaded.ok_or_else(Failure::interrupted)??;
         created.file = Some(file.id.clone());
         builder = builder.file_id(file.id);
     }

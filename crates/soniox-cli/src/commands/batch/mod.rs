@@ -210,8 +210,7 @@ async fn submit(
     let file = interrupt
         .guard(client.files().upload(upload))
         .await
-        .ok_or_else(Failure::interrupted)?
-        .map_err(|error| Failure::about(input.path.display(), error))?;
+        .ok_or_else(Failure::interrupted)??;
     let request = args.request.builder().file_id(file.id);
     tracker.submit(request).await.map_err(|error| match error {
         soniox_tracker::TrackerError::Api(error) => Failure::from(error),
