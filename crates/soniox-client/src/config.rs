@@ -115,7 +115,9 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] when no API key was given or the base URL is not an http(s) URL.
+    /// [`Error::Config`] when no API key was given, the base URL is not an http(s) URL, or it
+    /// is `https` in a build without the `rustls` or `native-tls` feature (the message names
+    /// them).
     pub fn build(self) -> Result<Client, Error> {
         Client::from_builder(self)
     }

@@ -35,7 +35,8 @@
 //!   `PUT /_emulator/scripts/{sha256}` with `{"text": "..."}`.
 //! - **Make test audio**: [`wav`] builds a WAV of a given length, which jobs report as their
 //!   `audio_duration_ms`.
-//! - **Inspect webhooks**: [`Emulator::webhook_attempts`] or `GET /_emulator/webhooks`.
+//! - **Inspect webhooks**: [`Emulator::webhook_attempts`] or `GET /_emulator/webhooks`;
+//!   [`Emulator::wait_for_attempts`] waits until a number of deliveries were attempted.
 //! - **Count requests**: [`Emulator::request_counts`] or `GET /_emulator/requests`, per route
 //!   (`POST /v1/transcriptions`, `GET /v1/transcriptions/{id}`, ...).
 //! - **Inject faults**: [`FaultRule`] and [`WebhookFaultRule`], at start or at run time
