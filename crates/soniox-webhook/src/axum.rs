@@ -1,4 +1,5 @@
-//! The axum extractor.
+//! The axum extractor, for **axum 0.8** (it implements `axum-core` 0.5's `FromRequest`; with
+//! axum 0.7 a route using it fails to compile with "`Handler<_, _>` is not satisfied").
 
 use std::{fmt, future::Future};
 
