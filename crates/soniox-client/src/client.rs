@@ -404,10 +404,21 @@ mod tests {
         );
     }
 
+    /// Runs with `cargo test -p soniox-client --no-default-features --lib`.
+    #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+    #[test]
+    fn a_build_without_tls_refuses_the_default_base_url() {
+        let error = Client::builder().api_key("key").build().unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        assert!(error.to_string().contains("`rustls`"), "{error}");
+    }
+
     #[test]
     fn debug_never_shows_the_key() {
+        // http, so that this also runs in a build without TLS.
         let client = Client::builder()
             .api_key("super-secret-key")
+            .base_url("http://127.0.0.1:1")
             .build()
             .unwrap();
         let builder = Client::builder().api_key("super-secret-key");
