@@ -169,7 +169,18 @@ fn fail(shared: &Arc<Shared>, id: &str, error_type: &str, message: &str) {
 }
 
 /// Downloads an audio URL to a scratch file, learns what it needs, and removes the file.
+/// The whole download, body included, must finish within the timeout: a server that sends
+/// its headers and then trickles the body cannot hold the job forever.
 async fn download(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
+    tokio::time::timeout(
+        shared.config.audio_download_timeout,
+        download_within(shared, url),
+    )
+    .await
+    .map_err(|_| "Failed to download audio: the download did not finish in time.".to_owned())?
+}
+
+async fn download_within(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
     let parsed =
         url::Url::parse(url).map_err(|_| "Failed to download audio: invalid URL.".to_owned())?;
     let host = parsed.host_str().unwrap_or_default();
@@ -184,9 +195,10 @@ async fn download(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
     let mut request = Request::new(Full::default());
     *request.method_mut() = Method::GET;
     *request.uri_mut() = uri;
-    let response = tokio::time::timeout(DOWNLOAD_TIMEOUT, shared.http.request(request))
+    let response = shared
+        .http
+        .request(request)
         .await
-        .map_err(|_| "Failed to download audio: the server did not answer in time.".to_owned())?
         .map_err(|error| format!("Failed to download audio: {}.", error_chain(&error)))?;
     if !response.status().is_success() {
         return Err(format!(
@@ -205,8 +217,6 @@ async fn download(shared: &Shared, url: &str) -> Result<AudioFacts, String> {
     .map(|(_, _, facts)| facts)
     .map_err(|error| format!("Failed to download audio: {error}."))
 }
-
-const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The transcript of a completed job. It is deterministic; the caller keeps the first one
 /// built so that each job's is built once.

@@ -106,6 +106,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long an `audio_url` job's download may take, body included; default 60 s. A
+    /// download still running then fails the job with `audio_download_error`.
+    pub fn audio_download_timeout(mut self, timeout: Duration) -> Self {
+        self.config.audio_download_timeout = timeout;
+        self
+    }
+
     /// Which hosts webhooks may be delivered to; default loopback only. A `webhook_url` to
     /// another host is refused when the job is created (400) and again before each attempt.
     pub fn webhook_urls(mut self, policy: HostPolicy) -> Self {

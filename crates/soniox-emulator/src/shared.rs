@@ -70,21 +70,31 @@ impl Shared {
         }
     }
 
-    /// The semaphore bounding attempts in flight to the receiver at `authority`.
-    pub(crate) fn webhook_permits(&self, authority: &str) -> Arc<Semaphore> {
+    /// The semaphore bounding attempts in flight to the receiver at `authority`, held until
+    /// the returned handle is dropped; the last handle of a receiver removes its entry, so the
+    /// map holds only receivers with deliveries under way.
+    pub(crate) fn webhook_permits(&self, authority: &str) -> ReceiverPermits<'_> {
         let permits = self
             .config
             .webhooks
             .concurrency
             .clamp(1, Semaphore::MAX_PERMITS);
-        let mut map = self
-            .webhook_permits
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
-            map.entry(authority.to_owned())
+        let semaphore = Arc::clone(
+            self.permit_map()
+                .entry(authority.to_owned())
                 .or_insert_with(|| Arc::new(Semaphore::new(permits))),
-        )
+        );
+        ReceiverPermits {
+            shared: self,
+            authority: authority.to_owned(),
+            semaphore: Some(semaphore),
+        }
+    }
+
+    fn permit_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
+        self.webhook_permits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `task` in the background until it ends or the emulator shuts down.
@@ -96,6 +106,37 @@ impl Shared {
                 () = task => {}
             }
         });
+    }
+}
+
+/// A receiver's semaphore, from [`Shared::webhook_permits`].
+#[derive(Debug)]
+pub(crate) struct ReceiverPermits<'a> {
+    shared: &'a Shared,
+    authority: String,
+    /// Taken only by `drop`.
+    semaphore: Option<Arc<Semaphore>>,
+}
+
+impl ReceiverPermits<'_> {
+    /// Waits for a permit; `None` once the semaphore is closed.
+    pub(crate) async fn acquire(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.semaphore.as_ref()?.acquire().await.ok()
+    }
+}
+
+impl Drop for ReceiverPermits<'_> {
+    fn drop(&mut self) {
+        let mut map = self.shared.permit_map();
+        // Handles are made and let go of under the map's lock, so once this one is gone a
+        // count of one (the map's own) means no other delivery to this receiver is under way.
+        drop(self.semaphore.take());
+        if map
+            .get(&self.authority)
+            .is_some_and(|entry| Arc::strong_count(entry) == 1)
+        {
+            map.remove(&self.authority);
+        }
     }
 }
 
@@ -140,6 +181,21 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+    }
+
+    #[test]
+    fn the_permit_map_forgets_receivers_without_deliveries() {
+        let shared = Shared::new(Config::default(), PathBuf::new(), None);
+        let receivers = || shared.permit_map().len();
+        let first = shared.webhook_permits("a:1");
+        let second = shared.webhook_permits("a:1");
+        let other = shared.webhook_permits("b:2");
+        assert_eq!(receivers(), 2);
+        drop(first);
+        assert_eq!(receivers(), 2, "a:1 still has a delivery");
+        drop(second);
+        drop(other);
+        assert_eq!(receivers(), 0);
     }
 
     #[test]

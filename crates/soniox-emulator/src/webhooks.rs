@@ -158,7 +158,7 @@ async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
         tokio::time::sleep(*wait).await;
         let outcome = {
             let permits = shared.webhook_permits(&authority);
-            let Ok(_permit) = permits.acquire().await else {
+            let Some(_permit) = permits.acquire().await else {
                 return;
             };
             let started_at = crate::shared::now();

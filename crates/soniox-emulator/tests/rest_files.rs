@@ -282,3 +282,55 @@ async fn files_an_earlier_run_left_in_the_data_dir_are_removed_at_start() {
         "{id}"
     );
 }
+
+#[tokio::test]
+async fn the_files_quota_is_checked_again_before_an_upload_is_recorded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let api = Api::start(
+        builder()
+            .quotas(soniox_emulator::Quotas::new(100, 2_000, 1))
+            .data_dir(dir.path()),
+    )
+    .await;
+    // An upload that passes the first check, then waits while another one fills the quota.
+    let (chunks, received) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let body = futures_util::stream::unfold(received, |mut received| async move {
+        let chunk = received.recv().await?;
+        Some((Ok::<_, std::io::Error>(chunk), received))
+    });
+    let slow = api
+        .post("/v1/files")
+        .header("content-type", "multipart/form-data; boundary=XBOUNDARY")
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let slow = tokio::spawn(slow);
+    let mut head = b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; \
+        filename=\"slow.wav\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        .to_vec();
+    head.extend_from_slice(&wav(100));
+    chunks.send(head).await.expect("first chunk");
+    // Its file is on disk once the emulator is streaming it: the first check has passed.
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while std::fs::read_dir(dir.path()).expect("list").count() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the slow upload started");
+
+    api.upload("fast.wav", wav(100)).await;
+    chunks
+        .send(b"\r\n--XBOUNDARY--\r\n".to_vec())
+        .await
+        .expect("last chunk");
+    drop(chunks);
+    let response = slow.await.expect("task").expect("answered");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let (_, count) = send(api.get("/v1/files/count")).await;
+    assert_eq!(count["total"], 1, "{count}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("list").count(),
+        1,
+        "the refused upload's file is removed"
+    );
+}

@@ -472,3 +472,43 @@ async fn crafted_wav_headers_fail_the_job_as_undecodable_or_too_long() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_download_whose_body_stalls_fails_at_the_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that answers with its headers and the first bytes, then sends nothing more.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut request = [0_u8; 1024];
+        let _ = stream.read(&mut request).await;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nRIFF")
+            .await
+            .expect("write");
+        // Held open until the test ends.
+        std::future::pending::<()>().await;
+    });
+    let api =
+        Api::start(builder().audio_download_timeout(std::time::Duration::from_millis(200))).await;
+    let job = api
+        .create(json!({"model": "stt-async-v5", "audio_url": format!("http://{addr}/a.wav")}))
+        .await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        api.emulator.finish_jobs(),
+    )
+    .await
+    .expect("the download gave up");
+    let id = job["id"].as_str().expect("id");
+    let (_, json) = send(api.get(&format!("/v1/transcriptions/{id}"))).await;
+    assert_eq!(
+        (&json["status"], &json["error_type"]),
+        (&json!("error"), &json!("audio_download_error")),
+        "{json}"
+    );
+    server.abort();
+}

@@ -72,16 +72,9 @@ pub(super) async fn upload(
     shared: &Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Reply, Failure> {
-    // The quota is checked before the body is read, so a refused upload costs no disk.
-    {
-        let state = shared.store.lock();
-        if state.files.len() >= shared.config.quotas.files {
-            return Err(Failure::limit_exceeded(format!(
-                "Maximum number of files reached ({}). Delete files you no longer need.",
-                shared.config.quotas.files
-            )));
-        }
-    }
+    // The quota is checked before the body is read, so a refused upload costs no disk, and
+    // again before the file is recorded, as uploads running at once may have filled it.
+    check_file_quota(shared, &shared.store.lock())?;
     let boundary = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -114,6 +107,8 @@ pub(super) async fn upload(
     let file = File::new(FileId::new(id.clone()), filename, size, now())
         .with_client_reference_id(client_reference_id);
     let mut state = shared.store.lock();
+    // Refused here, the partial file's guard removes the upload.
+    check_file_quota(shared, &state)?;
     let seq = state.next_seq();
     let reply = json(StatusCode::CREATED, &file);
     let path = partial.keep();
@@ -128,6 +123,16 @@ pub(super) async fn upload(
         },
     );
     Ok(reply)
+}
+
+fn check_file_quota(shared: &Shared, state: &crate::store::State) -> Result<(), Failure> {
+    if state.files.len() >= shared.config.quotas.files {
+        return Err(Failure::limit_exceeded(format!(
+            "Maximum number of files reached ({}). Delete files you no longer need.",
+            shared.config.quotas.files
+        )));
+    }
+    Ok(())
 }
 
 /// An upload's file part, on disk.
