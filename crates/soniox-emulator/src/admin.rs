@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Request, StatusCode, header};
-use hyper::body::Incoming;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     api::{bearer_key, is_one_of},
     faults::{FaultRule, WebhookFaultRule},
     jobs,
+    request_body::RequestBody,
     requests::RequestCounts,
     respond::{Failure, Reply, json, no_content},
     shared::Shared,
@@ -69,7 +69,7 @@ struct Health {
 /// Routes a `/_emulator/...` request (`rest` is the path after the prefix).
 pub(crate) async fn route(
     shared: &Arc<Shared>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     rest: &str,
 ) -> Result<Reply, Failure> {
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
@@ -221,7 +221,7 @@ fn forbidden(message: &str) -> Failure {
     )
 }
 
-fn query_value(request: &Request<Incoming>, name: &str) -> Option<String> {
+fn query_value(request: &Request<RequestBody>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
@@ -240,7 +240,7 @@ pub(crate) fn normalize_sha256(value: &str) -> Result<String, Failure> {
     }
 }
 
-async fn body<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T, Failure> {
+async fn body<T: DeserializeOwned>(request: Request<RequestBody>) -> Result<T, Failure> {
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)

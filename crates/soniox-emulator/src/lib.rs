@@ -52,6 +52,7 @@ mod config;
 mod faults;
 mod files_dir;
 mod jobs;
+mod request_body;
 mod requests;
 mod respond;
 mod server;

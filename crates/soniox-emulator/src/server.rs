@@ -3,7 +3,6 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use http::{HeaderValue, Request};
-use http_body_util::BodyExt as _;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -18,6 +17,7 @@ use crate::{
     config::{Config, HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, WebhookFaultRule},
     files_dir, jobs,
+    request_body::RequestBody,
     requests::RequestCounts,
     respond::{Failure, Reply},
     shared::{Shared, new_uuid},
@@ -450,6 +450,7 @@ async fn accept(
 struct Dropped;
 
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, Dropped> {
+    let request = request.map(RequestBody::new);
     let request_id = new_uuid();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -462,7 +463,8 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
         Some(rest) => admin::route(&shared, request, rest).await,
         None => match inject(&shared, &method, &path).await? {
             Injected::Fail(failure) => {
-                discard_body(request).await;
+                // The body is read and discarded, bounded, while the failure is answered.
+                drop(request);
                 Err(failure)
             }
             injected => {
@@ -487,18 +489,6 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     }
     tracing::trace!(%method, %path, status = %reply.status(), "request");
     Ok(reply)
-}
-
-/// Reads a request's body to its end without keeping it, so an injected error answers a
-/// client that has finished sending, as a real server's error would; otherwise a client still
-/// streaming an upload sees a broken pipe instead of the status.
-async fn discard_body(request: Request<Incoming>) {
-    let mut body = request.into_body();
-    while let Some(frame) = body.frame().await {
-        if frame.is_err() {
-            break;
-        }
-    }
 }
 
 /// The header carrying each response's request id.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use http::{Request, StatusCode, header};
 use http_body_util::BodyDataStream;
-use hyper::body::Incoming;
 use soniox_types::{
     Count, FILE_TOO_LARGE_MESSAGE, File, FileId, FileList, UploadMetadata, validation::limits,
 };
@@ -13,16 +12,21 @@ use soniox_types::{
 use crate::{
     audio::{self, IngestError},
     files_dir::{self, PartialFile},
+    request_body::RequestBody,
     respond::{Failure, Reply, json, no_content},
     shared::{Shared, new_uuid, now},
     store::FileEntry,
 };
 
+/// Bytes a multipart body may have besides its file: boundaries, part headers and the
+/// `client_reference_id` field.
+const FORM_OVERHEAD: u64 = 1024 * 1024;
+
 /// Longest `client_reference_id` form field read; anything past the 256-character limit is
 /// already an error, this only bounds memory.
 const MAX_TEXT_FIELD: usize = 16 * 1024;
 
-pub(super) fn list(shared: &Shared, request: &Request<Incoming>) -> Result<Reply, Failure> {
+pub(super) fn list(shared: &Shared, request: &Request<RequestBody>) -> Result<Reply, Failure> {
     let (limit, cursor) = super::list_params(request)?;
     let state = shared.store.lock();
     let (files, next) = state
@@ -70,11 +74,22 @@ fn missing_file() -> Failure {
 
 pub(super) async fn upload(
     shared: &Arc<Shared>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Reply, Failure> {
     // The quota is checked before the body is read, so a refused upload costs no disk, and
     // again before the file is recorded, as uploads running at once may have filled it.
     check_file_quota(shared, &shared.store.lock())?;
+    // A body declared larger than the file limit plus room for the form's other parts cannot
+    // hold an acceptable file: answer now rather than after reading a gigabyte.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let limit = shared.config.max_file_bytes;
+    if declared.is_some_and(|declared| declared > limit.saturating_add(FORM_OVERHEAD)) {
+        return Err(ingest_failure(IngestError::TooLarge { limit }));
+    }
     let boundary = request
         .headers()
         .get(header::CONTENT_TYPE)

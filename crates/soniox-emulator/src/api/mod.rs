@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use soniox_types::{ListParams, Secret, validation::limits};
 use subtle::ConstantTimeEq as _;
 
 use crate::{
+    request_body::RequestBody,
     respond::{Failure, Reply},
     shared::Shared,
 };
@@ -24,7 +24,7 @@ const MAX_JSON_BODY: usize = 1024 * 1024;
 /// Routes a `/v1/...` request (`rest` is the path after `/v1/`).
 pub(crate) async fn route(
     shared: &Arc<Shared>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     rest: &str,
 ) -> Result<Reply, Failure> {
     authenticate(&shared.config.api_keys, request.headers())?;
@@ -95,7 +95,7 @@ pub(crate) fn is_one_of<'a>(secrets: impl Iterator<Item = &'a Secret>, presented
 }
 
 /// Reads `limit` and `cursor` from the query string, validated as the API does.
-fn list_params(request: &Request<Incoming>) -> Result<(usize, Option<String>), Failure> {
+fn list_params(request: &Request<RequestBody>) -> Result<(usize, Option<String>), Failure> {
     let mut params = ListParams::new();
     for (name, value) in url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
     {
@@ -123,7 +123,7 @@ fn list_params(request: &Request<Incoming>) -> Result<(usize, Option<String>), F
 
 /// Reads a JSON body of at most `limit` bytes; anything that is not JSON is a located 400.
 pub(crate) async fn read_json(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     limit: usize,
 ) -> Result<serde_json::Value, Failure> {
     let bytes = Limited::new(request.into_body(), limit)

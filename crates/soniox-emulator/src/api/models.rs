@@ -1,14 +1,16 @@
 //! `GET /v1/models` and `POST /v1/auth/temporary-api-key`.
 
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use soniox_types::{
     CreateTemporaryApiKey, Model, ModelLanguage, ModelList, Secret, TemporaryApiKey,
     TranscriptionMode,
 };
 
 use super::payload;
-use crate::respond::{Failure, Reply, json};
+use crate::{
+    request_body::RequestBody,
+    respond::{Failure, Reply, json},
+};
 
 /// Current models, then aliases with the model each routes to.
 const MODELS: &[(&str, Option<&str>, &str, bool)] = &[
@@ -113,7 +115,7 @@ pub(super) fn list() -> Reply {
     json(StatusCode::OK, &ModelList::new(models))
 }
 
-pub(super) async fn temporary_api_key(request: Request<Incoming>) -> Result<Reply, Failure> {
+pub(super) async fn temporary_api_key(request: Request<RequestBody>) -> Result<Reply, Failure> {
     let body = super::read_json(request, super::MAX_JSON_BODY).await?;
     let request: CreateTemporaryApiKey =
         payload::decode(body, "body.payload", payload::CREATE_TEMPORARY_KEY)?;

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use soniox_types::{
     Count, CreateTranscription, Secret, Transcription, TranscriptionId, TranscriptionList,
     TranscriptionStatus,
@@ -13,6 +12,7 @@ use soniox_types::{
 use super::{files::invalid_cursor, models::is_async_model, payload};
 use crate::{
     jobs,
+    request_body::RequestBody,
     respond::{
         Failure, Reply, TRANSCRIPT_NOT_READY, TRANSCRIPTION_FAILED, json, json_body, no_content,
     },
@@ -23,7 +23,7 @@ use crate::{
 
 pub(super) async fn create(
     shared: &Arc<Shared>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Reply, Failure> {
     let body = super::read_json(request, super::MAX_JSON_BODY).await?;
     let request: CreateTranscription =
@@ -151,7 +151,7 @@ fn url_filename(url: &str) -> String {
         .unwrap_or_else(|| "audio".to_owned())
 }
 
-pub(super) fn list(shared: &Shared, request: &Request<Incoming>) -> Result<Reply, Failure> {
+pub(super) fn list(shared: &Shared, request: &Request<RequestBody>) -> Result<Reply, Failure> {
     let (limit, cursor) = super::list_params(request)?;
     let state = shared.store.lock();
     let (transcriptions, next) = state
