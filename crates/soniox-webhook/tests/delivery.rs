@@ -441,3 +441,59 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     stop_running(running).await;
 }
+
+#[tokio::test]
+async fn a_body_trickled_without_pause_still_gets_408_at_the_deadline() {
+    // Each byte comes well within the timeout of the last: only a deadline on the whole body,
+    // not one on each read, ends this.
+    let inbox = Inbox::new(verifier()).body_timeout(Duration::from_millis(100));
+    let service = WebhookService::new(inbox, succeed);
+    let running = Receiver::bind("127.0.0.1:0", service)
+        .await
+        .expect("bind")
+        .spawn()
+        .expect("spawn");
+    let wire = Case::good("trickle").to_wire();
+    let head_end = wire
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let mut stream = TcpStream::connect(running.local_addr())
+        .await
+        .expect("connect");
+    stream.write_all(&wire[..head_end]).await.expect("head");
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = async {
+        // At this pace the body's 66 bytes take at least a third of a second: three times the
+        // deadline.
+        for _ in 0..10_000 {
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        std::future::pending::<()>().await;
+    };
+    let mut answer = vec![0_u8; 1024];
+    let n = tokio::select! {
+        () = trickle => unreachable!(),
+        read = reader.read(&mut answer) => read.expect("read"),
+    };
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    stop_running(running).await;
+}
+
+#[tokio::test]
+async fn a_head_of_many_ordinary_lines_over_8_kib_gets_431() {
+    let running = running_receiver(succeed, |receiver| receiver).await;
+    // Thirty lines of 300 bytes: no line is long, the head is.
+    let mut padded = Case::good("padded head");
+    for n in 0..30 {
+        padded = padded.add(&format!("X-Pad-{n}"), "p".repeat(300));
+    }
+    let answer = exchange(running.local_addr(), &padded.to_wire()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    stop_running(running).await;
+}
