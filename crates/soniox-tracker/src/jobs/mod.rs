@@ -45,6 +45,35 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE soniox_jobs ADD COLUMN claim BIGINT;
 ",
+    // The stage check without an `IN` list: SQLite builds an ephemeral table for an `IN`
+    // list each time it evaluates one, that is, on every insert and update of a job; a
+    // check cannot be altered, so the table is rebuilt.
+    "
+    CREATE TABLE soniox_jobs_rebuilt (
+        reference TEXT PRIMARY KEY NOT NULL,
+        transcription_id TEXT UNIQUE,
+        request TEXT NOT NULL,
+        stage TEXT NOT NULL
+            CHECK (stage = 'submitting' OR stage = 'submitted' OR stage = 'finished'
+                   OR stage = 'done' OR stage = 'lost'),
+        status TEXT,
+        recorded_at BIGINT NOT NULL,
+        submitted_at BIGINT,
+        polls BIGINT NOT NULL DEFAULT 0,
+        next_check_at BIGINT,
+        updated_at BIGINT NOT NULL,
+        claim BIGINT
+    );
+    INSERT INTO soniox_jobs_rebuilt (reference, transcription_id, request, stage, status,
+        recorded_at, submitted_at, polls, next_check_at, updated_at, claim)
+    SELECT reference, transcription_id, request, stage, status, recorded_at, submitted_at,
+        polls, next_check_at, updated_at, claim
+    FROM soniox_jobs;
+    DROP TABLE soniox_jobs;
+    ALTER TABLE soniox_jobs_rebuilt RENAME TO soniox_jobs;
+    CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
+        WHERE next_check_at IS NOT NULL;
+",
 ];
 
 // The statements, with PostgreSQL's `$n` parameters (the SQLite backend rewrites them as

@@ -113,3 +113,46 @@ fn positional(sql: &str) -> String {
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueJob> {
     Ok(read_row!(row, get).into_due())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_rebuilt_table_keeps_every_job_and_still_checks_the_stage() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Arc::new(
+            SqliteStore::open(dir.path().join("jobs.db"))
+                .await
+                .expect("open"),
+        );
+        // A database the tracker left at version 2, with a job in it.
+        store
+            .migrate_component(COMPONENT, &MIGRATIONS[..2])
+            .await
+            .expect("version 2");
+        let insert = "INSERT INTO soniox_jobs (reference, transcription_id, request, stage, \
+                      recorded_at, next_check_at, updated_at, claim)
+                      VALUES (?1, ?2, '{}', ?3, 1, 2, 1, 7)";
+        store
+            .transact(move |tx| tx.execute(insert, ["ref-1", "tr-1", "submitted"]))
+            .await
+            .expect("the writer")
+            .expect("a job at version 2");
+
+        let jobs = SqliteJobs::open(&store).await.expect("migrated");
+        let due = jobs.claim_due(2, 3, 10, 8).await.expect("claimed");
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].job.reference, "ref-1");
+        let wrong = store
+            .transact(move |tx| tx.execute(insert, ["ref-2", "tr-2", "forgotten"]))
+            .await
+            .expect("the writer");
+        assert!(wrong.is_err(), "an unknown stage is refused: {wrong:?}");
+        let right = store
+            .transact(move |tx| tx.execute(insert, ["ref-2", "tr-2", "lost"]))
+            .await
+            .expect("the writer");
+        assert_eq!(right.ok(), Some(1), "a known stage is taken");
+    }
+}
