@@ -8,6 +8,7 @@
 //! | plain `Client` + `Receiver` (baseline) | `POST /v1/transcriptions` with a `client_reference_id` and the webhook (URL and auth header), the emulator's webhook to a `soniox_webhook::Receiver` (default `MemoryStore`) whose handler fetches the transcript (`GET /v1/transcriptions/{id}/transcript`) | — |
 //! | `Tracker` + `SqliteStore` | `Tracker::submit` (the job recorded, then the same create), the webhook to a `Receiver` over `Tracker::inbox` and `Tracker::webhook_handler` (the event claimed in SQLite, the job marked finished, the same transcript fetch, a handler that only counts, the job and event recorded done), `Durability::Full` (the default: a commit is flushed before it is answered) | ≥ 60% |
 //! | the same, `Durability::Normal` | the same, commits not flushed: how much of the price is the disk's | ≥ 60% |
+//! | `Tracker` + `PostgresStore` | the same, the jobs and events in a PostgreSQL database of the round's own (pool of 16) | ≥ 60% |
 //!
 //! Both make the same three API-side requests per job, on the same emulator configuration:
 //! jobs finish as soon as they are created (`JobClock::Fixed(Duration::ZERO)`), no quotas.
@@ -46,14 +47,23 @@
 //! handled more than once, handled without having been submitted, or did not complete, and
 //! when a submission or a reconciler pass fails. A missed target is reported, not a failure.
 //!
-//! Run with `cargo bench -p soniox-tracker --bench pipeline` (`cargo xtask bench` runs it
-//! too). PostgreSQL is not measured yet: the tracker takes a `SqliteStore` only.
+//! Run with `cargo bench -p soniox-tracker --bench pipeline`; the PostgreSQL variant needs the
+//! `postgres` feature and a server at `SONIOX_TEST_POSTGRES_URL` (the tests' variable; each
+//! round creates a database and drops it after):
+//! `SONIOX_TEST_POSTGRES_URL=postgres://… cargo bench -p soniox-tracker --all-features --bench
+//! pipeline`. `cargo xtask bench` runs it with every feature and the local server when there
+//! is one.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 /// The same `/proc` reading as soniox-store's benches.
 #[path = "../../soniox-store/benches/support/cpu.rs"]
 mod cpu;
+
+/// soniox-store's PostgreSQL test databases: one per round, dropped after it.
+#[cfg(feature = "postgres")]
+#[path = "../../soniox-store/tests/common/mod.rs"]
+mod store_common;
 
 use std::{
     collections::HashMap,
@@ -72,8 +82,12 @@ use soniox_emulator::{
     AttemptOutcome, Emulator, EmulatorBuilder, JobClock, Quotas, RequestCounts, WebhookFault,
     WebhookFaultRule,
 };
+#[cfg(feature = "postgres")]
+use soniox_store::PostgresStore;
 use soniox_store::{Durability, SqliteStore};
-use soniox_tracker::{FinishedJob, JobOutcome, Pass, Submission, Tracker, reconcile::Policy};
+use soniox_tracker::{
+    Database, FinishedJob, JobOutcome, Pass, Submission, Tracker, reconcile::Policy,
+};
 use soniox_types::{
     CreateTranscription, CreateTranscriptionBuilder, FileId, Secret, TranscriptionId, WebhookStatus,
 };
@@ -109,9 +123,7 @@ async fn main() {
     let overdue = from_env("RECONCILE_JOBS", 1_000);
     let mut failed = false;
 
-    // PostgreSQL variants (a tracker on a `PostgresStore` in a database of its own, skipped
-    // without `SONIOX_TEST_POSTGRES_URL`) join this list once the tracker takes one.
-    let mut variants = [
+    let mut variants = vec![
         Variant::new("plain Client + Receiver (baseline)", Pipeline::Plain),
         Variant::new(
             "Tracker + SqliteStore, Durability::Full",
@@ -122,7 +134,21 @@ async fn main() {
             Pipeline::TrackerSqlite(Durability::Normal),
         ),
     ];
-    println!("PostgreSQL: not measured (soniox-tracker takes a SqliteStore only)");
+    #[cfg(feature = "postgres")]
+    let postgres = std::env::var(store_common::URL_VARIABLE).is_ok();
+    #[cfg(not(feature = "postgres"))]
+    let postgres = false;
+    if postgres {
+        #[cfg(feature = "postgres")]
+        variants.push(Variant::new(
+            "Tracker + PostgresStore",
+            Pipeline::TrackerPostgres,
+        ));
+    } else {
+        println!(
+            "PostgreSQL: not measured (needs the postgres feature and SONIOX_TEST_POSTGRES_URL)"
+        );
+    }
     println!(
         "{rounds} rounds of {jobs} jobs per variant, alternating; {tasks} submitting tasks; \
          jobs finish at once"
@@ -295,6 +321,8 @@ impl fmt::Display for Figures {
 enum Pipeline {
     Plain,
     TrackerSqlite(Durability),
+    #[cfg(feature = "postgres")]
+    TrackerPostgres,
 }
 
 impl Pipeline {
@@ -309,6 +337,9 @@ impl Pipeline {
             .map_err(|e| e.to_string())?;
         let url = webhook_url(&listener)?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        // Dropped (the database with it) once the round is over.
+        #[cfg(feature = "postgres")]
+        let mut _round_db = None;
         let (sender, receiver) = match self {
             Self::Plain => {
                 let handler = plain_handler(client.clone(), Arc::clone(&tally));
@@ -322,17 +353,20 @@ impl Pipeline {
                     .open()
                     .await
                     .map_err(|e| e.to_string())?;
-                let tracker = Tracker::builder(client, Arc::new(store))
-                    .webhook_url(url)
-                    .webhook_auth(HEADER, Secret::new(SECRET))
-                    .build(counting_handler(Arc::clone(&tally)))
+                tracking(client, store.into(), url, &tally, listener).await?
+            }
+            #[cfg(feature = "postgres")]
+            Self::TrackerPostgres => {
+                let db = store_common::TestDb::create()
+                    .await
+                    .ok_or("no PostgreSQL server")?;
+                let store = PostgresStore::builder(&db.url)
+                    .pool_size(16)
+                    .connect()
                     .await
                     .map_err(|e| e.to_string())?;
-                let service =
-                    WebhookService::new(tracker.inbox(verifier()), tracker.webhook_handler());
-                let receiver = serve(listener, service)?;
-                let reconciler = tracker.spawn_reconciler(Duration::from_secs(1));
-                (Sender::Tracker(tracker, Some(reconciler)), receiver)
+                _round_db = Some(db);
+                tracking(client, store.into(), url, &tally, listener).await?
             }
         };
 
@@ -366,6 +400,27 @@ impl Pipeline {
             other: cpu.map(|(_, other)| other.max(0.0)),
         })
     }
+}
+
+/// A tracker on `database` whose webhooks come to `listener`, with its reconciler running
+/// every second as in a deployment.
+async fn tracking(
+    client: Client,
+    database: Database,
+    url: String,
+    tally: &Arc<Tally>,
+    listener: TcpListener,
+) -> Result<(Sender, RunningReceiver), String> {
+    let tracker = Tracker::builder(client, database)
+        .webhook_url(url)
+        .webhook_auth(HEADER, Secret::new(SECRET))
+        .build(counting_handler(Arc::clone(tally)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let service = WebhookService::new(tracker.inbox(verifier()), tracker.webhook_handler());
+    let receiver = serve(listener, service)?;
+    let reconciler = tracker.spawn_reconciler(Duration::from_secs(1));
+    Ok((Sender::Tracker(tracker, Some(reconciler)), receiver))
 }
 
 /// How one variant submits a job and knows it is done.
