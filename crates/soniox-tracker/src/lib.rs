@@ -134,9 +134,9 @@
 //!   tracker on SQLite keeps above 60% of the jobs per second of a plain client and receiver.
 //! - `PostgresStore` (feature `postgres`): one database, any number of replicas. Each due
 //!   job is taken by one replica (`FOR UPDATE SKIP LOCKED`), and a killed replica's claims
-//!   come back when their leases run out. Each write is a round trip and a commit on the
-//!   server, so a single process does fewer jobs per second than on SQLite; replicas add
-//!   capacity.
+//!   come back when their leases run out. The writes of concurrent jobs are batched into
+//!   multi-row statements, sharing the server's commits; still, each is a round trip, so a
+//!   single process does fewer jobs per second than on SQLite, and replicas add capacity.
 //!
 //! An [`Effect`] is made for the tracker's database (`Effect::sqlite`, `Effect::postgres`);
 //! one for the other database fails the handling, every time, with an error saying so.

@@ -182,7 +182,7 @@ impl Jobs {
         check_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let params = Params::Record(reference.to_owned(), request, millis(now), millis(check_at));
-        dispatch!(self, execute(RECORD, params)).map(drop)
+        dispatch!(self, write(RECORD, params))
     }
 
     /// Forgets a job whose create request the API refused outright.
@@ -204,7 +204,7 @@ impl Jobs {
             millis(at),
             millis(next_poll),
         );
-        dispatch!(self, execute(SUBMITTED, params)).map(drop)
+        dispatch!(self, write(SUBMITTED, params))
     }
 
     /// The job finished with `status` and is being handled: look again at `retry_at` unless
@@ -231,7 +231,7 @@ impl Jobs {
         id: &TranscriptionId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        dispatch!(self, execute(DONE, Params::text_at(id.as_str(), now))).map(drop)
+        dispatch!(self, write(DONE, Params::text_at(id.as_str(), now)))
     }
 
     /// Runs `effect` (if any), records the job as handled and its event as done, in one

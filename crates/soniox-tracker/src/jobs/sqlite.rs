@@ -32,6 +32,11 @@ impl SqliteJobs {
         self.db.transact(f).await?.map_err(StoreError::unavailable)
     }
 
+    /// Runs one of the statements every job makes (as any other: the writer batches them).
+    pub(super) async fn write(&self, sql: &'static str, params: Params) -> Result<(), StoreError> {
+        self.execute(sql, params).await.map(drop)
+    }
+
     /// Runs one statement; how many rows it changed.
     pub(super) async fn execute(
         &self,
