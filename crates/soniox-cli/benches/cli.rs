@@ -1,0 +1,302 @@
+//! The `soniox` binary's figures, each next to its yardstick in the same run:
+//!
+//! - cold start of `soniox --help` (target ≤ 20 ms);
+//! - `webhook listen` with stdout to a file against a bare hyper server answering 200, both
+//!   under `wrk -c64` (target ≥ 70 %); skipped when `wrk` is not installed;
+//! - `transcribe --no-wait` of a 1 GiB file to an emulator against the client library's own
+//!   upload of it (this binary re-executed with `--child-upload`): wall time and peak RSS
+//!   (target within 10 %).
+//!
+//! Without `--bench` (under `cargo test --benches`) every part runs once, small.
+
+use std::{
+    convert::Infallible,
+    io::Write as _,
+    path::Path,
+    process::{Command, ExitCode, Stdio},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use soniox_client::{Client, Upload};
+use soniox_emulator::Emulator;
+
+const SONIOX: &str = env!("CARGO_BIN_EXE_soniox");
+const CHILD_FLAG: &str = "--child-upload";
+const KEY: &str = "bench-key";
+const SECRET: &str = "bench-secret";
+/// How often a child's `VmHWM` is sampled.
+const POLL: Duration = Duration::from_millis(20);
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().position(|arg| arg == CHILD_FLAG) {
+        Some(at) => child_upload(&args[at + 1..]),
+        None => parent(args.iter().any(|arg| arg == "--bench")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&format!("cli bench failed: {error}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parent(full: bool) -> BenchResult<()> {
+    cold_start(if full { 50 } else { 3 })?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(listen(if full { 5 } else { 1 }))?;
+    runtime.block_on(upload(
+        if full { 1 << 30 } else { 4 << 20 },
+        if full { 3 } else { 1 },
+    ))
+}
+
+/// Median and slowest wall time of `soniox --help`.
+fn cold_start(runs: usize) -> BenchResult<()> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let status = Command::new(SONIOX)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .status()?;
+        times.push(started.elapsed());
+        if !status.success() {
+            return Err("soniox --help failed".into());
+        }
+    }
+    times.sort_unstable();
+    report(&format!(
+        "cold start of `soniox --help`: median {:.1} ms, slowest {:.1} ms over {runs} runs (target <= 20 ms)",
+        ms(times[runs / 2]),
+        ms(times[runs - 1])
+    ));
+    Ok(())
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Requests per second of `soniox webhook listen` and of a bare hyper server under wrk.
+async fn listen(seconds: u64) -> BenchResult<()> {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        report("webhook listen: skipped: `wrk` is not installed");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("deliveries.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Soniox-Webhook-Secret"] = "{SECRET}"
+local threads = 0
+counter = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function request()
+  counter = counter + 1
+  return wrk.format(nil, "/hook", nil, '{{"id":"' .. tid .. '-' .. counter .. '","status":"completed"}}')
+end
+"#
+        ),
+    )?;
+    let bare = bare_hyper().await?;
+    let events = dir.path().join("events.jsonl");
+    let mut soniox = Command::new(SONIOX)
+        .args([
+            "webhook",
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--path",
+            "/hook",
+            "--secret",
+            SECRET,
+        ])
+        .stdout(std::fs::File::create(&events)?)
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut first = String::new();
+    {
+        use std::io::BufRead as _;
+        let stderr = soniox.stderr.take().ok_or("no stderr")?;
+        std::io::BufReader::new(stderr).read_line(&mut first)?;
+    }
+    let listening = first
+        .trim()
+        .rsplit(' ')
+        .next()
+        .ok_or("no listening line")?
+        .trim_end_matches("/hook")
+        .to_owned();
+    let mut figures = (Vec::new(), Vec::new());
+    // Alternate, so that the neighbours' load weighs on both alike.
+    for _ in 0..2 {
+        figures
+            .0
+            .push(wrk(&format!("http://{bare}"), &script, seconds)?);
+        figures.1.push(wrk(&listening, &script, seconds)?);
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &soniox.id().to_string()])
+        .status();
+    soniox.wait()?;
+    let lines = std::fs::read_to_string(&events)?.lines().count();
+    let best = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
+    let (bare_rps, soniox_rps) = (best(&figures.0), best(&figures.1));
+    report(&format!(
+        "webhook listen under wrk -c64: {soniox_rps:.0} req/s, bare hyper {bare_rps:.0} req/s: {:.0} % (target >= 70 %); {lines} events printed",
+        100.0 * soniox_rps / bare_rps
+    ));
+    Ok(())
+}
+
+/// A server answering every request with 200 `ok` after reading its body, on this process's
+/// runtime.
+async fn bare_hyper() -> BenchResult<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = service_fn(|request: Request<Incoming>| async move {
+                    let _ = request.into_body().collect().await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Runs wrk and returns its requests per second.
+fn wrk(url: &str, script: &Path, seconds: u64) -> BenchResult<f64> {
+    let output = Command::new("wrk")
+        .args(["-t2", "-c64", &format!("-d{seconds}s"), "-s"])
+        .arg(script)
+        .arg(format!("{url}/hook"))
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rate = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .ok_or_else(|| format!("wrk printed no rate: {text}"))?;
+    if text.contains("Non-2xx") {
+        return Err(format!("wrk got errors from {url}: {text}").into());
+    }
+    Ok(rate.trim().parse()?)
+}
+
+/// Wall time and peak RSS of `soniox transcribe --no-wait` and of the client library's
+/// upload, for one file of `size` bytes.
+async fn upload(size: u64, rounds: usize) -> BenchResult<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("big.wav");
+    {
+        let file = std::fs::File::create(&path)?;
+        file.set_len(size)?;
+    }
+    let emulator = Emulator::builder()
+        .api_key(KEY)
+        .data_dir(dir.path().join("emulator"))
+        .start()
+        .await?;
+    let path_text = path.to_str().ok_or("path")?;
+    let mut cli = Vec::new();
+    let mut library = Vec::new();
+    for _ in 0..rounds {
+        let mut command = Command::new(SONIOX);
+        command
+            .args(["transcribe", path_text, "--no-wait"])
+            .env("SONIOX_API_KEY", KEY)
+            .env("SONIOX_API_BASE_URL", emulator.base_url());
+        cli.push(measure(command).await?);
+        let mut command = Command::new(std::env::current_exe()?);
+        command.args([CHILD_FLAG, emulator.base_url(), path_text]);
+        library.push(measure(command).await?);
+        // Room for the next round: the uploads are 1 GiB each.
+        let client = Client::builder()
+            .api_key(KEY)
+            .base_url(emulator.base_url())
+            .build()?;
+        let files = client.files().list_page(&Default::default()).await?;
+        for file in files.files {
+            let _ = client.files().delete(&file.id).await;
+        }
+    }
+    emulator.shutdown().await;
+    let best = |runs: &[(Duration, u64)]| {
+        let time = runs.iter().map(|run| run.0).min().unwrap_or_default();
+        let rss = runs.iter().map(|run| run.1).max().unwrap_or_default();
+        (time, rss)
+    };
+    let ((cli_time, cli_rss), (lib_time, lib_rss)) = (best(&cli), best(&library));
+    let mib = size as f64 / f64::from(1 << 20);
+    report(&format!(
+        "upload of {mib:.0} MiB: soniox transcribe --no-wait {:.0} MiB/s, peak RSS {} KiB; client library {:.0} MiB/s, peak RSS {} KiB: {:.0} % of its throughput, {:.0} % of its RSS (target within 10 %)",
+        mib / cli_time.as_secs_f64(),
+        cli_rss,
+        mib / lib_time.as_secs_f64(),
+        lib_rss,
+        100.0 * lib_time.as_secs_f64() / cli_time.as_secs_f64(),
+        100.0 * cli_rss as f64 / lib_rss as f64,
+    ));
+    Ok(())
+}
+
+/// Runs `command` to the end; its wall time and peak RSS (`VmHWM`, KiB).
+async fn measure(mut command: Command) -> BenchResult<(Duration, u64)> {
+    let started = Instant::now();
+    let mut child = command.stdout(Stdio::null()).spawn()?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                return Err(format!("{command:?} failed").into());
+            }
+            return Ok((started.elapsed(), peak));
+        }
+        if let Some(hwm) = std::fs::read_to_string(&status_path)
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))
+                    .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
+            })
+        {
+            peak = hwm;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The library's side: upload the file with `soniox-client`, as `transcribe` does.
+fn child_upload(args: &[String]) -> BenchResult<()> {
+    let [base_url, path] = args else {
+        return Err("usage: --child-upload BASE_URL PATH".into());
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let client = Client::builder().api_key(KEY).base_url(base_url).build()?;
+        client.files().upload(Upload::path(path)).await?;
+        Ok(())
+    })
+}
