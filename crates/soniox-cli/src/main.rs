@@ -33,7 +33,6 @@
 mod commands;
 mod context;
 mod deliver;
-mod duration;
 mod failure;
 mod interrupt;
 mod job;

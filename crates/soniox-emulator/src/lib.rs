@@ -52,6 +52,9 @@ mod config;
 mod faults;
 mod files_dir;
 mod jobs;
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+pub mod options;
 mod request_body;
 mod requests;
 mod respond;

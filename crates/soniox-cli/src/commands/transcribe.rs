@@ -15,12 +15,12 @@ use soniox_types::{
 
 use crate::{
     context::Context,
-    duration::parse_duration,
     failure::Failure,
     job, progress,
     render::{Format, write},
     request::RequestArgs,
 };
+use soniox_emulator::options;
 
 /// How long a wait may take before it is given up.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
@@ -72,7 +72,7 @@ pub(crate) struct TranscribeArgs {
 
     /// The first interval between polls while waiting; it grows up to 30 s
     /// [default: 1s, 100ms with --emulator].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     poll_interval: Option<Duration>,
 }
 

@@ -7,12 +7,12 @@ use soniox_types::{Transcription, TranscriptionId};
 
 use crate::{
     context::Context,
-    duration::parse_duration,
     failure::Failure,
     job,
     listing::{ListArgs, print_deleted, print_stream, timestamp},
     render::{Format, write},
 };
+use soniox_emulator::options;
 
 /// Manage transcription jobs.
 #[derive(Debug, Args)]
@@ -54,10 +54,10 @@ enum TranscriptionsCommand {
         id: String,
         /// The first interval between polls; it grows up to 30 s
         /// [default: 1s, 100ms with --emulator].
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
         poll_interval: Option<Duration>,
         /// Give up after this long (exit code 1).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
         timeout: Option<Duration>,
     },
 }

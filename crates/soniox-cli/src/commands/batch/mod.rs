@@ -27,13 +27,13 @@ use tokio::sync::mpsc;
 use self::{inputs::Input, journal::Journal};
 use crate::{
     context::Context,
-    duration::parse_duration,
     failure::{Failure, Kind},
     interrupt::Interrupt,
     progress,
     render::{Format, render},
     request::RequestArgs,
 };
+use soniox_emulator::options;
 
 /// The folder of the batch's state inside `--out`.
 const STATE_DIR: &str = ".soniox-batch";
@@ -62,7 +62,7 @@ pub(crate) struct BatchArgs {
 
     /// How long after submission a job is first polled; intervals then double up to 30 s
     /// [default: 2s, 50ms with --emulator].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     poll_interval: Option<Duration>,
 }
 

@@ -17,10 +17,10 @@ use tokio::task::JoinSet;
 use crate::{
     context::Context,
     deliver::{deliver, http_client},
-    duration::parse_duration,
     failure::Failure,
     output::Output,
 };
+use soniox_emulator::options;
 
 /// Relay finished jobs' webhooks to a local URL.
 #[derive(Debug, Args)]
@@ -43,11 +43,11 @@ pub(crate) struct RelayArgs {
     reference_prefix: Option<String>,
 
     /// How often to look at the transcriptions list [default: 1s, 100ms with --emulator].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     interval: Option<Duration>,
 
     /// Waits before each delivery attempt, comma-separated, as Soniox retries.
-    #[arg(long, value_name = "DURATIONS", default_value = "0s,5s,30s,2m,5m", value_delimiter = ',', value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATIONS", default_value = "0s,5s,30s,2m,5m", value_delimiter = ',', value_parser = options::parse_duration)]
     retry_schedule: Vec<Duration>,
 }
 
