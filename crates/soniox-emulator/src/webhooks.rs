@@ -304,3 +304,28 @@ fn record(
     drop(state);
     shared.attempts_recorded.send_modify(|count| *count += 1);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(policy: &HostPolicy, url: &str, allowed: bool) {
+        assert_eq!(destination(policy, url).is_ok(), allowed, "{url}");
+    }
+
+    #[test]
+    fn the_host_checked_is_the_host_connected_to() {
+        let loopback = HostPolicy::LoopbackOnly;
+        check(&loopback, "http://127.0.0.1:9/hook?x=1", true);
+        check(&loopback, "http://[::1]/", true);
+        // User info before the host: the connection goes to the host after the `@`.
+        check(&loopback, "http://127.0.0.1@example.com/", false);
+        check(&loopback, "http://localhost.example.com/", false);
+        check(&loopback, "http://0x7f.example/", false);
+        check(&loopback, "not a url", false);
+        let hosts = HostPolicy::AllowHosts(vec!["hooks.example.com".into()]);
+        check(&hosts, "https://hooks.example.com:8443/soniox", true);
+        check(&hosts, "https://evil.hooks.example.com/", false);
+    }
+}
