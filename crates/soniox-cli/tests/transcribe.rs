@@ -150,6 +150,53 @@ async fn no_wait_prints_the_job_and_leaves_it() {
 }
 
 #[tokio::test]
+async fn translations_follow_the_spoken_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            &path,
+            "--translate-to",
+            "de",
+            "--poll-interval",
+            "10ms",
+        ],
+    )
+    .await;
+    let (spoken, translated) = run
+        .success()
+        .split_once("\n\n")
+        .expect("a blank line between");
+    assert_eq!(spoken, SCRIPT);
+    assert!(!translated.trim().is_empty());
+    let run = soniox_at(
+        &emulator,
+        &["transcribe", &path, "--translate-between", "en"],
+    )
+    .await;
+    assert_eq!(
+        run.failure(2),
+        "error: --translate-between takes two languages: A,B"
+    );
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            &path,
+            "--translate-to",
+            "de",
+            "--translate-between",
+            "en,es",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 2, "the two translations conflict");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_embedded_emulator_needs_no_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = wav(dir.path(), "a.wav", 2);
