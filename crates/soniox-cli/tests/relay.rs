@@ -119,7 +119,7 @@ async fn relays_each_job_that_finishes_once_with_its_query() {
 }
 
 #[tokio::test]
-async fn retries_until_the_receiver_answers_2xx() {
+async fn gives_up_after_the_retry_schedule() {
     let emulator = emulator().await;
     let client = client(&emulator);
     let audio = soniox_emulator::wav(Duration::from_secs(1));
@@ -161,5 +161,53 @@ async fn retries_until_the_receiver_answers_2xx() {
     );
     relay.stop().await;
     assert_eq!(listener.stop().await.stdout, "");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_until_the_receiver_is_up() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let audio = soniox_emulator::wav(Duration::from_secs(1));
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let to = format!("http://{addr}/hook");
+    let mut relay = Server::start(at(
+        &emulator,
+        &[
+            "webhook",
+            "relay",
+            "--to",
+            &to,
+            "--secret",
+            SECRET,
+            "--interval",
+            "10ms",
+            "--retry-schedule",
+            "0s,100ms,200ms,400ms,800ms,2s,5s",
+        ],
+    ))
+    .await;
+    let job = create(&client, &audio, "x", "http://127.0.0.1:9/hook?n=1").await;
+    // The first attempt finds nobody listening.
+    let warning = relay.next_stderr_line().await;
+    assert!(warning.contains("delivery failed; retrying"), "{warning}");
+    let addr = addr.to_string();
+    let listener = Server::start(command(&[
+        "webhook", "listen", "--addr", &addr, "--secret", SECRET,
+    ]))
+    .await;
+    let line = relay.next_line().await;
+    assert!(
+        line.starts_with(&format!(
+            "{} completed -> {to}?n=1: 200 (delivered after ",
+            job.id
+        )),
+        "{line}"
+    );
+    relay.stop().await;
+    let listener = listener.stop().await;
+    assert_eq!(listener.stdout.lines().count(), 1, "{}", listener.stdout);
     emulator.shutdown().await;
 }

@@ -199,6 +199,15 @@ impl Server {
             .expect("a line")
     }
 
+    /// The next line it prints on stderr.
+    pub async fn next_stderr_line(&mut self) -> String {
+        self.stderr
+            .next_line()
+            .await
+            .expect("read")
+            .expect("a line")
+    }
+
     /// Stops it with SIGINT and returns its exit code, the rest of stdout and of stderr.
     pub async fn stop(mut self) -> Run {
         interrupt(&self.child).await;
