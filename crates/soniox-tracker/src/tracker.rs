@@ -384,12 +384,14 @@ impl Tracker {
     }
 
     /// Fetches what the handler needs, runs it, and records the job as done.
+    /// `event` is the one its inbox claimed, which it completes should this succeed.
     async fn run_handler(
         &self,
-        id: &TranscriptionId,
+        event: &WebhookEvent,
         status: &TranscriptionStatus,
     ) -> Result<(), String> {
         let inner = &self.inner;
+        let id = &event.id;
         let transcriptions = inner.client.transcriptions();
         let outcome = if *status == TranscriptionStatus::Completed {
             let transcript = transcriptions
@@ -420,13 +422,12 @@ impl Tracker {
         // The inbox's completion records the job as handled, unless it is recorded here: with
         // the effect, or before the cleanup deletes what a retry would need.
         if effect.is_some() || inner.cleanup {
-            let event = WebhookEvent::new(id.clone(), webhook_status(status));
             inner
                 .jobs
                 .done_with(event.clone(), now(), effect)
                 .await
                 .map_err(|e| e.to_string())?;
-            inner.events.recorded(&event);
+            inner.events.recorded(event);
         }
         if inner.cleanup {
             self.clean_up(id, file).await;
@@ -675,7 +676,7 @@ impl Tracker {
             WebhookStatus::Completed => TranscriptionStatus::Completed,
             _ => TranscriptionStatus::Error,
         };
-        let handled = self.run_handler(event.id(), &status).await;
+        let handled = self.run_handler(event.event(), &status).await;
         if handled.is_err() {
             let now = now();
             let retry_at = now + self.inner.policy.retry_interval;
