@@ -18,7 +18,9 @@ use soniox_client::{Client, Upload};
 use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
-use soniox_tracker::{FinishedJob, JobOutcome, Submission, Tracker, reconcile::Policy};
+use soniox_tracker::{
+    FinishedJob, JobOutcome, Submission, Tracker, TrackerBuilder, reconcile::Policy,
+};
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
 
@@ -70,10 +72,15 @@ async fn setup(emulator: Emulator) -> Setup {
 }
 
 async fn setup_with(emulator: Emulator, handling: Handling) -> Setup {
-    setup_with_policy(emulator, handling, quick_policy()).await
+    setup_configured(emulator, handling, |builder| builder.policy(quick_policy())).await
 }
 
-async fn setup_with_policy(emulator: Emulator, handling: Handling, policy: Policy) -> Setup {
+/// A setup whose tracker `configure` finishes building (the policy, say).
+async fn setup_configured(
+    emulator: Emulator,
+    handling: Handling,
+    configure: impl FnOnce(TrackerBuilder) -> TrackerBuilder,
+) -> Setup {
     let database = TestDatabase::sqlite();
     let store = database.open().await;
     let client = Client::builder()
@@ -99,10 +106,11 @@ async fn setup_with_policy(emulator: Emulator, handling: Handling, policy: Polic
         "http://{}/hooks/soniox",
         listener.local_addr().expect("addr")
     );
-    let builder = Tracker::builder(client.clone(), store.clone())
-        .webhook_url(url)
-        .webhook_auth(HEADER, Secret::new(SECRET))
-        .policy(policy);
+    let builder = configure(
+        Tracker::builder(client.clone(), store.clone())
+            .webhook_url(url)
+            .webhook_auth(HEADER, Secret::new(SECRET)),
+    );
     let tracker = match handling {
         Handling::Plain => {
             builder
@@ -163,6 +171,15 @@ fn emulator() -> soniox_emulator::EmulatorBuilder {
         .job_clock(JobClock::Manual)
         .quotas(Quotas::unlimited())
         .webhook_retry_schedule([Duration::ZERO])
+}
+
+/// An emulator that withholds every other webhook.
+async fn every_other_webhook_withheld() -> Emulator {
+    emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold).every_nth(2))
+        .start()
+        .await
+        .expect("emulator")
 }
 
 impl Setup {
@@ -244,11 +261,7 @@ impl Setup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
-    let emulator = emulator()
-        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold).every_nth(2))
-        .start()
-        .await
-        .expect("emulator");
+    let emulator = every_other_webhook_withheld().await;
     let setup = setup(emulator).await;
     let submissions = setup.submit_all().await;
     assert!(
@@ -302,7 +315,7 @@ async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
     // Overdue as soon as submitted; each create is waited for, however loaded the machine.
     let mut policy = Policy::default();
     policy.webhook_grace = Duration::ZERO;
-    let setup = setup_with_policy(emulator, Handling::Plain, policy).await;
+    let setup = setup_configured(emulator, Handling::Plain, |builder| builder.policy(policy)).await;
     let submissions = setup.submit(OVERDUE, 16).await;
     assert!(
         submissions
@@ -337,6 +350,39 @@ async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
     let metrics = setup.tracker.metrics().await.expect("metrics");
     assert_eq!((metrics.lost, metrics.overdue), (1, 0), "{metrics:?}");
     assert_eq!(setup.seen.lock().expect("seen").len(), OVERDUE - 1);
+    setup.stop().await;
+}
+
+/// With cleanup, every handled job is deleted from the API, and its file with it, whether the
+/// webhook or a poll handled it; each is still handled once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_deletes_each_handled_job_and_its_file() {
+    let emulator = every_other_webhook_withheld().await;
+    let setup = setup_configured(emulator, Handling::Plain, |builder| {
+        builder.policy(quick_policy()).cleanup(true)
+    })
+    .await;
+    setup.submit_all().await;
+    setup.emulator.finish_jobs().await;
+    setup.reconcile_until_handled().await;
+
+    let seen = setup.seen.lock().expect("seen").clone();
+    assert_eq!(seen.len(), JOBS);
+    assert!(seen.values().all(|calls| calls == &[true]), "{seen:?}");
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(
+        (metrics.handled, metrics.lost),
+        (JOBS as u64, 0),
+        "{metrics:?}"
+    );
+    assert!(
+        setup.jobs_by_reference().await.is_empty(),
+        "every job deleted"
+    );
+    // One page holds every file there could be.
+    let files = setup.client.files().list_page(&ListParams::new()).await;
+    let files = files.expect("list files").files;
+    assert!(files.is_empty(), "the uploaded file deleted: {files:?}");
     setup.stop().await;
 }
 
