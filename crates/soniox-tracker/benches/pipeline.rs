@@ -6,7 +6,7 @@
 //! | Variant | One job | Target |
 //! |---|---|---|
 //! | plain `Client` + `Receiver` (baseline) | `POST /v1/transcriptions` with a `client_reference_id` and the webhook (URL and auth header), the emulator's webhook to a `soniox_webhook::Receiver` (default `MemoryStore`) whose handler fetches the transcript (`GET /v1/transcriptions/{id}/transcript`) | — |
-//! | `Tracker` + `SqliteStore` | `Tracker::submit` (the job recorded, then the same create), the webhook to a `Receiver` over `Tracker::inbox` and `Tracker::webhook_handler` (the event claimed in SQLite, the job marked finished, the same transcript fetch, a handler that only counts, the job and event recorded done), `Durability::Full` (the default: a commit is flushed before it is answered) | ≥ 60% |
+//! | `Tracker` + `SqliteStore` | `Tracker::submit` (the job recorded, then the same create), the webhook to a `Receiver` over `Tracker::inbox` and `Tracker::webhook_handler` (the event claimed in SQLite, the same transcript fetch, a handler that only counts, the job and event recorded done in one transaction), `Durability::Full` (the default: a commit is flushed before it is answered) | ≥ 60% |
 //! | the same, `Durability::Normal` | the same, commits not flushed: how much of the price is the disk's | ≥ 60% |
 //! | `Tracker` + `PostgresStore` | the same, the jobs and events in a PostgreSQL database of the round's own (pool of 16) | ≥ 60% |
 //!
