@@ -32,6 +32,9 @@
 //!
 //! # Tasks
 //!
+//! - **Depend on this crate alone:** the `soniox-types` names a receiver uses ([`Secret`],
+//!   [`TranscriptionId`], [`WebhookEvent`], [`WebhookStatus`]), the whole crate as [`types`],
+//!   and [`http`] are re-exported.
 //! - **Verify in any framework:** [`Verifier::verify`] takes `&Method`, `&Uri`, `&HeaderMap`
 //!   and `&[u8]`; [`Verifier::verify_request`] takes an `http::Request<impl AsRef<[u8]>>`.
 //!   Read the body with a limit of [`Verifier::body_limit`] bytes; call
