@@ -167,6 +167,7 @@ impl Error {
         })
     }
 
+    /// Turns an I/O error on the upload at `path` into [`Error::Io`], for `map_err`.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
         move |source| Error::Io {
             path: path.to_path_buf(),
