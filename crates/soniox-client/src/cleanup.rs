@@ -69,7 +69,8 @@ pub struct CleanUp {
 }
 
 impl CleanUp {
-    /// Items created more than `age` ago (`Duration::ZERO`: everything).
+    /// Items created more than `age` ago (`Duration::ZERO`: everything), by this machine's
+    /// clock against the API's `created_at`.
     pub fn older_than(age: Duration) -> Self {
         Self {
             older_than: age,
