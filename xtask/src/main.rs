@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! Each subcommand lives in its own module. The only dependency is the standard library, so
-//! `cargo xtask` builds in seconds on a fresh machine.
+//! Each subcommand lives in its own module. The only dependency besides the standard library
+//! is serde_json, to read and write the OpenAPI snapshot, so `cargo xtask` builds in seconds on
+//! a fresh machine.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -12,6 +13,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod compat;
+mod spec;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -21,6 +23,11 @@ usage: cargo xtask <command>
 commands:
   ci       format check, clippy, tests and docs, stopping at the first failure
   bench    run every benchmark of the workspace (extra arguments go to `cargo bench`)
+  spec-sync --spec <PATH|URL> [--out <PATH>]
+           write the prose-free snapshot of Soniox's OpenAPI document to spec/soniox-api.json
+  spec-drift --spec <PATH|URL> [--snapshot <PATH>] [--deviations <PATH>]
+           compare a document with the snapshot; fails on a difference that
+           spec/deviations.json does not explain
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +35,8 @@ fn main() -> ExitCode {
     let result = match args.next().as_deref() {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&args.collect::<Vec<_>>()),
+        Some("spec-sync") => spec::sync(&args.collect::<Vec<_>>()),
+        Some("spec-drift") => spec::drift(&args.collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())
