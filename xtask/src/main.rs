@@ -13,6 +13,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod compat;
+mod release_check;
 mod spec;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -28,6 +29,9 @@ commands:
   spec-drift --spec <PATH|URL> [--snapshot <PATH>] [--deviations <PATH>]
            compare a document with the snapshot; fails on a difference that
            spec/deviations.json does not explain
+  release-check [--no-ci]
+           per publishable crate: metadata, README, CHANGELOG entry, internal versions and
+           packaged files; `cargo package --workspace`; then everything `ci` does
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args.collect::<Vec<_>>()),
         Some("spec-sync") => spec::sync(&args.collect::<Vec<_>>()),
         Some("spec-drift") => spec::drift(&args.collect::<Vec<_>>()),
+        Some("release-check") => release_check::run(&args.collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())
