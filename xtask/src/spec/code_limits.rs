@@ -1,0 +1,324 @@
+//! The limits soniox-types enforces (`validation::limits`), compared with a document's: the
+//! half of spec-drift that looks at the code rather than at the snapshot.
+//!
+//! Each constant is tied to the snapshot locations it copies. `CONTEXT_MAX_CHARS`,
+//! `AUDIO_MAX_DURATION_MS` and `FILE_MAX_BYTES` come from Soniox's prose documentation, not
+//! from schema facts, so they have no location here.
+
+use std::fs;
+
+use serde_json::Value;
+
+use super::drift::{Finding, Kind, location};
+use crate::project_root;
+
+/// Where the constants live, relative to the workspace root.
+pub(crate) const SOURCE: &str = "crates/soniox-types/src/validation.rs";
+
+type Path = &'static [&'static str];
+
+/// What a constant holds: one number, or an inclusive range.
+enum Tie {
+    /// The constant equals the value at every one of these locations.
+    Value(&'static [Path]),
+    /// The constant's range runs from the first location's value to the second's.
+    Range(Path, Path),
+}
+
+const PAYLOAD: &str = "CreateTranscriptionPayload";
+const TEMPORARY_KEY: &str = "CreateTemporaryApiKeyPayload";
+
+const TIES: &[(&str, Tie)] = &[
+    (
+        "MODEL_MAX_CHARS",
+        Tie::Value(&[&["schemas", PAYLOAD, "properties", "model", "maxLength"]]),
+    ),
+    (
+        "AUDIO_URL_MAX_CHARS",
+        Tie::Value(&[&["schemas", PAYLOAD, "properties", "audio_url", "maxLength"]]),
+    ),
+    (
+        "WEBHOOK_URL_MAX_CHARS",
+        Tie::Value(&[&["schemas", PAYLOAD, "properties", "webhook_url", "maxLength"]]),
+    ),
+    (
+        "WEBHOOK_HEADER_NAME_MAX_CHARS",
+        Tie::Value(&[&[
+            "schemas",
+            PAYLOAD,
+            "properties",
+            "webhook_auth_header_name",
+            "maxLength",
+        ]]),
+    ),
+    (
+        "WEBHOOK_HEADER_VALUE_MAX_CHARS",
+        Tie::Value(&[&[
+            "schemas",
+            PAYLOAD,
+            "properties",
+            "webhook_auth_header_value",
+            "maxLength",
+        ]]),
+    ),
+    (
+        "CLIENT_REFERENCE_ID_MAX_CHARS",
+        Tie::Value(&[
+            &[
+                "schemas",
+                PAYLOAD,
+                "properties",
+                "client_reference_id",
+                "maxLength",
+            ],
+            &[
+                "schemas",
+                "UploadFilePayload",
+                "properties",
+                "client_reference_id",
+                "maxLength",
+            ],
+            &[
+                "schemas",
+                TEMPORARY_KEY,
+                "properties",
+                "client_reference_id",
+                "maxLength",
+            ],
+        ]),
+    ),
+    (
+        "LANGUAGE_HINTS_MAX_ITEMS",
+        Tie::Value(&[&[
+            "schemas",
+            PAYLOAD,
+            "properties",
+            "language_hints",
+            "maxItems",
+        ]]),
+    ),
+    (
+        "LANGUAGE_HINT_MAX_CHARS",
+        Tie::Value(&[&[
+            "schemas",
+            PAYLOAD,
+            "properties",
+            "language_hints",
+            "items",
+            "maxLength",
+        ]]),
+    ),
+    (
+        "LIST_LIMIT_RANGE",
+        Tie::Range(
+            &[
+                "operations",
+                "GET /v1/files",
+                "parameters",
+                "query:limit",
+                "schema",
+                "minimum",
+            ],
+            &[
+                "operations",
+                "GET /v1/files",
+                "parameters",
+                "query:limit",
+                "schema",
+                "maximum",
+            ],
+        ),
+    ),
+    (
+        "LIST_LIMIT_RANGE",
+        Tie::Range(
+            &[
+                "operations",
+                "GET /v1/transcriptions",
+                "parameters",
+                "query:limit",
+                "schema",
+                "minimum",
+            ],
+            &[
+                "operations",
+                "GET /v1/transcriptions",
+                "parameters",
+                "query:limit",
+                "schema",
+                "maximum",
+            ],
+        ),
+    ),
+    (
+        "TEMPORARY_KEY_EXPIRES_RANGE",
+        Tie::Range(
+            &[
+                "schemas",
+                TEMPORARY_KEY,
+                "properties",
+                "expires_in_seconds",
+                "minimum",
+            ],
+            &[
+                "schemas",
+                TEMPORARY_KEY,
+                "properties",
+                "expires_in_seconds",
+                "maximum",
+            ],
+        ),
+    ),
+    (
+        "TEMPORARY_KEY_SESSION_RANGE",
+        Tie::Range(
+            &[
+                "schemas",
+                TEMPORARY_KEY,
+                "properties",
+                "max_session_duration_seconds",
+                "minimum",
+            ],
+            &[
+                "schemas",
+                TEMPORARY_KEY,
+                "properties",
+                "max_session_duration_seconds",
+                "maximum",
+            ],
+        ),
+    ),
+];
+
+/// Reads the constants from soniox-types' source and compares each with `snapshot`.
+///
+/// # Errors
+/// When the source cannot be read, or a tied constant is missing from it or is not a plain
+/// number or range (the table here must then follow the code).
+pub(crate) fn findings(snapshot: &Value) -> Result<Vec<Finding>, String> {
+    let path = project_root().join(SOURCE);
+    let source = fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    compare(&source, snapshot)
+}
+
+fn compare(source: &str, snapshot: &Value) -> Result<Vec<Finding>, String> {
+    let mut found = Vec::new();
+    for (name, tie) in TIES {
+        let value = constant(source, name)
+            .ok_or_else(|| format!("{SOURCE} has no plain `pub const {name}` any more"))?;
+        let checks: Vec<(Path, u64)> = match (tie, value) {
+            (Tie::Value(paths), Constant::Value(value)) => {
+                paths.iter().map(|path| (*path, value)).collect()
+            }
+            (Tie::Range(low, high), Constant::Range(from, to)) => vec![(low, from), (high, to)],
+            _ => {
+                return Err(format!(
+                    "`{name}` in {SOURCE} changed shape (number or range)"
+                ));
+            }
+        };
+        for (path, code) in checks {
+            let in_document = path
+                .iter()
+                .try_fold(snapshot, |value, key| value.get(key))
+                .and_then(Value::as_u64);
+            if in_document != Some(code) {
+                let (key, parent) = path.split_last().unwrap_or((&"", &[]));
+                let parent: Vec<String> = parent.iter().map(|s| (*s).to_owned()).collect();
+                found.push(Finding {
+                    kind: Kind::Limit,
+                    location: location(&parent, key),
+                    detail: format!(
+                        "soniox-types `limits::{name}` holds {code}, the document {}",
+                        in_document.map_or_else(|| "has none".to_owned(), |n| n.to_string())
+                    ),
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(found)
+}
+
+enum Constant {
+    Value(u64),
+    Range(u64, u64),
+}
+
+/// The value of `pub const NAME: … = 42;` or `= 1..=1000;`, underscores allowed.
+fn constant(source: &str, name: &str) -> Option<Constant> {
+    let line = source.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix("pub const ")?
+            .strip_prefix(name)?
+            .strip_prefix(':')
+    })?;
+    let value = line.split_once('=')?.1.trim().strip_suffix(';')?;
+    let number = |text: &str| text.trim().replace('_', "").parse::<u64>().ok();
+    match value.split_once("..=") {
+        Some((from, to)) => Some(Constant::Range(number(from)?, number(to)?)),
+        None => number(value).map(Constant::Value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{SNAPSHOT, read_json};
+
+    /// The hand-copied limits agree with the committed snapshot: a plain `cargo test` fails
+    /// when one of them is edited without the other.
+    #[test]
+    fn the_code_limits_match_the_committed_snapshot() {
+        let snapshot = read_json(&project_root().join(SNAPSHOT)).unwrap();
+        let found = findings(&snapshot).unwrap();
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn a_changed_or_missing_limit_is_reported() {
+        let mut snapshot = read_json(&project_root().join(SNAPSHOT)).unwrap();
+        let model = &mut snapshot["schemas"][PAYLOAD]["properties"]["model"];
+        model["maxLength"] = 64.into();
+        let expires = &mut snapshot["schemas"][TEMPORARY_KEY]["properties"]["expires_in_seconds"];
+        expires.as_object_mut().unwrap().remove("maximum");
+        let source = fs::read_to_string(project_root().join(SOURCE)).unwrap();
+        let found = compare(&source, &snapshot).unwrap();
+        let details: Vec<(&str, &str)> = found
+            .iter()
+            .map(|f| (f.location.as_str(), f.detail.as_str()))
+            .collect();
+        assert_eq!(
+            details,
+            [
+                (
+                    "schemas.CreateTemporaryApiKeyPayload.properties.expires_in_seconds.maximum",
+                    "soniox-types `limits::TEMPORARY_KEY_EXPIRES_RANGE` holds 3600, the document has none"
+                ),
+                (
+                    "schemas.CreateTranscriptionPayload.properties.model.maxLength",
+                    "soniox-types `limits::MODEL_MAX_CHARS` holds 32, the document 64"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn constants_are_parsed_or_refused() {
+        let source = "pub const A: usize = 10_000;\npub const B: Range = 1..=3_600;\n\
+                      pub const C: u64 = 300 * 60;\n";
+        assert!(matches!(
+            constant(source, "A"),
+            Some(Constant::Value(10_000))
+        ));
+        assert!(matches!(
+            constant(source, "B"),
+            Some(Constant::Range(1, 3600))
+        ));
+        assert!(constant(source, "C").is_none());
+        assert!(constant(source, "AB").is_none());
+        let error = compare("", &Value::Null).err().unwrap();
+        assert!(error.contains("MODEL_MAX_CHARS"), "{error}");
+    }
+}
