@@ -257,7 +257,9 @@ pub(crate) struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    pub(crate) fn new(found: Vec<Finding>, deviations: &'a [Deviation]) -> Self {
+    pub(crate) fn new(mut found: Vec<Finding>, deviations: &'a [Deviation]) -> Self {
+        // Stable, so the snapshot's finding at a location comes before the code's.
+        found.sort_by(|a, b| a.location.cmp(&b.location));
         let mut explained = Vec::new();
         let mut unexplained = Vec::new();
         for finding in found {

@@ -1,7 +1,7 @@
 //! `cargo xtask spec-sync` and `cargo xtask spec-drift`: the committed snapshot of Soniox's
 //! OpenAPI document and the comparison of a (newer) document with it.
 
-mod code_limits;
+mod code_facts;
 pub(crate) mod drift;
 pub(crate) mod snapshot;
 
@@ -57,7 +57,7 @@ pub(crate) fn drift(args: &[String]) -> Result<(), String> {
     // The code follows the committed snapshot; another snapshot (the tests' fixtures) is not
     // Soniox's API, so the code has nothing to say about it.
     if options.get("--snapshot").is_none() {
-        found.extend(code_limits::findings(&document)?);
+        found.extend(code_facts::findings(&document)?);
     }
     let report = drift::Report::new(found, &deviations);
     print!("{report}");

@@ -1,7 +1,9 @@
-//! The limits soniox-types enforces (`validation::limits`), compared with a document's: the
-//! half of spec-drift that looks at the code rather than at the snapshot.
+//! The facts soniox-types copies by hand from the spec, compared with a document's: the half
+//! of spec-drift that looks at the code rather than at the snapshot.
 //!
-//! Each constant is tied to the snapshot locations it copies. `CONTEXT_MAX_CHARS`,
+//! Two kinds: the limits it enforces (`validation::limits`), each constant tied to the
+//! snapshot locations it copies, and the known values of its open enums, each tied to the
+//! schema whose `enum` it copies. `CONTEXT_MAX_CHARS`,
 //! `AUDIO_MAX_DURATION_MS` and `FILE_MAX_BYTES` come from Soniox's prose documentation, not
 //! from schema facts, so they have no location here.
 
@@ -14,6 +16,26 @@ use crate::project_root;
 
 /// Where the constants live, relative to the workspace root.
 pub(crate) const SOURCE: &str = "crates/soniox-types/src/validation.rs";
+
+/// soniox-types' open enums: the file that declares each, its name there, and the schema
+/// whose `enum` lists the same values.
+const ENUMS: &[(&str, &str, &str)] = &[
+    (
+        "crates/soniox-types/src/transcription.rs",
+        "TranscriptionStatus",
+        "TranscriptionStatus",
+    ),
+    (
+        "crates/soniox-types/src/temporary_key.rs",
+        "TemporaryKeyUsage",
+        "TemporaryApiKeyUsageType",
+    ),
+    (
+        "crates/soniox-types/src/models.rs",
+        "TranscriptionMode",
+        "TranscriptionMode",
+    ),
+];
 
 type Path = &'static [&'static str];
 
@@ -190,16 +212,74 @@ const TIES: &[(&str, Tie)] = &[
     ),
 ];
 
-/// Reads the constants from soniox-types' source and compares each with `snapshot`.
+/// Reads the limits and enums from soniox-types' source and compares each with `snapshot`.
 ///
 /// # Errors
-/// When the source cannot be read, or a tied constant is missing from it or is not a plain
-/// number or range (the table here must then follow the code).
+/// When a source cannot be read, or a tied constant or enum is missing from it or is not in
+/// the shape expected (the tables here must then follow the code).
 pub(crate) fn findings(snapshot: &Value) -> Result<Vec<Finding>, String> {
-    let path = project_root().join(SOURCE);
-    let source = fs::read_to_string(&path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    compare(&source, snapshot)
+    let mut found = compare(&read(SOURCE)?, snapshot)?;
+    for (file, name, schema) in ENUMS {
+        let known = enum_values(&read(file)?, name)
+            .ok_or_else(|| format!("{file} declares no `pub enum {name}` any more"))?;
+        found.extend(compare_enum(name, &known, schema, snapshot));
+    }
+    found.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(found)
+}
+
+fn read(file: &str) -> Result<String, String> {
+    let path = project_root().join(file);
+    fs::read_to_string(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+/// The wire values of `pub enum NAME { Variant => "value", … }` inside `open_enum!`.
+fn enum_values(source: &str, name: &str) -> Option<Vec<String>> {
+    let declaration = format!("pub enum {name} {{");
+    let mut lines = source.lines().skip_while(|line| line.trim() != declaration);
+    lines.next()?;
+    Some(
+        lines
+            .take_while(|line| line.trim() != "}")
+            .filter_map(|line| {
+                let value = line.split_once("=> \"")?.1;
+                Some(value.split_once('"')?.0.to_owned())
+            })
+            .collect(),
+    )
+}
+
+/// The values a document lists for `schema` that the code does not know, and the reverse.
+fn compare_enum(name: &str, known: &[String], schema: &str, snapshot: &Value) -> Option<Finding> {
+    let listed: Vec<&str> = snapshot["schemas"][schema]["enum"]
+        .as_array()
+        .map(|values| values.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let unknown: Vec<&str> = listed
+        .iter()
+        .copied()
+        .filter(|value| !known.iter().any(|k| k == value))
+        .collect();
+    let unlisted: Vec<&str> = known
+        .iter()
+        .map(String::as_str)
+        .filter(|value| !listed.contains(value))
+        .collect();
+    let mut parts = Vec::new();
+    if !unknown.is_empty() {
+        parts.push(format!("lacks {}", unknown.join(", ")));
+    }
+    if !unlisted.is_empty() {
+        parts.push(format!(
+            "knows {} the document does not list",
+            unlisted.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| Finding {
+        kind: Kind::Enum,
+        location: location(&["schemas".to_owned(), schema.to_owned()], "enum"),
+        detail: format!("soniox-types `{name}` {}", parts.join("; ")),
+    })
 }
 
 fn compare(source: &str, snapshot: &Value) -> Result<Vec<Finding>, String> {
@@ -267,10 +347,10 @@ mod tests {
     use super::*;
     use crate::spec::{SNAPSHOT, read_json};
 
-    /// The hand-copied limits agree with the committed snapshot: a plain `cargo test` fails
-    /// when one of them is edited without the other.
+    /// The hand-copied limits and enums agree with the committed snapshot: `cargo test` fails
+    /// when one is edited without the other.
     #[test]
-    fn the_code_limits_match_the_committed_snapshot() {
+    fn the_code_facts_match_the_committed_snapshot() {
         let snapshot = read_json(&project_root().join(SNAPSHOT)).unwrap();
         let found = findings(&snapshot).unwrap();
         assert!(found.is_empty(), "{found:#?}");
@@ -320,5 +400,26 @@ mod tests {
         assert!(constant(source, "AB").is_none());
         let error = compare("", &Value::Null).err().unwrap();
         assert!(error.contains("MODEL_MAX_CHARS"), "{error}");
+    }
+
+    #[test]
+    fn enum_values_are_read_from_the_declaration() {
+        let source = "open_enum! {\n    /// Doc.\n    pub enum Mode {\n        /// A.\n        A => \"a\",\n        B => \"b\",\n    }\n}\npub enum Other {\n    C => \"c\",\n}\n";
+        assert_eq!(enum_values(source, "Mode").unwrap(), ["a", "b"]);
+        assert!(enum_values(source, "Missing").is_none());
+    }
+
+    #[test]
+    fn an_enum_value_on_one_side_only_is_reported() {
+        let snapshot = serde_json::json!({"schemas": {"Mode": {"enum": ["a", "c"]}}});
+        let known = ["a".to_owned(), "b".to_owned()];
+        let finding = compare_enum("Mode", &known, "Mode", &snapshot).unwrap();
+        assert_eq!(finding.location, "schemas.Mode.enum");
+        assert_eq!(
+            finding.detail,
+            "soniox-types `Mode` lacks c; knows b the document does not list"
+        );
+        let same = serde_json::json!({"schemas": {"Mode": {"enum": ["b", "a"]}}});
+        assert!(compare_enum("Mode", &known, "Mode", &same).is_none());
     }
 }
