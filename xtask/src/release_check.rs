@@ -49,6 +49,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut report = String::new();
     for krate in &crates {
         let mut problems = metadata_problems(krate, &changelog, &versions);
+        problems.extend(dev_cycle_problems(krate, &crates));
         match package_files(krate) {
             Ok(files) => problems.extend(file_problems(&files)),
             Err(error) => problems.push(error),
@@ -195,6 +196,10 @@ fn metadata_problems(
         let Some(version) = versions.get(name) else {
             continue;
         };
+        if requirement == "*" && dependency["kind"] == "dev" {
+            // A path-only dev-dependency, which publishing strips.
+            continue;
+        }
         let wanted = requirement.trim_start_matches(['^', '=', '~']);
         if wanted != *version {
             problems.push(format!(
@@ -203,6 +208,49 @@ fn metadata_problems(
         }
     }
     problems
+}
+
+/// A versioned dev-dependency on a crate that itself depends on this one, even only for its
+/// tests: `cargo package --workspace` must package one of the two first and cannot resolve the
+/// other, whereas a path-only dev-dependency is stripped when publishing and breaks the cycle.
+fn dev_cycle_problems(krate: &Crate<'_>, crates: &[Crate<'_>]) -> Vec<String> {
+    published_dependencies(krate.package)
+        .filter(|(_, kind)| *kind == Some("dev"))
+        .map(|(name, _)| name)
+        .filter(|other| depends_on(crates, other, krate.name, &mut Vec::new()))
+        .map(|other| {
+            format!(
+                "dev-depends on {other} with a version, and {other} needs {} packaged first \
+                 (through its or other crates' dependencies, tests included): `cargo package` \
+                 cannot order the cycle; declare one dev-dependency of it by `path` only",
+                krate.name
+            )
+        })
+        .collect()
+}
+
+/// Whether `from` depends on `to` through the dependencies its published manifest keeps.
+fn depends_on<'a>(crates: &[Crate<'a>], from: &str, to: &str, seen: &mut Vec<String>) -> bool {
+    if seen.iter().any(|name| name == from) {
+        return false;
+    }
+    seen.push(from.to_owned());
+    let Some(krate) = crates.iter().find(|krate| krate.name == from) else {
+        return false;
+    };
+    published_dependencies(krate.package)
+        .any(|(name, _)| name == to || depends_on(crates, name, to, seen))
+}
+
+/// The dependencies a published manifest keeps: all but path-only dev-dependencies.
+fn published_dependencies(package: &Value) -> impl Iterator<Item = (&str, Option<&str>)> {
+    package["dependencies"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|dependency| !(dependency["kind"] == "dev" && dependency["req"] == "*"))
+        .filter_map(|dependency| Some((dependency["name"].as_str()?, dependency["kind"].as_str())))
 }
 
 /// Whether a `## ` heading names `version` as a whole word: `## [0.1.0] - 2026-12-01`.
@@ -413,5 +461,43 @@ mod tests {
         ]});
         let error = publishable_in_dependency_order(&cycle).err().unwrap();
         assert!(error.contains("cycle"), "{error}");
+    }
+
+    #[test]
+    fn a_versioned_dev_dependency_cycle_is_named() {
+        let package = |name: &str, deps: Value| {
+            json!({"name": name, "version": "0.1.0", "publish": null,
+                   "manifest_path": format!("/x/{name}/Cargo.toml"), "dependencies": deps})
+        };
+        let metadata = json!({"packages": [
+            package("client", json!([{"name": "emulator", "kind": "dev", "req": "^0.1.0"}])),
+            package("emulator", json!([{"name": "client", "kind": "dev", "req": "^0.1.0"},
+                                      {"name": "types", "kind": null, "req": "^0.1.0"}])),
+            package("types", json!([{"name": "emulator", "kind": "dev", "req": "*"}])),
+        ]});
+        let crates = publishable_in_dependency_order(&metadata).unwrap();
+        let problems = |name: &str| {
+            let krate = crates.iter().find(|krate| krate.name == name).unwrap();
+            dev_cycle_problems(krate, &crates)
+        };
+        // Each dev-depends on the other with a version: both are named.
+        assert_eq!(problems("client").len(), 1);
+        assert_eq!(problems("emulator").len(), 1);
+        assert!(
+            problems("types").is_empty(),
+            "a path-only dev-dependency is stripped"
+        );
+        let metadata = json!({"packages": [
+            package("client", json!([{"name": "emulator", "kind": "dev", "req": "^0.1.0"}])),
+            package("emulator", json!([{"name": "client", "kind": null, "req": "^0.1.0"}])),
+        ]});
+        let crates = publishable_in_dependency_order(&metadata).unwrap();
+        let found = dev_cycle_problems(&crates[0], &crates);
+        assert_eq!(crates[0].name, "client");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("emulator needs client packaged first"),
+            "{found:?}"
+        );
     }
 }
