@@ -362,6 +362,14 @@ mod tests {
         }
     }
 
+    /// A publishable package with these dependencies, as `cargo metadata` lists it.
+    fn package(name: &str, dependencies: Value) -> Value {
+        let mut package = json!({"name": name, "version": "0.1.0", "publish": null,
+                                 "manifest_path": format!("/x/{name}/Cargo.toml")});
+        package["dependencies"] = dependencies;
+        package
+    }
+
     fn complete() -> Value {
         json!({
             "name": "soniox-types", "version": "0.1.0", "publish": null,
@@ -436,10 +444,6 @@ mod tests {
 
     #[test]
     fn crates_come_after_their_dependencies_and_dev_cycles_are_allowed() {
-        let package = |name: &str, deps: Value| {
-            json!({"name": name, "version": "0.1.0", "publish": null,
-                   "manifest_path": format!("/x/{name}/Cargo.toml"), "dependencies": deps})
-        };
         let metadata = json!({"packages": [
             package("a-client", json!([{"name": "z-types", "kind": null},
                                       {"name": "m-emulator", "kind": "dev"}])),
@@ -465,10 +469,6 @@ mod tests {
 
     #[test]
     fn a_versioned_dev_dependency_cycle_is_named() {
-        let package = |name: &str, deps: Value| {
-            json!({"name": name, "version": "0.1.0", "publish": null,
-                   "manifest_path": format!("/x/{name}/Cargo.toml"), "dependencies": deps})
-        };
         let metadata = json!({"packages": [
             package("client", json!([{"name": "emulator", "kind": "dev", "req": "^0.1.0"}])),
             package("emulator", json!([{"name": "client", "kind": "dev", "req": "^0.1.0"},
