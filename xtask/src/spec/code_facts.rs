@@ -1,9 +1,10 @@
-//! The facts soniox-types copies by hand from the spec, compared with a document's: the half
-//! of spec-drift that looks at the code rather than at the snapshot.
+//! The facts the crates copy by hand from the spec, compared with a document's: the half of
+//! spec-drift that looks at the code rather than at the snapshot.
 //!
-//! Two kinds: the limits it enforces (`validation::limits`), each constant tied to the
-//! snapshot locations it copies, and the known values of its open enums, each tied to the
-//! schema whose `enum` it copies. `CONTEXT_MAX_CHARS`,
+//! Three kinds: the limits soniox-types enforces (`validation::limits`), each constant tied to
+//! the snapshot locations it copies; the known values of its open enums, each tied to the
+//! schema whose `enum` it copies; and the field lists of the emulator's request checks and of
+//! the fast transcript decoder, each tied to the schema whose properties it lists. `CONTEXT_MAX_CHARS`,
 //! `AUDIO_MAX_DURATION_MS` and `FILE_MAX_BYTES` come from Soniox's prose documentation, not
 //! from schema facts, so they have no location here.
 
@@ -212,6 +213,50 @@ const TIES: &[(&str, Tie)] = &[
     ),
 ];
 
+/// Field lists: the file, the constant, the schema whose properties it lists, and whether the
+/// list marks required fields (the emulator's `(name, kind, required)` tuples) or holds names
+/// only (the decoder's `Key::new(b"\"name\"")` entries).
+const FIELD_LISTS: &[(&str, &str, &str, Fields)] = &[
+    (
+        "crates/soniox-emulator/src/api/payload.rs",
+        "CREATE_TRANSCRIPTION",
+        "CreateTranscriptionPayload",
+        Fields::Checked,
+    ),
+    (
+        "crates/soniox-emulator/src/api/payload.rs",
+        "TRANSLATION",
+        "TranslationConfig",
+        Fields::Checked,
+    ),
+    (
+        "crates/soniox-emulator/src/api/payload.rs",
+        "CREATE_TEMPORARY_KEY",
+        "CreateTemporaryApiKeyPayload",
+        Fields::Checked,
+    ),
+    (
+        "crates/soniox-types/src/transcript/decode.rs",
+        "TRANSCRIPT_KEYS",
+        "TranscriptionTranscript",
+        Fields::Keys,
+    ),
+    (
+        "crates/soniox-types/src/transcript/decode.rs",
+        "TOKEN_KEYS",
+        "TranscriptionTranscriptToken",
+        Fields::Keys,
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Fields {
+    /// `("name", Kind::…, required)` tuples.
+    Checked,
+    /// `Key::new(b"\"name\"")` entries.
+    Keys,
+}
+
 /// Reads the limits and enums from soniox-types' source and compares each with `snapshot`.
 ///
 /// # Errors
@@ -223,6 +268,16 @@ pub(crate) fn findings(snapshot: &Value) -> Result<Vec<Finding>, String> {
         let known = enum_values(&read(file)?, name)
             .ok_or_else(|| format!("{file} declares no `pub enum {name}` any more"))?;
         found.extend(compare_enum(name, &known, schema, snapshot));
+    }
+    for (file, name, schema, fields) in FIELD_LISTS {
+        let listed = field_list(&read(file)?, name, *fields)
+            .ok_or_else(|| format!("{file} has no field list `{name}` any more"))?;
+        found.extend(compare_fields(
+            &format!("{file} `{name}`"),
+            &listed,
+            schema,
+            snapshot,
+        ));
     }
     found.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(found)
@@ -247,6 +302,103 @@ fn enum_values(source: &str, name: &str) -> Option<Vec<String>> {
             })
             .collect(),
     )
+}
+
+/// The field names of `const NAME: … = [ … ];`, each with whether it is required (always
+/// `false` for a list of keys, which does not say).
+fn field_list(source: &str, name: &str, fields: Fields) -> Option<Vec<(String, bool)>> {
+    let start = source.find(&format!("const {name}: "))?;
+    let body = &source[start..];
+    let body = &body[body.find('[')? + 1..body.find("];")?];
+    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    // rustfmt leaves a trailing comma in a tuple it breaks over lines.
+    let compact = compact.replace(",)", ")");
+    let entries = match fields {
+        Fields::Checked => compact
+            .split("(\"")
+            .skip(1)
+            .filter_map(|entry| {
+                let (field, rest) = entry.split_once('"')?;
+                let required = match (rest.find("true)"), rest.find("false)")) {
+                    (Some(yes), Some(no)) => yes < no,
+                    (yes, _) => yes.is_some(),
+                };
+                Some((field.to_owned(), required))
+            })
+            .collect(),
+        Fields::Keys => compact
+            .split("b\"\\\"")
+            .skip(1)
+            .filter_map(|entry| Some((entry.split_once("\\\"")?.0.to_owned(), false)))
+            .collect(),
+    };
+    Some(entries)
+}
+
+/// A finding for each field on one side only, and for each required field the code treats
+/// as optional or the reverse (for lists that say).
+fn compare_fields(
+    list: &str,
+    listed: &[(String, bool)],
+    schema: &str,
+    snapshot: &Value,
+) -> Vec<Finding> {
+    let facts = &snapshot["schemas"][schema];
+    let properties: Vec<&str> = facts["properties"]
+        .as_object()
+        .map(|all| all.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let required: Vec<&str> = facts["required"]
+        .as_array()
+        .map(|all| all.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let at = |field: &str| {
+        location(
+            &[
+                "schemas".to_owned(),
+                schema.to_owned(),
+                "properties".to_owned(),
+            ],
+            field,
+        )
+    };
+    let mut found = Vec::new();
+    for (field, _) in listed {
+        if !properties.contains(&field.as_str()) {
+            found.push(Finding {
+                kind: Kind::Field,
+                location: at(field),
+                detail: format!("{list} lists it, the document does not"),
+            });
+        }
+    }
+    for field in &properties {
+        if !listed.iter().any(|(name, _)| name == field) {
+            found.push(Finding {
+                kind: Kind::Field,
+                location: at(field),
+                detail: format!("the document has it, {list} does not"),
+            });
+        }
+    }
+    let marks_required = listed.iter().any(|(_, required)| *required);
+    let mismatched: Vec<&str> = listed
+        .iter()
+        .filter(|(field, is)| {
+            marks_required
+                && properties.contains(&field.as_str())
+                && *is != required.contains(&field.as_str())
+        })
+        .map(|(field, _)| field.as_str())
+        .collect();
+    if !mismatched.is_empty() {
+        found.push(Finding {
+            kind: Kind::Required,
+            location: location(&["schemas".to_owned(), schema.to_owned()], "required"),
+            detail: format!("{list} disagrees on {}", mismatched.join(", ")),
+        });
+    }
+    found
 }
 
 /// The values a document lists for `schema` that the code does not know, and the reverse.
@@ -345,15 +497,21 @@ fn constant(source: &str, name: &str) -> Option<Constant> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{SNAPSHOT, read_json};
+    use crate::spec::{
+        DEVIATIONS, SNAPSHOT,
+        drift::{Deviation, Report},
+        read_json,
+    };
 
-    /// The hand-copied limits and enums agree with the committed snapshot: `cargo test` fails
-    /// when one is edited without the other.
+    /// What the crates copy by hand agrees with the committed snapshot, or is a listed
+    /// deviation: `cargo test` fails when one side is edited without the other.
     #[test]
     fn the_code_facts_match_the_committed_snapshot() {
         let snapshot = read_json(&project_root().join(SNAPSHOT)).unwrap();
-        let found = findings(&snapshot).unwrap();
-        assert!(found.is_empty(), "{found:#?}");
+        let deviations =
+            Deviation::read_list(&read_json(&project_root().join(DEVIATIONS)).unwrap()).unwrap();
+        let report = Report::new(findings(&snapshot).unwrap(), &deviations);
+        assert_eq!(report.unexplained(), 0, "{report}");
     }
 
     #[test]
@@ -421,5 +579,54 @@ mod tests {
         );
         let same = serde_json::json!({"schemas": {"Mode": {"enum": ["b", "a"]}}});
         assert!(compare_enum("Mode", &known, "Mode", &same).is_none());
+    }
+
+    #[test]
+    fn field_lists_are_read_from_both_shapes() {
+        let checked = "const SHAPE: &[Field] = &[\n    (\"model\", Kind::Str, true),\n    (\n        \"usage\",\n        Kind::Choice(&[\"a\", \"b\"]),\n        true,\n    ),\n    (\"hint\", Kind::Str, false),\n];\n";
+        assert_eq!(
+            field_list(checked, "SHAPE", Fields::Checked).unwrap(),
+            [
+                ("model".to_owned(), true),
+                ("usage".to_owned(), true),
+                ("hint".to_owned(), false)
+            ]
+        );
+        let keys = "const KEYS: [Key; 2] = [\n    Key::new(b\"\\\"id\\\"\"),\n    Key::new(b\"\\\"text\\\"\"),\n];\n";
+        assert_eq!(
+            field_list(keys, "KEYS", Fields::Keys).unwrap(),
+            [("id".to_owned(), false), ("text".to_owned(), false)]
+        );
+        assert!(field_list(keys, "OTHER", Fields::Keys).is_none());
+    }
+
+    #[test]
+    fn fields_on_one_side_and_required_mismatches_are_reported() {
+        let snapshot = serde_json::json!({"schemas": {"S": {
+            "properties": {"a": {}, "b": {}, "c": {}}, "required": ["a", "b"]}}});
+        let listed = [
+            ("a".to_owned(), true),
+            ("b".to_owned(), false),
+            ("x".to_owned(), false),
+        ];
+        let found = compare_fields("list", &listed, "S", &snapshot);
+        let details: Vec<(&str, &str)> = found
+            .iter()
+            .map(|f| (f.location.as_str(), f.detail.as_str()))
+            .collect();
+        assert_eq!(
+            details,
+            [
+                (
+                    "schemas.S.properties.x",
+                    "list lists it, the document does not"
+                ),
+                (
+                    "schemas.S.properties.c",
+                    "the document has it, list does not"
+                ),
+                ("schemas.S.required", "list disagrees on b"),
+            ]
+        );
     }
 }
