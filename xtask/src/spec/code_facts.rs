@@ -503,6 +503,13 @@ mod tests {
         read_json,
     };
 
+    fn details(found: &[Finding]) -> Vec<(&str, &str)> {
+        found
+            .iter()
+            .map(|f| (f.location.as_str(), f.detail.as_str()))
+            .collect()
+    }
+
     /// What the crates copy by hand agrees with the committed snapshot, or is a listed
     /// deviation: `cargo test` fails when one side is edited without the other.
     #[test]
@@ -523,12 +530,8 @@ mod tests {
         expires.as_object_mut().unwrap().remove("maximum");
         let source = fs::read_to_string(project_root().join(SOURCE)).unwrap();
         let found = compare(&source, &snapshot).unwrap();
-        let details: Vec<(&str, &str)> = found
-            .iter()
-            .map(|f| (f.location.as_str(), f.detail.as_str()))
-            .collect();
         assert_eq!(
-            details,
+            details(&found),
             [
                 (
                     "schemas.CreateTemporaryApiKeyPayload.properties.expires_in_seconds.maximum",
@@ -610,12 +613,8 @@ mod tests {
             ("x".to_owned(), false),
         ];
         let found = compare_fields("list", &listed, "S", &snapshot);
-        let details: Vec<(&str, &str)> = found
-            .iter()
-            .map(|f| (f.location.as_str(), f.detail.as_str()))
-            .collect();
         assert_eq!(
-            details,
+            details(&found),
             [
                 (
                     "schemas.S.properties.x",
