@@ -38,6 +38,20 @@ pub(crate) fn run() -> Result<(), String> {
     .env("RUSTDOCFLAGS", "-D warnings")
     .run()?;
     check_facade_features()?;
+    // A build without a TLS feature must refuse an `https` base URL when it is built; only a
+    // build without the default features can test that.
+    Step::new(
+        "cargo",
+        &[
+            "test",
+            "--quiet",
+            "-p",
+            "soniox-client",
+            "--no-default-features",
+            "--lib",
+        ],
+    )
+    .run()?;
     // The README's quick start must keep working, end to end.
     Step::new(
         "cargo",
