@@ -10,6 +10,10 @@ use soniox_types::{Transcript, TranscriptionId};
 pub struct FinishedJob {
     /// The job's id.
     pub id: TranscriptionId,
+    /// Its `client_reference_id`: the tracker's own, or the one given to
+    /// [`Tracker::submit_with_reference`](crate::Tracker::submit_with_reference); `None` for
+    /// a job the tracker did not submit (a webhook for a job created elsewhere).
+    pub reference: Option<String>,
     /// How it ended.
     pub outcome: JobOutcome,
 }

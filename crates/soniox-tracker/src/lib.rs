@@ -64,7 +64,11 @@
 //!    *before* sending the create request. If the answer is lost (a timeout, a 5xx, a crash),
 //!    the job stays submitting; after the create grace the reconciler lists the API and
 //!    *adopts* the job it finds under that reference, or sends the recorded request again
-//!    (under the same reference) if none is there.
+//!    (under the same reference) if none is there. [`Tracker::submit_with_reference`] takes
+//!    the caller's own reference instead, derived from what identifies the work: submitting
+//!    it again (a retry, a process resuming after a crash) creates nothing and returns
+//!    [`Submission::Existing`], since the record is made only when none is under it. The
+//!    handler receives the reference in [`FinishedJob::reference`].
 //! 2. **Submitted.** The API accepted the job; its webhook is awaited. The webhook, received
 //!    by a `soniox_webhook` receiver over [`Tracker::inbox`] and [`Tracker::webhook_handler`],
 //!    is claimed in the store's webhook events, the transcript fetched (or the error details),

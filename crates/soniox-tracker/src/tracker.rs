@@ -40,6 +40,9 @@ pub enum TrackerError {
     /// The create request is invalid.
     #[error("the transcription request is invalid")]
     Invalid(#[from] ValidationErrors),
+    /// A reference given to [`Tracker::submit_with_reference`] is empty or too long.
+    #[error("invalid client_reference_id: {0}")]
+    InvalidReference(String),
     /// A recorded create request could not be read back.
     #[error("a recorded transcription request is unreadable")]
     Unreadable(#[source] serde_json::Error),
@@ -55,6 +58,13 @@ pub enum Submission {
         reference: String,
         /// The job's id.
         id: TranscriptionId,
+    },
+    /// A job is recorded under the reference given to [`Tracker::submit_with_reference`]
+    /// already (submitted before, perhaps by a process that then crashed): nothing was
+    /// recorded or sent, and the tracker carries on with that job as it would have.
+    Existing {
+        /// The job's `client_reference_id`.
+        reference: String,
     },
     /// The create request's fate is unknown (a timeout, a 5xx, a rate limit): the job is
     /// recorded, and the reconciler adopts it or sends it again.
@@ -278,21 +288,83 @@ impl Tracker {
         &self,
         request: CreateTranscriptionBuilder,
     ) -> Result<Submission, TrackerError> {
+        self.submit_as(new_reference(), request, false).await
+    }
+
+    /// Submits a job under `reference`, a `client_reference_id` of the caller's own (at most
+    /// 256 characters), as [`Tracker::submit`] does, unless the tracker already holds a job
+    /// under it: then it returns [`Submission::Existing`] and sends nothing. Recording is
+    /// atomic, so of concurrent or repeated submits under one reference exactly one creates
+    /// the job. Derive the reference from what identifies the work (an input and a run), so
+    /// that a process resuming after a crash submits under the same one and finds the job it
+    /// recorded, however far its create got. References must be unique among the jobs of
+    /// the account the reconciler lists: it adopts the job the API has under a reference.
+    /// A reference whose create the API refused outright is forgotten, and may be submitted
+    /// again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tracker::submit`], and [`TrackerError::InvalidReference`] for an empty or too
+    /// long reference.
+    pub async fn submit_with_reference(
+        &self,
+        reference: impl Into<String>,
+        request: CreateTranscriptionBuilder,
+    ) -> Result<Submission, TrackerError> {
+        let reference = reference.into();
+        if reference.is_empty() {
+            return Err(TrackerError::InvalidReference("it is empty".to_owned()));
+        }
+        let chars = reference.chars().count();
+        if chars > soniox_types::validation::limits::CLIENT_REFERENCE_ID_MAX_CHARS {
+            return Err(TrackerError::InvalidReference(format!(
+                "{chars} characters, more than the {} allowed",
+                soniox_types::validation::limits::CLIENT_REFERENCE_ID_MAX_CHARS
+            )));
+        }
+        self.submit_as(reference, request, true).await
+    }
+
+    /// Whether the tracker holds a job recorded under `reference`, in any stage (submitting,
+    /// awaiting its result, handled, lost). Lets a caller skip the work before a submit
+    /// (an upload, say) that [`Tracker::submit_with_reference`] would find done.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn is_tracked(&self, reference: &str) -> Result<bool, TrackerError> {
+        Ok(self.inner.jobs.holds(reference).await?)
+    }
+
+    /// Records the job under `reference` (only if none is, when `chosen` by the caller) and
+    /// creates it.
+    async fn submit_as(
+        &self,
+        reference: String,
+        request: CreateTranscriptionBuilder,
+        chosen: bool,
+    ) -> Result<Submission, TrackerError> {
         let inner = &self.inner;
-        let reference = new_reference();
         let request = self
             .with_webhook(request.client_reference_id(&reference))?
             .build()?;
         let recorded = now();
-        inner
-            .jobs
-            .record(
-                &reference,
-                recordable(&request)?,
-                recorded,
-                recorded + inner.policy.create_grace,
-            )
-            .await?;
+        let check_at = recorded + inner.policy.create_grace;
+        let request_text = recordable(&request)?;
+        if chosen {
+            if !inner
+                .jobs
+                .record_new(&reference, request_text, recorded, check_at)
+                .await?
+            {
+                return Ok(Submission::Existing { reference });
+            }
+        } else {
+            inner
+                .jobs
+                .record(&reference, request_text, recorded, check_at)
+                .await?;
+        }
         Counters::add(&inner.counters.submitted);
         match self.create(&request).await {
             Created::Yes(id) => {
@@ -414,8 +486,14 @@ impl Tracker {
                 .and_then(|job| job.file_id),
             _ => None,
         };
+        let reference = inner
+            .jobs
+            .reference_of(id)
+            .await
+            .map_err(|e| e.to_string())?;
         let job = FinishedJob {
             id: id.clone(),
+            reference,
             outcome,
         };
         let effect = (inner.handler)(job).await?;

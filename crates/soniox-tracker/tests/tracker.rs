@@ -65,6 +65,8 @@ struct Setup {
     tracker: Tracker,
     receiver: RunningReceiver,
     seen: Seen,
+    /// The reference each handled job came with, by id.
+    references: Arc<Mutex<HashMap<String, Option<String>>>>,
 }
 
 async fn setup(emulator: Emulator) -> Setup {
@@ -90,9 +92,15 @@ async fn setup_configured(
         .expect("a client");
     let seen = Seen::default();
     let record = Arc::clone(&seen);
+    let references = Arc::<Mutex<HashMap<String, Option<String>>>>::default();
+    let record_reference = Arc::clone(&references);
     // Records the call; the number of earlier calls for the same job.
     let note = move |job: &FinishedJob| {
         let completed = matches!(job.outcome, JobOutcome::Completed(_));
+        record_reference
+            .lock()
+            .expect("references lock")
+            .insert(job.id.as_str().to_owned(), job.reference.clone());
         let mut seen = record.lock().expect("seen lock");
         let calls = seen.entry(job.id.as_str().to_owned()).or_default();
         calls.push(completed);
@@ -162,6 +170,7 @@ async fn setup_configured(
         tracker,
         receiver,
         seen,
+        references,
     }
 }
 
@@ -383,6 +392,74 @@ async fn cleanup_deletes_each_handled_job_and_its_file() {
     let files = setup.client.files().list_page(&ListParams::new()).await;
     let files = files.expect("list files").files;
     assert!(files.is_empty(), "the uploaded file deleted: {files:?}");
+    setup.stop().await;
+}
+
+/// Jobs submitted under the caller's references, each twice at once and again once created:
+/// exactly one create per reference, the others find the recorded job; the handler gets the
+/// reference back. Empty and overlong references are refused before anything is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_submitted_again_creates_nothing() {
+    let setup = setup(emulator().start().await.expect("emulator")).await;
+    let audio = soniox_emulator::wav(Duration::from_millis(300));
+    let files = setup.client.files();
+    let file = files.upload(Upload::bytes(audio, "a.wav")).await;
+    let file = file.expect("upload");
+    let request = || CreateTranscription::builder("stt-async-v5").file_id(file.id.clone());
+    let submit = |n: usize| {
+        let reference = format!("input-{}", n % JOBS);
+        let submitted = setup.tracker.submit_with_reference(reference, request());
+        async { submitted.await.expect("submit") }
+    };
+    let submissions: Vec<Submission> = futures_util::stream::iter((0..2 * JOBS).map(submit))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let created = submissions
+        .iter()
+        .filter(|submission| matches!(submission, Submission::Created { .. }))
+        .count();
+    assert_eq!(created, JOBS, "{submissions:?}");
+    assert!(
+        submissions.iter().all(|submission| matches!(
+            submission,
+            Submission::Created { .. } | Submission::Existing { .. }
+        )),
+        "{submissions:?}"
+    );
+    let again = setup.tracker.submit_with_reference("input-0", request());
+    assert_eq!(
+        again.await.expect("submit"),
+        Submission::Existing {
+            reference: "input-0".to_owned()
+        }
+    );
+    assert!(setup.tracker.is_tracked("input-0").await.expect("lookup"));
+    assert!(!setup.tracker.is_tracked("input-x").await.expect("lookup"));
+    for reference in [String::new(), "r".repeat(257)] {
+        let refused = setup.tracker.submit_with_reference(reference, request());
+        assert!(
+            matches!(
+                refused.await,
+                Err(soniox_tracker::TrackerError::InvalidReference(_))
+            ),
+            "refused"
+        );
+    }
+    let creates = setup
+        .emulator
+        .request_counts()
+        .get("POST", "/v1/transcriptions");
+    assert_eq!(creates, JOBS as u64, "POST /v1/transcriptions");
+
+    setup.emulator.finish_jobs().await;
+    setup.reconcile_until_handled().await;
+    let references = setup.references.lock().expect("references").clone();
+    let mut handled: Vec<String> = references.into_values().flatten().collect();
+    handled.sort();
+    let mut expected: Vec<String> = (0..JOBS).map(|n| format!("input-{n}")).collect();
+    expected.sort();
+    assert_eq!(handled, expected, "the handler gets each job's reference");
     setup.stop().await;
 }
 

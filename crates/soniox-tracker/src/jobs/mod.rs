@@ -83,6 +83,18 @@ const RECORD: &str = "
     INSERT INTO soniox_jobs (reference, request, stage, recorded_at, next_check_at, updated_at)
     VALUES ($1, $2, 'submitting', $3, $4, $3)";
 
+/// [`RECORD`] for a reference the caller chose, which may be recorded already: then nothing.
+const RECORD_NEW: &str = "
+    INSERT INTO soniox_jobs (reference, request, stage, recorded_at, next_check_at, updated_at)
+    VALUES ($1, $2, 'submitting', $3, $4, $3)
+    ON CONFLICT (reference) DO NOTHING";
+
+/// The reference of the job with an id.
+const REFERENCE_OF: &str = "SELECT reference FROM soniox_jobs WHERE transcription_id = $1";
+
+/// The stage of the job with a reference.
+const STAGE_OF: &str = "SELECT stage FROM soniox_jobs WHERE reference = $1";
+
 const FORGET: &str = "DELETE FROM soniox_jobs WHERE reference = $1 AND stage = 'submitting'";
 
 const SUBMITTED: &str = "
@@ -183,6 +195,36 @@ impl Jobs {
     ) -> Result<(), StoreError> {
         let params = Params::Record(reference.to_owned(), request, millis(now), millis(check_at));
         dispatch!(self, write(RECORD, params))
+    }
+
+    /// Records a job about to be created under a reference its caller chose, unless a job
+    /// is recorded under it already: `false` then, and nothing changes.
+    pub(crate) async fn record_new(
+        &self,
+        reference: &str,
+        request: String,
+        now: OffsetDateTime,
+        check_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let params = Params::Record(reference.to_owned(), request, millis(now), millis(check_at));
+        Ok(dispatch!(self, execute(RECORD_NEW, params))? == 1)
+    }
+
+    /// The reference of the job with `id`, if the tracker holds it.
+    pub(crate) async fn reference_of(
+        &self,
+        id: &TranscriptionId,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(
+            self,
+            text(REFERENCE_OF, Params::Text(id.as_str().to_owned()))
+        )
+    }
+
+    /// Whether a job is recorded under `reference`.
+    pub(crate) async fn holds(&self, reference: &str) -> Result<bool, StoreError> {
+        let stage = dispatch!(self, text(STAGE_OF, Params::Text(reference.to_owned())))?;
+        Ok(stage.is_some())
     }
 
     /// Forgets a job whose create request the API refused outright.

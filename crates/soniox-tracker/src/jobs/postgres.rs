@@ -123,6 +123,22 @@ impl PostgresJobs {
             .map_err(StoreError::unavailable)
     }
 
+    /// The text in the first column of the first row `sql` returns, if any.
+    pub(super) async fn text(
+        &self,
+        sql: &'static str,
+        params: Params,
+    ) -> Result<Option<String>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(sql, &values(&params))
+            .await
+            .map_err(StoreError::unavailable)?;
+        row.map(|row| row.try_get(0))
+            .transpose()
+            .map_err(StoreError::unavailable)
+    }
+
     pub(super) async fn pending(&self, now: i64) -> Result<[i64; 4], StoreError> {
         let client = self.client().await?;
         let row = client

@@ -92,6 +92,22 @@ impl SqliteJobs {
         .await
     }
 
+    /// The text in the first column of the first row `sql` returns, if any.
+    pub(super) async fn text(
+        &self,
+        sql: &'static str,
+        params: Params,
+    ) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension as _;
+        self.run(move |tx| {
+            let values = bind!(&params => &dyn ToSql);
+            tx.prepare_cached(&positional(sql))?
+                .query_row(values.as_slice(), |row| row.get(0))
+                .optional()
+        })
+        .await
+    }
+
     pub(super) async fn pending(&self, now: i64) -> Result<[i64; 4], StoreError> {
         self.run(move |tx| {
             tx.prepare_cached(&positional(PENDING))?
