@@ -6,10 +6,37 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use common::{at, emulator, emulator_with, finish, held, soniox_at, wav};
-use soniox_emulator::{Emulator, JobClock};
+use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
 
 fn creates(emulator: &Emulator) -> u64 {
     emulator.request_counts().get("POST", "/v1/transcriptions")
+}
+
+fn uploads(emulator: &Emulator) -> u64 {
+    emulator.request_counts().get("POST", "/v1/files")
+}
+
+/// Every one of `count` inputs has its text output, nothing is left in the API; stops the
+/// emulator.
+async fn transcribed_and_cleaned_up(emulator: Emulator, out: &str, count: u64) {
+    for n in 1..=count {
+        assert!(Path::new(out).join(format!("call-{n}.wav.txt")).exists());
+    }
+    assert_eq!(held(&emulator).await, (0, 0));
+    emulator.shutdown().await;
+}
+
+/// `batch` arguments polling every 10ms, with `extra` ones.
+fn quick_batch<'a, const N: usize>(
+    input: &'a str,
+    out: &'a str,
+    concurrency: &'a str,
+    extra: [&'a str; N],
+) -> Vec<&'a str> {
+    let mut args = vec!["batch", input, "--out", out, "--concurrency", concurrency];
+    args.extend(["--poll-interval", "10ms"]);
+    args.extend(extra);
+    args
 }
 
 fn inputs(dir: &Path, count: u64) -> std::path::PathBuf {
@@ -82,16 +109,7 @@ async fn an_interrupted_batch_resumes_without_submitting_twice() {
     let input = inputs(dir.path(), 4);
     let out = dir.path().join("out");
     let (input, out) = (input.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
-    let args = [
-        "batch",
-        input,
-        "--out",
-        out,
-        "--concurrency",
-        "2",
-        "--poll-interval",
-        "10ms",
-    ];
+    let args = quick_batch(input, out, "2", []);
 
     let child = at(&emulator, &args).spawn().expect("spawn");
     while creates(&emulator) < 2 {
@@ -120,11 +138,50 @@ async fn an_interrupted_batch_resumes_without_submitting_twice() {
         4,
         "the two jobs of the first run were not submitted again"
     );
-    for n in 1..=4 {
-        assert!(Path::new(out).join(format!("call-{n}.wav.txt")).exists());
+    transcribed_and_cleaned_up(emulator, out, 4).await;
+}
+
+/// The crash window between the tracker's record of a job and anything the batch writes
+/// itself: the first create reaches the API but its answer never comes back, and the batch is
+/// killed (SIGKILL, no cleanup) while it waits. The resumed batch finds the input by its
+/// reference in the tracker's database: it neither uploads nor creates it again, and the
+/// tracker adopts the job the API has.
+#[tokio::test]
+async fn a_batch_killed_mid_submit_resumes_without_a_second_create() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator().await;
+    let input = inputs(dir.path(), 2);
+    let out = dir.path().join("out");
+    let (input, out) = (input.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    let args = quick_batch(input, out, "1", ["--create-grace", "1s"]);
+    let lost_answer = FaultRule::new(FaultAction::DropResponse)
+        .method("POST")
+        .path_prefix("/v1/transcriptions");
+    emulator.add_fault(lost_answer);
+
+    let mut child = at(&emulator, &args).spawn().expect("spawn");
+    let client = common::client(&emulator);
+    // The job exists at the API; the batch never learnt its id.
+    loop {
+        let page = client.transcriptions().list_page(&Default::default()).await;
+        if !page.expect("list").transcriptions.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(held(&emulator).await, (0, 0));
-    emulator.shutdown().await;
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("killed");
+    assert_eq!((creates(&emulator), uploads(&emulator)), (1, 1));
+
+    emulator.clear_faults();
+    let run = soniox_at(&emulator, &args).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        (creates(&emulator), uploads(&emulator)),
+        (2, 2),
+        "the killed run's input was neither uploaded nor created again"
+    );
+    transcribed_and_cleaned_up(emulator, out, 2).await;
 }
 
 #[tokio::test]

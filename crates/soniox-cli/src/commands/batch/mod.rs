@@ -2,17 +2,19 @@
 //! resume after a crash or Ctrl-C without submitting a finished or running file again.
 //!
 //! State lives in `OUT/.soniox-batch/`: the tracker's SQLite database (every job, recorded
-//! before its create request) and a journal of the inputs submitted. An input is done when
-//! its output (or its `.error.txt`) exists; submitted when the journal names it. Jobs are
+//! before its create request) and the batch's id. Each input is submitted under a reference
+//! derived from both (see [`mod@reference`]), so the tracker records it once: an input is done when
+//! its output (or its `.error.txt`) exists; submitted when the tracker holds its reference,
+//! whether or not its create request got out before a crash. Jobs are
 //! found finished by the tracker's reconciler (list pages), handled once, written out
 //! atomically, then deleted from the API with their uploads, which keeps the stored
 //! transcriptions well under the 2,000 quota and the running ones under `--concurrency`.
 
 mod inputs;
-mod journal;
+mod reference;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -24,7 +26,7 @@ use soniox_store::SqliteStore;
 use soniox_tracker::{FinishedJob, JobOutcome, Tracker, reconcile::Policy};
 use tokio::sync::mpsc;
 
-use self::{inputs::Input, journal::Journal};
+use self::{inputs::Input, reference::References};
 use crate::{
     context::Context,
     failure::{Failure, Kind},
@@ -64,6 +66,22 @@ pub(crate) struct BatchArgs {
     /// [default: 2s, 50ms with --emulator].
     #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     poll_interval: Option<Duration>,
+
+    /// How long a create request may take to reach Soniox (at least 1s): a job whose answer
+    /// was lost (a timeout, a crash) is looked up after it, and sent again only if Soniox
+    /// does not have it.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_create_grace)]
+    create_grace: Duration,
+}
+
+/// A `--create-grace`: the tracker gives a create half of it to answer, which must leave
+/// room for a round trip.
+fn parse_create_grace(value: &str) -> Result<Duration, String> {
+    let grace = options::parse_duration(value)?;
+    if grace < Duration::from_secs(1) {
+        return Err(format!("`{value}` is shorter than 1s"));
+    }
+    Ok(grace)
 }
 
 /// What the handler reports for each finished input.
@@ -78,7 +96,7 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     let inputs = inputs::read(&args.source)?;
     let state = args.out.join(STATE_DIR);
     std::fs::create_dir_all(&state).map_err(|error| Failure::io(state.display(), &error))?;
-    let (mut journal, submitted) = Journal::open(&state.join("submitted"))?;
+    let references = References::open(&state)?;
     let client = context.client().await?;
     let store = SqliteStore::open(state.join("tracker.db"))
         .await
@@ -88,6 +106,7 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
         client: client.clone(),
         out: args.out.clone(),
         format: args.format,
+        names: references.names(&inputs),
         finished: finished_tx,
     });
     let first_poll = args.poll_interval.unwrap_or(
@@ -100,6 +119,7 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     let mut policy = Policy::default();
     // No webhook comes (there is no receiver): poll from the start.
     policy.webhook_grace = first_poll;
+    policy.create_grace = args.create_grace;
     policy.max_poll_interval = Duration::from_secs(30).max(first_poll);
     policy.retry_interval = first_poll.max(Duration::from_secs(1));
     let tracker = Tracker::builder(client.clone(), store)
@@ -113,6 +133,15 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
         .map_err(|error| Failure::other(format!("cannot start the tracker: {error}")))?;
     let reconciler = tracker.spawn_reconciler(first_poll.min(Duration::from_secs(1)));
 
+    let mut submitted = HashSet::new();
+    for input in &inputs {
+        let tracked = tracker.is_tracked(&references.of(input)).await;
+        if tracked
+            .map_err(|error| Failure::other(format!("cannot read the batch state: {error}")))?
+        {
+            submitted.insert(input.name.clone());
+        }
+    }
     let is_done = |input: &Input| {
         args.out
             .join(output_name(&input.name, args.format))
@@ -138,8 +167,8 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
             while waiting.len() < concurrency
                 && let Some(input) = queue.next()
             {
-                submit(&client, &tracker, &args, input, &interrupt).await?;
-                journal.submitted(&input.name)?;
+                let reference = references.of(input);
+                submit(&client, &tracker, &args, input, reference, &interrupt).await?;
                 waiting.insert(input.name.clone());
                 bar.set_message(format!("{} in flight, {failed} failed", waiting.len()));
             }
@@ -196,14 +225,15 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     }
 }
 
-/// Uploads `input` under its name and submits its job through the tracker. Ctrl-C stops the
-/// upload, not the submission: the tracker records the job before creating it, and the
-/// journal must name every job the tracker holds, or a resumed batch would submit it again.
+/// Uploads `input` under its name and submits its job through the tracker under
+/// `reference`. Ctrl-C stops the upload, not the submission, which the tracker records before
+/// creating the job; a resumed batch finds the input submitted by its reference.
 async fn submit(
     client: &Client,
     tracker: &Tracker,
     args: &BatchArgs,
     input: &Input,
+    reference: String,
     interrupt: &Interrupt,
 ) -> Result<(), Failure> {
     let upload = Upload::path(&input.path).filename(input.name.clone());
@@ -212,10 +242,13 @@ async fn submit(
         .await
         .ok_or_else(Failure::interrupted)??;
     let request = args.request.builder().file_id(file.id);
-    tracker.submit(request).await.map_err(|error| match error {
-        soniox_tracker::TrackerError::Api(error) => Failure::from(error),
-        other => Failure::other(format!("{}: {other}", input.name)),
-    })?;
+    tracker
+        .submit_with_reference(reference, request)
+        .await
+        .map_err(|error| match error {
+            soniox_tracker::TrackerError::Api(error) => Failure::from(error),
+            other => Failure::other(format!("{}: {other}", input.name)),
+        })?;
     Ok(())
 }
 
@@ -225,15 +258,24 @@ struct Writer {
     client: Client,
     out: PathBuf,
     format: Format,
+    /// Each input's name by its reference.
+    names: HashMap<String, String>,
     finished: mpsc::UnboundedSender<Finished>,
 }
 
 impl Writer {
-    /// Writes the output (or the error) under the uploaded file's name. Idempotent: the
-    /// tracker calls it again after a failure or a crash.
+    /// Writes the output (or the error) under its input's name, known by the job's reference
+    /// (or, for a job of an input no longer in the source, its uploaded file's). Idempotent:
+    /// the tracker calls it again after a failure or a crash.
     async fn write(&self, job: FinishedJob) -> Result<(), Failure> {
-        let transcription = self.client.transcriptions().get(&job.id).await?;
-        let name = transcription.filename.clone();
+        let known = job
+            .reference
+            .as_ref()
+            .and_then(|reference| self.names.get(reference));
+        let name = match known {
+            Some(name) => name.clone(),
+            None => self.client.transcriptions().get(&job.id).await?.filename,
+        };
         let (file, contents, failed) = match job.outcome {
             JobOutcome::Completed(transcript) => (
                 output_name(&name, self.format),
@@ -245,6 +287,7 @@ impl Writer {
                 error_message,
             } => {
                 // The tracker deletes the uploads of completed jobs only.
+                let transcription = self.client.transcriptions().get(&job.id).await?;
                 if let Some(file) = &transcription.file_id
                     && let Err(error) = self.client.files().delete(file).await
                 {
