@@ -92,6 +92,12 @@ async fn a_directory_is_transcribed_and_cleaned_up() {
         "jobs and uploads are deleted once written"
     );
     assert_eq!(creates(&emulator), 6);
+    let gets = emulator
+        .request_counts()
+        .get("GET", "/v1/transcriptions/{id}");
+    // The tracker's, one a job (for its upload's id), and the batch's for the failed job's
+    // upload: outputs are named by the jobs' references, without a GET each.
+    assert!(gets <= 7, "{gets} GET /v1/transcriptions/{{id}}");
 
     // Run again: everything is done, nothing is submitted.
     let run = soniox_at(&emulator, &args).await;
