@@ -83,7 +83,16 @@ async fn setup_configured(
     handling: Handling,
     configure: impl FnOnce(TrackerBuilder) -> TrackerBuilder,
 ) -> Setup {
-    let database = TestDatabase::sqlite();
+    setup_on(TestDatabase::sqlite(), emulator, handling, configure).await
+}
+
+/// A setup on `database`.
+async fn setup_on(
+    database: TestDatabase,
+    emulator: Emulator,
+    handling: Handling,
+    configure: impl FnOnce(TrackerBuilder) -> TrackerBuilder,
+) -> Setup {
     let store = database.open().await;
     let client = Client::builder()
         .api_key(API_KEY)
@@ -400,7 +409,22 @@ async fn cleanup_deletes_each_handled_job_and_its_file() {
 /// reference back. Empty and overlong references are refused before anything is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reference_submitted_again_creates_nothing() {
-    let setup = setup(emulator().start().await.expect("emulator")).await;
+    references_submitted_again(TestDatabase::sqlite()).await;
+}
+
+/// [`a_reference_submitted_again_creates_nothing`] on PostgreSQL.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_submitted_again_creates_nothing_on_postgres() {
+    if let Some(database) = TestDatabase::postgres().await {
+        references_submitted_again(database).await;
+    }
+}
+
+async fn references_submitted_again(database: TestDatabase) {
+    let emulator = emulator().start().await.expect("emulator");
+    let configure = |builder: TrackerBuilder| builder.policy(quick_policy());
+    let setup = setup_on(database, emulator, Handling::Plain, configure).await;
     let audio = soniox_emulator::wav(Duration::from_millis(300));
     let files = setup.client.files();
     let file = files.upload(Upload::bytes(audio, "a.wav")).await;
