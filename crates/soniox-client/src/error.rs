@@ -76,6 +76,14 @@ pub enum Error {
         /// The file's size in bytes.
         size: u64,
     },
+    /// An id that cannot name a file or job in a URL path (empty, `.` or `..`, which URL
+    /// parsing would resolve into another route); nothing was sent. Ids from outside, such as
+    /// a webhook's, can be anything.
+    #[error("{id:?} is not a valid id")]
+    InvalidId {
+        /// The id as given.
+        id: String,
+    },
     /// The client is misconfigured (for example, no API key).
     #[error("configuration error: {0}")]
     Config(String),

@@ -49,27 +49,19 @@ impl Files<'_> {
     /// Gets a file's metadata.
     ///
     /// # Errors
-    /// [`Error::Api`] with status 404 ([`Error::is_not_found`]) when there is no such file.
+    /// [`Error::InvalidId`] for an id that cannot be a path segment; [`Error::Api`] with
+    /// status 404 ([`Error::is_not_found`]) when there is no such file.
     pub async fn get(&self, id: &FileId) -> Result<File, Error> {
-        self.client
-            .json(Call::get(&format!(
-                "/v1/files/{}",
-                path_segment(id.as_str())
-            )))
-            .await
+        self.client.json(Call::get(&file_path(id)?)).await
     }
 
     /// Deletes a file.
     ///
     /// # Errors
-    /// [`Error::Api`] with status 404 when there is no such file.
+    /// [`Error::InvalidId`] for an id that cannot be a path segment; [`Error::Api`] with
+    /// status 404 when there is no such file.
     pub async fn delete(&self, id: &FileId) -> Result<(), Error> {
-        self.client
-            .no_content(Call::delete(&format!(
-                "/v1/files/{}",
-                path_segment(id.as_str())
-            )))
-            .await
+        self.client.no_content(Call::delete(&file_path(id)?)).await
     }
 
     /// Counts the account's files.
@@ -113,9 +105,20 @@ impl Files<'_> {
     }
 }
 
+fn file_path(id: &FileId) -> Result<String, Error> {
+    Ok(format!("/v1/files/{}", path_segment(id.as_str())?))
+}
+
 /// Percent-encodes an id for use as one path segment, so an id can never change the path.
-pub(crate) fn path_segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes())
+///
+/// Encoding is not enough for the dot segments: URL parsing resolves `.` and `..` (and their
+/// `%2E` spellings) whatever their encoding, so `..` would turn `/v1/files/..` into `/v1/`.
+/// Those, and the empty id (which would name the list), are refused before anything is sent.
+pub(crate) fn path_segment(id: &str) -> Result<String, Error> {
+    if matches!(id, "" | "." | "..") {
+        return Err(Error::InvalidId { id: id.to_owned() });
+    }
+    Ok(url::form_urlencoded::byte_serialize(id.as_bytes())
         .collect::<String>()
-        .replace('+', "%20")
+        .replace('+', "%20"))
 }

@@ -39,9 +39,10 @@ impl Transcriptions<'_> {
     /// Gets a job.
     ///
     /// # Errors
+    /// [`Error::InvalidId`] for an id that cannot be a path segment (`.`, `..`, empty);
     /// [`Error::Api`] with status 404 when there is no such job.
     pub async fn get(&self, id: &TranscriptionId) -> Result<Transcription, Error> {
-        self.client.json(Call::get(&item_path(id, ""))).await
+        self.client.json(Call::get(&item_path(id, "")?)).await
     }
 
     /// Deletes a finished job.
@@ -51,7 +52,7 @@ impl Transcriptions<'_> {
     /// ([`Error::is_invalid_state`]) while it is queued or processing.
     pub async fn delete(&self, id: &TranscriptionId) -> Result<(), Error> {
         self.client
-            .no_content(Call::delete(&item_path(id, "")))
+            .no_content(Call::delete(&item_path(id, "")?))
             .await
     }
 
@@ -62,7 +63,7 @@ impl Transcriptions<'_> {
     pub async fn transcript(&self, id: &TranscriptionId) -> Result<Transcript, Error> {
         self.client
             .json_parsed(
-                Call::get(&item_path(id, "/transcript")),
+                Call::get(&item_path(id, "/transcript")?),
                 Transcript::from_json,
             )
             .await
@@ -102,6 +103,11 @@ impl Transcriptions<'_> {
     }
 }
 
-fn item_path(id: &TranscriptionId, suffix: &str) -> String {
-    format!("/v1/transcriptions/{}{suffix}", path_segment(id.as_str()))
+/// The path of one job (or of `suffix` under it); [`Error::InvalidId`] for an id that cannot
+/// be a path segment.
+fn item_path(id: &TranscriptionId, suffix: &str) -> Result<String, Error> {
+    Ok(format!(
+        "/v1/transcriptions/{}{suffix}",
+        path_segment(id.as_str())?
+    ))
 }
