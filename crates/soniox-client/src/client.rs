@@ -40,6 +40,7 @@ struct Inner {
     retry: RetryPolicy,
     request_timeout: Duration,
     upload_timeout: Option<Duration>,
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for Client {
@@ -50,6 +51,7 @@ impl fmt::Debug for Client {
             .field("retry", &self.inner.retry)
             .field("request_timeout", &self.inner.request_timeout)
             .field("upload_timeout", &self.inner.upload_timeout)
+            .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +142,7 @@ impl Client {
                 retry: builder.retry,
                 request_timeout: builder.request_timeout,
                 upload_timeout: builder.upload_timeout,
+                max_response_bytes: builder.max_response_bytes,
             }),
         })
     }
@@ -253,7 +256,7 @@ impl Client {
     /// faster decoder than their serde implementation.
     pub(crate) async fn json_parsed<T>(&self, call: Call<'_>, parse: Parse<T>) -> Result<T, Error> {
         let response = self.send(call, |request| Some(Ok(request))).await?;
-        decode_with(response, parse).await
+        self.decode_with(response, parse).await
     }
 
     /// Sends a call with a JSON body and decodes the JSON answer.
@@ -265,12 +268,26 @@ impl Client {
         let response = self
             .send(call, |request| Some(Ok(request.json(body))))
             .await?;
-        decode(response).await
+        self.decode(response).await
     }
 
     /// Sends a call whose success has no body (204).
     pub(crate) async fn no_content(&self, call: Call<'_>) -> Result<(), Error> {
         self.send(call, |request| Some(Ok(request))).await.map(drop)
+    }
+
+    /// Decodes a success body, keeping a snippet of it when it does not decode.
+    pub(crate) async fn decode<T: DeserializeOwned>(&self, response: Response) -> Result<T, Error> {
+        self.decode_with(response, |bytes| serde_json::from_slice(bytes))
+            .await
+    }
+
+    async fn decode_with<T>(&self, response: Response, parse: Parse<T>) -> Result<T, Error> {
+        let bytes = read_capped(response, self.inner.max_response_bytes).await?;
+        parse(&bytes).map_err(|source| Error::Decode {
+            source,
+            snippet: snippet(&bytes),
+        })
     }
 
     fn timeout_for(&self, call: &Call<'_>) -> Option<Duration> {
@@ -297,20 +314,27 @@ fn request_id(response: &Response) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// Decodes a success body, keeping a snippet of it when it does not decode.
-pub(crate) async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
-    decode_with(response, |bytes| serde_json::from_slice(bytes)).await
-}
-
 /// A JSON decoder for a success body.
 pub(crate) type Parse<T> = fn(&[u8]) -> serde_json::Result<T>;
 
-async fn decode_with<T>(response: Response, parse: Parse<T>) -> Result<T, Error> {
-    let bytes = response.bytes().await.map_err(Error::Transport)?;
-    parse(&bytes).map_err(|source| Error::Decode {
-        source,
-        snippet: snippet(&bytes),
-    })
+/// Reads a success body of at most `limit` bytes: a server (or something posing as one) cannot
+/// make the client buffer without end. A declared length over the limit fails before reading.
+async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::ResponseTooLarge { limit };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Error::Transport)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Turns an error response into [`Error::Api`] or, when the body is not an API error body,

@@ -13,6 +13,10 @@ pub const API_KEY_ENV: &str = "SONIOX_API_KEY";
 /// Environment variable overriding the base URL, as in the official SDKs.
 pub const BASE_URL_ENV: &str = "SONIOX_API_BASE_URL";
 
+/// The default of [`ClientBuilder::max_response_bytes`]: 256 MiB, far above the largest
+/// transcript of the longest audio the API accepts.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Configures a [`Client`]. Start from [`Client::builder`].
 ///
 /// ```
@@ -36,6 +40,7 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) upload_timeout: Option<Duration>,
+    pub(crate) max_response_bytes: usize,
     pub(crate) user_agent: String,
     pub(crate) retry: RetryPolicy,
 }
@@ -48,6 +53,7 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             upload_timeout: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             user_agent: concat!("soniox-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             retry: RetryPolicy::default(),
         }
@@ -100,6 +106,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest success body read into memory (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger one fails with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge).
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
     /// The `User-Agent` header (default `soniox-rs/<version>`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
@@ -131,6 +145,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("upload_timeout", &self.upload_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .finish()

@@ -48,6 +48,21 @@ pub enum Error {
         /// The start of the body, at most 512 characters.
         snippet: String,
     },
+    /// A success body longer than the client's
+    /// [`max_response_bytes`](crate::ClientBuilder::max_response_bytes); it was not read
+    /// further.
+    #[error("the response body is over the {limit}-byte limit")]
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A list's server returned a `next_page_cursor` it had already returned: following it
+    /// would loop forever, so the list ends with this error.
+    #[error("the server repeated the page cursor {cursor:?}")]
+    RepeatedCursor {
+        /// The repeated cursor.
+        cursor: String,
+    },
     /// The request never got an answer: connection refused or reset, TLS failure, ...
     ///
     /// What happened is the source (`std::error::Error::source`), not part of this message.

@@ -3,11 +3,7 @@
 use futures_util::Stream;
 use soniox_types::{Count, File, FileId, FileList, ListParams};
 
-use crate::{
-    Client, Error, Upload,
-    client::{Call, decode},
-    pagination::paginate,
-};
+use crate::{Client, Error, Upload, client::Call, pagination::paginate};
 
 /// The `/v1/files` endpoints. Get one from [`Client::files`].
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +39,7 @@ impl Files<'_> {
                 },
             )
             .await?;
-        decode(response).await
+        self.client.decode(response).await
     }
 
     /// Gets a file's metadata.

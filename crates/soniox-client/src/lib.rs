@@ -107,7 +107,9 @@ pub use crate::{
     account::{Auth, Models},
     cleanup::{CleanUp, CleanUpReport, Deletion},
     client::Client,
-    config::{API_KEY_ENV, BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL},
+    config::{
+        API_KEY_ENV, BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES,
+    },
     delivery::FetchOnDelivery,
     error::Error,
     files::Files,

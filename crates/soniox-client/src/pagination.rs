@@ -1,6 +1,9 @@
 //! Lists as `Stream`s that follow `next_page_cursor`.
 
-use std::{collections::VecDeque, future::Future};
+use std::{
+    collections::{HashSet, VecDeque},
+    future::Future,
+};
 
 use futures_util::{Stream, stream};
 use soniox_types::{ListParams, Page};
@@ -8,7 +11,8 @@ use soniox_types::{ListParams, Page};
 use crate::Error;
 
 /// Yields every item of every page, fetching the next page only when the previous one is used
-/// up. After an error the stream yields it once and ends.
+/// up. After an error the stream yields it once and ends; a cursor the server already gave
+/// ends it with [`Error::RepeatedCursor`], since following it would never end.
 pub(crate) fn paginate<P, F, Fut>(
     params: ListParams,
     fetch: F,
@@ -24,6 +28,8 @@ where
         buffer: VecDeque<T>,
         /// `Some(cursor)` while a page remains to fetch (`Some(None)` is the first page).
         next: Option<Option<String>>,
+        /// Every cursor followed so far.
+        seen: HashSet<String>,
     }
 
     let first = params.cursor.clone().filter(|cursor| !cursor.is_empty());
@@ -32,6 +38,7 @@ where
         params,
         buffer: VecDeque::new(),
         next: Some(first),
+        seen: HashSet::new(),
     };
     stream::unfold(state, |mut state| async move {
         loop {
@@ -39,6 +46,14 @@ where
                 return Some((Ok(item), state));
             }
             let cursor = state.next.take()?;
+            if let Some(cursor) = &cursor
+                && !state.seen.insert(cursor.clone())
+            {
+                let error = Error::RepeatedCursor {
+                    cursor: cursor.clone(),
+                };
+                return Some((Err(error), state));
+            }
             let mut params = state.params.clone();
             params.cursor = cursor;
             match (state.fetch)(params).await {

@@ -63,3 +63,71 @@ async fn ids_with_dots_inside_are_encoded_not_refused() {
         .expect("delete");
     assert_eq!(server.next_request().await, "/v1/files/..%2Fa%20b");
 }
+
+#[tokio::test]
+async fn a_success_body_over_the_limit_is_refused() {
+    let body = format!(r#"{{"total": 1, "pad": "{}"}}"#, "x".repeat(4096));
+    let server = Server::start(vec![(200, Bytes::from(body))]).await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.url(""))
+        .max_response_bytes(1024)
+        .build()
+        .expect("the client builds");
+    let error = client.files().count().await.expect_err("too large");
+    assert!(
+        matches!(error, Error::ResponseTooLarge { limit: 1024 }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_success_body_over_the_limit_is_refused() {
+    // No Content-Length: the limit is enforced while reading.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut head = [0u8; 4096];
+        let _ = stream.read(&mut head).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
+        // An endless body: one 1 KiB chunk after another until the client hangs up.
+        let chunk = format!("400\r\n{}\r\n", "x".repeat(1024));
+        while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(format!("http://{addr}"))
+        .max_response_bytes(64 * 1024)
+        .build()
+        .expect("the client builds");
+    let error = client.files().count().await.expect_err("too large");
+    assert!(matches!(error, Error::ResponseTooLarge { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_repeated_cursor_ends_the_list_with_an_error() {
+    use futures_util::StreamExt as _;
+    let page = r#"{"files": [{"id": "f", "filename": "a.wav", "size": 1,
+        "created_at": "2026-01-01T00:00:00Z"}], "next_page_cursor": "same"}"#;
+    let server = Server::start(vec![(200, Bytes::from_static(page.as_bytes()))]).await;
+    let client = client_for(&server);
+    // Bounded, so that the old behaviour (an endless list) fails instead of hanging.
+    let items: Vec<_> = client
+        .files()
+        .list(soniox_client::types::ListParams::new())
+        .take(100)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert!(items[..2].iter().all(Result::is_ok), "{items:?}");
+    assert!(
+        matches!(&items[2], Err(Error::RepeatedCursor { cursor }) if cursor == "same"),
+        "{items:?}"
+    );
+}
