@@ -17,6 +17,7 @@ use crate::{
     ClientBuilder, Error,
     error::snippet,
     retry::{AttemptOutcome, Decision, Replay, RetryPolicy, full_jitter, parse_retry_after},
+    stall::{Progress, StallLimits},
 };
 
 /// The most bytes of an error body read into memory.
@@ -41,6 +42,7 @@ struct Inner {
     request_timeout: Duration,
     upload_timeout: Option<Duration>,
     max_response_bytes: usize,
+    upload_stall: StallLimits,
 }
 
 impl fmt::Debug for Client {
@@ -63,6 +65,8 @@ pub(crate) struct Call<'a> {
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) replay: Replay,
     pub(crate) upload: bool,
+    /// The body progress of an upload, watched for stalls.
+    pub(crate) progress: Option<&'a Progress>,
 }
 
 impl<'a> Call<'a> {
@@ -73,6 +77,7 @@ impl<'a> Call<'a> {
             query: Vec::new(),
             replay: Replay::Safe,
             upload: false,
+            progress: None,
         }
     }
 
@@ -96,9 +101,11 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// Marks an upload: its own timeout, and no retry at all when its body cannot be replayed.
-    pub(crate) fn upload(mut self, replayable: bool) -> Self {
+    /// Marks an upload: its own timeout, a watch for stalls on `progress`, and no retry at all
+    /// when its body cannot be replayed.
+    pub(crate) fn upload(mut self, replayable: bool, progress: &'a Progress) -> Self {
         self.upload = true;
+        self.progress = Some(progress);
         if !replayable {
             self.replay = Replay::Never;
         }
@@ -143,6 +150,7 @@ impl Client {
                 request_timeout: builder.request_timeout,
                 upload_timeout: builder.upload_timeout,
                 max_response_bytes: builder.max_response_bytes,
+                upload_stall: builder.upload_stall,
             }),
         })
     }
@@ -194,12 +202,23 @@ impl Client {
                         "the upload source cannot be read twice".to_owned(),
                     ));
                 };
-                let (outcome, error) = match request?.send().await {
-                    Ok(response) if response.status().is_success() => {
+                let request = request?;
+                let sent = match call.progress {
+                    Some(progress) => {
+                        let limits = self.inner.upload_stall;
+                        progress
+                            .watch(limits, async { Ok(request.send().await) })
+                            .await
+                    }
+                    None => Ok(request.send().await),
+                };
+                let (outcome, error) = match sent {
+                    Err(stalled) => (AttemptOutcome::FailedAfterSend, stalled),
+                    Ok(Ok(response)) if response.status().is_success() => {
                         record_response(&response);
                         return Ok(response);
                     }
-                    Ok(response) => {
+                    Ok(Ok(response)) => {
                         record_response(&response);
                         let retry_after = response
                             .headers()
@@ -212,7 +231,7 @@ impl Client {
                         };
                         (outcome, error_from_response(response).await)
                     }
-                    Err(error) => {
+                    Ok(Err(error)) => {
                         let outcome = if error.is_connect() {
                             AttemptOutcome::ConnectFailed
                         } else {
@@ -288,6 +307,11 @@ impl Client {
             source,
             snippet: snippet(&bytes),
         })
+    }
+
+    /// The stall bounds of uploads.
+    pub(crate) fn upload_stall(&self) -> StallLimits {
+        self.inner.upload_stall
     }
 
     fn timeout_for(&self, call: &Call<'_>) -> Option<Duration> {

@@ -4,7 +4,7 @@ use std::{fmt, time::Duration};
 
 use soniox_types::Secret;
 
-use crate::{Client, Error, retry::RetryPolicy};
+use crate::{Client, Error, retry::RetryPolicy, stall::StallLimits};
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.soniox.com";
@@ -40,6 +40,7 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) upload_timeout: Option<Duration>,
+    pub(crate) upload_stall: StallLimits,
     pub(crate) max_response_bytes: usize,
     pub(crate) user_agent: String,
     pub(crate) retry: RetryPolicy,
@@ -53,6 +54,10 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             upload_timeout: None,
+            upload_stall: StallLimits {
+                idle: Duration::from_secs(60),
+                response: Duration::from_secs(120),
+            },
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             user_agent: concat!("soniox-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             retry: RetryPolicy::default(),
@@ -106,6 +111,24 @@ impl ClientBuilder {
         self
     }
 
+    /// How long an upload may go without sending any of its body (default 60 s): a server
+    /// that stops reading fails the attempt with
+    /// [`Error::UploadStalled`](crate::Error::UploadStalled) instead of hanging it. Unlike
+    /// [`upload_timeout`](Self::upload_timeout), this never cuts a slow upload that is still
+    /// moving.
+    pub fn upload_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.upload_stall.idle = timeout;
+        self
+    }
+
+    /// How long to wait for the answer to an upload once its whole body is sent, and for that
+    /// answer's body (default 120 s); then the attempt fails with
+    /// [`Error::UploadStalled`](crate::Error::UploadStalled).
+    pub fn upload_response_timeout(mut self, timeout: Duration) -> Self {
+        self.upload_stall.response = timeout;
+        self
+    }
+
     /// The largest success body read into memory (default
     /// [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger one fails with
     /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge).
@@ -145,6 +168,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("upload_timeout", &self.upload_timeout)
+            .field("upload_stall", &self.upload_stall)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)

@@ -71,6 +71,17 @@ pub enum Error {
     /// An attempt took longer than the configured request timeout.
     #[error("the request timed out")]
     Timeout(#[source] reqwest::Error),
+    /// An upload attempt got stuck: the server stopped taking the body for
+    /// [`upload_idle_timeout`](crate::ClientBuilder::upload_idle_timeout), or took the whole
+    /// body and did not answer within
+    /// [`upload_response_timeout`](crate::ClientBuilder::upload_response_timeout).
+    #[error("the upload stalled: {}", if *body_sent { "no answer after the whole body was sent" } else { "the server stopped taking the body" })]
+    UploadStalled {
+        /// Whether the whole body had been sent.
+        body_sent: bool,
+        /// The limit that passed.
+        after: Duration,
+    },
     /// The request breaks a documented limit; it was not sent.
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
@@ -157,7 +168,7 @@ impl Error {
     /// transport failures.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport(_) | Error::Timeout(_) => true,
+            Error::Transport(_) | Error::Timeout(_) | Error::UploadStalled { .. } => true,
             _ => self
                 .status()
                 .is_some_and(|status| matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)),

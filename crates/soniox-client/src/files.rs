@@ -3,7 +3,7 @@
 use futures_util::Stream;
 use soniox_types::{Count, File, FileId, FileList, ListParams};
 
-use crate::{Client, Error, Upload, client::Call, pagination::paginate};
+use crate::{Client, Error, Upload, client::Call, pagination::paginate, stall::Progress};
 
 /// The `/v1/files` endpoints. Get one from [`Client::files`].
 #[derive(Clone, Copy, Debug)]
@@ -25,21 +25,26 @@ impl Files<'_> {
     ///
     /// # Errors
     /// [`Error::FileTooLarge`], [`Error::Validation`] or [`Error::Io`] before sending; API and
-    /// transport errors after.
+    /// transport errors after, and [`Error::UploadStalled`] when the server stops taking the
+    /// body or does not answer (see [`ClientBuilder::upload_idle_timeout`](crate::ClientBuilder::upload_idle_timeout)).
     pub async fn upload(&self, upload: Upload) -> Result<File, Error> {
         let size = upload.prepare().await?;
+        let progress = Progress::new();
         let response = self
             .client
             .send(
-                Call::post("/v1/files").upload(upload.is_replayable()),
+                Call::post("/v1/files").upload(upload.is_replayable(), &progress),
                 |request| {
                     upload
-                        .form(size)
+                        .form(size, &progress)
                         .map(|form| form.map(|form| request.multipart(form)))
                 },
             )
             .await?;
-        self.client.decode(response).await
+        // The answer's body is bounded like its head: a server must not stall it either.
+        progress
+            .watch(self.client.upload_stall(), self.client.decode(response))
+            .await
     }
 
     /// Gets a file's metadata.

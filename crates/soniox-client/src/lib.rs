@@ -97,6 +97,7 @@ mod error;
 mod files;
 mod pagination;
 pub mod retry;
+mod stall;
 mod transcribe;
 mod transcriptions;
 mod upload;

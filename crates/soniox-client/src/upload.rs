@@ -15,7 +15,7 @@ use soniox_types::UploadMetadata;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
-use crate::Error;
+use crate::{Error, stall::Progress as Watched};
 
 /// Read size for streamed uploads: large enough for full-speed loopback transfers, small enough
 /// that memory stays flat whatever the file size.
@@ -132,26 +132,29 @@ impl Upload {
     }
 
     /// A fresh multipart form for one attempt; `None` when the source cannot be read again.
-    pub(crate) fn form(&self, size: u64) -> Option<Result<Form, Error>> {
+    ///
+    /// Each chunk sent is reported to `watched`, which the client watches for stalls.
+    pub(crate) fn form(&self, size: u64, watched: &Watched) -> Option<Result<Form, Error>> {
+        watched.restart(size == 0);
         let filename = self
             .filename
             .clone()
             .unwrap_or_else(|| self.default_filename());
         let body = match &self.source {
             Source::Path(path) => match std::fs::File::open(path) {
-                Ok(file) => self.counted(file_chunks(file), size),
+                Ok(file) => self.counted(file_chunks(file), size, watched),
                 Err(error) => return Some(Err(Error::io(path)(error))),
             },
             Source::Bytes(bytes) => {
                 let chunks = bytes_chunks(bytes.clone()).map(Ok::<_, std::io::Error>);
-                self.counted(futures_util::stream::iter(chunks), size)
+                self.counted(futures_util::stream::iter(chunks), size, watched)
             }
             Source::Reader { reader, .. } => {
                 let reader = reader
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .take()?;
-                self.streamed(reader, size)
+                self.streamed(reader, size, watched)
             }
         };
         let part = Part::stream_with_length(body, size).file_name(filename);
@@ -170,8 +173,13 @@ impl Upload {
         &self,
         reader: impl AsyncRead + Send + Sync + 'static,
         total: u64,
+        watched: &Watched,
     ) -> reqwest::Body {
-        self.counted(ReaderStream::with_capacity(reader, CHUNK_BYTES), total)
+        self.counted(
+            ReaderStream::with_capacity(reader, CHUNK_BYTES),
+            total,
+            watched,
+        )
     }
 
     /// The body for `chunks`, reporting progress as they are sent.
@@ -179,12 +187,15 @@ impl Upload {
         &self,
         chunks: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
         total: u64,
+        watched: &Watched,
     ) -> reqwest::Body {
         let progress = self.progress.clone();
+        let watched = watched.clone();
         let mut sent = 0u64;
         let stream = chunks
             .inspect_ok(move |chunk| {
                 sent += chunk.len() as u64;
+                watched.advanced(sent >= total);
                 if let Some(progress) = &progress {
                     progress(sent, total);
                 }

@@ -131,3 +131,85 @@ async fn a_repeated_cursor_ends_the_list_with_an_error() {
         "{items:?}"
     );
 }
+
+/// A server that reads each request's whole body (when `read_body`) and then never answers,
+/// or that never reads anything past the head (when not).
+async fn silent_server(read_body: bool) -> std::net::SocketAddr {
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                if read_body {
+                    // Drain until the client hangs up, answering nothing.
+                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
+                } else {
+                    let _ = stream.read(&mut buffer).await;
+                    // Hold the connection open without reading further.
+                    std::future::pending::<()>().await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn stalled_client(addr: std::net::SocketAddr) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(format!("http://{addr}"))
+        .upload_idle_timeout(std::time::Duration::from_millis(300))
+        .upload_response_timeout(std::time::Duration::from_millis(300))
+        .build()
+        .expect("the client builds")
+}
+
+/// The outer timeout is a safety net, so that the old behaviour (hanging forever) fails.
+async fn upload_error(client: &Client, bytes: usize) -> Error {
+    let upload = soniox_client::Upload::bytes(vec![0u8; bytes], "a.wav");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        client.files().upload(upload),
+    )
+    .await
+    .expect("the upload gives up on its own")
+    .expect_err("nothing answers")
+}
+
+#[tokio::test]
+async fn an_upload_nobody_answers_fails_after_the_response_timeout() {
+    let client = stalled_client(silent_server(true).await);
+    let error = upload_error(&client, 4096).await;
+    assert!(
+        matches!(
+            error,
+            Error::UploadStalled {
+                body_sent: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn an_upload_whose_body_is_not_read_fails_after_the_idle_timeout() {
+    let client = stalled_client(silent_server(false).await);
+    // Far more than loopback socket buffers hold, so the body must stall.
+    let error = upload_error(&client, 64 * 1024 * 1024).await;
+    assert!(
+        matches!(
+            error,
+            Error::UploadStalled {
+                body_sent: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}

@@ -1,0 +1,108 @@
+//! Watching an upload for stalls: a server that stops reading the body, or that has read it
+//! all and never answers, must not hang `upload` (and `transcribe`) forever.
+//!
+//! A whole-upload timeout cannot do this job — a 1 GiB file on a slow link legitimately takes
+//! long — so the watch bounds the two waits that mean "stuck": no body progress for a while,
+//! and no answer for a while once the whole body is out.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use futures_util::future::Either;
+use tokio::time::Instant;
+
+use crate::Error;
+
+/// The two bounds of an upload attempt.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StallLimits {
+    /// The longest time without body progress while the body is being sent.
+    pub(crate) idle: Duration,
+    /// The longest wait for the response once the body is sent.
+    pub(crate) response: Duration,
+}
+
+/// The body progress of the current attempt, shared by the body stream and the watch.
+#[derive(Clone, Debug)]
+pub(crate) struct Progress {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// When the last chunk went out (or the attempt began).
+    last: Instant,
+    /// Whether the whole body went out.
+    done: bool,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                last: Instant::now(),
+                done: false,
+            })),
+        }
+    }
+
+    /// Starts a new attempt: nothing sent yet, unless the body is empty.
+    pub(crate) fn restart(&self, empty: bool) {
+        let mut state = self.lock();
+        state.last = Instant::now();
+        state.done = empty;
+    }
+
+    /// A chunk went out; `done` when it was the last.
+    pub(crate) fn advanced(&self, done: bool) {
+        let mut state = self.lock();
+        state.last = Instant::now();
+        state.done = done;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `attempt`, failing with [`Error::UploadStalled`] when the body stops moving for
+    /// `limits.idle` or the answer takes longer than `limits.response` after the body's end.
+    pub(crate) async fn watch<T>(
+        &self,
+        limits: StallLimits,
+        attempt: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let attempt = std::pin::pin!(attempt);
+        let stalled = std::pin::pin!(self.stalled(limits));
+        match futures_util::future::select(attempt, stalled).await {
+            Either::Left((result, _)) => result,
+            Either::Right((error, _)) => Err(error),
+        }
+    }
+
+    /// Resolves once the attempt counts as stalled.
+    async fn stalled(&self, limits: StallLimits) -> Error {
+        loop {
+            let (last, done) = {
+                let state = self.lock();
+                (state.last, state.done)
+            };
+            let limit = if done { limits.response } else { limits.idle };
+            let deadline = last + limit;
+            if Instant::now() >= deadline {
+                // Progress may have come in since: only a deadline that still holds counts.
+                let state = self.lock();
+                if state.last == last && state.done == done {
+                    return Error::UploadStalled {
+                        body_sent: done,
+                        after: limit,
+                    };
+                }
+                continue;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+}
