@@ -118,7 +118,7 @@ pub use crate::{
     transcribe::{Audio, TranscribeOptions, Transcribed},
     transcriptions::Transcriptions,
     upload::Upload,
-    wait::WaitOptions,
+    wait::{MIN_POLL_INTERVAL, WaitOptions},
     webhook::Webhook,
 };
 pub use soniox_types as types;

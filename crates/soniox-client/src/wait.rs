@@ -7,6 +7,10 @@ use tokio::time::Instant;
 
 use crate::{Error, Transcriptions};
 
+/// The shortest polling interval: a zero interval would poll in a busy loop, hammering the API
+/// and using a core while the job runs.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
 type StatusCallback = Box<dyn FnMut(&Transcription) + Send>;
 
 /// How [`Transcriptions::wait`] polls.
@@ -38,15 +42,15 @@ impl WaitOptions {
         Self::default()
     }
 
-    /// Sets the first polling interval.
+    /// Sets the first polling interval (at least [`MIN_POLL_INTERVAL`]).
     pub fn initial_interval(mut self, interval: Duration) -> Self {
-        self.initial_interval = interval;
+        self.initial_interval = interval.max(MIN_POLL_INTERVAL);
         self
     }
 
-    /// Sets the longest polling interval.
+    /// Sets the longest polling interval (at least [`MIN_POLL_INTERVAL`]).
     pub fn max_interval(mut self, interval: Duration) -> Self {
-        self.max_interval = interval;
+        self.max_interval = interval.max(MIN_POLL_INTERVAL);
         self
     }
 

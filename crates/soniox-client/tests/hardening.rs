@@ -213,3 +213,31 @@ async fn an_upload_whose_body_is_not_read_fails_after_the_idle_timeout() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn a_zero_polling_interval_does_not_busy_loop() {
+    use soniox_client::{MIN_POLL_INTERVAL, WaitOptions};
+    use std::time::Duration;
+    let job = br#"{"id": "j", "status": "processing", "created_at": "2026-11-27T02:40:00Z",
+        "model": "stt-async-v5", "filename": "a.mp3"}"#;
+    let mut server = Server::start(vec![(200, Bytes::from_static(job))]).await;
+    let client = client_for(&server);
+    let timeout = Duration::from_millis(300);
+    let options = WaitOptions::new()
+        .initial_interval(Duration::ZERO)
+        .max_interval(Duration::ZERO)
+        .timeout(Some(timeout));
+    let error = client
+        .transcriptions()
+        .wait(&TranscriptionId::new("j"), options)
+        .await
+        .expect_err("the job never finishes");
+    assert!(matches!(error, Error::WaitTimeout { .. }), "{error:?}");
+    // Polls are at least the floor apart; a busy loop makes thousands in the same time.
+    let mut polls = 0u32;
+    while server.try_next_request().is_some() {
+        polls += 1;
+    }
+    let most = u32::try_from(timeout.as_millis() / MIN_POLL_INTERVAL.as_millis()).unwrap() + 2;
+    assert!((1..=most).contains(&polls), "{polls} polls, at most {most}");
+}

@@ -150,6 +150,11 @@ impl Server {
         format!("http://{}{path_and_query}", self.addr)
     }
 
+    /// The target of a request already received, if any is left unread.
+    pub fn try_next_request(&mut self) -> Option<String> {
+        self.requests.try_recv().ok()
+    }
+
     /// The request target (path and query, as sent) of the next request.
     ///
     /// The timeout is a safety net against a hung test, not a timing assertion.
