@@ -4,7 +4,7 @@ use std::fmt;
 
 use soniox_types::{
     CreateTranscription, CreateTranscriptionBuilder, DEFAULT_ASYNC_MODEL, FileId, Transcript,
-    Transcription,
+    Transcription, TranscriptionId,
 };
 
 use crate::{Client, Error, Upload, WaitOptions, Webhook};
@@ -167,8 +167,10 @@ impl Client {
     /// and fetches the transcript.
     ///
     /// With [`cleanup`](TranscribeOptions::cleanup), the job and the file this call uploaded
-    /// are deleted afterwards, also when something failed; a failed cleanup is logged and never
-    /// replaces the original error.
+    /// are deleted afterwards, also when something failed and when this future is dropped (the
+    /// cleanup then runs in a spawned task); a failed cleanup is logged and never replaces the
+    /// original error. A job still running (after [`Error::WaitTimeout`], say) cannot be
+    /// deleted, and its file is then kept too, since the job still reads it.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), soniox_client::Error> {
@@ -197,21 +199,26 @@ impl Client {
                     .to_owned(),
             ));
         }
-        let mut uploaded = None;
+        // Armed before anything is created: dropping this future at any await still runs the
+        // cleanup, in a task of its own.
+        let mut cleanup = Cleanup {
+            client: options.cleanup.then(|| self.clone()),
+            transcription: None,
+            file: None,
+        };
         let source = match audio {
             Audio::Url(url) => Source::Url(url),
             Audio::File(id) => Source::File(id),
             Audio::Upload(upload) => {
                 let file = self.files().upload(upload).await?;
-                uploaded = Some(file.id.clone());
+                cleanup.file = Some(file.id.clone());
                 Source::File(file.id)
             }
         };
-        let mut created = None;
         let result = async {
             let request = options.request(&source)?;
             let transcription = self.transcriptions().create(&request).await?;
-            created = Some(transcription.id.clone());
+            cleanup.transcription = Some(transcription.id.clone());
             let wait = std::mem::take(&mut options.wait);
             let transcription = self.transcriptions().wait(&transcription.id, wait).await?;
             let transcript = self.transcriptions().transcript(&transcription.id).await?;
@@ -221,27 +228,75 @@ impl Client {
             })
         }
         .await;
-        if options.cleanup {
-            self.delete_created(created, uploaded).await;
-        }
+        cleanup.run().await;
         result
     }
+}
 
-    /// Deletes what `transcribe` created; failures are logged, never returned.
-    async fn delete_created(
-        &self,
-        transcription: Option<soniox_types::TranscriptionId>,
-        file: Option<FileId>,
-    ) {
-        if let Some(id) = transcription
-            && let Err(error) = self.transcriptions().delete(&id).await
-        {
-            tracing::warn!(transcription = %id, %error, "could not delete the transcription");
+/// What `transcribe` created, to delete when it ends, however it ends.
+struct Cleanup {
+    /// `None` when no cleanup was asked for, or once it ran.
+    client: Option<Client>,
+    transcription: Option<TranscriptionId>,
+    file: Option<FileId>,
+}
+
+impl Cleanup {
+    async fn run(mut self) {
+        if let Some(client) = self.client.take() {
+            delete_created(&client, self.transcription.take(), self.file.take()).await;
         }
-        if let Some(id) = file
-            && let Err(error) = self.files().delete(&id).await
-        {
-            tracing::warn!(file = %id, %error, "could not delete the uploaded file");
+    }
+}
+
+impl Drop for Cleanup {
+    /// The `transcribe` future was dropped before its end: clean up in a task of its own, when
+    /// a runtime is there to run it.
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        let (transcription, file) = (self.transcription.take(), self.file.take());
+        if transcription.is_none() && file.is_none() {
+            return;
         }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { delete_created(&client, transcription, file).await });
+            }
+            Err(_) => tracing::warn!(
+                ?transcription,
+                ?file,
+                "transcribe was dropped outside a runtime: its job and file are left"
+            ),
+        }
+    }
+}
+
+/// Deletes what `transcribe` created; failures are logged, never returned.
+///
+/// A job that is still queued or processing (after a wait timeout, or a cancelled call) cannot
+/// be deleted, and it still reads its file: both are left, and logged, rather than failing the
+/// job by deleting its audio.
+async fn delete_created(
+    client: &Client,
+    transcription: Option<TranscriptionId>,
+    file: Option<FileId>,
+) {
+    if let Some(id) = transcription
+        && let Err(error) = client.transcriptions().delete(&id).await
+        && !error.is_not_found()
+    {
+        tracing::warn!(
+            transcription = %id,
+            %error,
+            "could not delete the transcription; its file is kept too, as the job may still use it"
+        );
+        return;
+    }
+    if let Some(id) = file
+        && let Err(error) = client.files().delete(&id).await
+    {
+        tracing::warn!(file = %id, %error, "could not delete the uploaded file");
     }
 }

@@ -241,3 +241,52 @@ async fn a_zero_polling_interval_does_not_busy_loop() {
     let most = u32::try_from(timeout.as_millis() / MIN_POLL_INTERVAL.as_millis()).unwrap() + 2;
     assert!((1..=most).contains(&polls), "{polls} polls, at most {most}");
 }
+
+/// Waits (at most 10 s, a safety net) until the emulator holds `expected` (jobs, files).
+async fn until_counts(client: &Client, expected: (u64, u64)) -> (u64, u64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = common::counts(client).await;
+        if now == expected || tokio::time::Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_transcribe_still_cleans_up() {
+    use soniox_client::{Audio, TranscribeOptions, WaitOptions};
+    use soniox_emulator::{FaultAction, FaultRule};
+    use std::time::Duration;
+
+    let emulator = common::start(common::emulator()).await;
+    let client = common::client(&emulator);
+    let (seen, mut statuses) = tokio::sync::mpsc::unbounded_channel();
+    let wait = WaitOptions::new()
+        .initial_interval(Duration::from_millis(10))
+        .on_status_change(move |job| {
+            let _ = seen.send(job.status.clone());
+        });
+    let options = TranscribeOptions::new().cleanup(true).wait(wait);
+    let flow = tokio::spawn({
+        let client = client.clone();
+        let upload = soniox_client::Upload::bytes(common::wav(500), "a.wav");
+        async move { client.transcribe(Audio::Upload(upload), options).await }
+    });
+    // The job exists and is polled: hold every later read, finish the job, and cancel the call
+    // while it is stuck in a read.
+    statuses.recv().await.expect("a first status");
+    assert_eq!(common::counts(&client).await, (1, 1));
+    emulator.add_fault(
+        FaultRule::new(FaultAction::Latency { millis: 600_000 })
+            .method("GET")
+            .path_prefix("/v1/transcriptions/"),
+    );
+    emulator.finish_jobs().await;
+    flow.abort();
+    assert!(flow.await.expect_err("aborted").is_cancelled());
+    // The cleanup deletes; the counts below read.
+    emulator.clear_faults();
+    assert_eq!(until_counts(&client, (0, 0)).await, (0, 0));
+}
