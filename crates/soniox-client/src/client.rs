@@ -43,6 +43,7 @@ struct Inner {
     upload_timeout: Option<Duration>,
     max_response_bytes: usize,
     upload_stall: StallLimits,
+    allow_insecure_http: bool,
 }
 
 impl fmt::Debug for Client {
@@ -136,6 +137,9 @@ impl Client {
             ))
         })?;
         let base_url = normalize_base_url(&builder.base_url, TLS)?;
+        if !builder.allow_insecure_http {
+            refuse_cleartext(&base_url, "the base URL", "the API key")?;
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(builder.connect_timeout)
             .user_agent(builder.user_agent)
@@ -151,6 +155,7 @@ impl Client {
                 upload_timeout: builder.upload_timeout,
                 max_response_bytes: builder.max_response_bytes,
                 upload_stall: builder.upload_stall,
+                allow_insecure_http: builder.allow_insecure_http,
             }),
         })
     }
@@ -309,6 +314,23 @@ impl Client {
         })
     }
 
+    /// Refuses a job request that would make Soniox send its webhook secret in cleartext to
+    /// another host, unless the client allows insecure HTTP.
+    pub(crate) fn check_webhook_transport(
+        &self,
+        request: &soniox_types::CreateTranscription,
+    ) -> Result<(), Error> {
+        match &request.webhook_url {
+            Some(url)
+                if request.webhook_auth_header_value.is_some()
+                    && !self.inner.allow_insecure_http =>
+            {
+                refuse_cleartext(url, "the webhook URL", "the webhook secret")
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The stall bounds of uploads.
     pub(crate) fn upload_stall(&self) -> StallLimits {
         self.inner.upload_stall
@@ -396,6 +418,35 @@ async fn error_from_response(mut response: Response) -> Error {
 /// fail only at the first request ("scheme is not http").
 const TLS: bool = cfg!(any(feature = "rustls", feature = "native-tls"));
 
+/// [`Error::Config`] when `url` is plain `http` to a host other than this machine: `secret`
+/// would cross the network in cleartext. Loopback (`localhost`, `127.0.0.0/8`, `::1`) is
+/// always allowed, for emulators and local receivers.
+pub(crate) fn refuse_cleartext(url: &str, what: &str, secret: &str) -> Result<(), Error> {
+    let Ok(parsed) = Url::parse(url) else {
+        // Unparsable URLs are the validation's to report.
+        return Ok(());
+    };
+    if parsed.scheme() != "http" || is_loopback(&parsed) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{what} {url:?} is plain http to another host, which would send {secret} in cleartext: \
+         use https, or allow it with `ClientBuilder::allow_insecure_http(true)`"
+    )))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 fn normalize_base_url(raw: &str, tls: bool) -> Result<String, Error> {
     let url = Url::parse(raw.trim())
         .map_err(|error| Error::Config(format!("invalid base URL {raw:?}: {error}")))?;
@@ -435,6 +486,32 @@ mod tests {
                 matches!(normalize_base_url(bad, true), Err(Error::Config(_))),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn cleartext_is_refused_beyond_loopback() {
+        for allowed in [
+            "https://api.soniox.com",
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9/x",
+            "http://[::1]:1/",
+            "http://localhost:1",
+            "http://LOCALHOST./",
+            "http://emulator.localhost/",
+        ] {
+            assert!(refuse_cleartext(allowed, "u", "s").is_ok(), "{allowed}");
+        }
+        for refused in [
+            "http://api.soniox.com",
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "http://localhost.example.com/",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            let error = refuse_cleartext(refused, "u", "s").unwrap_err();
+            assert!(matches!(error, Error::Config(_)), "{refused}");
+            assert!(error.to_string().contains("allow_insecure_http"), "{error}");
         }
     }
 

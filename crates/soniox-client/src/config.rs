@@ -42,6 +42,7 @@ pub struct ClientBuilder {
     pub(crate) upload_timeout: Option<Duration>,
     pub(crate) upload_stall: StallLimits,
     pub(crate) max_response_bytes: usize,
+    pub(crate) allow_insecure_http: bool,
     pub(crate) user_agent: String,
     pub(crate) retry: RetryPolicy,
 }
@@ -59,6 +60,7 @@ impl Default for ClientBuilder {
                 response: Duration::from_secs(120),
             },
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_insecure_http: false,
             user_agent: concat!("soniox-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             retry: RetryPolicy::default(),
         }
@@ -137,6 +139,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Allows plain `http` to hosts other than this machine (default: refused): for the base
+    /// URL, which would send the API key in cleartext, and for the webhook URL of a job with a
+    /// webhook secret, which Soniox would send in cleartext. Loopback is always allowed.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     /// The `User-Agent` header (default `soniox-rs/<version>`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
@@ -152,9 +162,10 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] when no API key was given, the base URL is not an http(s) URL, or it
-    /// is `https` in a build without the `rustls` or `native-tls` feature (the message names
-    /// them).
+    /// [`Error::Config`] when no API key was given, the base URL is not an http(s) URL, it is
+    /// plain `http` to another machine without [`allow_insecure_http`](Self::allow_insecure_http),
+    /// or it is `https` in a build without the `rustls` or `native-tls` feature (the message
+    /// names them).
     pub fn build(self) -> Result<Client, Error> {
         Client::from_builder(self)
     }
@@ -170,6 +181,7 @@ impl fmt::Debug for ClientBuilder {
             .field("upload_timeout", &self.upload_timeout)
             .field("upload_stall", &self.upload_stall)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .finish()

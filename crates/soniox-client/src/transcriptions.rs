@@ -28,9 +28,13 @@ impl Transcriptions<'_> {
     /// was not created (no connection, 429, 503), so a retry never makes a duplicate job.
     ///
     /// # Errors
-    /// [`Error::Validation`] before sending; API and transport errors after.
+    /// [`Error::Validation`] before sending, and [`Error::Config`] for a webhook secret that
+    /// would go to another host over plain `http` (see
+    /// [`ClientBuilder::allow_insecure_http`](crate::ClientBuilder::allow_insecure_http));
+    /// API and transport errors after.
     pub async fn create(&self, request: &CreateTranscription) -> Result<Transcription, Error> {
         request.validate()?;
+        self.client.check_webhook_transport(request)?;
         self.client
             .json_with_body(Call::post("/v1/transcriptions"), request)
             .await

@@ -290,3 +290,73 @@ async fn a_cancelled_transcribe_still_cleans_up() {
     emulator.clear_faults();
     assert_eq!(until_counts(&client, (0, 0)).await, (0, 0));
 }
+
+#[test]
+fn a_plain_http_base_url_to_another_host_is_refused() {
+    let build = |url: &str, allow: bool| {
+        Client::builder()
+            .api_key(KEY)
+            .base_url(url)
+            .allow_insecure_http(allow)
+            .build()
+    };
+    let error = build("http://api.soniox.com", false).expect_err("cleartext key");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(!error.to_string().contains(KEY), "{error}");
+    build("http://api.soniox.com", true).expect("explicitly allowed");
+    build("http://127.0.0.1:1", false).expect("loopback is allowed");
+    build("http://localhost:1", false).expect("loopback is allowed");
+}
+
+#[tokio::test]
+async fn a_webhook_secret_over_plain_http_to_another_host_is_refused() {
+    use soniox_client::types::CreateTranscription;
+    let job = br#"{"id": "j", "status": "queued", "created_at": "2026-11-27T02:40:00Z",
+        "model": "stt-async-v5", "filename": "a.mp3"}"#;
+    let mut server = Server::start(vec![(201, Bytes::from_static(job))]).await;
+    let request = |url: &str, secret: Option<&str>| {
+        let builder = CreateTranscription::builder("stt-async-v5")
+            .audio_url("https://example.com/a.mp3")
+            .webhook_url(url);
+        match secret {
+            Some(secret) => builder.webhook_auth("X-Secret", secret),
+            None => builder,
+        }
+        .build()
+        .expect("a valid request")
+    };
+    let client = client_for(&server);
+    let error = client
+        .transcriptions()
+        .create(&request("http://example.com/hook", Some("webhook-secret")))
+        .await
+        .expect_err("cleartext secret");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(!error.to_string().contains("webhook-secret"), "{error}");
+    // Nothing was sent; these are.
+    for allowed in [
+        request("https://example.com/hook", Some("webhook-secret")),
+        request("http://127.0.0.1:9/hook", Some("webhook-secret")),
+        request("http://example.com/hook", None),
+    ] {
+        client
+            .transcriptions()
+            .create(&allowed)
+            .await
+            .expect("allowed");
+        assert_eq!(server.next_request().await, "/v1/transcriptions");
+    }
+    let permissive = Client::builder()
+        .api_key(KEY)
+        .base_url(server.url(""))
+        .allow_insecure_http(true)
+        .build()
+        .expect("the client builds");
+    permissive
+        .transcriptions()
+        .create(&request("http://example.com/hook", Some("webhook-secret")))
+        .await
+        .expect("explicitly allowed");
+    assert_eq!(server.next_request().await, "/v1/transcriptions");
+    assert!(server.try_next_request().is_none());
+}
