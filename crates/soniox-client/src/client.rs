@@ -68,7 +68,14 @@ pub(crate) struct Call<'a> {
     pub(crate) upload: bool,
     /// The body progress of an upload, watched for stalls.
     pub(crate) progress: Option<&'a Progress>,
+    /// Asked before each replay whether the server already acted on an earlier attempt; when
+    /// it did, the call ends with the last error instead of acting twice.
+    pub(crate) before_replay: Option<&'a BeforeReplay<'a>>,
 }
+
+/// See [`Call::before_replay`].
+pub(crate) type BeforeReplay<'a> =
+    dyn Fn() -> futures_util::future::BoxFuture<'a, bool> + Send + Sync + 'a;
 
 impl<'a> Call<'a> {
     pub(crate) fn get(path: &'a str) -> Self {
@@ -79,6 +86,7 @@ impl<'a> Call<'a> {
             replay: Replay::Safe,
             upload: false,
             progress: None,
+            before_replay: None,
         }
     }
 
@@ -99,6 +107,12 @@ impl<'a> Call<'a> {
 
     pub(crate) fn query(mut self, query: Vec<(&'static str, String)>) -> Self {
         self.query = query;
+        self
+    }
+
+    /// Sets the check made before each replay (see [`Call::before_replay`]).
+    pub(crate) fn before_replay(mut self, check: &'a BeforeReplay<'a>) -> Self {
+        self.before_replay = Some(check);
         self
     }
 
@@ -262,6 +276,12 @@ impl Client {
                     Decision::RetryAfter(delay) => {
                         tracing::debug!(?delay, error = %error, "retrying");
                         tokio::time::sleep(delay).await;
+                        if let Some(check) = call.before_replay
+                            && check().await
+                        {
+                            tracing::debug!("the server already acted: not replaying");
+                            return Err(error);
+                        }
                     }
                 }
             }

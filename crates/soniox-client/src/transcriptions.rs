@@ -24,8 +24,11 @@ impl Client {
 impl Transcriptions<'_> {
     /// Creates a job; it starts `queued`.
     ///
-    /// The request is validated before sending. It is retried only where the job certainly
-    /// was not created (no connection, 429, 503), so a retry never makes a duplicate job.
+    /// The request is validated before sending. It is retried only where the job should not
+    /// have been created (no connection, 429, 503). Since some gateways answer 503 after
+    /// forwarding, each create carries a `client_reference_id` (a fresh one when the request
+    /// has none), and before a replay the newest jobs are searched for it: a job found is
+    /// returned instead of creating a second one.
     ///
     /// # Errors
     /// [`Error::Validation`] before sending, and [`Error::Config`] for a webhook secret that
@@ -35,9 +38,47 @@ impl Transcriptions<'_> {
     pub async fn create(&self, request: &CreateTranscription) -> Result<Transcription, Error> {
         request.validate()?;
         self.client.check_webhook_transport(request)?;
-        self.client
-            .json_with_body(Call::post("/v1/transcriptions"), request)
+        // A reference of our own when the caller gave none, so that a create whose answer was
+        // lost (a gateway's 503 after forwarding it) can be found instead of made twice.
+        let mut request = request.clone();
+        let reference = request
+            .client_reference_id
+            .get_or_insert_with(|| {
+                format!("sxc-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+            })
+            .clone();
+        let found = std::sync::Mutex::new(None);
+        let check = || -> futures_util::future::BoxFuture<'_, bool> {
+            Box::pin(async {
+                let job = self.find_by_reference(&reference).await;
+                let exists = job.is_some();
+                *found
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = job;
+                exists
+            })
+        };
+        let call = Call::post("/v1/transcriptions").before_replay(&check);
+        let result = self.client.json_with_body(call, &request).await;
+        let found = found
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (result, found) {
+            (Err(_), Some(job)) => Ok(job),
+            (result, _) => result,
+        }
+    }
+
+    /// The newest job with `reference`, among the most recent ones; `None` when it is not there
+    /// or the list cannot be read (the create is then replayed, as before).
+    async fn find_by_reference(&self, reference: &str) -> Option<Transcription> {
+        let page = self
+            .list_page(&ListParams::new().limit(RECENT_JOBS))
             .await
+            .ok()?;
+        page.transcriptions
+            .into_iter()
+            .find(|job| job.client_reference_id.as_deref() == Some(reference))
     }
 
     /// Gets a job.
@@ -109,6 +150,10 @@ impl Transcriptions<'_> {
 
 /// The path of one job (or of `suffix` under it); [`Error::InvalidId`] for an id that cannot
 /// be a path segment.
+/// How many of the newest jobs are searched for a create whose answer was lost: the list
+/// cannot filter by reference, and the job was created moments ago.
+const RECENT_JOBS: u32 = 100;
+
 fn item_path(id: &TranscriptionId, suffix: &str) -> Result<String, Error> {
     Ok(format!(
         "/v1/transcriptions/{}{suffix}",

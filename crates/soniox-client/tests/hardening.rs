@@ -360,3 +360,83 @@ async fn a_webhook_secret_over_plain_http_to_another_host_is_refused() {
     assert_eq!(server.next_request().await, "/v1/transcriptions");
     assert!(server.try_next_request().is_none());
 }
+
+/// A gateway in front of `upstream` that forwards everything, but answers the first create
+/// with 503 after forwarding it: the job exists, and the client was told it does not.
+async fn lying_gateway(upstream: String) -> String {
+    use http_body_util::{BodyExt as _, Full};
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let first = Arc::new(AtomicBool::new(true));
+    let http = reqwest::Client::new();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (first, http, upstream) = (Arc::clone(&first), http.clone(), upstream.clone());
+            let service = hyper::service::service_fn(move |request: http::Request<_>| {
+                let (first, http, upstream) = (Arc::clone(&first), http.clone(), upstream.clone());
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body: hyper::body::Incoming = body;
+                    let body = body.collect().await.expect("body").to_bytes();
+                    let target = parts.uri.path_and_query().expect("target").to_string();
+                    let mut forwarded = http
+                        .request(parts.method.clone(), format!("{upstream}{target}"))
+                        .body(body);
+                    for name in [http::header::AUTHORIZATION, http::header::CONTENT_TYPE] {
+                        if let Some(value) = parts.headers.get(&name) {
+                            forwarded = forwarded.header(name, value);
+                        }
+                    }
+                    let answer = forwarded.send().await.expect("the emulator answers");
+                    let lie = parts.method == http::Method::POST
+                        && target == "/v1/transcriptions"
+                        && first.swap(false, Ordering::SeqCst);
+                    let (status, bytes) = if lie {
+                        (503, Bytes::from_static(b"upstream busy"))
+                    } else {
+                        let status = answer.status().as_u16();
+                        (status, answer.bytes().await.expect("body"))
+                    };
+                    let mut response = http::Response::new(Full::new(bytes));
+                    *response.status_mut() = http::StatusCode::from_u16(status).expect("status");
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_create_answered_503_after_it_acted_is_not_made_twice() {
+    let emulator = common::start(common::emulator()).await;
+    let gateway = lying_gateway(emulator.base_url().to_string()).await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(gateway)
+        .retry_policy(common::fast_retries())
+        .build()
+        .expect("the client builds");
+    let request = common::url_request("stt-async-v5")
+        .build()
+        .expect("a valid request");
+    let job = client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect("the job is found, not created again");
+    let reference = job.client_reference_id.as_deref().unwrap_or_default();
+    assert!(reference.starts_with("sxc-"), "{reference:?}");
+    let direct = common::client(&emulator);
+    assert_eq!(common::counts(&direct).await.0, 1);
+}
