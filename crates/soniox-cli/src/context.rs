@@ -25,6 +25,11 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = BASE_URL_ENV, value_name = "URL")]
     base_url: Option<String>,
 
+    /// Allow a plain-http base URL (or a webhook secret over plain http) to another machine,
+    /// which sends the key (or the secret) in cleartext; loopback is always allowed.
+    #[arg(long, global = true)]
+    allow_insecure_http: bool,
+
     /// Run this command against a fresh embedded emulator (no key, no network needed); it
     /// stops when the command ends.
     #[arg(long, global = true)]
@@ -72,6 +77,7 @@ pub(crate) struct Context {
     pub(crate) interrupt: Interrupt,
     api_key: Option<Secret>,
     base_url: Option<String>,
+    allow_insecure_http: bool,
     use_emulator: bool,
     emulator: Option<Emulator>,
 }
@@ -86,6 +92,7 @@ impl Context {
                 .filter(|key| !key.trim().is_empty())
                 .map(Secret::new),
             base_url: global.base_url.filter(|url| !url.trim().is_empty()),
+            allow_insecure_http: global.allow_insecure_http,
             use_emulator: global.emulator,
             emulator: None,
         }
@@ -118,7 +125,9 @@ impl Context {
             })?;
             (self.base_url.clone(), key)
         };
-        let mut builder = Client::builder().api_key(api_key);
+        let mut builder = Client::builder()
+            .api_key(api_key)
+            .allow_insecure_http(self.allow_insecure_http);
         if let Some(url) = base_url {
             builder = builder.base_url(url);
         }

@@ -10,8 +10,9 @@
 //!
 //! # Global options
 //!
-//! `--api-key` (or `SONIOX_API_KEY`), `--base-url` (or `SONIOX_API_BASE_URL`), `--emulator`
-//! (run the command against a fresh embedded emulator), `--json` (results as one JSON object
+//! `--api-key` (or `SONIOX_API_KEY`), `--base-url` (or `SONIOX_API_BASE_URL`; plain `http` to
+//! another machine, which would send the key in cleartext, needs `--allow-insecure-http`),
+//! `--emulator` (run the command against a fresh embedded emulator), `--json` (results as one JSON object
 //! per line), `-q` (no progress or notes), `-v` (more logs). Results go to stdout; progress,
 //! notes and logs go to stderr, and progress is drawn only when stderr is a terminal.
 //!

@@ -261,6 +261,20 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
         run.stderr
     );
 
+    // Plain http to another machine would send the key in cleartext: refused before any
+    // request, unless allowed (0.0.0.0 is not loopback, yet connecting to it fails at once).
+    let insecure = ["--api-key", KEY, "--base-url", "http://0.0.0.0:1", "models"];
+    let run = soniox(&insecure).await;
+    let line = run.failure(2);
+    assert!(line.contains("in cleartext"), "{line}");
+    assert!(!line.contains(KEY), "{line}");
+    let run = soniox(&[&["--allow-insecure-http"][..], &insecure[..]].concat()).await;
+    assert!(
+        run.failure(4).contains("Connection refused"),
+        "{}",
+        run.stderr
+    );
+
     let run = soniox_at(&emulator, &["transcribe", "/no/such/file.wav"]).await;
     assert!(
         run.failure(1)
