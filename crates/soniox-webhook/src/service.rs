@@ -1,6 +1,8 @@
 //! A framework-neutral service: an [`Inbox`] plus a [`Handler`].
 
-use std::{convert::Infallible, fmt, future::Future, sync::Arc};
+#[cfg(any(feature = "tower", feature = "hyper"))]
+use std::convert::Infallible;
+use std::{fmt, future::Future, sync::Arc};
 
 use bytes::Bytes;
 use http::{Request, Response};
