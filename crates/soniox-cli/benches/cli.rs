@@ -34,6 +34,10 @@ const SECRET: &str = "bench-secret";
 /// How often a child's `VmHWM` is sampled.
 const POLL: Duration = Duration::from_millis(20);
 
+#[path = "../../soniox-emulator/benches/support/proc_status.rs"]
+mod proc_status;
+use proc_status::status_kib;
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn report(line: &str) {
@@ -300,16 +304,8 @@ async fn measure(mut command: Command) -> BenchResult<Measured> {
                 anonymous,
             });
         }
-        if let Ok(status) = std::fs::read_to_string(&status_path) {
-            let kib = |field: &str| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix(field))
-                    .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
-            };
-            rss = kib("VmHWM:").unwrap_or(rss);
-            anonymous = anonymous.max(kib("RssAnon:").unwrap_or(0));
-        }
+        rss = status_kib(&status_path, "VmHWM:").unwrap_or(rss);
+        anonymous = anonymous.max(status_kib(&status_path, "RssAnon:").unwrap_or(0));
         tokio::time::sleep(POLL).await;
     }
 }

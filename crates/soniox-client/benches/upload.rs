@@ -53,21 +53,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// A `VmHWM`/`VmRSS`-style field of a `/proc/<pid>/status` file, in KiB.
-fn status_kib(status_path: &str, field: &str) -> Option<u64> {
-    std::fs::read_to_string(status_path)
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-}
+#[path = "../../soniox-emulator/benches/support/proc_status.rs"]
+mod proc_status;
+use proc_status::status_kib;
 
 /// User plus system CPU seconds of all of process `pid`'s threads so far.
 fn cpu_seconds(pid: u32) -> Option<f64> {

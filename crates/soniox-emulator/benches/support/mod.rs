@@ -18,21 +18,12 @@ use tokio::{
     net::TcpStream,
 };
 
+#[path = "proc_status.rs"]
+mod proc_status;
+
 /// A field of `/proc/self/status` in KiB (`VmRSS:`, `VmHWM:`); 0 off Linux.
 pub(crate) fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
+    proc_status::status_kib("/proc/self/status", field).unwrap_or(0)
 }
 
 /// Opens `n` connections to `addr`, each sending the start of a request head and no more,
