@@ -41,4 +41,23 @@ impl Step {
             Err(format!("`{}` failed ({status})", self.shown))
         }
     }
+
+    /// Runs the command and returns its stdout; an unsuccessful exit is an error naming the
+    /// command, with the last lines of its stderr.
+    pub(crate) fn capture(mut self) -> Result<Vec<u8>, String> {
+        let output = self
+            .command
+            .output()
+            .map_err(|error| format!("cannot run `{}`: {error}", self.shown))?;
+        if output.status.success() {
+            return Ok(output.stdout);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(12)..].join("\n    ");
+        Err(format!(
+            "`{}` failed ({}):\n    {tail}",
+            self.shown, output.status
+        ))
+    }
 }

@@ -43,10 +43,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         [flag] if flag == "--no-ci" => true,
         _ => return Err(format!("unknown arguments {args:?} (expected `--no-ci`)")),
     };
-    let metadata: Value = serde_json::from_slice(&capture(
-        "cargo",
-        &["metadata", "--format-version", "1", "--no-deps"],
-    )?)
+    let metadata: Value = serde_json::from_slice(
+        &Step::new("cargo", &["metadata", "--format-version", "1", "--no-deps"]).capture()?,
+    )
     .map_err(|error| format!("`cargo metadata` printed no JSON: {error}"))?;
     let crates = publishable_in_dependency_order(&metadata)?;
     let changelog = fs::read_to_string(project_root().join("CHANGELOG.md")).unwrap_or_default();
@@ -68,10 +67,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             let _ = writeln!(report, "  - {problem}");
         }
     }
-    let packaged = capture(
+    let packaged = Step::new(
         "cargo",
         &["package", "--workspace", "--no-verify", "--quiet"],
-    );
+    )
+    .capture();
     match &packaged {
         Ok(_) => report.push_str("cargo package --workspace --no-verify: ok\n"),
         Err(error) => {
@@ -322,7 +322,7 @@ fn changelog_has(changelog: &str, version: &str) -> bool {
 /// The files `cargo package` would upload, with their sizes on disk (files cargo generates,
 /// such as the normalized Cargo.toml, have none and count as empty).
 fn package_files(krate: &Crate<'_>) -> Result<Vec<(String, u64)>, String> {
-    let listed = capture(
+    let listed = Step::new(
         "cargo",
         &[
             "package",
@@ -332,7 +332,8 @@ fn package_files(krate: &Crate<'_>) -> Result<Vec<(String, u64)>, String> {
             "-p",
             krate.name,
         ],
-    )?;
+    )
+    .capture()?;
     let listed = String::from_utf8_lossy(&listed);
     Ok(listed
         .lines()
@@ -378,27 +379,6 @@ fn file_problems(files: &[(String, u64)]) -> Vec<String> {
         .collect();
     listed.append(&mut problems);
     listed
-}
-
-/// Runs a command from the workspace root and returns its stdout; a failure carries the end
-/// of its stderr.
-fn capture(program: &str, args: &[&str]) -> Result<Vec<u8>, String> {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(project_root())
-        .output()
-        .map_err(|error| format!("cannot run `{program} {}`: {error}", args.join(" ")))?;
-    if output.status.success() {
-        return Ok(output.stdout);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    let tail = lines[lines.len().saturating_sub(12)..].join("\n    ");
-    Err(format!(
-        "`{program} {}` failed ({}):\n    {tail}",
-        args.join(" "),
-        output.status
-    ))
 }
 
 #[cfg(test)]

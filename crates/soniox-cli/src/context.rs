@@ -19,7 +19,7 @@ const EMULATOR_KEY: &str = "soniox-cli-emulator";
 pub(crate) struct GlobalArgs {
     /// Your Soniox API key.
     #[arg(long, global = true, env = API_KEY_ENV, hide_env_values = true, value_name = "KEY")]
-    api_key: Option<String>,
+    api_key: Option<Secret>,
 
     /// The API's base URL, for a proxy or an emulator running elsewhere.
     #[arg(long, global = true, env = BASE_URL_ENV, value_name = "URL")]
@@ -89,8 +89,7 @@ impl Context {
             interrupt,
             api_key: global
                 .api_key
-                .filter(|key| !key.trim().is_empty())
-                .map(Secret::new),
+                .filter(|key| !key.expose_secret().trim().is_empty()),
             base_url: global.base_url.filter(|url| !url.trim().is_empty()),
             allow_insecure_http: global.allow_insecure_http,
             use_emulator: global.emulator,

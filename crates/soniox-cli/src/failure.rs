@@ -126,9 +126,13 @@ impl From<ClientError> for Failure {
         let kind = match &error {
             ClientError::Api { .. } | ClientError::UnexpectedResponse { .. } => Kind::Api,
             ClientError::Decode { .. } => Kind::Api,
-            ClientError::Transport(_) | ClientError::Timeout(_) => Kind::Network,
+            ClientError::ResponseTooLarge { .. } | ClientError::RepeatedCursor { .. } => Kind::Api,
+            ClientError::Transport(_)
+            | ClientError::Timeout(_)
+            | ClientError::UploadStalled { .. } => Kind::Network,
             ClientError::Validation(_)
             | ClientError::FileTooLarge { .. }
+            | ClientError::InvalidId { .. }
             | ClientError::Config(_) => Kind::Usage,
             ClientError::TranscriptionFailed { .. } => Kind::JobFailed,
             _ => Kind::Other,

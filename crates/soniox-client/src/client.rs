@@ -55,6 +55,8 @@ impl fmt::Debug for Client {
             .field("request_timeout", &self.inner.request_timeout)
             .field("upload_timeout", &self.inner.upload_timeout)
             .field("max_response_bytes", &self.inner.max_response_bytes)
+            .field("upload_stall", &self.inner.upload_stall)
+            .field("allow_insecure_http", &self.inner.allow_insecure_http)
             .finish_non_exhaustive()
     }
 }

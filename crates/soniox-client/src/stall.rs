@@ -49,14 +49,8 @@ impl Progress {
         }
     }
 
-    /// Starts a new attempt: nothing sent yet, unless the body is empty.
-    pub(crate) fn restart(&self, empty: bool) {
-        let mut state = self.lock();
-        state.last = Instant::now();
-        state.done = empty;
-    }
-
-    /// A chunk went out; `done` when it was the last.
+    /// A chunk went out, or an attempt starts (`done` then when its body is empty); `done`
+    /// when the body is all sent.
     pub(crate) fn advanced(&self, done: bool) {
         let mut state = self.lock();
         state.last = Instant::now();

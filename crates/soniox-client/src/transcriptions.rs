@@ -148,12 +148,12 @@ impl Transcriptions<'_> {
     }
 }
 
-/// The path of one job (or of `suffix` under it); [`Error::InvalidId`] for an id that cannot
-/// be a path segment.
 /// How many of the newest jobs are searched for a create whose answer was lost: the list
 /// cannot filter by reference, and the job was created moments ago.
 const RECENT_JOBS: u32 = 100;
 
+/// The path of one job (or of `suffix` under it); [`Error::InvalidId`] for an id that cannot
+/// be a path segment.
 fn item_path(id: &TranscriptionId, suffix: &str) -> Result<String, Error> {
     Ok(format!(
         "/v1/transcriptions/{}{suffix}",

@@ -135,7 +135,7 @@ impl Upload {
     ///
     /// Each chunk sent is reported to `watched`, which the client watches for stalls.
     pub(crate) fn form(&self, size: u64, watched: &Watched) -> Option<Result<Form, Error>> {
-        watched.restart(size == 0);
+        watched.advanced(size == 0);
         let filename = self
             .filename
             .clone()

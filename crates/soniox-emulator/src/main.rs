@@ -6,7 +6,7 @@
 use std::{io::Write as _, process::ExitCode};
 
 use clap::Parser;
-use soniox_emulator::options::EmulatorOptions;
+use soniox_emulator::{options::EmulatorOptions, types::Secret};
 
 /// A local, stateful Soniox Speech-to-Text API: same paths, errors and limits as
 /// api.soniox.com; jobs really run and webhooks are really delivered.
@@ -21,7 +21,7 @@ struct Args {
         value_delimiter = ',',
         hide_env_values = true
     )]
-    api_keys: Vec<String>,
+    api_keys: Vec<Secret>,
 
     #[command(flatten)]
     options: EmulatorOptions,
@@ -41,7 +41,11 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut builder = args.options.builder();
-    for key in args.api_keys.into_iter().filter(|key| !key.is_empty()) {
+    for key in args
+        .api_keys
+        .into_iter()
+        .filter(|key| !key.expose_secret().is_empty())
+    {
         builder = builder.api_key(key);
     }
     let emulator = match builder.start().await {
@@ -111,7 +115,13 @@ mod tests {
             r#"{"action":{"type":"drop_connection"}}"#,
         ])
         .expect("parses");
-        assert_eq!(args.api_keys, ["a", "b"]);
+        assert_eq!(
+            args.api_keys
+                .iter()
+                .map(Secret::expose_secret)
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(
             args.options.webhook_retry_schedule,
             [Duration::ZERO, Duration::from_millis(10)]

@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::{
     Emulator, EmulatorBuilder, FaultRule, HostPolicy, JobClock, Quotas, WebhookConfig,
-    WebhookFaultRule,
+    WebhookFaultRule, types::Secret,
 };
 
 /// Every option of the emulator but its API keys, which each binary names its own way (the
@@ -74,7 +74,7 @@ pub struct EmulatorOptions {
         env = "SONIOX_EMULATOR_ADMIN_TOKEN",
         hide_env_values = true
     )]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
 
     /// Most transcriptions queued or processing at once.
     #[arg(long, value_name = "N", default_value_t = 100)]
@@ -142,7 +142,10 @@ impl EmulatorOptions {
             .header_read_timeout(self.header_timeout)
             .max_connections(self.max_connections)
             .seed(self.seed);
-        if let Some(token) = self.admin_token.filter(|token| !token.is_empty()) {
+        if let Some(token) = self
+            .admin_token
+            .filter(|token| !token.expose_secret().is_empty())
+        {
             builder = builder.admin_token(token);
         }
         if let Some(dir) = self.data_dir {

@@ -139,11 +139,13 @@ impl Verifier {
             return Self::new(DEFAULT_WEBHOOK_HEADER, Secret::new(secret));
         };
         // Say where a bad name came from: the variable is what the user has to fix.
-        parse_header_name(&header).map_err(|_| ConfigError::InvalidHeaderName {
-            name: header.clone(),
-            var: Some(WEBHOOK_HEADER_ENV),
-        })?;
-        Self::new(&header, Secret::new(secret))
+        Self::new(&header, Secret::new(secret)).map_err(|error| match error {
+            ConfigError::InvalidHeaderName { name, .. } => ConfigError::InvalidHeaderName {
+                name,
+                var: Some(WEBHOOK_HEADER_ENV),
+            },
+            other => other,
+        })
     }
 
     /// **Dangerous:** a verifier that skips authentication and accepts a delivery from anyone

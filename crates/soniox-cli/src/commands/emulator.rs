@@ -2,7 +2,7 @@
 //! `soniox-emulator` binary (the same struct, so the two cannot drift apart).
 
 use clap::Args;
-use soniox_emulator::{EmulatorBuilder, options::EmulatorOptions};
+use soniox_emulator::{EmulatorBuilder, options::EmulatorOptions, types::Secret};
 
 use crate::{failure::Failure, interrupt::Interrupt, output::Output};
 
@@ -18,7 +18,7 @@ pub(crate) struct EmulatorArgs {
         value_delimiter = ',',
         hide_env_values = true
     )]
-    api_keys: Vec<String>,
+    api_keys: Vec<Secret>,
 
     #[command(flatten)]
     options: EmulatorOptions,
@@ -27,7 +27,11 @@ pub(crate) struct EmulatorArgs {
 impl EmulatorArgs {
     fn builder(self) -> EmulatorBuilder {
         let mut builder = self.options.builder();
-        for key in self.api_keys.into_iter().filter(|key| !key.is_empty()) {
+        for key in self
+            .api_keys
+            .into_iter()
+            .filter(|key| !key.expose_secret().is_empty())
+        {
             builder = builder.api_key(key);
         }
         builder

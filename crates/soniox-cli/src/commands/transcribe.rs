@@ -9,8 +9,8 @@ use std::{
 use clap::Args;
 use soniox_client::{Client, Webhook};
 use soniox_types::{
-    DEFAULT_WEBHOOK_HEADER, FileId, Transcript, Transcription, TranscriptionId, WEBHOOK_HEADER_ENV,
-    WEBHOOK_SECRET_ENV,
+    DEFAULT_WEBHOOK_HEADER, FileId, Secret, Transcript, Transcription, TranscriptionId,
+    WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV,
 };
 
 use crate::{
@@ -48,7 +48,7 @@ pub(crate) struct TranscribeArgs {
 
     /// The webhook secret, sent in the webhook header with every delivery.
     #[arg(long, value_name = "SECRET", env = WEBHOOK_SECRET_ENV, hide_env_values = true)]
-    webhook_secret: Option<String>,
+    webhook_secret: Option<Secret>,
 
     /// Metadata added to the webhook URL's query (repeat for several).
     #[arg(long = "webhook-meta", value_name = "KEY=VALUE", value_parser = parse_pair, requires = "webhook_url")]
@@ -235,7 +235,9 @@ fn note_kept(context: &Context, created: &Created) {
 }
 
 /// Deletes the transcription, then the file. A job still processing cannot be deleted (the
-/// API answers 409): say how to delete it later instead.
+/// API answers 409): say how to delete it later instead. Its file is deleted all the same,
+/// unlike the library's `transcribe` cleanup: here the user stopped the command, and a job
+/// whose audio is gone fails instead of running on unwanted.
 async fn clean_up(context: &Context, client: &Client, created: Created) {
     let output = context.output;
     let work = async {
@@ -248,7 +250,7 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
                 )),
                 Err(error) => output.note(&format!(
                     "warning: could not delete transcription {id}: {}",
-                    Failure::from(error).line()
+                    Failure::from(error)
                 )),
             }
         }
@@ -257,7 +259,7 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
                 Ok(()) => tracing::info!(file = %id, "deleted"),
                 Err(error) => output.note(&format!(
                     "warning: could not delete file {id}: {}",
-                    Failure::from(error).line()
+                    Failure::from(error)
                 )),
             }
         }

@@ -138,7 +138,6 @@ fn transcription_of(
     transcription
 }
 
-/// Whether `value` is a UUID in its hyphenated form, as the API's ids are.
 /// The last path segment of an audio URL, as the API names such jobs.
 fn url_filename(url: &str) -> String {
     url::Url::parse(url)

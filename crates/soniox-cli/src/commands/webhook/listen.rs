@@ -32,7 +32,7 @@ pub(crate) struct ListenArgs {
 
     /// An accepted secret (repeat for several, while rotating).
     #[arg(long = "secret", value_name = "SECRET", env = WEBHOOK_SECRET_ENV, hide_env_values = true, required = true)]
-    secrets: Vec<String>,
+    secrets: Vec<Secret>,
 
     /// Fetch each completed transcript and add its text to the line (needs an API key).
     #[arg(long)]
@@ -47,11 +47,8 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
             "--path must start with `/`: {path}"
         )));
     }
-    let verifier = Verifier::with_secrets(
-        &args.header.header,
-        args.secrets.into_iter().map(Secret::new),
-    )
-    .map_err(|error| Failure::usage(format!("cannot verify deliveries: {error}")))?;
+    let verifier = Verifier::with_secrets(&args.header.header, args.secrets)
+        .map_err(|error| Failure::usage(format!("cannot verify deliveries: {error}")))?;
     let client = if args.fetch {
         Some(context.client().await?)
     } else {

@@ -36,7 +36,7 @@ pub(crate) struct RelayArgs {
 
     /// The secret to send (Soniox never shows a job's own); without it, no auth header.
     #[arg(long, value_name = "SECRET", env = WEBHOOK_SECRET_ENV, hide_env_values = true)]
-    secret: Option<String>,
+    secret: Option<Secret>,
 
     /// Only jobs whose `client_reference_id` starts with this.
     #[arg(long, value_name = "PREFIX")]
@@ -214,7 +214,7 @@ impl Relay {
             .args
             .secret
             .as_ref()
-            .map(|secret| (header, Secret::new(secret.clone())));
+            .map(|secret| (header, secret.clone()));
         let mut answer = None;
         let mut attempts = 0;
         for wait in &self.args.retry_schedule {

@@ -32,7 +32,7 @@ pub(crate) struct SendArgs {
 
     /// The secret sent in the header; without it, no auth header is sent.
     #[arg(long, value_name = "SECRET", env = WEBHOOK_SECRET_ENV, hide_env_values = true)]
-    secret: Option<String>,
+    secret: Option<Secret>,
 
     /// Metadata added to the URL's query, as Soniox keeps it from the job (repeat for several).
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_pair)]
@@ -57,9 +57,7 @@ pub(crate) async fn run(context: &mut Context, args: SendArgs) -> Result<(), Fai
         Status::Error => WebhookStatus::Error,
     };
     let event = WebhookEvent::new(TranscriptionId::new(args.id), status);
-    let auth = args
-        .secret
-        .map(|secret| (args.header.header, Secret::new(secret)));
+    let auth = args.secret.map(|secret| (args.header.header, secret));
     let answer = deliver(&http_client()?, &url, event, auth.as_ref()).await?;
     let body = String::from_utf8_lossy(&answer.body);
     context.output.record(
