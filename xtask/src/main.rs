@@ -12,6 +12,7 @@
 mod bench;
 mod ci;
 mod cmd;
+mod codegen;
 mod compat;
 mod release_check;
 mod spec;
@@ -29,6 +30,10 @@ commands:
   spec-drift --spec <PATH|URL> [--snapshot <PATH>] [--deviations <PATH>]
            compare a document with the snapshot; fails on a difference that
            spec/deviations.json does not explain
+  codegen [--check]
+           write the code generated from spec/soniox-api.json (limits, enum values, key
+           and field lists, the emulator's router, JSON Schemas); --check fails naming
+           each stale, missing or extra file instead
   release-check [--no-ci]
            per publishable crate: metadata, README, CHANGELOG entry, internal versions and
            packaged files; `cargo package --workspace`; then everything `ci` does
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args.collect::<Vec<_>>()),
         Some("spec-sync") => spec::sync(&args.collect::<Vec<_>>()),
         Some("spec-drift") => spec::drift(&args.collect::<Vec<_>>()),
+        Some("codegen") => codegen::run(&args.collect::<Vec<_>>()),
         Some("release-check") => release_check::run(&args.collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");

@@ -491,7 +491,7 @@ impl Key {
     }
 
     /// The key without its quotes.
-    fn name(&self) -> &[u8] {
+    pub(crate) fn name(&self) -> &[u8] {
         &self.quoted[1..self.quoted.len() - 1]
     }
 }

@@ -111,7 +111,7 @@
 //!
 //! | Feature | Effect |
 //! |---|---|
-//! | `schemars` | derives `schemars::JsonSchema` for every wire type |
+//! | `schemars` | derives `schemars::JsonSchema` for every wire type (the crate's `schemas/` folder holds each as a file) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod context;
@@ -119,6 +119,7 @@ mod count;
 mod create_transcription;
 mod error;
 mod files;
+mod generated;
 mod ids;
 mod json_cursor;
 mod models;

@@ -6,7 +6,7 @@ use crate::open_enum::open_enum;
 
 open_enum! {
     /// How a model is used.
-    pub enum TranscriptionMode {
+    pub enum TranscriptionMode in crate::generated::enum_values::TRANSCRIPTION_MODE {
         /// Streaming over the WebSocket API.
         RealTime => "real_time",
         /// Transcription jobs over the REST API.

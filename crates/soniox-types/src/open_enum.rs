@@ -6,7 +6,32 @@
 
 /// Declares a forward-compatible string enum with `as_str`, `Display`, infallible `FromStr`,
 /// and serde impls that match known values without allocating.
+///
+/// `pub enum Name in VALUES { … }` holds the variants to `VALUES`, a list generated from the
+/// API's specification (`crate::generated::enum_values`): the build fails when the wire values
+/// are not exactly those. The variants, their names and docs stay hand-written.
 macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident in $values:path {
+            $( $(#[$vmeta:meta])* $variant:ident => $wire:literal, )+
+        }
+    ) => {
+        const _: () = assert!(
+            $crate::open_enum::same_values(&[$($wire),+], $values),
+            concat!(
+                "the variants of `", stringify!($name), "` are not the values the spec lists (",
+                stringify!($values), "); follow the spec or record a deviation"
+            )
+        );
+
+        $crate::open_enum::open_enum! {
+            $(#[$meta])*
+            pub enum $name {
+                $( $(#[$vmeta])* $variant => $wire, )+
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
@@ -105,6 +130,53 @@ macro_rules! open_enum {
 
 pub(crate) use open_enum;
 
+/// Whether `declared` and `listed` hold the same strings, each once: the compile-time check
+/// behind `open_enum!`'s `in VALUES`.
+pub(crate) const fn same_values(declared: &[&str], listed: &[&str]) -> bool {
+    if declared.len() != listed.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < declared.len() {
+        let mut count = 0;
+        let mut j = 0;
+        while j < listed.len() {
+            if same_str(declared[i], listed[j]) {
+                count += 1;
+            }
+            j += 1;
+        }
+        // Exactly once in the list: with equal lengths, that makes the two sets equal.
+        if count != 1 {
+            return false;
+        }
+        let mut k = 0;
+        while k < i {
+            if same_str(declared[i], declared[k]) {
+                return false;
+            }
+            k += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Implemented by every [`open_enum!`] type so one serde visitor serves them all.
 pub(crate) trait OpenEnum: Sized {
     const EXPECTING: &'static str;
@@ -129,5 +201,20 @@ impl<T: OpenEnum> serde::de::Visitor<'_> for Visitor<T> {
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<T, E> {
         Ok(T::from_str_value(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_values;
+
+    #[test]
+    fn values_compare_as_sets_of_distinct_strings() {
+        assert!(same_values(&["a", "b"], &["b", "a"]));
+        assert!(same_values(&[], &[]));
+        assert!(!same_values(&["a"], &["a", "b"]));
+        assert!(!same_values(&["a", "c"], &["a", "b"]));
+        assert!(!same_values(&["a", "a"], &["a", "b"]));
+        assert!(!same_values(&["ab"], &["a"]));
     }
 }

@@ -11,7 +11,7 @@ use crate::{
 
 open_enum! {
     /// What a temporary key may be used for.
-    pub enum TemporaryKeyUsage {
+    pub enum TemporaryKeyUsage in crate::generated::enum_values::TEMPORARY_KEY_USAGE {
         /// Real-time transcription over the WebSocket API.
         TranscribeWebsocket => "transcribe_websocket",
         /// Real-time text-to-speech.

@@ -9,7 +9,7 @@ mod decode;
 
 open_enum! {
     /// Whether a token belongs to the spoken words or to their translation.
-    pub enum TranslationStatus {
+    pub enum TranslationStatus in crate::generated::enum_values::TRANSLATION_STATUS {
         /// Spoken and not translated (for example a third language in two-way mode).
         None => "none",
         /// Spoken, and translated by tokens that follow.

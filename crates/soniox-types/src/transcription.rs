@@ -13,7 +13,7 @@ use crate::{
 
 open_enum! {
     /// Where a transcription job is in its life.
-    pub enum TranscriptionStatus {
+    pub enum TranscriptionStatus in crate::generated::enum_values::TRANSCRIPTION_STATUS {
         /// Accepted, waiting to be processed.
         Queued => "queued",
         /// Being transcribed.

@@ -10,23 +10,12 @@ use std::fmt;
 use crate::error::ValidationErrorDetail;
 
 /// Documented limits of the API, in characters unless stated otherwise.
+///
+/// Those the API's specification states are generated from it by `cargo xtask codegen`; the
+/// rest come from Soniox's prose documentation.
 pub mod limits {
-    /// Longest `model` id.
-    pub const MODEL_MAX_CHARS: usize = 32;
-    /// Longest `audio_url`.
-    pub const AUDIO_URL_MAX_CHARS: usize = 4096;
-    /// Longest `webhook_url`, query string included.
-    pub const WEBHOOK_URL_MAX_CHARS: usize = 256;
-    /// Longest webhook auth header name.
-    pub const WEBHOOK_HEADER_NAME_MAX_CHARS: usize = 256;
-    /// Longest webhook auth header value.
-    pub const WEBHOOK_HEADER_VALUE_MAX_CHARS: usize = 256;
-    /// Longest `client_reference_id`.
-    pub const CLIENT_REFERENCE_ID_MAX_CHARS: usize = 256;
-    /// Most entries in `language_hints`.
-    pub const LANGUAGE_HINTS_MAX_ITEMS: usize = 100;
-    /// Longest single language hint.
-    pub const LANGUAGE_HINT_MAX_CHARS: usize = 10;
+    pub use crate::generated::limits::*;
+
     /// Most characters of context, counted over every string the context holds (the API's
     /// "Context is too long (max length 10000)").
     pub const CONTEXT_MAX_CHARS: usize = 10_000;
@@ -35,12 +24,6 @@ pub mod limits {
     pub const AUDIO_MAX_DURATION_MS: u64 = 300 * 60 * 1000;
     /// Largest uploaded file in bytes (1 GiB).
     pub const FILE_MAX_BYTES: u64 = 1_073_741_824;
-    /// Smallest and largest page size of list endpoints.
-    pub const LIST_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
-    /// Lifetime range of a temporary API key, in seconds.
-    pub const TEMPORARY_KEY_EXPIRES_RANGE: std::ops::RangeInclusive<u32> = 1..=3600;
-    /// Range of a temporary key's session cap, in seconds.
-    pub const TEMPORARY_KEY_SESSION_RANGE: std::ops::RangeInclusive<u32> = 1..=18_000;
 }
 
 /// What is wrong with one field of a request.

@@ -88,10 +88,15 @@ pub(crate) struct Deviation {
     /// The location it explains, and everything below it.
     pub(crate) location: String,
     pub(crate) reason: String,
+    /// What the project holds at the location instead of the spec's value, when the
+    /// difference changes a fact `cargo xtask codegen` generates from (a field the spec
+    /// lacks, values of a plain string); `None` when the code only reads the spec differently.
+    pub(crate) fact: Option<Value>,
 }
 
 impl Deviation {
-    /// Reads `{"deviations": [{"location": …, "reason": …}, …]}`.
+    /// Reads `{"deviations": [{"location": …, "reason": …, "fact": …}, …]}` (`fact`
+    /// optional).
     ///
     /// # Errors
     /// When an entry lacks its location or its reason: a deviation without a reason is not
@@ -116,6 +121,7 @@ impl Deviation {
                 Ok(Self {
                     location: text("location")?,
                     reason: text("reason")?,
+                    fact: entry.get("fact").cloned(),
                 })
             })
             .collect()
@@ -217,6 +223,23 @@ pub(crate) fn location(path: &[String], key: &str) -> String {
         }
     }
     text
+}
+
+/// The keys of a location written by [`location`]: `operations[GET /v1/files].responses.200`
+/// → `operations`, `GET /v1/files`, `responses`, `200`.
+pub(crate) fn segments(location: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut rest = location;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        let (segment, after) = match rest.strip_prefix('[') {
+            Some(inner) => inner.split_once(']').unwrap_or((inner, "")),
+            None => rest.split_at(rest.find(['.', '[']).unwrap_or(rest.len())),
+        };
+        segments.push(segment.to_owned());
+        rest = after;
+    }
+    segments
 }
 
 /// `old → new`, or for two lists of values (enums, `required`) the values added and removed.
@@ -428,6 +451,7 @@ mod tests {
         let known = Deviation {
             location: "schemas.File".into(),
             reason: "r".into(),
+            fact: None,
         };
         let at = |location: &str| Finding {
             kind: Kind::Other,
@@ -437,6 +461,25 @@ mod tests {
         assert!(known.explains(&at("schemas.File")));
         assert!(known.explains(&at("schemas.File.properties.size")));
         assert!(!known.explains(&at("schemas.FileList")));
+    }
+
+    #[test]
+    fn a_location_splits_back_into_its_keys() {
+        for keys in [
+            &["operations", "GET /v1/files", "responses", "200"][..],
+            &["schemas", "File", "properties", "size", "maximum"],
+            &[
+                "operations",
+                "GET /v1/files",
+                "parameters",
+                "query:limit",
+                "schema",
+            ],
+        ] {
+            let keys: Vec<String> = keys.iter().map(|key| (*key).to_owned()).collect();
+            let (last, parent) = keys.split_last().unwrap();
+            assert_eq!(segments(&location(parent, last)), keys);
+        }
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The REST surface: routing, authentication and the pieces every handler uses.
 
 mod files;
+mod generated;
 mod models;
 mod payload;
 mod transcriptions;
 
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Request, StatusCode, header};
+use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use soniox_types::{ListParams, Secret, validation::limits};
 use subtle::ConstantTimeEq as _;
 
+use self::generated::operations::{NoOperation, Operation};
 use crate::{
     request_body::RequestBody,
     respond::{Failure, Reply},
@@ -30,30 +32,36 @@ pub(crate) async fn route(
     authenticate(&shared.config.api_keys, request.headers())?;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let method = request.method().clone();
-    match (&method, segments.as_slice()) {
-        (&Method::GET, ["files"]) => files::list(shared, &request),
-        (&Method::POST, ["files"]) => files::upload(shared, request).await,
-        (&Method::GET, ["files", "count"]) => Ok(files::count(shared)),
-        (&Method::GET, ["files", id]) => files::get(shared, id),
-        (&Method::DELETE, ["files", id]) => files::delete(shared, id).await,
-        (&Method::GET, ["transcriptions"]) => transcriptions::list(shared, &request),
-        (&Method::POST, ["transcriptions"]) => transcriptions::create(shared, request).await,
-        (&Method::GET, ["transcriptions", "count"]) => Ok(transcriptions::count(shared)),
-        (&Method::GET, ["transcriptions", id]) => transcriptions::get(shared, id),
-        (&Method::DELETE, ["transcriptions", id]) => transcriptions::delete(shared, id),
-        (&Method::GET, ["transcriptions", id, "transcript"]) => {
-            transcriptions::transcript(shared, id)
+    // The operations and their paths are generated from the spec; a new one fails to compile
+    // here until the emulator decides what to do with it.
+    let operation = Operation::find(&method, &segments).map_err(|missing| {
+        Failure::no_route(match missing {
+            NoOperation::NotFound => StatusCode::NOT_FOUND,
+            NoOperation::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        })
+    })?;
+    match operation {
+        Operation::GetFiles => files::list(shared, &request),
+        Operation::UploadFile => files::upload(shared, request).await,
+        Operation::GetFilesCount => Ok(files::count(shared)),
+        Operation::GetFile { file_id } => files::get(shared, file_id),
+        Operation::DeleteFile { file_id } => files::delete(shared, file_id).await,
+        Operation::GetTranscriptions => transcriptions::list(shared, &request),
+        Operation::CreateTranscription => transcriptions::create(shared, request).await,
+        Operation::GetTranscriptionsCount => Ok(transcriptions::count(shared)),
+        Operation::GetTranscription { transcription_id } => {
+            transcriptions::get(shared, transcription_id)
         }
-        (&Method::GET, ["models"]) => Ok(models::list()),
-        (&Method::POST, ["auth", "temporary-api-key"]) => models::temporary_api_key(request).await,
-        (
-            _,
-            ["files" | "transcriptions" | "models"]
-            | ["files" | "transcriptions", _]
-            | ["transcriptions", _, "transcript"]
-            | ["auth", "temporary-api-key"],
-        ) => Err(Failure::no_route(StatusCode::METHOD_NOT_ALLOWED)),
-        _ => Err(Failure::no_route(StatusCode::NOT_FOUND)),
+        Operation::DeleteTranscription { transcription_id } => {
+            transcriptions::delete(shared, transcription_id)
+        }
+        Operation::GetTranscriptionTranscript { transcription_id } => {
+            transcriptions::transcript(shared, transcription_id)
+        }
+        Operation::GetModels => Ok(models::list()),
+        Operation::CreateTemporaryApiKey => models::temporary_api_key(request).await,
+        // Text-to-speech is out of the emulator's scope.
+        Operation::GetTtsModels => Err(Failure::no_route(StatusCode::NOT_FOUND)),
     }
 }
 
@@ -162,6 +170,43 @@ mod tests {
         if let Err(failure) = result {
             assert_eq!(failure.status(), StatusCode::UNAUTHORIZED);
         }
+    }
+
+    #[test]
+    fn operations_are_found_by_method_and_path() {
+        use http::Method;
+        fn find(method: &Method, path: &'static str) -> Result<Operation<'static>, NoOperation> {
+            let segments: Vec<&str> = path.split('/').collect();
+            Operation::find(method, &segments)
+        }
+        assert_eq!(
+            find(&Method::GET, "files/count"),
+            Ok(Operation::GetFilesCount)
+        );
+        assert_eq!(
+            find(&Method::GET, "files/abc"),
+            Ok(Operation::GetFile { file_id: "abc" })
+        );
+        assert_eq!(
+            find(&Method::GET, "transcriptions/t1/transcript"),
+            Ok(Operation::GetTranscriptionTranscript {
+                transcription_id: "t1"
+            })
+        );
+        assert_eq!(
+            find(&Method::POST, "auth/temporary-api-key"),
+            Ok(Operation::CreateTemporaryApiKey)
+        );
+        assert_eq!(
+            find(&Method::PUT, "files/abc"),
+            Err(NoOperation::MethodNotAllowed)
+        );
+        assert_eq!(
+            find(&Method::POST, "files/count"),
+            Err(NoOperation::MethodNotAllowed)
+        );
+        assert_eq!(find(&Method::GET, "files/a/b"), Err(NoOperation::NotFound));
+        assert_eq!(find(&Method::GET, "nothing"), Err(NoOperation::NotFound));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use soniox_types::{
     TranscriptionMode,
 };
 
-use super::payload;
+use super::{generated::bodies, payload};
 use crate::{
     request_body::RequestBody,
     respond::{Failure, Reply, json},
@@ -118,7 +118,7 @@ pub(super) fn list() -> Reply {
 pub(super) async fn temporary_api_key(request: Request<RequestBody>) -> Result<Reply, Failure> {
     let body = super::read_json(request, super::MAX_JSON_BODY).await?;
     let request: CreateTemporaryApiKey =
-        payload::decode(body, "body.payload", payload::CREATE_TEMPORARY_KEY)?;
+        payload::decode(body, "body.payload", bodies::CREATE_TEMPORARY_KEY)?;
     request
         .validate()
         .map_err(|errors| Failure::validation(errors.to_details()))?;

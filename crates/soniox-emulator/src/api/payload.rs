@@ -1,6 +1,7 @@
 //! Shape checks of JSON request bodies before they are decoded, so that a wrong type or a
 //! missing field gets a located, pydantic-style `validation_errors` entry as from the real API,
-//! rather than one opaque decoding error.
+//! rather than one opaque decoding error. The field tables are generated from the spec
+//! (`generated/bodies.rs`).
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -111,49 +112,13 @@ fn check_value(value: &Value, at: &str, kind: Kind, out: &mut Vec<ValidationErro
     }
 }
 
-/// The shape of `POST /v1/transcriptions`.
-pub(super) const CREATE_TRANSCRIPTION: &[Field] = &[
-    ("model", Kind::Str, true),
-    ("audio_url", Kind::Str, false),
-    ("file_id", Kind::Str, false),
-    ("language_hints", Kind::StrList, false),
-    ("language_hints_strict", Kind::Bool, false),
-    ("enable_speaker_diarization", Kind::Bool, false),
-    ("enable_language_identification", Kind::Bool, false),
-    ("translation", Kind::Object(TRANSLATION), false),
-    ("context", Kind::StrOrObject, false),
-    ("webhook_url", Kind::Str, false),
-    ("webhook_auth_header_name", Kind::Str, false),
-    ("webhook_auth_header_value", Kind::Str, false),
-    ("client_reference_id", Kind::Str, false),
-];
-
-const TRANSLATION: &[Field] = &[
-    ("type", Kind::Choice(&["one_way", "two_way"]), true),
-    ("target_language", Kind::Str, false),
-    ("language_a", Kind::Str, false),
-    ("language_b", Kind::Str, false),
-];
-
-/// The shape of `POST /v1/auth/temporary-api-key`.
-pub(super) const CREATE_TEMPORARY_KEY: &[Field] = &[
-    (
-        "usage_type",
-        Kind::Choice(&["transcribe_websocket", "tts_rt"]),
-        true,
-    ),
-    ("expires_in_seconds", Kind::Int, true),
-    ("client_reference_id", Kind::Str, false),
-    ("single_use", Kind::Bool, false),
-    ("max_session_duration_seconds", Kind::Int, false),
-];
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
     use soniox_types::CreateTranscription;
 
     use super::*;
+    use crate::api::generated::bodies::CREATE_TRANSCRIPTION;
 
     #[track_caller]
     fn check(body: &Value, expect: &[(&str, &str)]) {

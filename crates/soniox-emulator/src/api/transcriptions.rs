@@ -9,7 +9,7 @@ use soniox_types::{
     TranscriptionStatus,
 };
 
-use super::{files::invalid_cursor, models::is_async_model, payload};
+use super::{files::invalid_cursor, generated::bodies, models::is_async_model, payload};
 use crate::{
     jobs,
     request_body::RequestBody,
@@ -27,7 +27,7 @@ pub(super) async fn create(
 ) -> Result<Reply, Failure> {
     let body = super::read_json(request, super::MAX_JSON_BODY).await?;
     let request: CreateTranscription =
-        payload::decode(body, "body.payload", payload::CREATE_TRANSCRIPTION)?;
+        payload::decode(body, "body.payload", bodies::CREATE_TRANSCRIPTION)?;
     request
         .validate()
         .map_err(|errors| Failure::validation(errors.to_details()))?;

@@ -9,8 +9,9 @@ use compact_str::CompactString;
 
 use super::{Token, Transcript, TranslationStatus};
 use crate::{
+    generated::transcript_keys::{TOKEN_KEYS, TRANSCRIPT_KEYS, token_key, transcript_key},
     ids::TranscriptionId,
-    json_cursor::{Cursor, Key},
+    json_cursor::Cursor,
 };
 
 impl Transcript {
@@ -58,26 +59,25 @@ fn read_transcript(json: &str) -> Option<Transcript> {
         tokens: Vec::new(),
     };
     cursor.whitespace();
+    // The key lists are generated from the spec, in the order the API writes the keys; the
+    // index modules say which is which.
     let present = cursor.object(&TRANSCRIPT_KEYS, |cursor, key| match key {
-        Some(0) => set(&mut transcript.id, cursor.str(&mut scratch).map(Into::into)),
-        Some(1) => set(
+        Some(transcript_key::ID) => {
+            set(&mut transcript.id, cursor.str(&mut scratch).map(Into::into))
+        }
+        Some(transcript_key::TEXT) => set(
             &mut transcript.text,
             cursor.str(&mut scratch).map(Into::into),
         ),
-        Some(2) => set(&mut transcript.tokens, read_tokens(cursor, &mut scratch)),
+        Some(transcript_key::TOKENS) => {
+            set(&mut transcript.tokens, read_tokens(cursor, &mut scratch))
+        }
         _ => cursor.skip_value(&mut scratch),
     })?;
     // Every field is required.
-    (present == 0b111 && cursor.at_end()).then_some(transcript)
+    let all = 1 << transcript_key::ID | 1 << transcript_key::TEXT | 1 << transcript_key::TOKENS;
+    (present & all == all && cursor.at_end()).then_some(transcript)
 }
-
-/// A transcript's keys in the order serde writes them; [`read_transcript`] matches on the
-/// index into this list.
-const TRANSCRIPT_KEYS: [Key; 3] = [
-    Key::new(b"\"id\""),
-    Key::new(b"\"text\""),
-    Key::new(b"\"tokens\""),
-];
 
 fn read_tokens(cursor: &mut Cursor<'_>, scratch: &mut String) -> Option<Vec<Token>> {
     let start = cursor.remaining();
@@ -129,37 +129,27 @@ const BLANK_TOKEN: Token = Token {
 /// absent but not `null`.
 fn read_token(cursor: &mut Cursor<'_>, scratch: &mut String, token: &mut Token) -> Option<()> {
     let present = cursor.object(&TOKEN_KEYS, |cursor, key| match key {
-        Some(0) => set(&mut token.text, cursor.str(scratch).map(CompactString::new)),
-        Some(1) => set(&mut token.start_ms, cursor.nullable(Cursor::u64)),
-        Some(2) => set(&mut token.end_ms, cursor.nullable(Cursor::u64)),
-        Some(3) => set(&mut token.confidence, cursor.f64()),
-        Some(4) => set(&mut token.speaker, compact(cursor, scratch)),
-        Some(5) => set(&mut token.language, compact(cursor, scratch)),
-        Some(6) => set(
+        Some(token_key::TEXT) => set(&mut token.text, cursor.str(scratch).map(CompactString::new)),
+        Some(token_key::START_MS) => set(&mut token.start_ms, cursor.nullable(Cursor::u64)),
+        Some(token_key::END_MS) => set(&mut token.end_ms, cursor.nullable(Cursor::u64)),
+        Some(token_key::CONFIDENCE) => set(&mut token.confidence, cursor.f64()),
+        Some(token_key::SPEAKER) => set(&mut token.speaker, compact(cursor, scratch)),
+        Some(token_key::LANGUAGE) => set(&mut token.language, compact(cursor, scratch)),
+        Some(token_key::TRANSLATION_STATUS) => set(
             &mut token.translation_status,
             cursor.nullable(|cursor| cursor.str(scratch).map(TranslationStatus::from)),
         ),
-        Some(7) => set(&mut token.source_language, compact(cursor, scratch)),
-        Some(8) => set(&mut token.is_audio_event, cursor.nullable(Cursor::bool)),
+        Some(token_key::SOURCE_LANGUAGE) => {
+            set(&mut token.source_language, compact(cursor, scratch))
+        }
+        Some(token_key::IS_AUDIO_EVENT) => {
+            set(&mut token.is_audio_event, cursor.nullable(Cursor::bool))
+        }
         _ => cursor.skip_value(scratch),
     })?;
     // `text` is the one required field.
-    (present & 1 != 0).then_some(())
+    (present & 1 << token_key::TEXT != 0).then_some(())
 }
-
-/// A token's keys in the order the API (and serde) writes them; [`read_token`] matches on the
-/// index into this list.
-const TOKEN_KEYS: [Key; 9] = [
-    Key::new(b"\"text\""),
-    Key::new(b"\"start_ms\""),
-    Key::new(b"\"end_ms\""),
-    Key::new(b"\"confidence\""),
-    Key::new(b"\"speaker\""),
-    Key::new(b"\"language\""),
-    Key::new(b"\"translation_status\""),
-    Key::new(b"\"source_language\""),
-    Key::new(b"\"is_audio_event\""),
-];
 
 /// Stores a field's value, if it was read.
 #[inline(always)]

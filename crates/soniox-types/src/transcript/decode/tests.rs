@@ -222,23 +222,19 @@ fn field_value(key: &'static str) -> BoxedStrategy<String> {
     prop_oneof![6 => value, 1 => other].boxed()
 }
 
-const KEYS: [&str; 10] = [
-    "text",
-    "start_ms",
-    "end_ms",
-    "confidence",
-    "speaker",
-    "language",
-    "translation_status",
-    "source_language",
-    "is_audio_event",
-    "unknown",
-];
+/// A token's keys as the reader knows them, and one it does not.
+fn keys() -> Vec<&'static str> {
+    TOKEN_KEYS
+        .iter()
+        .map(|key| std::str::from_utf8(key.name()).unwrap_or_else(|error| panic!("{error}")))
+        .chain(["unknown"])
+        .collect()
+}
 
 /// A token object: known fields in any order, sometimes missing, repeated or unknown, joined
 /// with varying whitespace.
 fn token_json() -> impl Strategy<Value = String> {
-    let field = select(KEYS.to_vec()).prop_flat_map(|key| (Just(key), field_value(key)));
+    let field = select(keys()).prop_flat_map(|key| (Just(key), field_value(key)));
     (
         field_value("text"),
         prop::collection::vec(field, 0..8),
