@@ -1,12 +1,21 @@
 //! [`MemoryStore`]: the event states in a bounded map, for one process.
+//!
+//! The receiver's steady state is a full store: every delivery claims a new event, and its
+//! completion forgets the oldest done one. What that costs is memory traffic, not
+//! instructions, so the layout keeps each step's memory small or sequential:
+//!
+//! - claims in progress sit in a table of their own, as small as the number of handlers
+//!   running, so it stays in cache;
+//! - done events sit in a queue in completion order, which with one TTL for all is also the
+//!   order in which they expire and are evicted: eviction and expiry read it front to back;
+//! - done events are found through an index of 8-byte items (the event's place in the queue
+//!   and the low half of its hash): at the default capacity it fits in a core's cache, unlike
+//!   the events themselves, which a lookup reads only when an item's hash tag matches.
 
 use std::{
     collections::VecDeque,
     hash::{BuildHasher, RandomState},
-    sync::{
-        Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -15,9 +24,9 @@ use soniox_types::WebhookEvent;
 
 use super::{Claim, ClaimToken, EventStore, StoreFuture};
 
-/// Events are spread over this many tables, each with a lock of its own, so that concurrent
-/// claims and completions rarely wait for one another; only the done queue is shared.
-const SHARDS: usize = 16;
+/// The largest capacity: queue places are numbered modulo 2³², and the queue holds one
+/// event more than the capacity for a moment before evicting.
+const MAX_CAPACITY: usize = 1 << 31;
 
 /// A bounded, in-memory [`EventStore`] for a single process: remembers at most `capacity`
 /// done events, each for `ttl`, and forgets everything on restart.
@@ -45,48 +54,63 @@ const SHARDS: usize = 16;
 pub struct MemoryStore {
     capacity: usize,
     ttl: Duration,
-    /// Hashes events outside the locks; each entry keeps its hash, so neither a lookup from
-    /// the done queue nor a growing table hashes an event again.
+    /// Keyed SipHash: event ids come from the network, so a fixed hash would let a sender
+    /// pick ids that collide. Hashed outside the lock; every item keeps its hash, so no
+    /// event is hashed again.
     hasher: RandomState,
-    shards: Box<[Padded<Mutex<Shard>>]>,
-    /// Done events, oldest first, by their hash and the sequence number of their completion
-    /// in their shard (which identifies the entry without reading its event); with one TTL
-    /// for all, this is also expiry order. An item whose entry is gone or was claimed again
-    /// is stale and skipped.
-    done: Mutex<VecDeque<Queued>>,
-    /// When the oldest queued event was completed, in whole seconds after `epoch`, rounded
-    /// down (`u64::MAX` when none is): lets a claim see that nothing has expired without
-    /// taking the queue's lock. Claims check expiry on the entry itself; this only bounds
-    /// memory. In seconds so that it changes, and is written, about once a second rather than
-    /// at every completion, which would take the line away from the other worker's claims.
-    oldest: AtomicU64,
-    epoch: Instant,
+    /// One lock: each operation holds it for a few lookups in memory that is mostly in
+    /// cache, and a completion has to update the shared queue anyway.
+    state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
-struct Shard {
-    events: HashTable<Entry>,
-    next: u64,
+struct State {
+    claims: HashTable<Claimed>,
+    /// Done events, oldest first. An item whose event was claimed again after it expired
+    /// is stale: the index no longer points at it, and it waits for its turn to be dropped.
+    done: VecDeque<Done>,
+    index: HashTable<Place>,
+    /// The number of the queue's front item; the others follow it, modulo 2³².
+    first: u32,
+    /// The last claim token handed out.
+    tokens: u64,
 }
 
 #[derive(Debug)]
-struct Entry {
+struct Claimed {
     hash: u64,
     event: WebhookEvent,
-    slot: Slot,
+    token: ClaimToken,
+    until: Instant,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Queued {
+#[derive(Debug)]
+struct Done {
     hash: u64,
-    seq: u64,
+    event: WebhookEvent,
     at: Instant,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    InProgress { token: ClaimToken, until: Instant },
-    Done { seq: u64, at: Instant },
+/// A done event in the index: its number in the queue and the low half of its hash, enough
+/// to place it in the index again when the index grows, without reading the queue.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    seq: u32,
+    hash: u32,
+}
+
+/// The index's hash of an event whose full hash is `hash`: the low half spread over 64 bits
+/// (an odd multiplier keeps the low bits, which pick the bucket, a bijection of the hash's),
+/// so that a [`Place`] can rebuild it.
+fn index_hash(hash: u64) -> u64 {
+    u64::from(hash as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Events taken off the queue under the lock, dropped (their ids freed) after it.
+#[derive(Default)]
+struct Forgotten {
+    evicted: Option<Done>,
+    expired: Vec<Done>,
 }
 
 impl Default for MemoryStore {
@@ -97,134 +121,131 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// Remembers up to `capacity` done events for `ttl` each. A capacity of 0 remembers no
-    /// done event (every delivery that is not in progress is handled).
+    /// Remembers up to `capacity` done events (at most 2³¹) for `ttl` each. A capacity of 0
+    /// remembers no done event (every delivery that is not in progress is handled).
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
-            capacity,
+            capacity: capacity.min(MAX_CAPACITY),
             ttl,
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Padded(Mutex::default())).collect(),
-            done: Mutex::default(),
-            oldest: AtomicU64::new(u64::MAX),
-            epoch: Instant::now(),
+            state: Mutex::default(),
         }
     }
 
     /// [`EventStore::claim`], synchronously and at a given instant (so tests can move time).
     pub fn claim_at(&self, event: &WebhookEvent, lease: Duration, now: Instant) -> Claim {
-        // The oldest completion, rounded down to its second: expired if this says not.
-        let oldest = self
-            .oldest
-            .load(Ordering::Relaxed)
-            .saturating_mul(1_000_000_000);
-        if self.nanos(now).saturating_sub(oldest) >= self.ttl_nanos() {
-            self.forget(|queue| Forgotten {
-                expired: pop_expired(queue, now, self.ttl),
-                evicted: None,
-            });
-        }
         let hash = self.hasher.hash_one(event);
-        // Copied before locking, so that other claims do not wait on the allocation; a
+        // Copied before locking, so that other operations do not wait on the allocation; a
         // duplicate wastes the copy.
         let copy = event.clone();
         let until = now
             .checked_add(lease)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        let mut shard = self.shard(hash);
-        let token = ClaimToken::new(shard.next + 1);
-        let claimed = Slot::InProgress { token, until };
-        match shard
-            .events
-            .entry(hash, |entry| entry.event == *event, |entry| entry.hash)
-        {
-            Found::Occupied(mut found) => match found.get().slot {
-                Slot::Done { at, .. } if now.saturating_duration_since(at) < self.ttl => {
-                    return Claim::Done;
-                }
-                Slot::InProgress { until: held, .. } if held > now => {
+        let mut forgotten = Forgotten::default();
+        let mut state = self.lock();
+        state.forget_expired(now, self.ttl, &mut forgotten.expired);
+        let State {
+            claims,
+            done,
+            index,
+            first,
+            tokens,
+        } = &mut *state;
+        let token = ClaimToken::new(*tokens + 1);
+        match claims.entry(hash, |claim| claim.event == *event, |claim| claim.hash) {
+            Found::Occupied(mut found) => {
+                let claim = found.get_mut();
+                if claim.until > now {
                     return Claim::InProgress {
-                        retry_after: held.saturating_duration_since(now),
+                        retry_after: claim.until.saturating_duration_since(now),
                     };
                 }
-                // An expired claim is taken over; an expired done event is new again (its
-                // queue item goes stale).
-                Slot::Done { .. } | Slot::InProgress { .. } => found.get_mut().slot = claimed,
-            },
+                // An expired claim is taken over.
+                claim.token = token;
+                claim.until = until;
+            }
             Found::Vacant(vacant) => {
-                vacant.insert(Entry {
+                let place = index.find_entry(index_hash(hash), |place| {
+                    queued(done, *first, place.seq).is_some_and(|item| item.event == *event)
+                });
+                if let Ok(place) = place {
+                    let at = queued(done, *first, place.get().seq).map(|item| item.at);
+                    if at.is_some_and(|at| now.saturating_duration_since(at) < self.ttl) {
+                        return Claim::Done;
+                    }
+                    // Expired but not yet dropped (completions finish slightly out of
+                    // order): new again, and its queue item goes stale.
+                    place.remove();
+                }
+                vacant.insert(Claimed {
                     hash,
                     event: copy,
-                    slot: claimed,
+                    token,
+                    until,
                 });
             }
         }
-        shard.next += 1;
+        *tokens += 1;
         Claim::Claimed(token)
     }
 
     /// [`EventStore::complete`], synchronously.
     pub fn complete_at(&self, event: &WebhookEvent, _token: ClaimToken, now: Instant) {
         let hash = self.hasher.hash_one(event);
-        let mut shard = self.shard(hash);
-        if self.capacity == 0 {
-            // Nothing is ever done at capacity 0: forget the claim.
-            let forgotten = shard.remove(hash, |entry| entry.event == *event);
-            drop(shard);
-            drop(forgotten);
-            return;
-        }
-        let seq = shard.next + 1;
-        let done = Slot::Done { seq, at: now };
-        match shard.events.find_mut(hash, |entry| entry.event == *event) {
-            Some(Entry {
-                slot: Slot::Done { .. },
-                ..
-            }) => return,
-            Some(entry) => entry.slot = done,
-            None => {
-                // The claim was lost (expired and released by another delivery): done is
-                // final all the same.
-                let entry = Entry {
-                    hash,
-                    event: event.clone(),
-                    slot: done,
-                };
-                shard.events.insert_unique(hash, entry, |entry| entry.hash);
+        let mut forgotten = Forgotten::default();
+        let mut state = self.lock();
+        let claimed = state
+            .claims
+            .find_entry(hash, |claim| claim.event == *event)
+            .ok()
+            .map(|found| found.remove().0);
+        let event = match claimed {
+            Some(claimed) if self.capacity == 0 => {
+                // Nothing is ever done at capacity 0: forget the claim.
+                drop(state);
+                drop(claimed);
+                return;
             }
-        }
-        shard.next = seq;
-        drop(shard);
-        self.forget(|queue| {
-            queue.push_back(Queued { hash, seq, at: now });
-            let expired = pop_expired(queue, now, self.ttl);
-            // The queue held at most `capacity` before this one, the newest: this forgets
-            // one event at most, never this one.
-            let evicted = (queue.len() > self.capacity)
-                .then(|| queue.pop_front())
-                .flatten();
-            Forgotten { expired, evicted }
+            Some(claimed) => claimed.event,
+            // Done is final.
+            None if state.find_done(hash, event) || self.capacity == 0 => return,
+            // The claim was lost (expired and released by another delivery): done all the
+            // same.
+            None => event.clone(),
+        };
+        state.push_done(Done {
+            hash,
+            event,
+            at: now,
         });
+        // The queue held at most `capacity` before this one, the newest: this forgets one
+        // event at most, never this one.
+        if state.done.len() > self.capacity {
+            forgotten.evicted = state.pop_oldest();
+        }
+        state.forget_expired(now, self.ttl, &mut forgotten.expired);
+        drop(state);
+        drop(forgotten);
     }
 
     /// [`EventStore::release`], synchronously.
     pub fn release_now(&self, event: &WebhookEvent, token: ClaimToken) {
         let hash = self.hasher.hash_one(event);
-        let mut shard = self.shard(hash);
-        let released = shard.remove(hash, |entry| {
-            entry.event == *event
-                && matches!(entry.slot, Slot::InProgress { token: held, .. } if held == token)
-        });
-        drop(shard);
+        let mut state = self.lock();
+        let released = state
+            .claims
+            .find_entry(hash, |claim| claim.event == *event && claim.token == token)
+            .ok()
+            .map(|found| found.remove().0);
+        drop(state);
         drop(released);
     }
 
     /// The number of events remembered, in progress or done (expired ones may count until
-    /// the next claim).
+    /// the next claim or completion).
     pub fn len(&self) -> usize {
-        (0..SHARDS)
-            .map(|index| lock(&self.shards[index].0).events.len())
-            .sum()
+        let state = self.lock();
+        state.claims.len() + state.index.len()
     }
 
     /// Whether nothing is remembered.
@@ -232,85 +253,65 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// Updates the done queue with `change`, then forgets the done events it took off, each
-    /// in its shard, one lock at a time.
-    fn forget(&self, change: impl FnOnce(&mut VecDeque<Queued>) -> Forgotten) {
-        let Forgotten { expired, evicted } = {
-            let mut queue = lock(&self.done);
-            let forgotten = change(&mut queue);
-            let oldest = queue
-                .front()
-                .map_or(u64::MAX, |oldest| self.seconds(oldest.at));
-            if self.oldest.load(Ordering::Relaxed) != oldest {
-                self.oldest.store(oldest, Ordering::Relaxed);
-            }
-            forgotten
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state consistent before anything that could panic, so a
+        // poisoned lock still holds usable state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The queue item numbered `seq`, if it is still queued.
+fn queued(done: &VecDeque<Done>, first: u32, seq: u32) -> Option<&Done> {
+    done.get(seq.wrapping_sub(first) as usize)
+}
+
+impl State {
+    /// Whether `event` (with `hash`) is in the index, expired or not.
+    fn find_done(&self, hash: u64, event: &WebhookEvent) -> bool {
+        self.index
+            .find(index_hash(hash), |place| {
+                queued(&self.done, self.first, place.seq).is_some_and(|item| item.event == *event)
+            })
+            .is_some()
+    }
+
+    /// Queues `item` at the back and indexes it.
+    fn push_done(&mut self, item: Done) {
+        let seq = self.first.wrapping_add(self.done.len() as u32);
+        let hash = item.hash;
+        self.done.push_back(item);
+        let place = Place {
+            seq,
+            hash: hash as u32,
         };
-        for Queued { hash, seq, .. } in expired.into_iter().chain(evicted) {
-            let mut shard = self.shard(hash);
-            let entry = shard.remove(
-                hash,
-                |entry| matches!(entry.slot, Slot::Done { seq: s, .. } if s == seq),
-            );
-            drop(shard);
-            drop(entry);
+        self.index.insert_unique(index_hash(hash), place, |place| {
+            index_hash(u64::from(place.hash))
+        });
+    }
+
+    /// Takes the oldest item off the queue and, unless it is stale, out of the index.
+    fn pop_oldest(&mut self) -> Option<Done> {
+        let oldest = self.done.pop_front()?;
+        let seq = self.first;
+        self.first = self.first.wrapping_add(1);
+        if let Ok(place) = self
+            .index
+            .find_entry(index_hash(oldest.hash), |place| place.seq == seq)
+        {
+            place.remove();
         }
+        Some(oldest)
     }
 
-    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        // Bits that hashbrown uses for neither the bucket nor the tag inside a shard.
-        lock(&self.shards[(hash >> 48) as usize % SHARDS].0)
-    }
-
-    fn seconds(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.epoch).as_secs()
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn ttl_nanos(&self) -> u64 {
-        u64::try_from(self.ttl.as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
-/// Every update leaves a table or the queue consistent before it can panic, so a poisoned
-/// lock still holds usable state.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A value alone on its cache lines, so that locks of neighbouring shards taken by different
-/// workers do not take the same line from each other.
-#[derive(Debug)]
-#[repr(align(128))]
-struct Padded<T>(T);
-
-/// What an update of the done queue took off it: the expired items (rarely any, so rarely
-/// an allocation) and the one evicted to make room.
-struct Forgotten {
-    expired: Vec<Queued>,
-    evicted: Option<Queued>,
-}
-
-/// Takes the items older than `ttl` off the front of `queue`.
-fn pop_expired(queue: &mut VecDeque<Queued>, now: Instant, ttl: Duration) -> Vec<Queued> {
-    let mut expired = Vec::new();
-    while let Some(oldest) = queue.front() {
-        if now.saturating_duration_since(oldest.at) < ttl {
-            break;
+    /// Takes the items older than `ttl` off the front of the queue, into `expired`.
+    fn forget_expired(&mut self, now: Instant, ttl: Duration, expired: &mut Vec<Done>) {
+        while self
+            .done
+            .front()
+            .is_some_and(|oldest| now.saturating_duration_since(oldest.at) >= ttl)
+        {
+            expired.extend(self.pop_oldest());
         }
-        expired.extend(queue.pop_front());
-    }
-    expired
-}
-
-impl Shard {
-    /// Removes the entry with `hash` that `is_it` picks, if there is one.
-    fn remove(&mut self, hash: u64, is_it: impl FnMut(&Entry) -> bool) -> Option<Entry> {
-        let found = self.events.find_entry(hash, is_it).ok()?;
-        Some(found.remove().0)
     }
 }
 
@@ -341,6 +342,13 @@ mod tests {
 
     fn event(id: &str, status: WebhookStatus) -> WebhookEvent {
         WebhookEvent::new(TranscriptionId::new(id), status)
+    }
+
+    /// `count` distinct events, `e0` first.
+    fn numbered(count: usize) -> Vec<WebhookEvent> {
+        (0..count)
+            .map(|n| event(&format!("e{n}"), WebhookStatus::Completed))
+            .collect()
     }
 
     #[track_caller]
@@ -423,13 +431,11 @@ mod tests {
     fn at_capacity_each_completion_forgets_exactly_the_oldest() {
         let store = MemoryStore::new(3, Duration::from_secs(60));
         let now = Instant::now();
-        let events: Vec<_> = (0..50)
-            .map(|n| event(&format!("e{n}"), WebhookStatus::Completed))
-            .collect();
+        let events = numbered(50);
         for (n, done) in events.iter().enumerate() {
             store.complete_at(done, claimed(&store, done, now), now);
             assert_eq!(store.len(), (n + 1).min(3));
-            assert_eq!(lock(&store.done).len(), (n + 1).min(3));
+            assert_eq!(store.lock().done.len(), (n + 1).min(3));
         }
         for remembered in &events[47..] {
             assert_eq!(store.claim_at(remembered, LEASE, now), Claim::Done);
@@ -448,37 +454,57 @@ mod tests {
         store.complete_at(&b, token, now);
         assert_eq!(store.claim_at(&b, LEASE, now), Claim::Done);
         claimed(&store, &a, now);
-        assert_eq!(lock(&store.done).len(), 1);
+        assert_eq!(store.lock().done.len(), 1);
     }
 
     #[test]
     fn an_expired_done_event_is_new_even_before_the_queue_forgets_it() {
-        let mut store = MemoryStore::new(8, Duration::from_secs(60));
+        let store = MemoryStore::new(8, Duration::from_secs(60));
         let start = Instant::now();
-        // An epoch later than every instant used hides the expiry from the claim's quick
-        // check, so the queue keeps the expired item and the entry decides.
-        store.epoch = start + Duration::from_secs(3600);
-        let a = event("a", WebhookStatus::Completed);
-        store.complete_at(&a, claimed(&store, &a, start), start);
-        let later = start + Duration::from_secs(60);
+        let [a, b] = ["a", "b"].map(|id| event(id, WebhookStatus::Completed));
+        // Completions that finish out of order queue a behind b, though a expires first.
+        let (token_a, token_b) = (claimed(&store, &a, start), claimed(&store, &b, start));
+        store.complete_at(&b, token_b, start + Duration::from_secs(10));
+        store.complete_at(&a, token_a, start);
+        let later = start + Duration::from_secs(65);
         let again = claimed(&store, &a, later);
-        assert_eq!(lock(&store.done).len(), 1);
+        assert_eq!(store.lock().done.len(), 2);
         store.complete_at(&a, again, later);
         assert_eq!(store.claim_at(&a, LEASE, later), Claim::Done);
-        // The next completion takes the stale item off as expired, leaving a's fresh entry.
-        let b = event("b", WebhookStatus::Completed);
-        store.complete_at(&b, claimed(&store, &b, later), later);
-        assert_eq!(lock(&store.done).len(), 2);
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.claim_at(&a, LEASE, later), Claim::Done);
+        // Once b expires, the queue drops it and a's stale item, leaving a's fresh one.
+        let after_b = start + Duration::from_secs(70);
+        assert_eq!(store.claim_at(&a, LEASE, after_b), Claim::Done);
+        assert_eq!(store.lock().done.len(), 1);
+        assert_eq!(store.len(), 1);
+        claimed(&store, &b, after_b);
+    }
+
+    #[test]
+    fn queue_numbers_wrap_around() {
+        let store = MemoryStore::new(3, Duration::from_secs(60));
+        store.lock().first = u32::MAX - 4;
+        let now = Instant::now();
+        let events = numbered(12);
+        for (n, done) in events.iter().enumerate() {
+            store.complete_at(done, claimed(&store, done, now), now);
+            // The three newest are done, whichever side of the wrap their numbers are.
+            for (m, earlier) in events[..=n].iter().enumerate() {
+                let remembered = store.claim_at(earlier, LEASE, now) == Claim::Done;
+                assert_eq!(remembered, m + 3 > n, "event {m} after completing {n}");
+                if !remembered {
+                    // Claimed by the check: give it back.
+                    let token = ClaimToken::new(store.lock().tokens);
+                    store.release_now(earlier, token);
+                }
+            }
+        }
+        assert_eq!(store.len(), 3);
     }
 
     #[test]
     fn of_concurrent_claims_of_an_event_exactly_one_wins() {
         let store = MemoryStore::new(1000, Duration::from_secs(60));
-        let events: Vec<_> = (0..200)
-            .map(|n| event(&format!("e{n}"), WebhookStatus::Completed))
-            .collect();
+        let events = numbered(200);
         let wins: Vec<Vec<bool>> = std::thread::scope(|scope| {
             let claimers: Vec<_> = (0..4)
                 .map(|_| {
@@ -515,7 +541,7 @@ mod tests {
             store.release_now(&a, token);
         }
         assert!(store.is_empty());
-        assert!(lock(&store.done).is_empty());
+        assert!(store.lock().done.is_empty());
     }
 
     #[test]
@@ -528,7 +554,7 @@ mod tests {
         store.release_now(&a, token);
         store.complete_at(&a, token, now);
         assert_eq!(store.claim_at(&a, LEASE, now), Claim::Done);
-        assert_eq!(lock(&store.done).len(), 1);
+        assert_eq!(store.lock().done.len(), 1);
     }
 
     #[test]
