@@ -9,8 +9,12 @@
 //! - done events sit in a queue in completion order, which with one TTL for all is also the
 //!   order in which they expire and are evicted: eviction and expiry read it front to back;
 //! - done events are found through an index of 8-byte items (the event's place in the queue
-//!   and the low half of its hash): at the default capacity it fits in a core's cache, unlike
-//!   the events themselves, which a lookup reads only when an item's hash tag matches.
+//!   and the low half of its hash): about 1 MiB at the default capacity, where the events
+//!   take about ten, so its lookups mostly hit a core's cache; a lookup reads an event only
+//!   when an item's hash tag matches.
+//!
+//! Evicting an event removes its index item, one lookup. Leaving dead items behind for a
+//! periodic sweep saves that lookup but doubles the index, and measured no cheaper.
 
 use std::{
     collections::VecDeque,
