@@ -55,6 +55,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let termination = termination();
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "listening on {}", emulator.base_url())
         .and_then(|()| stdout.flush())
@@ -63,32 +64,45 @@ async fn main() -> ExitCode {
         tracing::warn!("could not write the listening line to stdout");
     }
     drop(stdout);
-    wait_for_signal().await;
+    termination.await;
     tracing::info!("shutting down");
     emulator.shutdown().await;
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// Registers the Ctrl-C and SIGTERM handlers at once and returns the wait for the first of
+/// them. Registered before the listening line is printed: a supervisor that sends SIGTERM as
+/// soon as it reads the line must get a clean shutdown, not the default action's kill.
+fn termination() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the emulator");
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut one), Err(error)) | (Err(error), Ok(mut one)) => {
+                    tracing::warn!(%error, "cannot listen for both Ctrl-C and SIGTERM");
+                    one.recv().await;
+                }
+                (Err(error), Err(_)) => {
+                    tracing::warn!(%error, "cannot listen for Ctrl-C or SIGTERM");
+                    std::future::pending::<()>().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
