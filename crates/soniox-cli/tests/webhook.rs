@@ -147,7 +147,7 @@ async fn listen_fetches_the_transcript_of_a_real_job() {
         if attempts.iter().any(|attempt| {
             matches!(
                 attempt.outcome,
-                soniox_emulator::AttemptOutcome::Answered { status_code: 200 }
+                soniox_emulator::DeliveryOutcome::Answered { status_code: 200 }
             )
         }) {
             break;

@@ -7,7 +7,7 @@ use std::{io::Write, time::Duration};
 
 use bytes::Bytes;
 use soniox_client::{Audio, Error, TranscribeOptions, Upload, WaitOptions, Webhook};
-use soniox_emulator::{AttemptOutcome, JobClock, REDACTED};
+use soniox_emulator::{DeliveryOutcome, JobClock, REDACTED};
 use soniox_types::TranscriptionStatus;
 use tokio::sync::mpsc;
 
@@ -307,7 +307,10 @@ async fn webhook_urls_reach_the_receiver_byte_for_byte() {
     let first = attempts.first().expect("the first attempt is recorded");
     assert_eq!(first.transcription_id, job.id);
     assert_eq!(first.url, expected_url);
-    assert_eq!(first.outcome, AttemptOutcome::Answered { status_code: 500 });
+    assert_eq!(
+        first.outcome,
+        DeliveryOutcome::Answered { status_code: 500 }
+    );
     assert_eq!(
         first.headers.get("x-hook-secret").map(String::as_str),
         Some(REDACTED)

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     api::{bearer_key, is_one_of},
+    attempts::WebhookAttempt,
     faults::{FaultRule, WebhookFaultRule},
     jobs,
     request_body::RequestBody,
     requests::RequestCounts,
     respond::{Failure, Reply, json, no_content},
     shared::Shared,
-    webhooks::WebhookAttempt,
 };
 
 /// Largest admin request body (scripts are plain text).

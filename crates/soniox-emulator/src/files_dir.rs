@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::shared::{is_uuid, new_uuid};
+use crate::issued::{is_uuid, new_uuid};
 
 /// The suffix of a download's scratch file.
 const DOWNLOAD_SUFFIX: &str = ".download";

@@ -47,10 +47,12 @@
 
 mod admin;
 mod api;
+mod attempts;
 mod audio;
 mod config;
 mod faults;
 mod files_dir;
+mod issued;
 mod jobs;
 #[cfg(feature = "cli")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
@@ -66,12 +68,12 @@ mod test_audio;
 mod webhooks;
 
 pub use crate::{
+    attempts::{DeliveryOutcome, REDACTED, WebhookAttempt},
     config::{HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, Trigger, WebhookFault, WebhookFaultRule},
     requests::RequestCounts,
     server::{Emulator, EmulatorBuilder, InvalidSha256, REQUEST_ID_HEADER, StartError},
     test_audio::wav,
-    webhooks::{AttemptOutcome, REDACTED, WebhookAttempt},
 };
 /// The wire types (`soniox-types`) that appear in this crate's API, such as the ids and
 /// statuses of [`WebhookAttempt`].

@@ -13,15 +13,17 @@ use tokio::{net::TcpListener, sync::Semaphore, task::JoinHandle};
 
 use crate::{
     admin,
+    attempts::WebhookAttempt,
     audio::sha256_hex,
     config::{Config, HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, WebhookFaultRule},
-    files_dir, jobs,
+    files_dir,
+    issued::new_uuid,
+    jobs,
     request_body::RequestBody,
     requests::RequestCounts,
     respond::{Failure, Reply},
-    shared::{Shared, new_uuid},
-    webhooks::WebhookAttempt,
+    shared::Shared,
 };
 
 /// How long shutdown waits for open connections to finish their requests.

@@ -9,7 +9,7 @@ use std::{
 
 use soniox_types::{File, Secret, Transcription, TranscriptionStatus, Translation};
 
-use crate::{audio::AudioFacts, webhooks::WebhookAttempt};
+use crate::{attempts::WebhookAttempt, audio::AudioFacts};
 
 /// An uploaded file and where its bytes are.
 #[derive(Debug)]
@@ -239,7 +239,7 @@ mod tests {
                 headers: BTreeMap::new(),
                 started_at: soniox_types::OffsetDateTime::UNIX_EPOCH,
                 duration_ms: 0,
-                outcome: crate::webhooks::AttemptOutcome::Withheld,
+                outcome: crate::attempts::DeliveryOutcome::Withheld,
             });
         }
         assert_eq!(state.attempts().count(), MAX_ATTEMPTS);

@@ -10,81 +10,14 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Uri, header};
 use http_body_util::Full;
-use serde::Serialize;
-use soniox_types::{
-    OffsetDateTime, Secret, TranscriptionId, TranscriptionStatus, WebhookEvent, WebhookStatus,
-};
+use soniox_types::{OffsetDateTime, Secret, TranscriptionStatus, WebhookEvent, WebhookStatus};
 
 use crate::{
+    attempts::{DeliveryOutcome, REDACTED, WebhookAttempt},
     config::HostPolicy,
     faults::{Faults, WebhookFault},
     shared::Shared,
 };
-
-/// How the emulator shows a secret header value in the attempt log.
-pub const REDACTED: &str = "[redacted]";
-
-/// One try at delivering a webhook, as recorded in the attempt log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct WebhookAttempt {
-    /// The transcription the webhook is about.
-    pub transcription_id: TranscriptionId,
-    /// The status the webhook reported.
-    pub status: WebhookStatus,
-    /// 1, or 2 for the copy a `duplicate` fault adds.
-    pub delivery: u32,
-    /// 1 for the first try, counting up through the retry schedule.
-    pub attempt: u32,
-    /// The URL posted to, query string as given.
-    pub url: String,
-    /// The headers sent; the auth header's value is [`REDACTED`].
-    pub headers: BTreeMap<String, String>,
-    /// When the attempt began.
-    #[serde(with = "time::serde::rfc3339")]
-    pub started_at: OffsetDateTime,
-    /// How long it took, in milliseconds.
-    pub duration_ms: u64,
-    /// What happened.
-    pub outcome: AttemptOutcome,
-}
-
-impl WebhookAttempt {
-    /// The HTTP status the receiver answered with, if it answered.
-    pub fn status_code(&self) -> Option<u16> {
-        match self.outcome {
-            AttemptOutcome::Answered { status_code } => Some(status_code),
-            _ => None,
-        }
-    }
-
-    /// Whether the receiver accepted the delivery (any 2xx).
-    pub fn succeeded(&self) -> bool {
-        self.status_code()
-            .is_some_and(|code| (200..300).contains(&code))
-    }
-}
-
-/// The result of one delivery attempt.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AttemptOutcome {
-    /// The receiver answered; only a 2xx counts as delivered.
-    Answered {
-        /// The HTTP status received.
-        status_code: u16,
-    },
-    /// No answer within the attempt timeout.
-    TimedOut,
-    /// The request could not be sent or the connection broke.
-    Failed {
-        /// What went wrong.
-        error: String,
-    },
-    /// A `withhold` fault kept the webhook from being sent at all.
-    Withheld,
-}
 
 /// Where a finished job's webhook goes.
 #[derive(Clone, Debug)]
@@ -122,8 +55,8 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, target: &WebhookTarget) {
             target,
             1,
             0,
-            (crate::shared::now(), Duration::ZERO),
-            AttemptOutcome::Withheld,
+            (crate::issued::now(), Duration::ZERO),
+            DeliveryOutcome::Withheld,
         );
         return;
     }
@@ -161,13 +94,13 @@ async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
             let Some(_permit) = permits.acquire().await else {
                 return;
             };
-            let started_at = crate::shared::now();
+            let started_at = crate::issued::now();
             let started = Instant::now();
             let outcome = attempt(shared, target, body.clone()).await;
             (started_at, started.elapsed(), outcome)
         };
         let (started_at, elapsed, outcome) = outcome;
-        let delivered = matches!(outcome, AttemptOutcome::Answered { status_code } if (200..300).contains(&status_code));
+        let delivered = matches!(outcome, DeliveryOutcome::Answered { status_code } if (200..300).contains(&status_code));
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         record(
             shared,
@@ -184,18 +117,18 @@ async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
     tracing::warn!(transcription_id = %target.event.id, url = %target.url, "webhook delivery failed permanently");
 }
 
-async fn attempt(shared: &Shared, target: &WebhookTarget, body: Bytes) -> AttemptOutcome {
+async fn attempt(shared: &Shared, target: &WebhookTarget, body: Bytes) -> DeliveryOutcome {
     let request = match build_request(&shared.config.webhook_urls, target, body) {
         Ok(request) => request,
-        Err(error) => return AttemptOutcome::Failed { error },
+        Err(error) => return DeliveryOutcome::Failed { error },
     };
     let timeout = shared.config.webhooks.attempt_timeout;
     match tokio::time::timeout(timeout, shared.http.request(request)).await {
-        Err(_) => AttemptOutcome::TimedOut,
-        Ok(Err(error)) => AttemptOutcome::Failed {
+        Err(_) => DeliveryOutcome::TimedOut,
+        Ok(Err(error)) => DeliveryOutcome::Failed {
             error: error_chain(&error),
         },
-        Ok(Ok(response)) => AttemptOutcome::Answered {
+        Ok(Ok(response)) => DeliveryOutcome::Answered {
             status_code: response.status().as_u16(),
         },
     }
@@ -266,7 +199,7 @@ fn record(
     delivery: u32,
     attempt: u32,
     (started_at, elapsed): (OffsetDateTime, Duration),
-    outcome: AttemptOutcome,
+    outcome: DeliveryOutcome,
 ) {
     let mut headers = BTreeMap::from([
         (
@@ -279,7 +212,7 @@ fn record(
         headers.insert(name.to_ascii_lowercase(), REDACTED.to_owned());
     }
     let status_code = match outcome {
-        AttemptOutcome::Answered { status_code } => Some(status_code),
+        DeliveryOutcome::Answered { status_code } => Some(status_code),
         _ => None,
     };
     tracing::debug!(transcription_id = %target.event.id, attempt, ?outcome, "webhook attempt");

@@ -8,7 +8,7 @@ use common::{Answer, Api, Receiver, assert_error, builder, send};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use soniox_emulator::{
-    AttemptOutcome, FaultAction, FaultRule, JobClock, WebhookFault, WebhookFaultRule,
+    DeliveryOutcome, FaultAction, FaultRule, JobClock, WebhookFault, WebhookFaultRule,
 };
 
 #[tokio::test]
@@ -155,7 +155,7 @@ async fn withheld_and_delayed_webhooks() {
         .iter()
         .find(|a| a.transcription_id == second["id"].as_str().expect("id"))
         .expect("recorded");
-    assert_eq!(withheld.outcome, AttemptOutcome::Withheld);
+    assert_eq!(withheld.outcome, DeliveryOutcome::Withheld);
     assert!(
         receiver.requests.try_recv().is_err(),
         "nothing was sent for the withheld job"

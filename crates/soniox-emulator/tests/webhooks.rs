@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Answer, Api, Receiver, builder, send};
 use serde_json::{Value, json};
-use soniox_emulator::{AttemptOutcome, HostPolicy, JobClock};
+use soniox_emulator::{DeliveryOutcome, HostPolicy, JobClock};
 
 fn fast() -> soniox_emulator::EmulatorBuilder {
     builder()
@@ -49,7 +49,7 @@ async fn delivers_body_header_and_query_verbatim() {
     let attempts = common::wait_attempts(&api, 1).await;
     assert_eq!(
         attempts[0].outcome,
-        AttemptOutcome::Answered { status_code: 200 }
+        DeliveryOutcome::Answered { status_code: 200 }
     );
     assert_eq!(
         attempts[0].headers["x-soniox-webhook-secret"],
@@ -130,7 +130,7 @@ async fn gives_up_after_the_schedule_and_records_timeouts() {
     assert!(
         attempts
             .iter()
-            .all(|a| a.outcome == AttemptOutcome::TimedOut),
+            .all(|a| a.outcome == DeliveryOutcome::TimedOut),
         "{attempts:?}"
     );
     for _ in 0..3 {

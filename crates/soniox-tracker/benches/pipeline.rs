@@ -79,7 +79,7 @@ use std::{
 use cpu::CpuTimes;
 use soniox_client::{Client, Upload, Webhook};
 use soniox_emulator::{
-    AttemptOutcome, Emulator, EmulatorBuilder, JobClock, Quotas, RequestCounts, WebhookFault,
+    DeliveryOutcome, Emulator, EmulatorBuilder, JobClock, Quotas, RequestCounts, WebhookFault,
     WebhookFaultRule,
 };
 #[cfg(feature = "postgres")]
@@ -751,7 +751,7 @@ fn withheld(emulator: &Emulator) -> usize {
     emulator
         .webhook_attempts()
         .iter()
-        .filter(|attempt| attempt.outcome == AttemptOutcome::Withheld)
+        .filter(|attempt| attempt.outcome == DeliveryOutcome::Withheld)
         .count()
 }
 

@@ -27,7 +27,7 @@ use common::TestDatabase;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use soniox_client::{Client, Upload};
 use soniox_emulator::{
-    AttemptOutcome, Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault,
+    DeliveryOutcome, Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault,
     WebhookFaultRule,
 };
 use soniox_tracker::{FinishedJob, Tracker, reconcile::Policy};
@@ -342,7 +342,7 @@ async fn sqlite_a_process_killed_and_restarted_loses_nothing_and_doubles_nothing
         emulator
             .webhook_attempts()
             .iter()
-            .filter(|attempt| matches!(attempt.outcome, AttemptOutcome::Failed { .. }))
+            .filter(|attempt| matches!(attempt.outcome, DeliveryOutcome::Failed { .. }))
             .count()
     };
     let before = refused(&emulator);

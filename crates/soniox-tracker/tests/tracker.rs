@@ -301,7 +301,7 @@ async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
         .emulator
         .webhook_attempts()
         .iter()
-        .filter(|attempt| attempt.outcome == soniox_emulator::AttemptOutcome::Withheld)
+        .filter(|attempt| attempt.outcome == soniox_emulator::DeliveryOutcome::Withheld)
         .count();
     assert_eq!(withheld, JOBS / 2);
     assert_eq!(metrics.handled, JOBS as u64);
@@ -658,7 +658,7 @@ async fn an_effect_for_the_other_database_fails_the_handling_and_nothing_is_reco
                 .webhook_attempts()
                 .iter()
                 .filter_map(|attempt| match attempt.outcome {
-                    soniox_emulator::AttemptOutcome::Answered { status_code } => Some(status_code),
+                    soniox_emulator::DeliveryOutcome::Answered { status_code } => Some(status_code),
                     _ => None,
                 })
                 .collect();

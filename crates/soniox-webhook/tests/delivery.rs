@@ -20,7 +20,7 @@ use common::{
     emulated::{Api, emulator},
     verifier,
 };
-use soniox_emulator::{AttemptOutcome, WebhookAttempt};
+use soniox_emulator::{DeliveryOutcome, WebhookAttempt};
 use soniox_webhook::{
     Handler, Inbox, Outcome, ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService,
     axum::SonioxWebhook,
@@ -183,7 +183,7 @@ async fn sender_gives_up_while_handling(adapter: Adapter, first_fails: bool) {
     starts.recv().await.expect("the handler starts");
     // The first attempt timed out and the retry found the event in progress.
     let seen = api.attempts(2).await;
-    assert_eq!(seen[0].outcome, AttemptOutcome::TimedOut, "{seen:?}");
+    assert_eq!(seen[0].outcome, DeliveryOutcome::TimedOut, "{seen:?}");
     assert_eq!(seen[1].status_code(), Some(503), "{seen:?}");
     gated.open();
 

@@ -12,9 +12,10 @@ use soniox_types::{
 use crate::{
     audio::{self, IngestError},
     files_dir::{self, PartialFile},
+    issued::{new_uuid, now},
     request_body::RequestBody,
     respond::{Failure, Reply, json, no_content},
-    shared::{Shared, new_uuid, now},
+    shared::Shared,
     store::FileEntry,
 };
 

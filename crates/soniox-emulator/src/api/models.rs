@@ -127,7 +127,7 @@ pub(super) async fn temporary_api_key(request: Request<RequestBody>) -> Result<R
         .map(|_| char::from(alphabet[fastrand::usize(..alphabet.len())]))
         .collect();
     let expires_at =
-        crate::shared::now() + time::Duration::seconds(request.expires_in_seconds.into());
+        crate::issued::now() + time::Duration::seconds(request.expires_in_seconds.into());
     let key = TemporaryApiKey::new(Secret::new(format!("temp:{key}")), expires_at);
     Ok(json(StatusCode::CREATED, &key))
 }

@@ -11,12 +11,13 @@ use soniox_types::{
 
 use super::{files::invalid_cursor, generated::bodies, models::is_async_model, payload};
 use crate::{
+    issued::{is_uuid, new_uuid, now},
     jobs,
     request_body::RequestBody,
     respond::{
         Failure, Reply, TRANSCRIPT_NOT_READY, TRANSCRIPTION_FAILED, json, json_body, no_content,
     },
-    shared::{Shared, is_uuid, new_uuid, now},
+    shared::Shared,
     store::{JobAudio, JobEntry},
     webhooks,
 };
