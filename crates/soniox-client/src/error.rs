@@ -165,13 +165,16 @@ impl Error {
     }
 
     /// Whether the same call might succeed later: rate limits, server errors, timeouts and
-    /// transport failures.
+    /// transport failures. The statuses are the ones the client's own [`RetryPolicy`]
+    /// retries a GET on (408, 429, 500, 502, 503, 504).
+    ///
+    /// [`RetryPolicy`]: crate::RetryPolicy
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport(_) | Error::Timeout(_) | Error::UploadStalled { .. } => true,
             _ => self
                 .status()
-                .is_some_and(|status| matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)),
+                .is_some_and(|status| crate::retry::is_transient_status(status.as_u16())),
         }
     }
 
@@ -216,4 +219,40 @@ pub(crate) fn snippet(body: &[u8]) -> String {
         .chars()
         .take(SNIPPET_CHARS)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::retry::{AttemptOutcome, Decision, Replay, RetryPolicy};
+
+    /// `Error::is_retryable` and the retry policy answer from one list of statuses: for every
+    /// status, an error the caller is told to retry is one the client itself retries (a GET).
+    #[test]
+    fn is_retryable_agrees_with_the_retry_policy() {
+        for code in 100..=599 {
+            let status = http::StatusCode::from_u16(code).expect("a valid status code");
+            let error = Error::UnexpectedResponse {
+                status,
+                request_id: None,
+                snippet: String::new(),
+            };
+            let outcome = AttemptOutcome::Status {
+                status: code,
+                retry_after: None,
+            };
+            let retried =
+                RetryPolicy::default().decide(1, Duration::ZERO, Replay::Safe, outcome, |max| max)
+                    != Decision::Stop;
+            assert_eq!(error.is_retryable(), retried, "status {code}");
+        }
+        let timeout = Error::UnexpectedResponse {
+            status: http::StatusCode::REQUEST_TIMEOUT,
+            request_id: None,
+            snippet: String::new(),
+        };
+        assert!(timeout.is_retryable(), "408: the server did not act");
+    }
 }

@@ -67,10 +67,11 @@
 //! ([`types::ApiError`]: error type, message, validation errors, request id); bodies that
 //! are not JSON (a proxy's HTML page) keep a short snippet.
 //!
-//! Failed calls are retried by a [`RetryPolicy`] on 429, 500, 502, 503, 504 and connection
+//! Failed calls are retried by a [`RetryPolicy`] on 408, 429, 500, 502, 503, 504 and connection
 //! failures, with exponential backoff, full jitter and `Retry-After`. GET and DELETE retry
 //! freely. `POST` requests (creating a job, uploading a file, minting a key) retry only where
-//! the server certainly did not act: the connection never opened, or it answered 429 or 503.
+//! the server certainly did not act: the connection never opened, or it answered 408, 429 or
+//! 503.
 //!
 //! # Observability
 //!
@@ -88,13 +89,14 @@
 //! [`ClientBuilder::build`] refuses an `https://` one with an error naming both features.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod account;
+mod auth;
 mod cleanup;
 mod client;
 mod config;
 mod delivery;
 mod error;
 mod files;
+mod models;
 mod pagination;
 pub mod retry;
 mod stall;
@@ -105,7 +107,7 @@ mod wait;
 mod webhook;
 
 pub use crate::{
-    account::{Auth, Models},
+    auth::Auth,
     cleanup::{CleanUp, CleanUpReport, Deletion},
     client::Client,
     config::{
@@ -114,6 +116,7 @@ pub use crate::{
     delivery::FetchOnDelivery,
     error::Error,
     files::Files,
+    models::Models,
     retry::RetryPolicy,
     transcribe::{Audio, TranscribeOptions, Transcribed},
     transcriptions::Transcriptions,

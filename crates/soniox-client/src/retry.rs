@@ -15,7 +15,7 @@ pub enum Replay {
     /// failure.
     Safe,
     /// Replaying could create a second job or file (`POST`): retry only where the server
-    /// certainly did not act — the connection never opened, or it answered 429 or 503.
+    /// certainly did not act — the connection never opened, or it answered 408, 429 or 503.
     OnlyIfNotProcessed,
     /// The request cannot be sent again at all (its body came from a reader that is now
     /// consumed): never retry.
@@ -182,15 +182,27 @@ fn is_retryable(replay: Replay, outcome: AttemptOutcome) -> bool {
         (_, AttemptOutcome::ConnectFailed) => true,
         (Replay::Safe, AttemptOutcome::FailedAfterSend) => true,
         (Replay::OnlyIfNotProcessed, AttemptOutcome::FailedAfterSend) => false,
-        (Replay::Safe, AttemptOutcome::Status { status, .. }) => {
-            matches!(status, 429 | 500 | 502 | 503 | 504)
-        }
-        // 429 and 503 are answered before the request is acted on; a 500 or a gateway error
-        // may come after the job was created.
+        (Replay::Safe, AttemptOutcome::Status { status, .. }) => is_transient_status(status),
         (Replay::OnlyIfNotProcessed, AttemptOutcome::Status { status, .. }) => {
-            matches!(status, 429 | 503)
+            is_unprocessed_status(status)
         }
     }
+}
+
+/// Whether the same request, sent again, may get another answer than `status`: a timeout
+/// reading the request (408), a rate limit (429), a server error or an overloaded gateway
+/// (500, 502, 503, 504). The one list of retryable statuses: [`RetryPolicy::decide`] and
+/// [`Error::is_retryable`](crate::Error::is_retryable) both ask it.
+pub(crate) fn is_transient_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// The transient statuses a server answers before acting on the request, so that replaying
+/// even a `POST` cannot do its work twice: 408 (it gave up reading the request), 429 (it
+/// refused to start) and 503 (it refused the request while unavailable). A 500 or a gateway
+/// error may come after the job was created.
+fn is_unprocessed_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 503)
 }
 
 /// Parses a `Retry-After` header: delay-seconds or an HTTP-date (relative to `now`).
@@ -245,13 +257,14 @@ mod tests {
     fn which_outcomes_retry() {
         use AttemptOutcome::{ConnectFailed, FailedAfterSend};
         use Replay::{OnlyIfNotProcessed as Post, Safe};
-        for code in [429, 500, 502, 503, 504] {
+        for code in [408, 429, 500, 502, 503, 504] {
             check(Safe, status(code), true);
         }
         for code in [400, 401, 402, 403, 404, 409, 413, 501, 505] {
             check(Safe, status(code), false);
             check(Post, status(code), false);
         }
+        check(Post, status(408), true);
         check(Post, status(429), true);
         check(Post, status(503), true);
         check(Post, status(500), false);

@@ -25,7 +25,7 @@ impl Transcriptions<'_> {
     /// Creates a job; it starts `queued`.
     ///
     /// The request is validated before sending. It is retried only where the job should not
-    /// have been created (no connection, 429, 503). Since some gateways answer 503 after
+    /// have been created (no connection, 408, 429, 503). Since some gateways answer 503 after
     /// forwarding, each create carries a `client_reference_id` (a fresh one when the request
     /// has none), and before a replay the newest jobs are searched for it: a job found is
     /// returned instead of creating a second one.

@@ -121,7 +121,6 @@ mod error;
 mod files;
 mod generated;
 mod ids;
-mod json_cursor;
 mod models;
 mod open_enum;
 mod pagination;

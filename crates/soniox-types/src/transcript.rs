@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ids::TranscriptionId, open_enum::open_enum};
 
 mod decode;
+pub(crate) mod json_cursor;
 
 open_enum! {
     /// Whether a token belongs to the spoken words or to their translation.

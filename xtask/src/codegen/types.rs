@@ -257,7 +257,7 @@ fn enum_values(facts: &Facts) -> Result<String, String> {
 fn transcript_keys(facts: &Facts) -> Result<String, String> {
     let mut out = String::from(
         "//! The keys `Transcript::from_json` reads, each list with a module of indexes into it \
-         (the\n//! reader matches on them).\n\nuse crate::json_cursor::Key;\n",
+         (the\n//! reader matches on them).\n\nuse crate::transcript::json_cursor::Key;\n",
     );
     for (name, index_module, schema_name, order) in DECODER_KEYS {
         let schema = facts.schema(schema_name)?;

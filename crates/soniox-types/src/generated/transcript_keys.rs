@@ -2,7 +2,7 @@
 //! The keys `Transcript::from_json` reads, each list with a module of indexes into it (the
 //! reader matches on them).
 
-use crate::json_cursor::Key;
+use crate::transcript::json_cursor::Key;
 
 /// `TranscriptionTranscript`'s fields, in the order the API writes them.
 pub(crate) const TRANSCRIPT_KEYS: [Key; 3] = [

@@ -7,11 +7,10 @@
 
 use compact_str::CompactString;
 
-use super::{Token, Transcript, TranslationStatus};
+use super::{Token, Transcript, TranslationStatus, json_cursor::Cursor};
 use crate::{
     generated::transcript_keys::{TOKEN_KEYS, TRANSCRIPT_KEYS, token_key, transcript_key},
     ids::TranscriptionId,
-    json_cursor::Cursor,
 };
 
 impl Transcript {

@@ -1,14 +1,8 @@
-//! `client.models()` and `client.auth()`: models and temporary API keys.
+//! `client.auth()`: the `/v1/auth` endpoints, which mint temporary API keys.
 
-use soniox_types::{CreateTemporaryApiKey, ModelList, TemporaryApiKey};
+use soniox_types::{CreateTemporaryApiKey, TemporaryApiKey};
 
 use crate::{Client, Error, client::Call};
-
-/// The `/v1/models` endpoint. Get one from [`Client::models`].
-#[derive(Clone, Copy, Debug)]
-pub struct Models<'a> {
-    client: &'a Client,
-}
 
 /// The `/v1/auth` endpoints. Get one from [`Client::auth`].
 #[derive(Clone, Copy, Debug)]
@@ -17,24 +11,9 @@ pub struct Auth<'a> {
 }
 
 impl Client {
-    /// Available models.
-    pub fn models(&self) -> Models<'_> {
-        Models { client: self }
-    }
-
     /// Temporary API keys.
     pub fn auth(&self) -> Auth<'_> {
         Auth { client: self }
-    }
-}
-
-impl Models<'_> {
-    /// Lists every model, aliases included.
-    ///
-    /// # Errors
-    /// API and transport errors.
-    pub async fn list(&self) -> Result<ModelList, Error> {
-        self.client.json(Call::get("/v1/models")).await
     }
 }
 
