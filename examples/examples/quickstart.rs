@@ -74,9 +74,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .metadata("order", "1234")
         .auth(WEBHOOK_HEADER, secret);
     let request = webhook
-        .apply(CreateTranscription::builder("stt-async-v5").file_id(file.id.clone()))?
-        .speaker_diarization(true)
-        .build()?;
+        .apply(CreateTranscription::new("stt-async-v5").file_id(file.id.clone()))?
+        .speaker_diarization(true);
     let job = client.transcriptions().create(&request).await?;
     println!("created:   transcription {} ({})", job.id, job.status);
 

@@ -108,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for (name, bytes) in files {
         let file = client.files().upload(Upload::bytes(bytes, &name)).await?;
-        let request = CreateTranscription::builder("stt-async-v5").file_id(file.id);
+        let request = CreateTranscription::new("stt-async-v5").file_id(file.id);
         println!("{name}: {:?}", tracker.submit(request).await?);
     }
 

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     );
     let verifier = Verifier::with_secrets("X-Soniox-Webhook-Secret", [Secret::new(SECRET)])
         .expect("valid configuration")
-        .with_body_limit(4096);
+        .body_limit(4096);
     let Ok(method) = Method::from_bytes(METHODS[usize::from(*method) % 4].as_bytes()) else {
         return;
     };

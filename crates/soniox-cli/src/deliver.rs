@@ -49,7 +49,7 @@ pub(crate) async fn deliver(
 ) -> Result<Answer, Failure> {
     let mut delivery = TestDelivery::new(event).uri(url);
     if let Some((name, secret)) = auth {
-        delivery = delivery.auth(name.clone(), secret);
+        delivery = delivery.auth(name.clone(), secret.clone());
     }
     let request = delivery
         .into_request()

@@ -182,12 +182,12 @@ mod tests {
             ApiErrorType::InvalidRequest,
             "Invalid request.\nTry again.",
         )
-        .with_validation_errors(vec![ValidationErrorDetail::new(
+        .validation_errors(vec![ValidationErrorDetail::new(
             "string_too_long",
             "body.payload.model",
             "too long",
         )])
-        .with_request_id("req-1");
+        .request_id("req-1");
         let failure = Failure::from(ClientError::Api {
             status: http::StatusCode::BAD_REQUEST,
             body: Box::new(body),

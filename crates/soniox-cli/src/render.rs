@@ -112,8 +112,8 @@ mod tests {
             TranscriptionId::new("t"),
             "",
             vec![
-                Token::spoken("Hi.", 0, 400, 0.9).with_speaker("1"),
-                Token::spoken(" Hello.", 500, 900, 0.9).with_speaker("2"),
+                Token::spoken("Hi.", 0, 400, 0.9).speaker("1"),
+                Token::spoken(" Hello.", 500, 900, 0.9).speaker("2"),
             ],
         );
         assert_eq!(

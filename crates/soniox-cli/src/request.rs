@@ -1,10 +1,7 @@
 //! The options of a transcription request, shared by `transcribe` and `batch`.
 
 use clap::Args;
-use soniox_types::{
-    CreateTranscription, CreateTranscriptionBuilder, DEFAULT_ASYNC_MODEL, StructuredContext,
-    Translation,
-};
+use soniox_types::{CreateTranscription, DEFAULT_ASYNC_MODEL, StructuredContext, Translation};
 
 use crate::failure::Failure;
 
@@ -54,27 +51,27 @@ impl RequestArgs {
         Ok(())
     }
 
-    /// A request builder with these options; the caller sets the audio (and webhook).
-    pub(crate) fn builder(&self) -> CreateTranscriptionBuilder {
-        let mut builder = CreateTranscription::builder(self.model.clone());
+    /// A request with these options; the caller sets the audio (and webhook).
+    pub(crate) fn request(&self) -> CreateTranscription {
+        let mut request = CreateTranscription::new(self.model.clone());
         if !self.language_hints.is_empty() {
-            builder = builder.language_hints(self.language_hints.iter().cloned());
+            request = request.language_hints(self.language_hints.iter().cloned());
         }
         if self.diarize {
-            builder = builder.speaker_diarization(true);
+            request = request.speaker_diarization(true);
         }
         if self.identify_language {
-            builder = builder.language_identification(true);
+            request = request.language_identification(true);
         }
         if let Some(target) = &self.translate_to {
-            builder = builder.translation(Translation::one_way(target.clone()));
+            request = request.translation(Translation::one_way(target.clone()));
         }
         if let [a, b] = self.translate_between.as_slice() {
-            builder = builder.translation(Translation::two_way(a.clone(), b.clone()));
+            request = request.translation(Translation::two_way(a.clone(), b.clone()));
         }
         if let Some(text) = &self.context_text {
-            builder = builder.context(StructuredContext::new().text(text.clone()));
+            request = request.context(StructuredContext::new().text(text.clone()));
         }
-        builder
+        request
     }
 }

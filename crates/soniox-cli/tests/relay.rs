@@ -23,12 +23,10 @@ async fn create(
         .upload(Upload::bytes(audio.to_vec(), "a.wav"))
         .await
         .expect("upload");
-    let request = CreateTranscription::builder("stt-async-v5")
+    let request = CreateTranscription::new("stt-async-v5")
         .file_id(file.id)
         .client_reference_id(reference)
-        .webhook_url(webhook_url)
-        .build()
-        .expect("valid");
+        .webhook_url(webhook_url);
     client
         .transcriptions()
         .create(&request)

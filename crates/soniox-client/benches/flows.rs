@@ -119,11 +119,7 @@ async fn run(bench: bool, requests: &AtomicUsize) -> BenchResult<()> {
         .files()
         .upload(Upload::bytes(wav(), "flows.wav"))
         .await?;
-    let request = Arc::new(
-        CreateTranscription::builder("stt-async-v5")
-            .file_id(file.id)
-            .build()?,
-    );
+    let request = Arc::new(CreateTranscription::new("stt-async-v5").file_id(file.id));
     let (mut straight, mut proxied) = (Vec::new(), Vec::new());
     for number in 1..=rounds {
         let round = run_round(direct, flows, &request, requests, None).await?;

@@ -34,8 +34,7 @@
 //!     .metadata("order", "1234")
 //!     .auth_from_env()?; // SONIOX_API_WEBHOOK_SECRET, as the official SDKs
 //! let request = webhook
-//!     .apply(CreateTranscription::builder("stt-async-v5").audio_url("https://example.com/a.mp3"))?
-//!     .build()?;
+//!     .apply(CreateTranscription::new("stt-async-v5").audio_url("https://example.com/a.mp3"))?;
 //! let job = client.transcriptions().create(&request).await?;
 //! // Log job.id: if every delivery fails, fetch the result with it later.
 //! # Ok(()) }

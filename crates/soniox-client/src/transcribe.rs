@@ -3,8 +3,7 @@
 use std::fmt;
 
 use soniox_types::{
-    CreateTranscription, CreateTranscriptionBuilder, DEFAULT_ASYNC_MODEL, FileId, Transcript,
-    Transcription, TranscriptionId,
+    CreateTranscription, DEFAULT_ASYNC_MODEL, FileId, Transcript, Transcription, TranscriptionId,
 };
 
 use crate::{Client, Error, Upload, WaitOptions, Webhook};
@@ -33,7 +32,7 @@ impl Audio {
     }
 }
 
-type Configure = Box<dyn FnOnce(CreateTranscriptionBuilder) -> CreateTranscriptionBuilder + Send>;
+type Configure = Box<dyn FnOnce(CreateTranscription) -> CreateTranscription + Send>;
 
 /// Options of [`Client::transcribe`].
 ///
@@ -90,9 +89,7 @@ impl TranscribeOptions {
     /// Sets any other request field (diarization, translation, context, ...).
     pub fn configure(
         mut self,
-        configure: impl FnOnce(CreateTranscriptionBuilder) -> CreateTranscriptionBuilder
-        + Send
-        + 'static,
+        configure: impl FnOnce(CreateTranscription) -> CreateTranscription + Send + 'static,
     ) -> Self {
         self.configure = Some(Box::new(configure));
         self
@@ -119,7 +116,7 @@ impl TranscribeOptions {
     }
 
     fn request(&mut self, source: &Source) -> Result<CreateTranscription, Error> {
-        let mut builder = CreateTranscription::builder(self.model.clone());
+        let mut builder = CreateTranscription::new(self.model.clone());
         builder = match source {
             Source::Url(url) => builder.audio_url(url.clone()),
             Source::File(id) => builder.file_id(id.clone()),
@@ -130,7 +127,7 @@ impl TranscribeOptions {
         if let Some(webhook) = &self.webhook {
             builder = webhook.apply(builder)?;
         }
-        Ok(builder.build()?)
+        Ok(builder)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Setting up the completion webhook of a new job: URL, metadata and auth header.
 
 use soniox_types::{
-    CreateTranscriptionBuilder, DEFAULT_WEBHOOK_HEADER, Secret, WEBHOOK_HEADER_ENV,
-    WEBHOOK_SECRET_ENV, validation::check_webhook_url,
+    CreateTranscription, DEFAULT_WEBHOOK_HEADER, Secret, WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV,
+    validation::check_webhook_url,
 };
 
 use crate::{Error, config::non_empty_env};
@@ -98,14 +98,11 @@ impl Webhook {
     ///
     /// # Errors
     /// As [`url`](Self::url).
-    pub fn apply(
-        &self,
-        builder: CreateTranscriptionBuilder,
-    ) -> Result<CreateTranscriptionBuilder, Error> {
-        let builder = builder.webhook_url(self.url()?);
+    pub fn apply(&self, request: CreateTranscription) -> Result<CreateTranscription, Error> {
+        let request = request.webhook_url(self.url()?);
         Ok(match &self.auth {
-            Some((name, secret)) => builder.webhook_auth(name.clone(), secret.clone()),
-            None => builder,
+            Some((name, secret)) => request.webhook_auth(name.clone(), secret.clone()),
+            None => request,
         })
     }
 }
@@ -260,14 +257,12 @@ mod tests {
 
     #[test]
     fn apply_sets_every_webhook_field() {
-        let builder = soniox_types::CreateTranscription::builder("stt-async-v5")
-            .audio_url("https://example.com/a.mp3");
+        let request =
+            CreateTranscription::new("stt-async-v5").audio_url("https://example.com/a.mp3");
         let request = Webhook::new("https://example.com/hook")
             .metadata("job", "7")
             .auth("X-Token", "t0p")
-            .apply(builder)
-            .unwrap()
-            .build()
+            .apply(request)
             .unwrap();
         assert_eq!(
             request.webhook_url.as_deref(),

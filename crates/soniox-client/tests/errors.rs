@@ -96,11 +96,11 @@ async fn api_errors_and_failed_jobs() {
     );
 
     // Refused before sending, with the API's own location and wording.
-    let refused = CreateTranscription::builder("stt-async-v5")
+    let refused = CreateTranscription::new("stt-async-v5")
         .audio_url("https://example.com/a.mp3")
         .webhook_url("https://example.com/hook")
         .webhook_auth("X-Secret", "")
-        .build()
+        .validate()
         .expect_err("an empty secret");
     let error = Error::from(refused);
     insta::assert_snapshot!("validation_empty_webhook_secret", chain(&error, &[]));

@@ -62,11 +62,7 @@ async fn wait_times_out_under_paused_time() {
     let client = client(&emulator);
     let job = client
         .transcriptions()
-        .create(
-            &url_request("stt-async-v5")
-                .build()
-                .expect("a valid request"),
-        )
+        .create(&url_request("stt-async-v5"))
         .await
         .expect("create");
 
@@ -287,11 +283,7 @@ async fn webhook_urls_reach_the_receiver_byte_for_byte() {
     let expected_url = receiver.url(&format!("/hooks/soniox?{expected_query}"));
     assert_eq!(webhook.url().expect("a valid URL"), expected_url);
 
-    let request = webhook
-        .apply(url_request("stt-async-v5"))
-        .expect("apply")
-        .build()
-        .expect("a valid request");
+    let request = webhook.apply(url_request("stt-async-v5")).expect("apply");
     let job = client
         .transcriptions()
         .create(&request)

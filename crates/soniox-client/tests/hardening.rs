@@ -315,15 +315,13 @@ async fn a_webhook_secret_over_plain_http_to_another_host_is_refused() {
         "model": "stt-async-v5", "filename": "a.mp3"}"#;
     let mut server = Server::start(vec![(201, Bytes::from_static(job))]).await;
     let request = |url: &str, secret: Option<&str>| {
-        let builder = CreateTranscription::builder("stt-async-v5")
+        let builder = CreateTranscription::new("stt-async-v5")
             .audio_url("https://example.com/a.mp3")
             .webhook_url(url);
         match secret {
             Some(secret) => builder.webhook_auth("X-Secret", secret),
             None => builder,
         }
-        .build()
-        .expect("a valid request")
     };
     let client = client_for(&server);
     let error = client
@@ -427,9 +425,7 @@ async fn a_create_answered_503_after_it_acted_is_not_made_twice() {
         .retry_policy(common::fast_retries())
         .build()
         .expect("the client builds");
-    let request = common::url_request("stt-async-v5")
-        .build()
-        .expect("a valid request");
+    let request = common::url_request("stt-async-v5");
     let job = client
         .transcriptions()
         .create(&request)

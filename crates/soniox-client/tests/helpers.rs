@@ -24,18 +24,14 @@ const SECRET: &str = "delivery-secret";
 async fn job_with(
     client: &Client,
     audio: Vec<u8>,
-    configure: impl FnOnce(
-        soniox_client::types::CreateTranscriptionBuilder,
-    ) -> soniox_client::types::CreateTranscriptionBuilder,
+    configure: impl FnOnce(CreateTranscription) -> CreateTranscription,
 ) -> (TranscriptionId, FileId) {
     let file = client
         .files()
         .upload(Upload::bytes(audio, "speech.wav"))
         .await
         .expect("upload");
-    let request = configure(CreateTranscription::builder("stt-async-v5").file_id(file.id.clone()))
-        .build()
-        .expect("a valid request");
+    let request = configure(CreateTranscription::new("stt-async-v5").file_id(file.id.clone()));
     let job = client
         .transcriptions()
         .create(&request)
@@ -180,7 +176,7 @@ async fn destroy_deletes_a_finished_job_and_its_file() {
 
     let by_url = client
         .transcriptions()
-        .create(&url_request("stt-async-v5").build().expect("valid"))
+        .create(&url_request("stt-async-v5"))
         .await
         .expect("create");
     emulator.finish_jobs().await;

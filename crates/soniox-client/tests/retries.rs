@@ -14,8 +14,6 @@ use common::{KEY, client, client_builder, emulator, fast_retries, start, url_req
 
 fn request() -> CreateTranscription {
     url_request("stt-async-v5")
-        .build()
-        .expect("a valid request")
 }
 
 fn on_create(action: FaultAction) -> FaultRule {

@@ -28,7 +28,7 @@ async fn create_sends_every_request_field() {
         .text("A cardiology consultation.")
         .term("myocardial infarction")
         .translation_term("heart", "Herz");
-    let request = CreateTranscription::builder("stt-async-v5")
+    let request = CreateTranscription::new("stt-async-v5")
         .file_id(file.id.clone())
         .language_hints(["en", "de"])
         .language_hints_strict(true)
@@ -38,9 +38,7 @@ async fn create_sends_every_request_field() {
         .context(context)
         .webhook_url("http://127.0.0.1:9/hook?a=1")
         .webhook_auth("X-Hook-Secret", "hook-secret-value")
-        .client_reference_id("order-7")
-        .build()
-        .expect("a valid request");
+        .client_reference_id("order-7");
 
     let created = client
         .transcriptions()
@@ -82,11 +80,9 @@ async fn create_sends_every_request_field() {
     let from_url = client
         .transcriptions()
         .create(
-            &CreateTranscription::builder("stt-async-v4")
+            &CreateTranscription::new("stt-async-v4")
                 .audio_url("http://127.0.0.1:9/audio/talk.mp3")
-                .translation(Translation::two_way("en", "es"))
-                .build()
-                .expect("a valid request"),
+                .translation(Translation::two_way("en", "es")),
         )
         .await
         .expect("create from a URL");
@@ -111,9 +107,8 @@ async fn create_errors_keep_the_api_explanation() {
     let error = client
         .transcriptions()
         .create(
-            &url_request("stt-no-such-model")
-                .build()
-                .expect("valid as far as the client knows"),
+            // Valid as far as the client knows.
+            &url_request("stt-no-such-model"),
         )
         .await
         .expect_err("an unknown model");
@@ -138,10 +133,8 @@ async fn create_errors_keep_the_api_explanation() {
     let error = client
         .transcriptions()
         .create(
-            &CreateTranscription::builder("stt-async-v5")
-                .file_id("6f2c1d9e-0000-4000-8000-000000000000")
-                .build()
-                .expect("a valid request"),
+            &CreateTranscription::new("stt-async-v5")
+                .file_id("6f2c1d9e-0000-4000-8000-000000000000"),
         )
         .await
         .expect_err("an unknown file");
@@ -150,9 +143,7 @@ async fn create_errors_keep_the_api_explanation() {
 
     // Invalid requests are refused before sending: a dropped connection would say otherwise.
     emulator.add_fault(FaultRule::new(FaultAction::DropConnection));
-    let mut invalid = url_request("stt-async-v5")
-        .build()
-        .expect("a valid request");
+    let mut invalid = url_request("stt-async-v5");
     invalid.file_id = Some("6f2c1d9e-0000-4000-8000-000000000000".into());
     let error = client
         .transcriptions()
@@ -264,10 +255,8 @@ async fn lists_stream_over_thousands_of_jobs() {
         .map(|index| {
             let client = client.clone();
             async move {
-                let request = CreateTranscription::builder("stt-async-v5")
-                    .audio_url(format!("http://127.0.0.1:9/{index}.wav"))
-                    .build()
-                    .expect("a valid request");
+                let request = CreateTranscription::new("stt-async-v5")
+                    .audio_url(format!("http://127.0.0.1:9/{index}.wav"));
                 client
                     .transcriptions()
                     .create(&request)

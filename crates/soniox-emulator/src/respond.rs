@@ -193,8 +193,8 @@ impl Failure {
     /// The error body, carrying `request_id` as the API does.
     pub(crate) fn into_reply(self, request_id: &str) -> Reply {
         let body = ApiError::new(self.status.as_u16(), self.error_type, self.message)
-            .with_validation_errors(self.details)
-            .with_request_id(request_id);
+            .validation_errors(self.details)
+            .request_id(request_id);
         let mut reply = json(self.status, &body);
         if let Some(seconds) = self.retry_after {
             reply

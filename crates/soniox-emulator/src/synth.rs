@@ -158,10 +158,10 @@ pub(crate) fn transcript(
             let confidence = 0.85 + (rng.below(1500) as f64) / 10_000.0;
             let mut token = Token::spoken(piece.as_str(), start, end, confidence);
             if shape.diarization {
-                token = token.with_speaker(speaker.as_str());
+                token = token.speaker(speaker.as_str());
             }
             if label_language {
-                token = token.with_language(spoken.as_str());
+                token = token.language(spoken.as_str());
             }
             if shape.translation.is_some() {
                 token.translation_status = Some(if translated.is_some() {
@@ -178,7 +178,7 @@ pub(crate) fn transcript(
                 let mut token =
                     Token::translation(piece.as_str(), target.as_str(), spoken.as_str(), 0.9);
                 if shape.diarization {
-                    token = token.with_speaker(speaker.as_str());
+                    token = token.speaker(speaker.as_str());
                 }
                 tokens.push(token);
             }

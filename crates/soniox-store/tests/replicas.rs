@@ -185,10 +185,8 @@ async fn replicas_share_the_database_and_survive_one_being_killed() {
     let mut ids = BTreeSet::new();
     for _ in 0..EVENTS {
         let request = webhook
-            .apply(CreateTranscription::builder("stt-async-v5").file_id(file.id.clone()))
-            .expect("a webhook")
-            .build()
-            .expect("a request");
+            .apply(CreateTranscription::new("stt-async-v5").file_id(file.id.clone()))
+            .expect("a webhook");
         let job = client
             .transcriptions()
             .create(&request)

@@ -88,9 +88,7 @@ use soniox_store::{Durability, SqliteStore};
 use soniox_tracker::{
     Database, FinishedJob, JobOutcome, Pass, Submission, Tracker, reconcile::Policy,
 };
-use soniox_types::{
-    CreateTranscription, CreateTranscriptionBuilder, FileId, Secret, TranscriptionId, WebhookStatus,
-};
+use soniox_types::{CreateTranscription, FileId, Secret, TranscriptionId, WebhookStatus};
 use soniox_webhook::{ReceivedEvent, Receiver, RunningReceiver, Verifier, WebhookService};
 use tokio::{net::TcpListener, sync::Notify};
 
@@ -431,13 +429,12 @@ enum Sender {
 
 impl Sender {
     /// Creates the job; its id.
-    async fn submit(&self, request: CreateTranscriptionBuilder) -> Result<TranscriptionId, String> {
+    async fn submit(&self, request: CreateTranscription) -> Result<TranscriptionId, String> {
         match self {
             Self::Plain(client, webhook) => {
                 let reference = format!("plain-{:016x}", fastrand::u64(..));
                 let request = webhook
                     .apply(request.client_reference_id(reference))
-                    .and_then(|request| Ok(request.build()?))
                     .map_err(|e| e.to_string())?;
                 let job = client.transcriptions().create(&request).await;
                 Ok(job.map_err(|e| e.to_string())?.id)
@@ -482,7 +479,7 @@ async fn submit_all(
     let tasks = (0..tasks).map(|task| async move {
         let mut ids = Vec::new();
         for _ in (task..jobs).step_by(tasks) {
-            let request = CreateTranscription::builder(MODEL).file_id(file.clone());
+            let request = CreateTranscription::new(MODEL).file_id(file.clone());
             ids.push(sender.submit(request).await?);
         }
         Ok::<_, String>(ids)

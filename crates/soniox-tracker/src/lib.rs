@@ -43,7 +43,7 @@
 //! let receiver = Receiver::bind("0.0.0.0:8080", service).await?.spawn()?;
 //! let reconciler = tracker.spawn_reconciler(Duration::from_secs(30));
 //!
-//! let request = CreateTranscription::builder("stt-async-v5").audio_url("https://example.com/a.mp3");
+//! let request = CreateTranscription::new("stt-async-v5").audio_url("https://example.com/a.mp3");
 //! tracker.submit(request).await?;
 //! # let _ = (receiver, reconciler);
 //! # Ok(())

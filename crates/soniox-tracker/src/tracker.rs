@@ -6,8 +6,8 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 use soniox_client::{Client, Webhook};
 use soniox_store::StoreError;
 use soniox_types::{
-    CreateTranscription, CreateTranscriptionBuilder, OffsetDateTime, Secret, TranscriptionId,
-    TranscriptionStatus, ValidationErrors, WebhookEvent, WebhookStatus,
+    CreateTranscription, OffsetDateTime, Secret, TranscriptionId, TranscriptionStatus,
+    ValidationErrors, WebhookEvent, WebhookStatus,
 };
 use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
 
@@ -284,10 +284,7 @@ impl Tracker {
     ///
     /// When the request is invalid, the API refused it outright (a 4xx other than 408 and
     /// 429; the record is dropped), or the store failed.
-    pub async fn submit(
-        &self,
-        request: CreateTranscriptionBuilder,
-    ) -> Result<Submission, TrackerError> {
+    pub async fn submit(&self, request: CreateTranscription) -> Result<Submission, TrackerError> {
         self.submit_as(new_reference(), request, false).await
     }
 
@@ -309,7 +306,7 @@ impl Tracker {
     pub async fn submit_with_reference(
         &self,
         reference: impl Into<String>,
-        request: CreateTranscriptionBuilder,
+        request: CreateTranscription,
     ) -> Result<Submission, TrackerError> {
         let reference = reference.into();
         if reference.is_empty() {
@@ -341,13 +338,12 @@ impl Tracker {
     async fn submit_as(
         &self,
         reference: String,
-        request: CreateTranscriptionBuilder,
+        request: CreateTranscription,
         chosen: bool,
     ) -> Result<Submission, TrackerError> {
         let inner = &self.inner;
-        let request = self
-            .with_webhook(request.client_reference_id(&reference))?
-            .build()?;
+        let request = self.with_webhook(request.client_reference_id(&reference))?;
+        request.validate()?;
         let recorded = now();
         let check_at = recorded + inner.policy.create_grace;
         let request_text = recordable(&request)?;
@@ -405,8 +401,8 @@ impl Tracker {
 
     fn with_webhook(
         &self,
-        request: CreateTranscriptionBuilder,
-    ) -> Result<CreateTranscriptionBuilder, TrackerError> {
+        request: CreateTranscription,
+    ) -> Result<CreateTranscription, TrackerError> {
         let Some(url) = &self.inner.webhook_url else {
             return Ok(request);
         };
@@ -421,7 +417,7 @@ impl Tracker {
     /// handler deadline and lease margin. Serve it with [`Tracker::webhook_handler`]. Every
     /// inbox it returns counts into the same [`Metrics`].
     pub fn inbox(&self, verifier: Verifier) -> Inbox {
-        self.inner.webhooks.clone().with_verifier(verifier)
+        self.inner.webhooks.clone().verifier(verifier)
     }
 
     /// The webhook handler for a `soniox_webhook::WebhookService` over [`Tracker::inbox`]:

@@ -128,7 +128,7 @@ async fn child_tracker_process() {
     let jobs: usize = jobs.parse().expect("a count");
     let mut submitted = futures_util::stream::iter(0..jobs)
         .map(|_| {
-            let request = CreateTranscription::builder("stt-async-v5").file_id(file.id.clone());
+            let request = CreateTranscription::new("stt-async-v5").file_id(file.id.clone());
             tracker.submit(request)
         })
         .buffer_unordered(8);

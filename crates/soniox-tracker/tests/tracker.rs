@@ -215,7 +215,7 @@ impl Setup {
             .await
             .expect("upload");
         let submit = |_| {
-            let request = CreateTranscription::builder("stt-async-v5").file_id(file.id.clone());
+            let request = CreateTranscription::new("stt-async-v5").file_id(file.id.clone());
             async { self.tracker.submit(request).await.expect("submit") }
         };
         futures_util::stream::iter((0..jobs).map(submit))
@@ -429,7 +429,7 @@ async fn references_submitted_again(database: TestDatabase) {
     let files = setup.client.files();
     let file = files.upload(Upload::bytes(audio, "a.wav")).await;
     let file = file.expect("upload");
-    let request = || CreateTranscription::builder("stt-async-v5").file_id(file.id.clone());
+    let request = || CreateTranscription::new("stt-async-v5").file_id(file.id.clone());
     let submit = |n: usize| {
         let reference = format!("input-{}", n % JOBS);
         let submitted = setup.tracker.submit_with_reference(reference, request());
@@ -620,14 +620,12 @@ async fn repeated_and_unverified_deliveries_are_counted_and_never_handled() {
     let delivery = soniox_webhook::testing::TestDelivery::new(event).uri("/hooks/soniox");
     let addr = setup.receiver.local_addr();
     for _ in 0..2 {
-        let signed = delivery.clone().auth(HEADER, &Secret::new(SECRET));
+        let signed = delivery.clone().auth(HEADER, SECRET);
         let answer = send_raw(addr, signed.into_request().expect("a request")).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("duplicate"), "{answer}");
     }
-    let forged = delivery
-        .clone()
-        .auth(HEADER, &Secret::new("not-the-secret"));
+    let forged = delivery.clone().auth(HEADER, "not-the-secret");
     let answer = send_raw(addr, forged.into_request().expect("a request")).await;
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 

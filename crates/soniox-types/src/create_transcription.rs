@@ -14,23 +14,23 @@ pub const DEFAULT_ASYNC_MODEL: &str = "stt-async-v5";
 
 /// The request body of `POST /v1/transcriptions`.
 ///
-/// Build it with [`CreateTranscription::builder`], which checks every documented limit. Absent
-/// options are omitted from the JSON rather than sent as `null`.
+/// Start with [`CreateTranscription::new`] and chain the setters; [`validate`](Self::validate)
+/// checks every documented limit, and the client calls it before sending, so a request that
+/// breaks one never reaches the wire. Absent options are omitted from the JSON rather than sent
+/// as `null`.
 ///
 /// ```
 /// use soniox_types::CreateTranscription;
 ///
-/// let request = CreateTranscription::builder("stt-async-v5")
+/// let request = CreateTranscription::new("stt-async-v5")
 ///     .audio_url("https://example.com/call.mp3")
 ///     .speaker_diarization(true)
 ///     .webhook_url("https://example.com/hooks/soniox?customer=42")
-///     .webhook_auth("X-Soniox-Webhook-Secret", "s3cr3t")
-///     .build()?;
-/// assert_eq!(request.model, "stt-async-v5");
+///     .webhook_auth("X-Soniox-Webhook-Secret", "s3cr3t");
+/// assert!(request.validate().is_ok());
 ///
-/// let error = CreateTranscription::builder("stt-async-v5").build().unwrap_err();
+/// let error = CreateTranscription::new("stt-async-v5").validate().unwrap_err();
 /// assert!(error.has("body.payload"));
-/// # Ok::<(), soniox_types::ValidationErrors>(())
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -77,27 +77,106 @@ pub struct CreateTranscription {
 }
 
 impl CreateTranscription {
-    /// Starts a request for `model`. Choose the audio with
-    /// [`audio_url`](CreateTranscriptionBuilder::audio_url) or
-    /// [`file_id`](CreateTranscriptionBuilder::file_id).
-    pub fn builder(model: impl Into<String>) -> CreateTranscriptionBuilder {
-        CreateTranscriptionBuilder {
-            request: CreateTranscription {
-                model: model.into(),
-                audio_url: None,
-                file_id: None,
-                language_hints: None,
-                language_hints_strict: None,
-                enable_speaker_diarization: None,
-                enable_language_identification: None,
-                translation: None,
-                context: None,
-                webhook_url: None,
-                webhook_auth_header_name: None,
-                webhook_auth_header_value: None,
-                client_reference_id: None,
-            },
+    /// Starts a request for `model`. Choose the audio with [`audio_url`](Self::audio_url) or
+    /// [`file_id`](Self::file_id).
+    pub fn new(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            audio_url: None,
+            file_id: None,
+            language_hints: None,
+            language_hints_strict: None,
+            enable_speaker_diarization: None,
+            enable_language_identification: None,
+            translation: None,
+            context: None,
+            webhook_url: None,
+            webhook_auth_header_name: None,
+            webhook_auth_header_value: None,
+            client_reference_id: None,
         }
+    }
+
+    /// Transcribe audio the API downloads from `url`.
+    #[must_use]
+    pub fn audio_url(mut self, url: impl Into<String>) -> Self {
+        self.audio_url = Some(url.into());
+        self
+    }
+
+    /// Transcribe a file uploaded earlier.
+    #[must_use]
+    pub fn file_id(mut self, id: impl Into<FileId>) -> Self {
+        self.file_id = Some(id.into());
+        self
+    }
+
+    /// Languages expected in the audio, as ISO codes such as `en`.
+    #[must_use]
+    pub fn language_hints<I, S>(mut self, hints: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.language_hints = Some(hints.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Restrict recognition to the hinted languages.
+    #[must_use]
+    pub fn language_hints_strict(mut self, strict: bool) -> Self {
+        self.language_hints_strict = Some(strict);
+        self
+    }
+
+    /// Label tokens with speakers.
+    #[must_use]
+    pub fn speaker_diarization(mut self, enable: bool) -> Self {
+        self.enable_speaker_diarization = Some(enable);
+        self
+    }
+
+    /// Label tokens with their language.
+    #[must_use]
+    pub fn language_identification(mut self, enable: bool) -> Self {
+        self.enable_language_identification = Some(enable);
+        self
+    }
+
+    /// Translate the transcript.
+    #[must_use]
+    pub fn translation(mut self, translation: Translation) -> Self {
+        self.translation = Some(translation);
+        self
+    }
+
+    /// What the audio is about.
+    #[must_use]
+    pub fn context(mut self, context: impl Into<Context>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// Where to POST the completion webhook. Metadata goes in its query string.
+    #[must_use]
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// A header the webhook carries so the receiver can authenticate it.
+    #[must_use]
+    pub fn webhook_auth(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
+        self.webhook_auth_header_name = Some(name.into());
+        self.webhook_auth_header_value = Some(value.into());
+        self
+    }
+
+    /// A reference of the caller's own.
+    #[must_use]
+    pub fn client_reference_id(mut self, id: impl Into<String>) -> Self {
+        self.client_reference_id = Some(id.into());
+        self
     }
 
     /// Checks the request against every documented limit, reporting all violations at once.
@@ -213,95 +292,6 @@ impl CreateTranscription {
                 );
             }
         }
-    }
-}
-
-/// Builds a [`CreateTranscription`]; [`build`](Self::build) validates it.
-#[derive(Clone, Debug)]
-#[must_use]
-pub struct CreateTranscriptionBuilder {
-    request: CreateTranscription,
-}
-
-impl CreateTranscriptionBuilder {
-    /// Transcribe audio the API downloads from `url`.
-    pub fn audio_url(mut self, url: impl Into<String>) -> Self {
-        self.request.audio_url = Some(url.into());
-        self
-    }
-
-    /// Transcribe a file uploaded earlier.
-    pub fn file_id(mut self, id: impl Into<FileId>) -> Self {
-        self.request.file_id = Some(id.into());
-        self
-    }
-
-    /// Languages expected in the audio, as ISO codes such as `en`.
-    pub fn language_hints<I, S>(mut self, hints: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.request.language_hints = Some(hints.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Restrict recognition to the hinted languages.
-    pub fn language_hints_strict(mut self, strict: bool) -> Self {
-        self.request.language_hints_strict = Some(strict);
-        self
-    }
-
-    /// Label tokens with speakers.
-    pub fn speaker_diarization(mut self, enable: bool) -> Self {
-        self.request.enable_speaker_diarization = Some(enable);
-        self
-    }
-
-    /// Label tokens with their language.
-    pub fn language_identification(mut self, enable: bool) -> Self {
-        self.request.enable_language_identification = Some(enable);
-        self
-    }
-
-    /// Translate the transcript.
-    pub fn translation(mut self, translation: Translation) -> Self {
-        self.request.translation = Some(translation);
-        self
-    }
-
-    /// What the audio is about.
-    pub fn context(mut self, context: impl Into<Context>) -> Self {
-        self.request.context = Some(context.into());
-        self
-    }
-
-    /// Where to POST the completion webhook. Metadata goes in its query string.
-    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
-        self.request.webhook_url = Some(url.into());
-        self
-    }
-
-    /// A header the webhook carries so the receiver can authenticate it.
-    pub fn webhook_auth(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
-        self.request.webhook_auth_header_name = Some(name.into());
-        self.request.webhook_auth_header_value = Some(value.into());
-        self
-    }
-
-    /// A reference of the caller's own.
-    pub fn client_reference_id(mut self, id: impl Into<String>) -> Self {
-        self.request.client_reference_id = Some(id.into());
-        self
-    }
-
-    /// Validates and returns the request.
-    ///
-    /// # Errors
-    /// Every documented limit the request breaks; see [`CreateTranscription::validate`].
-    pub fn build(self) -> Result<CreateTranscription, ValidationErrors> {
-        self.request.validate()?;
-        Ok(self.request)
     }
 }
 

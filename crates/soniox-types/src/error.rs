@@ -97,14 +97,14 @@ impl ApiError {
 
     /// Sets the per-field problems.
     #[must_use]
-    pub fn with_validation_errors(mut self, details: Vec<ValidationErrorDetail>) -> Self {
+    pub fn validation_errors(mut self, details: Vec<ValidationErrorDetail>) -> Self {
         self.validation_errors = details;
         self
     }
 
     /// Sets the request id.
     #[must_use]
-    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
         self.request_id = Some(request_id.into());
         self
     }

@@ -48,8 +48,8 @@ impl File {
 
     /// Sets the client reference id.
     #[must_use]
-    pub fn with_client_reference_id(mut self, client_reference_id: Option<String>) -> Self {
-        self.client_reference_id = client_reference_id;
+    pub fn client_reference_id(mut self, id: impl Into<String>) -> Self {
+        self.client_reference_id = Some(id.into());
         self
     }
 }

@@ -8,19 +8,20 @@
 //!
 //! # Quick start
 //!
-//! Build a request; every documented limit is checked before anything is sent:
+//! Build a request; `validate` checks every documented limit, and the client runs it before
+//! anything is sent:
 //!
 //! ```
 //! use soniox_types::{CreateTranscription, Translation};
 //!
-//! let request = CreateTranscription::builder("stt-async-v5")
+//! let request = CreateTranscription::new("stt-async-v5")
 //!     .audio_url("https://example.com/interview.mp3")
 //!     .language_hints(["en", "de"])
 //!     .speaker_diarization(true)
 //!     .translation(Translation::one_way("de"))
 //!     .webhook_url("https://example.com/hooks/soniox?order=1234")
-//!     .webhook_auth("X-Soniox-Webhook-Secret", "s3cr3t")
-//!     .build()?;
+//!     .webhook_auth("X-Soniox-Webhook-Secret", "s3cr3t");
+//! request.validate()?;
 //! let body = serde_json::to_string(&request).expect("requests always serialize");
 //! assert!(body.starts_with(r#"{"model":"stt-async-v5","audio_url":"#));
 //! # Ok::<(), soniox_types::ValidationErrors>(())
@@ -31,9 +32,9 @@
 //! ```
 //! use soniox_types::CreateTranscription;
 //!
-//! let error = CreateTranscription::builder("a-model-name-much-longer-than-32-characters")
+//! let error = CreateTranscription::new("a-model-name-much-longer-than-32-characters")
 //!     .file_id("b6f6b6b2-4a34-4a25-9ef6-0d3f0b5f9c11")
-//!     .build()
+//!     .validate()
 //!     .unwrap_err();
 //! let violation = &error.violations()[0];
 //! assert_eq!(violation.location(), "body.payload.model");
@@ -85,8 +86,8 @@
 //!     TranscriptionId::new("t1"),
 //!     "Hello there.",
 //!     vec![
-//!         Token::spoken("Hello", 0, 400, 0.98).with_speaker("1"),
-//!         Token::spoken(" there.", 420, 900, 0.97).with_speaker("1"),
+//!         Token::spoken("Hello", 0, 400, 0.98).speaker("1"),
+//!         Token::spoken(" there.", 420, 900, 0.97).speaker("1"),
 //!     ],
 //! );
 //! assert_eq!(transcript.segments()[0].text, "Hello there.");
@@ -139,8 +140,7 @@ pub use crate::{
     context::{Context, ContextEntry, StructuredContext, TranslationTerm},
     count::Count,
     create_transcription::{
-        CreateTranscription, CreateTranscriptionBuilder, DEFAULT_ASYNC_MODEL, Translation,
-        TranslationType,
+        CreateTranscription, DEFAULT_ASYNC_MODEL, Translation, TranslationType,
     },
     error::{ApiError, ApiErrorType, ValidationErrorDetail},
     files::{FILE_TOO_LARGE_MESSAGE, File, FileList, UploadMetadata},

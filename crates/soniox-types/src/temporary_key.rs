@@ -124,9 +124,9 @@ pub struct TemporaryApiKey {
 
 impl TemporaryApiKey {
     /// A key with its expiry.
-    pub fn new(api_key: Secret, expires_at: OffsetDateTime) -> Self {
+    pub fn new(api_key: impl Into<Secret>, expires_at: OffsetDateTime) -> Self {
         Self {
-            api_key,
+            api_key: api_key.into(),
             expires_at,
         }
     }

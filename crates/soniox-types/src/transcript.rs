@@ -131,21 +131,21 @@ impl Token {
 
     /// Sets the speaker.
     #[must_use]
-    pub fn with_speaker(mut self, speaker: impl Into<CompactString>) -> Self {
+    pub fn speaker(mut self, speaker: impl Into<CompactString>) -> Self {
         self.speaker = Some(speaker.into());
         self
     }
 
     /// Sets the language.
     #[must_use]
-    pub fn with_language(mut self, language: impl Into<CompactString>) -> Self {
+    pub fn language(mut self, language: impl Into<CompactString>) -> Self {
         self.language = Some(language.into());
         self
     }
 
     /// Sets the translation status.
     #[must_use]
-    pub fn with_translation_status(mut self, status: TranslationStatus) -> Self {
+    pub fn translation_status(mut self, status: TranslationStatus) -> Self {
         self.translation_status = Some(status);
         self
     }

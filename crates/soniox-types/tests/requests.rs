@@ -16,19 +16,14 @@ const FILE_ID: &str = "84c32fc6-4fb5-4e7a-b656-b5ec70493753";
 
 #[test]
 fn create_transcription_minimal_url() {
-    let request = CreateTranscription::builder("stt-async-v5")
-        .audio_url("https://example.com/audio/interview.mp3")
-        .build()
-        .expect("a valid request");
+    let request = CreateTranscription::new("stt-async-v5")
+        .audio_url("https://example.com/audio/interview.mp3");
     assert_json_snapshot!("create_transcription_minimal_url", request);
 }
 
 #[test]
 fn create_transcription_minimal_file_id() {
-    let request = CreateTranscription::builder("stt-async-v5")
-        .file_id(FILE_ID)
-        .build()
-        .expect("a valid request");
+    let request = CreateTranscription::new("stt-async-v5").file_id(FILE_ID);
     assert_json_snapshot!("create_transcription_minimal_file_id", request);
 }
 
@@ -41,7 +36,7 @@ fn create_transcription_full_structured_context_one_way() {
         .term("myocardial infarction")
         .term("stent")
         .translation_term("stent", "Stent");
-    let request = CreateTranscription::builder("stt-async-v5")
+    let request = CreateTranscription::new("stt-async-v5")
         .file_id(FileId::new(FILE_ID))
         .language_hints(["en", "de"])
         .language_hints_strict(true)
@@ -51,9 +46,7 @@ fn create_transcription_full_structured_context_one_way() {
         .context(context)
         .webhook_url("https://example.com/hooks/soniox?customer=42&order=7")
         .webhook_auth("X-Soniox-Webhook-Secret", "s3cr3t-value")
-        .client_reference_id("visit-2026-11-27")
-        .build()
-        .expect("a valid request");
+        .client_reference_id("visit-2026-11-27");
     assert_json_snapshot!(
         "create_transcription_full_structured_context_one_way",
         request
@@ -62,16 +55,14 @@ fn create_transcription_full_structured_context_one_way() {
 
 #[test]
 fn create_transcription_two_way_legacy_context() {
-    let request = CreateTranscription::builder("stt-async-v4")
+    let request = CreateTranscription::new("stt-async-v4")
         .audio_url("https://example.com/audio/call.wav")
         .language_hints(["en", "es"])
         .speaker_diarization(false)
         .translation(Translation::two_way("en", "es"))
         .context("A support call about a delayed delivery.")
         .webhook_url("https://example.com/hooks/soniox")
-        .webhook_auth("Authorization", Secret::new("Bearer token-123"))
-        .build()
-        .expect("a valid request");
+        .webhook_auth("Authorization", Secret::new("Bearer token-123"));
     assert_json_snapshot!("create_transcription_two_way_legacy_context", request);
 }
 

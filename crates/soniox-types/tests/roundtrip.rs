@@ -122,8 +122,9 @@ fn file() -> impl Strategy<Value = File> {
         option::of(text(256)),
     )
         .prop_map(|(id, filename, size, created_at, reference)| {
-            File::new(FileId::new(id), filename, size, created_at)
-                .with_client_reference_id(reference)
+            let mut file = File::new(FileId::new(id), filename, size, created_at);
+            file.client_reference_id = reference;
+            file
         })
 }
 
@@ -231,7 +232,7 @@ fn api_error() -> impl Strategy<Value = ApiError> {
                     })
                     .collect();
                 let mut error =
-                    ApiError::new(status, error_type, message).with_validation_errors(details);
+                    ApiError::new(status, error_type, message).validation_errors(details);
                 error.request_id = request_id;
                 if !more_info {
                     error.more_info = None;
@@ -335,7 +336,7 @@ fn valid_request() -> impl Strategy<Value = Result<CreateTranscription, String>>
                 (translation, context),
                 (webhook_url, auth, reference),
             )| {
-                let mut builder = CreateTranscription::builder(model);
+                let mut builder = CreateTranscription::new(model);
                 if let Some(url) = audio_url {
                     builder = builder.audio_url(url);
                 }
@@ -369,7 +370,8 @@ fn valid_request() -> impl Strategy<Value = Result<CreateTranscription, String>>
                 if let Some(reference) = reference {
                     builder = builder.client_reference_id(reference);
                 }
-                builder.build().map_err(|error| error.to_string())
+                builder.validate().map_err(|error| error.to_string())?;
+                Ok(builder)
             },
         )
 }

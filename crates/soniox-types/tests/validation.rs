@@ -3,20 +3,14 @@
 //! types with the API's own.
 
 use soniox_types::{
-    CreateTemporaryApiKey, CreateTranscription, CreateTranscriptionBuilder, ListParams, Secret,
-    StructuredContext, TemporaryKeyUsage, Translation, UploadMetadata, ValidationErrors, Violation,
-    ViolationKind, validation::limits,
+    CreateTemporaryApiKey, CreateTranscription, ListParams, Secret, StructuredContext,
+    TemporaryKeyUsage, Translation, UploadMetadata, ValidationErrors, Violation, ViolationKind,
+    validation::limits,
 };
 
 /// A request that can be checked against the documented limits.
 trait Request {
     fn violations(self) -> Result<(), ValidationErrors>;
-}
-
-impl Request for CreateTranscriptionBuilder {
-    fn violations(self) -> Result<(), ValidationErrors> {
-        self.build().map(drop)
-    }
 }
 
 impl Request for CreateTranscription {
@@ -63,8 +57,8 @@ fn check(request: impl Request, expected: &[(&str, &str)]) {
     assert_eq!(actual, expected);
 }
 
-fn by_url() -> CreateTranscriptionBuilder {
-    CreateTranscription::builder("stt-async-v5").audio_url("https://example.com/audio.mp3")
+fn by_url() -> CreateTranscription {
+    CreateTranscription::new("stt-async-v5").audio_url("https://example.com/audio.mp3")
 }
 
 fn repeat(c: char, count: usize) -> String {
@@ -91,7 +85,7 @@ fn model_length() {
         (repeat('é', 32), OK),
         (repeat('é', 33), MODEL_TOO_LONG),
     ] {
-        check(CreateTranscription::builder(model).file_id("f1"), expected);
+        check(CreateTranscription::new(model).file_id("f1"), expected);
     }
 }
 
@@ -117,31 +111,27 @@ fn audio_url_length_and_pattern() {
         ("".to_owned(), mismatch),
     ] {
         check(
-            CreateTranscription::builder("stt-async-v5").audio_url(audio_url),
+            CreateTranscription::new("stt-async-v5").audio_url(audio_url),
             expected,
         );
     }
     let mut both = vec![("body.payload.audio_url", "string_too_long")];
     both.extend_from_slice(mismatch);
     check(
-        CreateTranscription::builder("stt-async-v5")
-            .audio_url(format!("ftp://{}", repeat('a', 4091))),
+        CreateTranscription::new("stt-async-v5").audio_url(format!("ftp://{}", repeat('a', 4091))),
         &both,
     );
 }
 
 #[test]
 fn audio_source_is_exactly_one_of_url_and_file_id() {
-    check(
-        CreateTranscription::builder("stt-async-v5").file_id("f1"),
-        OK,
-    );
+    check(CreateTranscription::new("stt-async-v5").file_id("f1"), OK);
     check(by_url(), OK);
     check(by_url().file_id("f1"), PAYLOAD_RULE);
-    check(CreateTranscription::builder("stt-async-v5"), PAYLOAD_RULE);
+    check(CreateTranscription::new("stt-async-v5"), PAYLOAD_RULE);
     // Every violation is reported at once, in field order.
     check(
-        CreateTranscription::builder(repeat('m', 33)),
+        CreateTranscription::new(repeat('m', 33)),
         &[
             ("body.payload.model", "string_too_long"),
             ("body.payload", "value_error"),
@@ -340,11 +330,11 @@ fn webhook_auth_header_lengths() {
 
 #[test]
 fn webhook_auth_header_name_and_value_go_together() {
-    let mut name_only = by_url().build().expect("a valid request");
+    let mut name_only = by_url();
     name_only.webhook_auth_header_name = Some("X-Soniox-Webhook-Secret".into());
     check(name_only, PAYLOAD_RULE);
 
-    let mut value_only = by_url().build().expect("a valid request");
+    let mut value_only = by_url();
     value_only.webhook_auth_header_value = Some(Secret::new("s3cr3t"));
     check(value_only, PAYLOAD_RULE);
 }
@@ -409,9 +399,9 @@ fn violations_never_show_the_webhook_secret() {
         by_url().webhook_auth("X-Soniox-Webhook-Secret", SECRET.repeat(20)),
         by_url().webhook_auth("Bad Name", SECRET),
     ];
-    for builder in cases {
-        assert!(!format!("{builder:?}").contains(SECRET));
-        let error = builder.build().expect_err("each case is invalid");
+    for request in cases {
+        assert!(!format!("{request:?}").contains(SECRET));
+        let error = request.validate().expect_err("each case is invalid");
         let details = serde_json::to_string(&error.to_details()).expect("details encode");
         for shown in [format!("{error}"), format!("{error:?}"), details] {
             assert!(!shown.contains("hunter2"), "the secret leaked: {shown}");
@@ -425,9 +415,9 @@ fn violations_never_show_the_webhook_secret() {
 
 #[test]
 fn violations_read_like_the_api() {
-    let error = CreateTranscription::builder(repeat('m', 33))
+    let error = CreateTranscription::new(repeat('m', 33))
         .file_id("f1")
-        .build()
+        .validate()
         .expect_err("the model is too long");
     assert_eq!(
         serde_json::to_value(error.to_details()).expect("details encode"),

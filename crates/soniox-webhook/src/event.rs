@@ -16,7 +16,7 @@ use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 /// let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);
 /// let request = TestDelivery::new(event)
 ///     .uri("/hooks/soniox?order=42&customer=ada%20l")
-///     .auth("X-Hook-Token", &Secret::new("s3cr3t"))
+///     .auth("X-Hook-Token", "s3cr3t")
 ///     .into_request()?;
 /// let received = verifier.verify_request(&request)?;
 /// assert_eq!(received.id(), "tr-1");

@@ -140,7 +140,7 @@ impl Inbox {
     /// route) that shares everything else, the running handlers and the
     /// [counts](Inbox::counts) included.
     #[must_use]
-    pub fn with_verifier(self, verifier: Verifier) -> Self {
+    pub fn verifier(self, verifier: Verifier) -> Self {
         self.rebuild(|shared| shared.verifier = verifier)
     }
 
@@ -178,12 +178,12 @@ impl Inbox {
     }
 
     /// The verifier.
-    pub fn verifier(&self) -> &Verifier {
+    pub fn get_verifier(&self) -> &Verifier {
         &self.shared.verifier
     }
 
     /// The store.
-    pub fn event_store(&self) -> &Arc<dyn EventStore> {
+    pub fn get_store(&self) -> &Arc<dyn EventStore> {
         &self.shared.store
     }
 
@@ -213,7 +213,7 @@ impl Inbox {
         let (parts, body) = request.into_parts();
         let verified = async {
             verifier.verify_head(&parts.method, &parts.headers)?;
-            let read = read_limited(body, verifier.body_limit());
+            let read = read_limited(body, verifier.get_body_limit());
             let bytes = match guarded(read, self.shared.body_timeout, None).await {
                 Guarded::Finished(read) => read?,
                 Guarded::TimedOut | Guarded::ShutDown => return Err(Rejection::BodyTimeout),

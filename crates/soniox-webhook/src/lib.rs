@@ -17,7 +17,7 @@
 //!
 //! // For every request: method, URI, headers and body bytes in, a typed event out.
 //! # let request = TestDelivery::new(WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed))
-//! #     .uri("/hook?order=42").auth("X-Soniox-Webhook-Secret", &Secret::new("s3cr3t")).into_request()?;
+//! #     .uri("/hook?order=42").auth("X-Soniox-Webhook-Secret", "s3cr3t").into_request()?;
 //! match verifier.verify_request(&request) {
 //!     Ok(event) => {
 //!         assert_eq!(event.status(), &WebhookStatus::Completed);

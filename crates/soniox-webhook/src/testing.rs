@@ -9,7 +9,7 @@
 //! let verifier = Verifier::new("X-Soniox-Webhook-Secret", secret.clone())?;
 //! let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Error);
 //! let request = TestDelivery::new(event.clone())
-//!     .auth("X-Soniox-Webhook-Secret", &secret)
+//!     .auth("X-Soniox-Webhook-Secret", secret.clone())
 //!     .into_request()?;
 //! assert_eq!(verifier.verify_request(&request)?.event(), &event);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -52,8 +52,8 @@ impl TestDelivery {
 
     /// Adds the auth header `name: secret`.
     #[must_use]
-    pub fn auth(mut self, name: impl Into<String>, secret: &Secret) -> Self {
-        self.auth = Some((name.into(), secret.clone()));
+    pub fn auth(mut self, name: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.auth = Some((name.into(), secret.into()));
         self
     }
 

@@ -10,7 +10,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::{ConfigError, Metadata, ReceivedEvent, Rejection, parse::parse_event};
 
-/// The body limit used unless [`Verifier::with_body_limit`] says otherwise: 64 KiB, far above
+/// The body limit used unless [`Verifier::body_limit`] says otherwise: 64 KiB, far above
 /// the ~80 bytes Soniox sends.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
@@ -68,7 +68,7 @@ impl Verifier {
     /// [`ConfigError`] if the header name is not a valid HTTP header name (or is longer than
     /// the API's 256-character limit), or the secret is empty, too long, not visible ASCII, or
     /// the API's masked placeholder.
-    pub fn new(header_name: &str, secret: Secret) -> Result<Self, ConfigError> {
+    pub fn new(header_name: &str, secret: impl Into<Secret>) -> Result<Self, ConfigError> {
         Self::with_secrets(header_name, [secret])
     }
 
@@ -80,12 +80,12 @@ impl Verifier {
     /// As [`Verifier::new`]; [`ConfigError::MissingSecret`] when `secrets` is empty.
     pub fn with_secrets(
         header_name: &str,
-        secrets: impl IntoIterator<Item = Secret>,
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
     ) -> Result<Self, ConfigError> {
         let header = parse_header_name(header_name)?;
         let secrets: Arc<[Secret]> = secrets
             .into_iter()
-            .map(check_secret)
+            .map(|secret| check_secret(secret.into()))
             .collect::<Result<_, _>>()?;
         if secrets.is_empty() {
             return Err(ConfigError::MissingSecret {
@@ -163,13 +163,13 @@ impl Verifier {
 
     /// Sets the largest accepted body, in bytes.
     #[must_use]
-    pub fn with_body_limit(mut self, limit: usize) -> Self {
+    pub fn body_limit(mut self, limit: usize) -> Self {
         self.body_limit = limit;
         self
     }
 
     /// The largest accepted body, in bytes.
-    pub fn body_limit(&self) -> usize {
+    pub fn get_body_limit(&self) -> usize {
         self.body_limit
     }
 

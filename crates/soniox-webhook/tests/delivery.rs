@@ -314,7 +314,7 @@ async fn a_handler_past_its_deadline_is_cancelled_answered_503_and_retried() {
     assert_eq!((gated.calls(), gated.finished()), (2, 1));
     // A delivery with the wrong secret, to an inbox derived with another verifier: counted
     // with the rest.
-    let other = inbox.clone().with_verifier(
+    let other = inbox.clone().verifier(
         Verifier::new("X-Other", soniox_types::Secret::new("other")).expect("a verifier"),
     );
     let event = soniox_types::WebhookEvent::new(

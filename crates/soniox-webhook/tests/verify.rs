@@ -208,8 +208,8 @@ fn query_metadata_is_decoded() {
 
 #[test]
 fn body_limit_is_configurable() {
-    let verifier = verifier().with_body_limit(100);
-    assert_eq!(verifier.body_limit(), 100);
+    let verifier = verifier().body_limit(100);
+    assert_eq!(verifier.get_body_limit(), 100);
     let at = Case::good("at").body(common::sized_body(100));
     assert!(run(&verifier, &at).is_ok());
     let over = Case::good("over").body(common::sized_body(101));
@@ -254,7 +254,7 @@ fn construction_fails_closed() {
     assert!(Verifier::new(HEADER, Secret::new("a".repeat(256))).is_ok());
     assert!(Verifier::new(HEADER, Secret::new("Bearer s3cr3t")).is_ok());
     assert_eq!(
-        Verifier::with_secrets(HEADER, []).err(),
+        Verifier::with_secrets(HEADER, Vec::<Secret>::new()).err(),
         Some(ConfigError::MissingSecret {
             var: "SONIOX_API_WEBHOOK_SECRET"
         })
@@ -337,7 +337,7 @@ fn test_deliveries_verify() {
     let event = WebhookEvent::new(TranscriptionId::new(ID), WebhookStatus::Error);
     let request: Request<bytes::Bytes> = TestDelivery::new(event.clone())
         .uri("https://hooks.example.com/soniox?order=7")
-        .auth(HEADER, &secret)
+        .auth(HEADER, secret.clone())
         .into_request()
         .expect("valid delivery");
     let received = verifier().verify_request(&request).expect("accepted");
@@ -352,7 +352,7 @@ fn test_deliveries_verify() {
         Some(Rejection::MissingAuthHeader)
     );
     let bad = TestDelivery::new(event.clone())
-        .auth("bad name", &secret)
+        .auth("bad name", secret)
         .into_request();
     assert_eq!(
         bad.err(),

@@ -178,21 +178,20 @@ async fn transcribe_one(
 ) -> Result<Done, Failure> {
     let interrupt = &context.interrupt;
     let output = context.output;
-    let mut builder = args.request.builder();
+    let mut request = args.request.request();
     if is_url(input) {
-        builder = builder.audio_url(input);
+        request = request.audio_url(input);
     } else {
         let (upload, bar) = progress::upload_with_bar(output, Path::new(input));
         let uploaded = interrupt.guard(client.files().upload(upload)).await;
         bar.finish_and_clear();
         let file = uploaded.ok_or_else(Failure::interrupted)??;
         created.file = Some(file.id.clone());
-        builder = builder.file_id(file.id);
+        request = request.file_id(file.id);
     }
     if let Some(webhook) = webhook {
-        builder = webhook.apply(builder)?;
+        request = webhook.apply(request)?;
     }
-    let request = builder.build().map_err(soniox_client::Error::from)?;
     // Not raced with Ctrl-C: a create cut off mid-flight might leave a job we do not know
     // about; it is short, and the interrupt is checked right after.
     let transcription = client.transcriptions().create(&request).await?;

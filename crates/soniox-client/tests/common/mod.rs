@@ -18,7 +18,7 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use soniox_client::{Client, ClientBuilder, RetryPolicy, Upload};
 use soniox_emulator::{Emulator, EmulatorBuilder, JobClock};
-use soniox_types::{CreateTranscription, CreateTranscriptionBuilder, Transcription};
+use soniox_types::{CreateTranscription, Transcription};
 use tokio::{net::TcpListener, sync::mpsc};
 
 /// The key every test emulator accepts.
@@ -56,8 +56,8 @@ pub fn client(emulator: &Emulator) -> Client {
 
 /// A job request for `model` whose audio URL nothing listens on: a job made from it stays
 /// unfinished under the manual clock, and fails its download if it is ever run.
-pub fn url_request(model: &str) -> CreateTranscriptionBuilder {
-    CreateTranscription::builder(model).audio_url("http://127.0.0.1:9/a.wav")
+pub fn url_request(model: &str) -> CreateTranscription {
+    CreateTranscription::new(model).audio_url("http://127.0.0.1:9/a.wav")
 }
 
 /// Uploads `audio` and creates a job for the uploaded file.
@@ -67,10 +67,7 @@ pub async fn job_for(client: &Client, audio: Vec<u8>) -> Transcription {
         .upload(Upload::bytes(audio, "speech.wav"))
         .await
         .expect("upload");
-    let request = CreateTranscription::builder("stt-async-v5")
-        .file_id(file.id)
-        .build()
-        .expect("a valid request");
+    let request = CreateTranscription::new("stt-async-v5").file_id(file.id);
     client
         .transcriptions()
         .create(&request)

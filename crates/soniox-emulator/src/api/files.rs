@@ -120,8 +120,8 @@ pub(super) async fn upload(
         facts,
     } = stored;
     let id = new_uuid();
-    let file = File::new(FileId::new(id.clone()), filename, size, now())
-        .with_client_reference_id(client_reference_id);
+    let mut file = File::new(FileId::new(id.clone()), filename, size, now());
+    file.client_reference_id = client_reference_id;
     let mut state = shared.store.lock();
     // Refused here, the partial file's guard removes the upload.
     check_file_quota(shared, &state)?;

@@ -16,8 +16,8 @@ use crate::transcript::Token;
 /// use soniox_types::{SubtitleOptions, Token, render};
 ///
 /// let tokens = [
-///     Token::spoken("Hi", 0, 300, 0.9).with_speaker("1"),
-///     Token::spoken("!", 300, 350, 0.9).with_speaker("1"),
+///     Token::spoken("Hi", 0, 300, 0.9).speaker("1"),
+///     Token::spoken("!", 300, 350, 0.9).speaker("1"),
 /// ];
 /// let cue = &render::cues(&tokens, &SubtitleOptions::default())[0];
 /// assert_eq!((cue.start_ms, cue.end_ms), (0, 350));
@@ -48,8 +48,8 @@ pub struct Cue {
 /// use soniox_types::{SubtitleOptions, Token, render};
 ///
 /// let tokens = [
-///     Token::spoken("Hello.", 0, 500, 0.9).with_speaker("1"),
-///     Token::spoken(" Hi.", 600, 900, 0.9).with_speaker("2"),
+///     Token::spoken("Hello.", 0, 500, 0.9).speaker("1"),
+///     Token::spoken(" Hi.", 600, 900, 0.9).speaker("2"),
 /// ];
 /// let cues = render::cues(&tokens, &SubtitleOptions::default());
 /// assert_eq!(cues.len(), 2);
@@ -242,7 +242,7 @@ mod tests {
     fn said(texts: &[&str]) -> Vec<Token> {
         (0u64..)
             .zip(texts)
-            .map(|(i, text)| Token::spoken(*text, i * 100, i * 100 + 100, 0.9).with_speaker("1"))
+            .map(|(i, text)| Token::spoken(*text, i * 100, i * 100 + 100, 0.9).speaker("1"))
             .collect()
     }
 
@@ -264,9 +264,9 @@ mod tests {
     #[test]
     fn a_speaker_change_ends_the_cue() {
         let tokens = [
-            Token::spoken("Yes", 0, 100, 0.9).with_speaker("1"),
-            Token::spoken(" no", 100, 200, 0.9).with_speaker("2"),
-            Token::spoken("pe", 200, 300, 0.9).with_speaker("1"),
+            Token::spoken("Yes", 0, 100, 0.9).speaker("1"),
+            Token::spoken(" no", 100, 200, 0.9).speaker("2"),
+            Token::spoken("pe", 200, 300, 0.9).speaker("1"),
         ];
         check(
             &tokens,
@@ -376,11 +376,11 @@ mod tests {
     #[test]
     fn translation_cues_take_their_times_from_the_spoken_tokens_they_follow() {
         let tokens = [
-            Token::spoken("Good", 1_000, 1_400, 0.9).with_speaker("1"),
-            Token::spoken(" morning.", 1_400, 2_000, 0.9).with_speaker("1"),
+            Token::spoken("Good", 1_000, 1_400, 0.9).speaker("1"),
+            Token::spoken(" morning.", 1_400, 2_000, 0.9).speaker("1"),
             Token::translation("Guten", "de", "en", 0.9),
             Token::translation(" Morgen.", "de", "en", 0.9),
-            Token::spoken(" Hello.", 3_000, 3_500, 0.9).with_speaker("2"),
+            Token::spoken(" Hello.", 3_000, 3_500, 0.9).speaker("2"),
             Token::translation("Hallo.", "de", "en", 0.9),
         ];
         let options = options().track(Track::Translation);

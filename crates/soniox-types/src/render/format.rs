@@ -20,8 +20,8 @@ use crate::transcript::Token;
 /// use soniox_types::{SubtitleOptions, Token, render};
 ///
 /// let tokens = [
-///     Token::spoken("Hello.", 0, 500, 0.9).with_speaker("1"),
-///     Token::spoken(" Hi.", 600, 900, 0.9).with_speaker("2"),
+///     Token::spoken("Hello.", 0, 500, 0.9).speaker("1"),
+///     Token::spoken(" Hi.", 600, 900, 0.9).speaker("2"),
 /// ];
 /// let srt = render::srt(&tokens, &SubtitleOptions::default().speaker_labels(true));
 /// assert_eq!(
@@ -75,7 +75,7 @@ const SRT_LABEL_WIDTH: usize = "Speaker : ".len();
 /// ```
 /// use soniox_types::{SubtitleOptions, Token, render};
 ///
-/// let tokens = [Token::spoken("1 < 2 & 3 > 2", 62_345, 63_000, 0.9).with_speaker("1")];
+/// let tokens = [Token::spoken("1 < 2 & 3 > 2", 62_345, 63_000, 0.9).speaker("1")];
 /// let vtt = render::vtt(&tokens, &SubtitleOptions::default().speaker_labels(true));
 /// assert_eq!(
 ///     vtt,
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn speaker_names_stay_on_one_line() {
-        let tokens = [Token::spoken("Hi", 0, 100, 0.9).with_speaker("a\n\nb<")];
+        let tokens = [Token::spoken("Hi", 0, 100, 0.9).speaker("a\n\nb<")];
         let options = SubtitleOptions::default().speaker_labels(true);
         assert_eq!(
             srt(&tokens, &options),
@@ -183,8 +183,8 @@ mod tests {
     #[test]
     fn an_srt_label_counts_towards_the_first_line() {
         let tokens = [
-            Token::spoken("abc", 0, 100, 0.9).with_speaker("1"),
-            Token::spoken(" def", 100, 200, 0.9).with_speaker("1"),
+            Token::spoken("abc", 0, 100, 0.9).speaker("1"),
+            Token::spoken(" def", 100, 200, 0.9).speaker("1"),
         ];
         let options = SubtitleOptions::default()
             .max_chars_per_line(17)
@@ -202,16 +202,16 @@ mod tests {
         let labelled = SubtitleOptions::default().speaker_labels(true);
         let expect = "1\n00:00:00,000 --> 00:00:00,100\nHi\n";
         assert_eq!(srt(&tokens, &labelled), expect);
-        let with_speaker = [Token::spoken("Hi", 0, 100, 0.9).with_speaker("1")];
+        let with_speaker = [Token::spoken("Hi", 0, 100, 0.9).speaker("1")];
         assert_eq!(srt(&with_speaker, &SubtitleOptions::default()), expect);
     }
 
     #[test]
     fn cues_are_numbered_and_separated_by_one_blank_line() {
         let tokens = [
-            Token::spoken("One.", 0, 100, 0.9).with_speaker("1"),
-            Token::spoken(" Two.", 100, 200, 0.9).with_speaker("2"),
-            Token::spoken(" Three.", 200, 300, 0.9).with_speaker("1"),
+            Token::spoken("One.", 0, 100, 0.9).speaker("1"),
+            Token::spoken(" Two.", 100, 200, 0.9).speaker("2"),
+            Token::spoken(" Three.", 200, 300, 0.9).speaker("1"),
         ];
         let srt = srt(&tokens, &SubtitleOptions::default());
         assert_eq!(

@@ -19,8 +19,8 @@
 //!     TranscriptionId::new("t1"),
 //!     "",
 //!     vec![
-//!         Token::spoken("Good", 0, 300, 0.9).with_speaker("1").with_language("en").with_translation_status(original.clone()),
-//!         Token::spoken(" morning.", 300, 800, 0.9).with_speaker("1").with_language("en").with_translation_status(original),
+//!         Token::spoken("Good", 0, 300, 0.9).speaker("1").language("en").translation_status(original.clone()),
+//!         Token::spoken(" morning.", 300, 800, 0.9).speaker("1").language("en").translation_status(original),
 //!         Token::translation("Guten", "de", "en", 0.9),
 //!         Token::translation(" Morgen.", "de", "en", 0.9),
 //!     ],
@@ -111,8 +111,8 @@ impl Transcript {
     ///     TranscriptionId::new("t1"),
     ///     "",
     ///     vec![
-    ///         Token::spoken("Hi.", 0, 400, 0.9).with_speaker("1"),
-    ///         Token::spoken(" Hello.", 500, 900, 0.9).with_speaker("2"),
+    ///         Token::spoken("Hi.", 0, 400, 0.9).speaker("1"),
+    ///         Token::spoken(" Hello.", 500, 900, 0.9).speaker("2"),
     ///     ],
     /// );
     /// let segments = transcript.segments();
@@ -148,7 +148,7 @@ impl Transcript {
     /// let transcript = Transcript::new(
     ///     TranscriptionId::new("t1"),
     ///     "",
-    ///     vec![Token::spoken("Hi.", 62_345, 62_900, 0.9).with_speaker("1")],
+    ///     vec![Token::spoken("Hi.", 62_345, 62_900, 0.9).speaker("1")],
     /// );
     /// let options = SubtitleOptions::default().speaker_labels(true);
     /// assert_eq!(
@@ -168,7 +168,7 @@ impl Transcript {
     /// let transcript = Transcript::new(
     ///     TranscriptionId::new("t1"),
     ///     "",
-    ///     vec![Token::spoken("Hi.", 62_345, 62_900, 0.9).with_speaker("1")],
+    ///     vec![Token::spoken("Hi.", 62_345, 62_900, 0.9).speaker("1")],
     /// );
     /// let options = SubtitleOptions::default().speaker_labels(true);
     /// assert_eq!(

@@ -14,8 +14,8 @@ use crate::transcript::Token;
 /// use soniox_types::{Token, render};
 ///
 /// let tokens = [
-///     Token::spoken("Hello", 0, 400, 0.9).with_speaker("1").with_language("en"),
-///     Token::spoken(" there.", 400, 900, 0.9).with_speaker("1").with_language("en"),
+///     Token::spoken("Hello", 0, 400, 0.9).speaker("1").language("en"),
+///     Token::spoken(" there.", 400, 900, 0.9).speaker("1").language("en"),
 ///     Token::translation("Hallo.", "de", "en", 0.9),
 /// ];
 /// let segment = &render::segments(&tokens)[0];
@@ -57,10 +57,10 @@ pub struct Segment {
 /// use soniox_types::{Token, render};
 ///
 /// let tokens = [
-///     Token::spoken("Hi.", 0, 400, 0.9).with_speaker("1"),
+///     Token::spoken("Hi.", 0, 400, 0.9).speaker("1"),
 ///     Token::translation("Hallo.", "de", "en", 0.9),
-///     Token::spoken(" How", 500, 700, 0.9).with_speaker("1"),
-///     Token::spoken(" Fine.", 900, 1300, 0.9).with_speaker("2"),
+///     Token::spoken(" How", 500, 700, 0.9).speaker("1"),
+///     Token::spoken(" Fine.", 900, 1300, 0.9).speaker("2"),
 /// ];
 /// let texts: Vec<_> = render::segments(&tokens).into_iter().map(|s| s.text).collect();
 /// assert_eq!(texts, ["Hi. How", "Fine."]);
@@ -146,8 +146,8 @@ mod tests {
 
     fn spoken(text: &str, start: u64, end: u64, speaker: &str, language: &str) -> Token {
         Token::spoken(text, start, end, 0.9)
-            .with_speaker(speaker)
-            .with_language(language)
+            .speaker(speaker)
+            .language(language)
     }
 
     fn de(text: &str) -> Token {

@@ -168,15 +168,13 @@ mod tests {
 
     fn tokens() -> Vec<Token> {
         vec![
-            Token::spoken(" Good", 0, 300, 0.9)
-                .with_translation_status(TranslationStatus::Original),
+            Token::spoken(" Good", 0, 300, 0.9).translation_status(TranslationStatus::Original),
             Token::spoken(" morning.", 300, 600, 0.9)
-                .with_translation_status(TranslationStatus::Original),
+                .translation_status(TranslationStatus::Original),
             Token::translation("Guten", "de", "en", 0.9),
             Token::translation(" Morgen.", "de", "en", 0.9),
-            Token::spoken(" Hola.", 700, 900, 0.9).with_translation_status(TranslationStatus::None),
-            Token::spoken(" Bye.", 1000, 1200, 0.9)
-                .with_translation_status(TranslationStatus::Original),
+            Token::spoken(" Hola.", 700, 900, 0.9).translation_status(TranslationStatus::None),
+            Token::spoken(" Bye.", 1000, 1200, 0.9).translation_status(TranslationStatus::Original),
             Token::translation("Tschüss. ", "de", "en", 0.9),
         ]
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::Outcome;
 
 /// How many deliveries an [`Inbox`](crate::Inbox) (and every inbox derived from it with
-/// [`Inbox::with_verifier`](crate::Inbox::with_verifier)) answered each way, since it was
+/// [`Inbox::verifier`](crate::Inbox::verifier)) answered each way, since it was
 /// made. Read with [`Inbox::counts`](crate::Inbox::counts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

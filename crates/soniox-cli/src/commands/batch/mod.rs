@@ -241,7 +241,7 @@ async fn submit(
         .guard(client.files().upload(upload))
         .await
         .ok_or_else(Failure::interrupted)??;
-    let request = args.request.builder().file_id(file.id);
+    let request = args.request.request().file_id(file.id);
     tracker
         .submit_with_reference(reference, request)
         .await
