@@ -26,14 +26,30 @@ pub(crate) fn run() -> Result<(), String> {
         ],
     )
     .run()?;
-    let mut test = Step::new("cargo", &["test", "--workspace", "--all-features"])
-        .env("INSTA_UPDATE", "no")
-        .env(compat::PYTHON_ENV, &sdks.python)
-        .env(compat::NODE_ENV, &sdks.node_modules);
+    let mut test =
+        Step::new("cargo", &["test", "--workspace", "--all-features"]).env("INSTA_UPDATE", "no");
     if let Some(url) = local_postgres() {
         test = test.env(POSTGRES_ENV, url);
     }
     test.run()?;
+    // The official SDKs' tests need python3 and node, so a plain `cargo test` ignores them;
+    // here the SDKs were just installed, and a missing tool fails the run.
+    Step::new(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "soniox-emulator",
+            "--all-features",
+            "--test",
+            "official_sdks",
+            "--",
+            "--ignored",
+        ],
+    )
+    .env(compat::PYTHON_ENV, &sdks.python)
+    .env(compat::NODE_ENV, &sdks.node_modules)
+    .run()?;
     Step::new(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--all-features"],
