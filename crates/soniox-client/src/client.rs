@@ -16,7 +16,7 @@ use url::Url;
 use crate::{
     ClientBuilder, Error,
     error::snippet,
-    retry::{AttemptOutcome, Decision, Replay, RetryPolicy, full_jitter, parse_retry_after},
+    retry::{AttemptOutcome, Replay, RetryDecision, RetryPolicy, full_jitter, parse_retry_after},
     stall::{Progress, StallLimits},
 };
 
@@ -274,8 +274,8 @@ impl Client {
                     full_jitter,
                 );
                 match decision {
-                    Decision::Stop => return Err(error),
-                    Decision::RetryAfter(delay) => {
+                    RetryDecision::Stop => return Err(error),
+                    RetryDecision::RetryAfter(delay) => {
                         tracing::debug!(?delay, error = %error, "retrying");
                         tokio::time::sleep(delay).await;
                         if let Some(check) = call.before_replay
@@ -440,10 +440,10 @@ async fn error_from_response(mut response: Response) -> Error {
 /// fail only at the first request ("scheme is not http").
 const TLS: bool = cfg!(any(feature = "rustls", feature = "native-tls"));
 
-/// [`Error::Config`] when `url` is plain `http` to a host other than this machine: `secret`
-/// would cross the network in cleartext. Loopback (`localhost`, `127.0.0.0/8`, `::1`) is
+/// [`Error::Config`] when `url` is plain `http` to a host other than this machine: the secret
+/// `secret_name` names would cross the network in cleartext. Loopback (`localhost`, `127.0.0.0/8`, `::1`) is
 /// always allowed, for emulators and local receivers.
-pub(crate) fn refuse_cleartext(url: &str, what: &str, secret: &str) -> Result<(), Error> {
+pub(crate) fn refuse_cleartext(url: &str, what: &str, secret_name: &str) -> Result<(), Error> {
     let Ok(parsed) = Url::parse(url) else {
         // Unparsable URLs are the validation's to report.
         return Ok(());
@@ -452,7 +452,7 @@ pub(crate) fn refuse_cleartext(url: &str, what: &str, secret: &str) -> Result<()
         return Ok(());
     }
     Err(Error::Config(format!(
-        "{what} {url:?} is plain http to another host, which would send {secret} in cleartext: \
+        "{what} {url:?} is plain http to another host, which would send {secret_name} in cleartext: \
          use https, or allow it with `ClientBuilder::allow_insecure_http(true)`"
     )))
 }

@@ -226,7 +226,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::retry::{AttemptOutcome, Decision, Replay, RetryPolicy};
+    use crate::retry::{AttemptOutcome, Replay, RetryDecision, RetryPolicy};
 
     /// `Error::is_retryable` and the retry policy answer from one list of statuses: for every
     /// status, an error the caller is told to retry is one the client itself retries (a GET).
@@ -245,7 +245,7 @@ mod tests {
             };
             let retried =
                 RetryPolicy::default().decide(1, Duration::ZERO, Replay::Safe, outcome, |max| max)
-                    != Decision::Stop;
+                    != RetryDecision::Stop;
             assert_eq!(error.is_retryable(), retried, "status {code}");
         }
         let timeout = Error::UnexpectedResponse {

@@ -42,7 +42,7 @@ pub enum AttemptOutcome {
 
 /// The policy's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub enum RetryDecision {
     /// Try again after this delay.
     RetryAfter(Duration),
     /// Give up and return the last error.
@@ -54,18 +54,18 @@ pub enum Decision {
 ///
 /// ```
 /// use std::time::Duration;
-/// use soniox_client::retry::{AttemptOutcome, Decision, Replay, RetryPolicy};
+/// use soniox_client::retry::{AttemptOutcome, RetryDecision, Replay, RetryPolicy};
 ///
 /// let policy = RetryPolicy::default();
 /// let busy = AttemptOutcome::Status { status: 429, retry_after: Some(Duration::from_secs(2)) };
 /// assert_eq!(
 ///     policy.decide(1, Duration::ZERO, Replay::OnlyIfNotProcessed, busy, |max| max),
-///     Decision::RetryAfter(Duration::from_secs(2)),
+///     RetryDecision::RetryAfter(Duration::from_secs(2)),
 /// );
 /// // A create request that timed out after sending might have created the job: never replay it.
 /// assert_eq!(
 ///     policy.decide(1, Duration::ZERO, Replay::OnlyIfNotProcessed, AttemptOutcome::FailedAfterSend, |max| max),
-///     Decision::Stop,
+///     RetryDecision::Stop,
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,9 +142,9 @@ impl RetryPolicy {
         replay: Replay,
         outcome: AttemptOutcome,
         jitter: impl FnOnce(Duration) -> Duration,
-    ) -> Decision {
+    ) -> RetryDecision {
         if attempt >= self.max_attempts || !is_retryable(replay, outcome) {
-            return Decision::Stop;
+            return RetryDecision::Stop;
         }
         let delay = match outcome {
             AttemptOutcome::Status {
@@ -154,16 +154,16 @@ impl RetryPolicy {
                 // The server said when: waiting less is pointless, waiting longer than allowed
                 // means giving up now rather than sleeping past the budget.
                 if after > self.max_delay {
-                    return Decision::Stop;
+                    return RetryDecision::Stop;
                 }
                 after
             }
             _ => jitter(self.backoff_ceiling(attempt)),
         };
         if elapsed.saturating_add(delay) > self.max_elapsed {
-            return Decision::Stop;
+            return RetryDecision::Stop;
         }
-        Decision::RetryAfter(delay)
+        RetryDecision::RetryAfter(delay)
     }
 
     /// The upper bound of the full-jitter delay after attempt `attempt`: `base · 2^(attempt-1)`,
@@ -247,7 +247,7 @@ mod tests {
     fn check(replay: Replay, outcome: AttemptOutcome, expect_retry: bool) {
         let decision = RetryPolicy::default().decide(1, Duration::ZERO, replay, outcome, |max| max);
         assert_eq!(
-            decision != Decision::Stop,
+            decision != RetryDecision::Stop,
             expect_retry,
             "{replay:?} {outcome:?}"
         );
@@ -293,7 +293,7 @@ mod tests {
                 })
             })
             .collect();
-        let expected = [1, 2, 4, 5, 5].map(|s| Decision::RetryAfter(s * SECOND));
+        let expected = [1, 2, 4, 5, 5].map(|s| RetryDecision::RetryAfter(s * SECOND));
         assert_eq!(delays, expected);
     }
 
@@ -304,7 +304,10 @@ mod tests {
             assert_eq!(max, 2 * SECOND);
             Duration::from_millis(123)
         });
-        assert_eq!(decision, Decision::RetryAfter(Duration::from_millis(123)));
+        assert_eq!(
+            decision,
+            RetryDecision::RetryAfter(Duration::from_millis(123))
+        );
     }
 
     #[test]
@@ -312,11 +315,11 @@ mod tests {
         let policy = RetryPolicy::default().max_attempts(3);
         let retry =
             |attempt| policy.decide(attempt, Duration::ZERO, Replay::Safe, status(503), |m| m);
-        assert_ne!(retry(2), Decision::Stop);
-        assert_eq!(retry(3), Decision::Stop);
+        assert_ne!(retry(2), RetryDecision::Stop);
+        assert_eq!(retry(3), RetryDecision::Stop);
         assert_eq!(
             RetryPolicy::never().decide(1, Duration::ZERO, Replay::Safe, status(503), |m| m),
-            Decision::Stop
+            RetryDecision::Stop
         );
     }
 
@@ -326,8 +329,11 @@ mod tests {
             .base_delay(SECOND)
             .max_elapsed(10 * SECOND);
         let at = |elapsed| policy.decide(1, elapsed, Replay::Safe, status(503), |max| max);
-        assert_eq!(at(9 * SECOND), Decision::RetryAfter(SECOND));
-        assert_eq!(at(9 * SECOND + Duration::from_millis(1)), Decision::Stop);
+        assert_eq!(at(9 * SECOND), RetryDecision::RetryAfter(SECOND));
+        assert_eq!(
+            at(9 * SECOND + Duration::from_millis(1)),
+            RetryDecision::Stop
+        );
     }
 
     #[test]
@@ -346,9 +352,9 @@ mod tests {
                 |_| SECOND,
             )
         };
-        assert_eq!(decide(after(3)), Decision::RetryAfter(3 * SECOND));
-        assert_eq!(decide(after(0)), Decision::RetryAfter(Duration::ZERO));
-        assert_eq!(decide(after(11)), Decision::Stop);
+        assert_eq!(decide(after(3)), RetryDecision::RetryAfter(3 * SECOND));
+        assert_eq!(decide(after(0)), RetryDecision::RetryAfter(Duration::ZERO));
+        assert_eq!(decide(after(11)), RetryDecision::Stop);
     }
 
     #[test]
@@ -376,7 +382,7 @@ mod tests {
             .max_attempts(u32::MAX)
             .max_elapsed(Duration::MAX);
         let decision = policy.decide(200, Duration::ZERO, Replay::Safe, status(503), |max| max);
-        assert_eq!(decision, Decision::RetryAfter(Duration::from_secs(30)));
+        assert_eq!(decision, RetryDecision::RetryAfter(Duration::from_secs(30)));
     }
 
     #[test]

@@ -184,7 +184,7 @@ impl WebhookFaultRule {
 
 /// What the REST faults decided for one request.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Decision {
+pub(crate) struct FaultDecision {
     pub(crate) latency: Duration,
     pub(crate) action: Option<FaultAction>,
 }
@@ -236,10 +236,10 @@ impl Faults {
     }
 
     /// Latencies of every firing rule add up; the first firing non-latency action wins.
-    pub(crate) fn decide(&self, method: &str, path: &str) -> Decision {
+    pub(crate) fn decide(&self, method: &str, path: &str) -> FaultDecision {
         let mut inner = self.lock();
         let Inner { rules, rng, .. } = &mut *inner;
-        let mut decision = Decision::default();
+        let mut decision = FaultDecision::default();
         for (rule, seen) in rules.iter_mut() {
             if !rule.matches(method, path) || !Inner::fires(rng, &rule.trigger, seen) {
                 continue;
@@ -353,7 +353,7 @@ mod tests {
             .map(|_| faults.decide("POST", "/v1/files").action.is_some())
             .collect();
         assert_eq!(fired, [false, true, false, true]);
-        assert_eq!(faults.decide("GET", "/v1/files"), Decision::default());
+        assert_eq!(faults.decide("GET", "/v1/files"), FaultDecision::default());
     }
 
     #[test]
