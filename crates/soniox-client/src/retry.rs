@@ -126,7 +126,7 @@ impl RetryPolicy {
     }
 
     /// The most attempts this policy allows.
-    pub fn attempts(&self) -> u32 {
+    pub fn get_max_attempts(&self) -> u32 {
         self.max_attempts
     }
 

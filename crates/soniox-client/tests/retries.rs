@@ -393,7 +393,7 @@ async fn a_proxy_error_page_keeps_a_bounded_snippet() {
     assert_eq!(snippet.chars().count(), 512);
     assert!(error.is_retryable());
     // Reads are retried up to the policy's four attempts.
-    for _ in 0..fast_retries().attempts() {
+    for _ in 0..fast_retries().get_max_attempts() {
         assert_eq!(proxy.next_request().await, "/v1/models");
     }
 
