@@ -68,7 +68,8 @@
 //!    the caller's own reference instead, derived from what identifies the work: submitting
 //!    it again (a retry, a process resuming after a crash) creates nothing and returns
 //!    [`Submission::Existing`], since the record is made only when none is under it. The
-//!    handler receives the reference in [`FinishedJob::reference`].
+//!    handler receives the reference in [`FinishedJob::reference`], and
+//!    [`Tracker::state_of`] says where the job under a reference is.
 //! 2. **Submitted.** The API accepted the job; its webhook is awaited. The webhook, received
 //!    by a `soniox_webhook` receiver over [`Tracker::inbox`] and [`Tracker::webhook_handler`],
 //!    is claimed in the store's webhook events, the transcript fetched (or the error details),
@@ -170,7 +171,8 @@ pub use crate::{
     handler::{Effect, EffectHandler, FinishedJob, JobHandler, JobOutcome},
     metrics::Metrics,
     tracker::{
-        Pass, Reconciler, Submission, Tracker, TrackerBuilder, TrackerError, WebhookHandler,
+        JobState, Pass, Reconciler, Submission, Tracker, TrackerBuilder, TrackerError,
+        WebhookHandler,
     },
 };
 

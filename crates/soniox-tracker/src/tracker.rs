@@ -76,6 +76,24 @@ pub enum Submission {
     },
 }
 
+/// Where a tracked job is; see [`Tracker::state_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobState {
+    /// Recorded; its create request is on its way, or its answer was lost and the reconciler
+    /// will adopt or resubmit the job.
+    Submitting,
+    /// The API accepted the job; it is queued or processing.
+    Submitted,
+    /// The job finished and its handling has not succeeded yet; it is retried.
+    Finished,
+    /// The handler succeeded; the tracker does nothing more with the job.
+    Handled,
+    /// The API no longer had the job before it was handled (deleted by someone else, or a
+    /// resubmission it refused): it never will be.
+    Lost,
+}
+
 /// What one reconciler pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -331,6 +349,27 @@ impl Tracker {
     /// When the store fails.
     pub async fn is_tracked(&self, reference: &str) -> Result<bool, TrackerError> {
         Ok(self.inner.jobs.holds(reference).await?)
+    }
+
+    /// Where the job recorded under `reference` is, or `None` when none is. A caller that
+    /// keeps its own results beside the tracker's records (an output file per job, say) can
+    /// tell from it a job still on its way from one whose handling is over
+    /// ([`JobState::Handled`]) or that will never be handled ([`JobState::Lost`]), when its
+    /// own result has gone missing since.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn state_of(&self, reference: &str) -> Result<Option<JobState>, TrackerError> {
+        let stage = self.inner.jobs.stage_of(reference).await?;
+        Ok(stage.map(|stage| match stage.as_str() {
+            "submitted" => JobState::Submitted,
+            "finished" => JobState::Finished,
+            "done" => JobState::Handled,
+            "lost" => JobState::Lost,
+            // The table's check allows only these five.
+            _ => JobState::Submitting,
+        }))
     }
 
     /// Records the job under `reference` (only if none is, when `chosen` by the caller) and

@@ -19,7 +19,7 @@ use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
 use soniox_tracker::{
-    FinishedJob, JobOutcome, Submission, Tracker, TrackerBuilder, reconcile::Policy,
+    FinishedJob, JobOutcome, JobState, Submission, Tracker, TrackerBuilder, reconcile::Policy,
 };
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
@@ -460,6 +460,12 @@ async fn references_submitted_again(database: TestDatabase) {
     );
     assert!(setup.tracker.is_tracked("input-0").await.expect("lookup"));
     assert!(!setup.tracker.is_tracked("input-x").await.expect("lookup"));
+    let state = |reference: &'static str| setup.tracker.state_of(reference);
+    assert_eq!(
+        state("input-0").await.expect("state"),
+        Some(JobState::Submitted)
+    );
+    assert_eq!(state("input-x").await.expect("state"), None);
     for reference in [String::new(), "r".repeat(257)] {
         let refused = setup.tracker.submit_with_reference(reference, request());
         assert!(
@@ -484,6 +490,10 @@ async fn references_submitted_again(database: TestDatabase) {
     let mut expected: Vec<String> = (0..JOBS).map(|n| format!("input-{n}")).collect();
     expected.sort();
     assert_eq!(handled, expected, "the handler gets each job's reference");
+    assert_eq!(
+        state("input-0").await.expect("state"),
+        Some(JobState::Handled)
+    );
     setup.stop().await;
 }
 

@@ -223,8 +223,12 @@ impl Jobs {
 
     /// Whether a job is recorded under `reference`.
     pub(crate) async fn holds(&self, reference: &str) -> Result<bool, StoreError> {
-        let stage = dispatch!(self, text(STAGE_OF, Params::Text(reference.to_owned())))?;
-        Ok(stage.is_some())
+        Ok(self.stage_of(reference).await?.is_some())
+    }
+
+    /// The stage column of the job recorded under `reference`, if one is.
+    pub(crate) async fn stage_of(&self, reference: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, text(STAGE_OF, Params::Text(reference.to_owned())))
     }
 
     /// Forgets a job whose create request the API refused outright.
