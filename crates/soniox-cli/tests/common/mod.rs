@@ -115,15 +115,20 @@ pub fn client(emulator: &Emulator) -> Client {
         .expect("client")
 }
 
-/// How many files and transcriptions `emulator` holds.
-pub async fn held(emulator: &Emulator) -> (usize, usize) {
-    let client = client(emulator);
-    let files: Vec<_> = client
+/// The files `emulator` holds.
+pub async fn files(emulator: &Emulator) -> Vec<soniox_types::File> {
+    client(emulator)
         .files()
         .list(ListParams::new())
         .try_collect()
         .await
-        .expect("files");
+        .expect("files")
+}
+
+/// How many files and transcriptions `emulator` holds.
+pub async fn held(emulator: &Emulator) -> (usize, usize) {
+    let client = client(emulator);
+    let files = files(emulator).await;
     let jobs: Vec<_> = client
         .transcriptions()
         .list(ListParams::new())

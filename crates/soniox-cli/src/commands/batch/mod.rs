@@ -5,16 +5,21 @@
 //! before its create request) and the batch's id. Each input is submitted under a reference
 //! derived from both (see [`mod@reference`]), so the tracker records it once: an input is done when
 //! its output (or its `.error.txt`) exists; submitted when the tracker holds its reference,
-//! whether or not its create request got out before a crash. Jobs are
-//! found finished by the tracker's reconciler (list pages), handled once, written out
-//! atomically, then deleted from the API with their uploads, which keeps the stored
-//! transcriptions well under the 2,000 quota and the running ones under `--concurrency`.
+//! whether or not its create request got out before a crash. Its upload carries the same
+//! reference, so a resumed batch submits an upload whose job was never recorded instead of
+//! uploading the file again, and deletes the ones it does not need (see [`mod@resume`]). An
+//! input whose output went missing after its job was handled and cleaned up is submitted
+//! again under a new reference. Jobs are found finished by the tracker's reconciler (list
+//! pages), handled once, written out atomically, then deleted from the API with their uploads,
+//! which keeps the stored transcriptions well under the 2,000 quota and the running ones under
+//! `--concurrency`. A job the API lost is written as failed instead of being waited for.
 
 mod inputs;
 mod reference;
+mod resume;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -23,10 +28,11 @@ use std::{
 use clap::Args;
 use soniox_client::{Client, Upload};
 use soniox_store::SqliteStore;
-use soniox_tracker::{FinishedJob, JobOutcome, Tracker, reconcile::Policy};
+use soniox_tracker::{FinishedJob, JobOutcome, JobState, Tracker, reconcile::Policy};
+use soniox_types::FileId;
 use tokio::sync::mpsc;
 
-use self::{inputs::Input, reference::References};
+use self::{inputs::Input, reference::References, resume::Pending};
 use crate::{
     context::Context,
     failure::{Failure, Kind},
@@ -122,6 +128,8 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     policy.create_grace = args.create_grace;
     policy.max_poll_interval = Duration::from_secs(30).max(first_poll);
     policy.retry_interval = first_poll.max(Duration::from_secs(1));
+    // How long the batch waits for a finished job before it looks for lost ones.
+    let lost_check = policy.retry_interval;
     let tracker = Tracker::builder(client.clone(), store)
         .policy(policy)
         .cleanup(true)
@@ -133,54 +141,53 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
         .map_err(|error| Failure::other(format!("cannot start the tracker: {error}")))?;
     let reconciler = tracker.spawn_reconciler(first_poll.min(Duration::from_secs(1)));
 
-    let mut submitted = HashSet::new();
-    for input in &inputs {
-        let tracked = tracker.is_tracked(&references.of(input)).await;
-        if tracked
-            .map_err(|error| Failure::other(format!("cannot read the batch state: {error}")))?
-        {
-            submitted.insert(input.name.clone());
-        }
-    }
     let is_done = |input: &Input| {
         args.out
             .join(output_name(&input.name, args.format))
             .exists()
             || args.out.join(error_name(&input.name)).exists()
     };
-    let mut waiting: HashSet<String> = inputs
-        .iter()
-        .filter(|input| submitted.contains(&input.name) && !is_done(input))
-        .map(|input| input.name.clone())
+    let plan = resume::plan(&tracker, &references, &inputs, is_done, context.output).await?;
+    let mut uploads = if references.resumed() {
+        resume::uploads_left(&client, &tracker, &references, &plan.queue, context.output).await?
+    } else {
+        HashMap::new()
+    };
+    // Each input in flight by name, with its job's reference.
+    let mut waiting: HashMap<String, String> = plan
+        .waiting
+        .into_iter()
+        .map(|pending| (pending.input.name.clone(), pending.reference))
         .collect();
-    let mut queue = inputs
-        .iter()
-        .filter(|input| !submitted.contains(&input.name) && !is_done(input));
-    let already = inputs.len() - waiting.len() - queue.clone().count();
+    let mut queue = plan.queue.into_iter();
     let bar = progress::count_bar(context.output, inputs.len() as u64);
-    bar.set_position(already as u64);
+    bar.set_position(plan.done as u64);
     let mut failed = 0_usize;
     let interrupt = context.interrupt.clone();
     let concurrency = usize::from(args.concurrency);
     let result: Result<(), Failure> = async {
         loop {
             while waiting.len() < concurrency
-                && let Some(input) = queue.next()
+                && let Some(pending) = queue.next()
             {
-                let reference = references.of(input);
-                submit(&client, &tracker, &args, input, reference, &interrupt).await?;
-                waiting.insert(input.name.clone());
+                let file = uploads.remove(&pending.reference);
+                submit(&client, &tracker, &args, &pending, file, &interrupt).await?;
+                waiting.insert(pending.input.name.clone(), pending.reference);
                 bar.set_message(format!("{} in flight, {failed} failed", waiting.len()));
             }
             if waiting.is_empty() {
                 return Ok(());
             }
-            let finished = interrupt
-                .guard(finished_rx.recv())
-                .await
-                .ok_or_else(Failure::interrupted)?
-                .ok_or_else(|| Failure::other("the tracker stopped"))?;
-            if waiting.remove(&finished.name) {
+            let next = tokio::time::timeout(lost_check, finished_rx.recv());
+            let finished = match interrupt.guard(next).await.ok_or_else(Failure::interrupted)? {
+                Ok(finished) => finished.ok_or_else(|| Failure::other("the tracker stopped"))?,
+                // Nothing finished for a while: a job the API lost will never finish.
+                Err(_) => match lost(&tracker, &waiting, &args.out).await? {
+                    Some(finished) => finished,
+                    None => continue,
+                },
+            };
+            if waiting.remove(&finished.name).is_some() {
                 bar.inc(1);
                 if finished.failed {
                     failed += 1;
@@ -225,25 +232,36 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     }
 }
 
-/// Uploads `input` under its name and submits its job through the tracker under
-/// `reference`. Ctrl-C stops the upload, not the submission, which the tracker records before
-/// creating the job; a resumed batch finds the input submitted by its reference.
+/// Uploads the input under its name and its job's reference (unless `file`, an upload of an
+/// earlier run, is given) and submits its job through the tracker under that reference.
+/// Ctrl-C stops the upload, not the submission, which the tracker records before creating
+/// the job; a resumed batch finds the input submitted by its reference, or its upload by the
+/// same reference.
 async fn submit(
     client: &Client,
     tracker: &Tracker,
     args: &BatchArgs,
-    input: &Input,
-    reference: String,
+    pending: &Pending<'_>,
+    file: Option<FileId>,
     interrupt: &Interrupt,
 ) -> Result<(), Failure> {
-    let upload = Upload::path(&input.path).filename(input.name.clone());
-    let file = interrupt
-        .guard(client.files().upload(upload))
-        .await
-        .ok_or_else(Failure::interrupted)??;
-    let request = args.request.request().file_id(file.id);
+    let input = pending.input;
+    let file = match file {
+        Some(file) => file,
+        None => {
+            let upload = Upload::path(&input.path)
+                .filename(input.name.clone())
+                .client_reference_id(pending.reference.clone());
+            interrupt
+                .guard(client.files().upload(upload))
+                .await
+                .ok_or_else(Failure::interrupted)??
+                .id
+        }
+    };
+    let request = args.request.request().file_id(file);
     tracker
-        .submit_with_reference(reference, request)
+        .submit_with_reference(pending.reference.clone(), request)
         .await
         .map_err(|error| match error {
             soniox_tracker::TrackerError::Api(error) => Failure::from(error),
@@ -252,13 +270,40 @@ async fn submit(
     Ok(())
 }
 
+/// The first input in flight whose job the tracker has found lost (the API no longer has it:
+/// deleted by someone else, say), written as failed: it would never finish. Running the batch
+/// again after deleting the `.error.txt` submits it again.
+async fn lost(
+    tracker: &Tracker,
+    waiting: &HashMap<String, String>,
+    out: &Path,
+) -> Result<Option<Finished>, Failure> {
+    for (name, reference) in waiting {
+        if tracker
+            .state_of(reference)
+            .await
+            .map_err(|error| resume::unreadable(&error))?
+            == Some(JobState::Lost)
+        {
+            let error = "job_lost: the API no longer has this input's job; delete this file \
+                         and run the batch again to submit it again\n";
+            write_atomically(&out.join(error_name(name)), error.as_bytes()).await?;
+            return Ok(Some(Finished {
+                name: name.clone(),
+                failed: true,
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// The tracker's handler: writes each finished job's output, then reports it.
 #[derive(Debug)]
 struct Writer {
     client: Client,
     out: PathBuf,
     format: Format,
-    /// Each input's name by its reference.
+    /// Each input's name by its first attempt's reference.
     names: HashMap<String, String>,
     finished: mpsc::UnboundedSender<Finished>,
 }
@@ -271,7 +316,7 @@ impl Writer {
         let known = job
             .reference
             .as_ref()
-            .and_then(|reference| self.names.get(reference));
+            .and_then(|reference| self.names.get(References::first_attempt(reference)));
         let name = match known {
             Some(name) => name.clone(),
             None => self.client.transcriptions().get(&job.id).await?.filename,

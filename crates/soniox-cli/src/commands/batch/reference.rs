@@ -1,7 +1,9 @@
 //! Each input's `client_reference_id`: the batch's id (random, kept beside its database) and
-//! a hash of the input's name. The tracker records a job under it before creating it, so a
-//! resumed batch finds every input it submitted, even one a crash cut off mid-submit, and the
-//! handler knows a finished job's input by it, without asking the API.
+//! a hash of the input's name, with an attempt number after the first attempt. The tracker
+//! records a job under it before creating it, so a resumed batch finds every input it
+//! submitted, even one a crash cut off mid-submit, and the handler knows a finished job's
+//! input by it, without asking the API. Uploads carry their job's reference too, so a resumed
+//! batch finds the file of an upload whose job was never recorded.
 
 use std::{collections::HashMap, io::Write as _, path::Path};
 
@@ -16,10 +18,16 @@ const ID_FILE: &str = "batch-id";
 /// Hex digits of the batch's id (64 random bits).
 const ID_DIGITS: usize = 16;
 
+/// What separates an input's reference from its attempt number: not a hex digit, and not in
+/// the prefix.
+const ATTEMPT_MARK: &str = "-r";
+
 /// The batch's references.
 #[derive(Debug)]
 pub(super) struct References {
     batch: String,
+    /// Whether the batch's id was there already: this run resumes an earlier one.
+    resumed: bool,
 }
 
 impl References {
@@ -31,12 +39,12 @@ impl References {
     /// When the id cannot be read or written, or is not one this command wrote.
     pub(super) fn open(state: &Path) -> Result<Self, Failure> {
         let path = state.join(ID_FILE);
-        let batch = match std::fs::read_to_string(&path) {
-            Ok(text) => text.trim().to_owned(),
+        let (batch, resumed) = match std::fs::read_to_string(&path) {
+            Ok(text) => (text.trim().to_owned(), true),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let id = format!("{:016x}", fastrand::u64(..));
                 write_new(&path, &id)?;
-                id
+                (id, false)
             }
             Err(error) => return Err(Failure::io(path.display(), &error)),
         };
@@ -46,25 +54,54 @@ impl References {
                 path.display()
             )));
         }
-        Ok(Self { batch })
+        Ok(Self { batch, resumed })
     }
 
-    /// The reference of `input`: the same on every run of this batch.
-    pub(super) fn of(&self, input: &Input) -> String {
+    /// Whether this run resumes an earlier one (the batch's id was there already).
+    pub(super) fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// The reference of `input`'s `attempt` (0 for the first): the same on every run of this
+    /// batch. An input is submitted again under its next attempt when its earlier job can
+    /// give no output any more (its output was deleted after the job was cleaned up).
+    pub(super) fn of(&self, input: &Input, attempt: u32) -> String {
         let digest = Sha256::digest(input.name.as_bytes());
         let hash: String = digest[..16]
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-        format!("soniox-batch-{}-{hash}", self.batch)
+        let first = format!("{}{hash}", self.prefix());
+        match attempt {
+            0 => first,
+            attempt => format!("{first}{ATTEMPT_MARK}{attempt}"),
+        }
     }
 
-    /// The input name of each reference.
+    /// What every reference of this batch starts with.
+    fn prefix(&self) -> String {
+        format!("soniox-batch-{}-", self.batch)
+    }
+
+    /// Whether `reference` is one of this batch's, of any input and attempt.
+    pub(super) fn owns(&self, reference: &str) -> bool {
+        reference.starts_with(&self.prefix())
+    }
+
+    /// The input name of each first-attempt reference; see [`References::first_attempt`].
     pub(super) fn names(&self, inputs: &[Input]) -> HashMap<String, String> {
         inputs
             .iter()
-            .map(|input| (self.of(input), input.name.clone()))
+            .map(|input| (self.of(input, 0), input.name.clone()))
             .collect()
+    }
+
+    /// The reference of the first attempt of the input whose reference (of any attempt) this
+    /// is.
+    pub(super) fn first_attempt(reference: &str) -> &str {
+        reference
+            .split_once(ATTEMPT_MARK)
+            .map_or(reference, |(first, _)| first)
     }
 }
 
@@ -101,15 +138,22 @@ mod tests {
         let first = References::open(one.path()).expect("created");
         let again = References::open(one.path()).expect("read back");
         let other = References::open(two.path()).expect("created");
+        assert!(!first.resumed() && again.resumed());
         let a = input("a.wav");
-        assert_eq!(first.of(&a), again.of(&a));
-        assert_ne!(first.of(&a), first.of(&input("b.wav")));
-        assert_ne!(first.of(&a), other.of(&a));
-        assert!(first.of(&a).len() <= 256, "within the API's limit");
-        assert_eq!(
-            first.names(std::slice::from_ref(&a))[&first.of(&a)],
-            "a.wav"
+        assert_eq!(first.of(&a, 0), again.of(&a, 0));
+        assert_ne!(first.of(&a, 0), first.of(&input("b.wav"), 0));
+        assert_ne!(first.of(&a, 0), other.of(&a, 0));
+        assert_ne!(first.of(&a, 0), first.of(&a, 1));
+        assert!(
+            first.of(&a, u32::MAX).len() <= 256,
+            "within the API's limit"
         );
+        assert!(first.owns(&first.of(&a, 3)) && !other.owns(&first.of(&a, 0)));
+        for attempt in [0, 1, 12] {
+            let reference = first.of(&a, attempt);
+            let names = first.names(std::slice::from_ref(&a));
+            assert_eq!(names[References::first_attempt(&reference)], "a.wav");
+        }
 
         std::fs::write(one.path().join(ID_FILE), "not an id").expect("write");
         assert!(References::open(one.path()).is_err());
