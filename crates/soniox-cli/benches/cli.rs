@@ -230,7 +230,8 @@ async fn upload(size: u64, rounds: usize) -> BenchResult<()> {
     for _ in 0..rounds {
         let mut command = Command::new(SONIOX);
         command
-            .args(["transcribe", path_text, "--no-wait"])
+            // Quiet: a progress bar drawn when the bench runs in a terminal is not the upload.
+            .args(["transcribe", path_text, "--no-wait", "--quiet"])
             .env("SONIOX_API_KEY", KEY)
             .env("SONIOX_API_BASE_URL", emulator.base_url());
         cli.push(measure(command).await?);
@@ -256,9 +257,10 @@ async fn upload(size: u64, rounds: usize) -> BenchResult<()> {
             .map(|run| run.anonymous)
             .max()
             .unwrap_or_default();
-        (time, rss, anonymous)
+        let threads = runs.iter().map(|run| run.threads).max().unwrap_or_default();
+        (time, rss, anonymous, threads)
     };
-    let ((cli_time, cli_rss, cli_anon), (lib_time, lib_rss, lib_anon)) =
+    let ((cli_time, cli_rss, cli_anon, cli_threads), (lib_time, lib_rss, lib_anon, lib_threads)) =
         (best(&cli), best(&library));
     let mib = size as f64 / f64::from(1 << 20);
     report(&format!(
@@ -271,7 +273,7 @@ async fn upload(size: u64, rounds: usize) -> BenchResult<()> {
         100.0 * cli_rss as f64 / lib_rss as f64,
     ));
     report(&format!(
-        "upload of {mib:.0} MiB: peak private RSS (RssAnon) soniox {cli_anon} KiB, client library {lib_anon} KiB: {:.0} %",
+        "upload of {mib:.0} MiB: peak private RSS (RssAnon) soniox {cli_anon} KiB, client library {lib_anon} KiB: {:.0} %; most threads seen: soniox {cli_threads}, client library {lib_threads}",
         100.0 * cli_anon as f64 / lib_anon as f64,
     ));
     Ok(())
@@ -284,6 +286,8 @@ struct Measured {
     rss: u64,
     /// The largest `RssAnon` sampled, KiB.
     anonymous: u64,
+    /// The most threads sampled.
+    threads: u64,
 }
 
 /// Runs `command` to the end; its wall time, peak RSS and sampled peak private RSS.
@@ -291,7 +295,7 @@ async fn measure(mut command: Command) -> BenchResult<Measured> {
     let started = Instant::now();
     let mut child = command.stdout(Stdio::null()).spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
-    let (mut rss, mut anonymous) = (0, 0);
+    let (mut rss, mut anonymous, mut threads) = (0, 0, 0);
     loop {
         if let Some(status) = child.try_wait()? {
             if !status.success() {
@@ -302,10 +306,13 @@ async fn measure(mut command: Command) -> BenchResult<Measured> {
                 time,
                 rss,
                 anonymous,
+                threads,
             });
         }
         rss = status_kib(&status_path, "VmHWM:").unwrap_or(rss);
         anonymous = anonymous.max(status_kib(&status_path, "RssAnon:").unwrap_or(0));
+        // A count, not KiB: the reader takes any numeric field.
+        threads = threads.max(status_kib(&status_path, "Threads:").unwrap_or(0));
         tokio::time::sleep(POLL).await;
     }
 }

@@ -60,6 +60,11 @@ impl GlobalArgs {
         }
     }
 
+    /// Whether `--emulator` was given.
+    pub(crate) fn emulator(&self) -> bool {
+        self.emulator
+    }
+
     /// Whether `--quiet` was given.
     pub(crate) fn quiet(&self) -> bool {
         self.quiet

@@ -110,10 +110,7 @@ fn main() -> ExitCode {
         &[]
     };
     logging::init(cli.global.log_level(), cli.global.quiet(), extra);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(&cli) {
         Ok(runtime) => runtime,
         Err(error) => {
             return report(&Failure::other(format!(
@@ -125,6 +122,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => report(&failure),
     }
+}
+
+/// The runtime for the command: worker threads for the commands that serve connections (a
+/// receiver, the emulator, an embedded one with `--emulator`) or keep many jobs going
+/// (`batch`); the caller's thread alone for the others, which wait on one request at a time:
+/// each worker thread would add its stack and, through the allocator, an arena of its own
+/// (an upload's peak RSS matches the client library's only so).
+fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
+    let serves = cli.global.emulator()
+        || matches!(&cli.command, Command::Webhook(args) if args.receives())
+        || matches!(cli.command, Command::Batch(_) | Command::Emulator(_));
+    let mut builder = if serves {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build()
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

@@ -22,8 +22,12 @@ fn target(output: Output) -> ProgressDrawTarget {
 }
 
 /// An upload of the file at `path` with a bar of bytes sent, rate and ETA; finish the bar
-/// when the upload ends.
+/// when the upload ends. Without a bar to draw, the upload is the library's own, with no
+/// callback per chunk.
 pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, ProgressBar) {
+    if !visible(output) {
+        return (Upload::path(path), ProgressBar::hidden());
+    }
     // The size as far as is known now; the upload reports the real one (or the error).
     let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
     let bar = ProgressBar::with_draw_target(Some(size), target(output));
