@@ -5,10 +5,13 @@
 //!   under `wrk -c64` (target ≥ 70 %); skipped when `wrk` is not installed;
 //! - `transcribe --no-wait` of a 1 GiB file to an emulator against the client library's own
 //!   upload of it (this binary re-executed with `--child-upload`): wall time and peak RSS
-//!   (target within 10 %), and the peak of the private part of RSS (`RssAnon`): most of the
-//!   RSS is the pages of the executable itself, clean and shared with the page cache, and
-//!   `soniox` is larger than the yardstick (it embeds the emulator, the tracker and SQLite),
-//!   so more of its code pages are mapped around those it runs.
+//!   (target within 10 %), the peak of the private part of RSS (`RssAnon`) and the most
+//!   threads seen: most of the RSS is the pages of the executable itself, clean and shared
+//!   with the page cache, and `soniox` runs more code than the yardstick before and around
+//!   the upload (the whole clap command tree is built, the logger set up), so more of its
+//!   code pages are mapped (the kernel maps up to 64 KiB around each page touched). Both
+//!   binaries are built with the same profile and upload through the same code, with the
+//!   same buffers and the same allocator.
 //!
 //! Without `--bench` (under `cargo test --benches`) every part runs once, small.
 
