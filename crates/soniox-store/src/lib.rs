@@ -50,8 +50,9 @@
 //! | [`PostgresStore`] | several replicas behind one webhook URL | the database's clock | whatever the server is configured to survive |
 //!
 //! Both durable stores batch: operations queue to a writer (a thread for SQLite, a few tasks
-//! for PostgreSQL) that runs every operation queued at that moment in one transaction and
-//! answers each caller only once that transaction has committed. Under load many claims
+//! for PostgreSQL) that runs every operation queued at that moment in one transaction (on
+//! PostgreSQL, usually one statement) and answers each caller only once that transaction has
+//! committed. Under load many claims
 //! share one commit, which makes a claim and a completion together faster than a bare loop
 //! committing one `INSERT` at a time (`benches/throughput.rs` measures both).
 //!

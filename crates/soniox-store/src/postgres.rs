@@ -1,25 +1,20 @@
 //! [`PostgresStore`]: the event states in a PostgreSQL table that every replica shares.
 
 use std::{
-    collections::{HashMap, HashSet},
-    fmt,
-    panic::AssertUnwindSafe,
-    pin::Pin,
-    sync::Arc,
-    time::Duration,
+    collections::HashMap, fmt, panic::AssertUnwindSafe, pin::Pin, sync::Arc, time::Duration,
 };
 
 use deadpool_postgres::{
     Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
     tokio_postgres::{self, NoTls, Row, Statement, error::SqlState, types::ToSql},
 };
-use futures_util::{FutureExt as _, future::try_join3};
+use futures_util::FutureExt as _;
 use soniox_webhook::store::{Claim, ClaimToken, StoreError};
 use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::{
     SCHEMA_VERSION,
-    queue::{self, Job, Key, Outcome, Queue, Writers},
+    queue::{self, Job, Outcome, Queue, Writers},
     schema,
 };
 
@@ -33,46 +28,53 @@ const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 /// that replicas starting together migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
 
-// The statements below each take one column per field, as arrays: one statement handles
-// every job of its kind in a round, so a batch costs a few statements however many jobs it
-// carries. The arrays are sorted by key, and the inserts take (and lock) rows in array order.
-
-/// Takes the new events, and those whose lease has run out; returns the keys it took.
-/// `ON CONFLICT DO UPDATE` locks an existing row even when the `WHERE` refuses the update, so
-/// the lookup that follows in the same transaction sees the row as it stays until commit.
-const CLAIM: &str = "
-    INSERT INTO soniox_webhook_events AS e
-        (transcription_id, status, state, token, lease_until, updated_at)
-    SELECT id, status, 'in_progress', token,
-           clock_timestamp() + lease * interval '1 millisecond', clock_timestamp()
-    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS j (id, status, token, lease)
-    ON CONFLICT (transcription_id, status) DO UPDATE
-    SET token = excluded.token, lease_until = excluded.lease_until,
-        updated_at = excluded.updated_at
-    WHERE e.state = 'in_progress' AND e.lease_until <= excluded.updated_at
-    RETURNING e.transcription_id, e.status";
-
-/// Why claims were refused: each event's state, and its lease's remaining milliseconds.
-const LOOKUP: &str = "
-    SELECT transcription_id, status, state,
-           GREATEST(0, CEIL(EXTRACT(EPOCH FROM lease_until - clock_timestamp()) * 1000))::bigint
-    FROM soniox_webhook_events
-    WHERE (transcription_id, status) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
-
-const COMPLETE: &str = "
-    INSERT INTO soniox_webhook_events AS e
-        (transcription_id, status, state, token, lease_until, updated_at)
-    SELECT id, status, 'done', NULL, NULL, clock_timestamp()
-    FROM unnest($1::text[], $2::text[]) AS j (id, status)
-    ON CONFLICT (transcription_id, status) DO UPDATE
-    SET state = 'done', token = NULL, lease_until = NULL, updated_at = excluded.updated_at
-    WHERE e.state <> 'done'";
-
-const RELEASE: &str = "
-    DELETE FROM soniox_webhook_events AS e
-    USING unnest($1::text[], $2::text[], $3::bigint[]) AS j (id, status, token)
-    WHERE e.transcription_id = j.id AND e.status = j.status
-      AND e.state = 'in_progress' AND e.token = j.token";
+/// Every write of one round of a batch, as one statement (one round trip, one commit): the
+/// claims, the completions and the releases, each kind a multi-row statement over the arrays
+/// of its columns. A round holds each event once, so the parts, which see the same snapshot
+/// and not each other's writes, never touch the same row. The arrays are sorted by key, and
+/// the inserts take (and lock) rows in array order.
+///
+/// Claims take the new events, and those whose lease has run out, with the tokens given;
+/// every claimed event comes back with its state, its token and its lease's remaining
+/// milliseconds, so that a refused claim says why without a second statement: a claim whose
+/// token came back holds the event (tokens are random 64-bit values, which releases already
+/// tell apart). A refused claim leaves the row's values as they were; the update that keeps
+/// them is what locks the row, so the answer is the row as it stays until commit.
+/// Completions mark events done (`$5`, `$6`); releases drop the claims whose tokens they
+/// hold (`$7` to `$9`).
+const WRITE: &str = "
+    WITH claimed AS (
+        INSERT INTO soniox_webhook_events AS e
+            (transcription_id, status, state, token, lease_until, updated_at)
+        SELECT id, status, 'in_progress', token,
+               clock_timestamp() + lease * interval '1 millisecond', clock_timestamp()
+        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+            AS j (id, status, token, lease)
+        ON CONFLICT (transcription_id, status) DO UPDATE
+        SET token = CASE WHEN e.state = 'in_progress' AND e.lease_until <= excluded.updated_at
+                         THEN excluded.token ELSE e.token END,
+            lease_until = CASE WHEN e.state = 'in_progress'
+                                    AND e.lease_until <= excluded.updated_at
+                               THEN excluded.lease_until ELSE e.lease_until END,
+            updated_at = CASE WHEN e.state = 'in_progress' AND e.lease_until <= excluded.updated_at
+                              THEN excluded.updated_at ELSE e.updated_at END
+        RETURNING e.transcription_id, e.status, e.state, e.token,
+            GREATEST(0, CEIL(EXTRACT(EPOCH FROM e.lease_until - clock_timestamp()) * 1000))::bigint
+    ), completed AS (
+        INSERT INTO soniox_webhook_events AS e
+            (transcription_id, status, state, token, lease_until, updated_at)
+        SELECT id, status, 'done', NULL, NULL, clock_timestamp()
+        FROM unnest($5::text[], $6::text[]) AS j (id, status)
+        ON CONFLICT (transcription_id, status) DO UPDATE
+        SET state = 'done', token = NULL, lease_until = NULL, updated_at = excluded.updated_at
+        WHERE e.state <> 'done'
+    ), released AS (
+        DELETE FROM soniox_webhook_events AS e
+        USING unnest($7::text[], $8::text[], $9::bigint[]) AS j (id, status, token)
+        WHERE e.transcription_id = j.id AND e.status = j.status
+          AND e.state = 'in_progress' AND e.token = j.token
+    )
+    SELECT * FROM claimed";
 
 const PRUNE: &str = "
     DELETE FROM soniox_webhook_events
@@ -88,8 +90,9 @@ const DEFAULT_WRITERS: usize = 4;
 ///
 /// Leases are measured by the database's clock, so the replicas' clocks do not matter.
 /// Operations queue to a few writer tasks; each takes every operation queued at that moment
-/// and runs them in one transaction, as one multi-row statement per kind of operation,
-/// answering each caller once the transaction has committed. Commits are as durable as the
+/// and runs them as one statement (a multi-row part per kind of operation; a second
+/// statement only for a second operation on one event), a round trip and a commit shared by
+/// them all, answering each caller once it has committed. Commits are as durable as the
 /// server's settings make them (`synchronous_commit`, replication).
 ///
 /// Dropping the store lets the writers finish the queued operations and exit in the
@@ -320,10 +323,13 @@ impl PostgresStore {
         transaction: &Transaction<'_>,
         event: &soniox_types::WebhookEvent,
     ) -> Result<(), tokio_postgres::Error> {
-        let ids = [event.id.as_str()];
-        let statuses = [event.status.as_str()];
+        let mut round = Round::default();
+        round
+            .completes
+            .push(0, event.id.as_str(), event.status.as_str());
+        let statement = transaction.prepare_cached(WRITE).await?;
         transaction
-            .execute(COMPLETE, &[&ids.as_slice(), &statuses.as_slice()])
+            .execute(&statement, &round.parameters())
             .await
             .map(drop)
     }
@@ -501,11 +507,12 @@ async fn run_batch(pool: &Pool, jobs: Vec<Job>) {
         jobs.into_iter().partition(|job| job.key().is_some());
     // Sorted, each statement locks its rows in key order, so statements of concurrent
     // batches never wait for each other in a cycle. (Two batches can still deadlock across
-    // statements, when each claims an event the other completes, at the same moment, in both
-    // directions; PostgreSQL then fails one after `deadlock_timeout` and its jobs are run
-    // again one by one below.) The sort is stable: one event's jobs keep their order.
+    // the parts of their statements, when each claims an event the other completes, at the
+    // same moment, in both directions; PostgreSQL then fails one after `deadlock_timeout`
+    // and its jobs are run again one by one below.) The sort is stable: one event's jobs
+    // keep their order.
     keyed.sort_by(|a, b| a.key().cmp(&b.key()));
-    let mut client = match pool.get().await {
+    let client = match pool.get().await {
         Ok(client) => client,
         Err(error) => {
             let error = pool_error(error);
@@ -514,22 +521,30 @@ async fn run_batch(pool: &Pool, jobs: Vec<Job>) {
             return;
         }
     };
-    if !keyed.is_empty() {
-        match in_transaction(&mut client, &keyed).await {
+    let rounds = rounds(&keyed);
+    let mut keyed: Vec<Option<Job>> = keyed.into_iter().map(Some).collect();
+    for round in rounds {
+        match run_round(&client, &keyed, &round).await {
             Ok(outcomes) => {
-                for (job, outcome) in keyed.into_iter().zip(outcomes) {
-                    job.finish(Ok(outcome));
+                for (&index, outcome) in round.iter().zip(outcomes) {
+                    finish(&mut keyed[index], Ok(outcome));
                 }
             }
-            // The server refused something and rolled the batch back, but the connection
+            // The server refused the statement, which wrote nothing, but the connection
             // lives: run each job alone, so every caller gets its own true answer.
-            Err(_) if keyed.len() > 1 && !client.is_closed() => {
-                for job in keyed {
-                    let result = in_transaction(&mut client, std::slice::from_ref(&job)).await;
-                    job.finish(result.map(|mut outcomes| outcomes.remove(0)));
+            Err(_) if round.len() > 1 && !client.is_closed() => {
+                for &index in &round {
+                    let result = run_round(&client, &keyed, &[index]).await;
+                    finish(
+                        &mut keyed[index],
+                        result.map(|mut outcomes| outcomes.remove(0)),
+                    );
                 }
             }
-            Err(error) => queue::fail_all(keyed, error),
+            Err(error) => {
+                let jobs = round.iter().filter_map(|&index| keyed[index].take());
+                queue::fail_all(jobs.collect(), error);
+            }
         }
     }
     for job in prunes {
@@ -538,51 +553,11 @@ async fn run_batch(pool: &Pool, jobs: Vec<Job>) {
     }
 }
 
-/// The batch's prepared statements (cached per connection after the first batch).
-struct Statements {
-    claim: Statement,
-    lookup: Statement,
-    complete: Statement,
-    release: Statement,
-}
-
-/// One round's jobs of one kind, as the array parameters of a statement.
-#[derive(Default)]
-struct Columns<'a> {
-    /// The jobs' positions in the batch.
-    jobs: Vec<usize>,
-    ids: Vec<&'a str>,
-    statuses: Vec<&'a str>,
-    /// Claims: the new claims' tokens. Releases: the tokens released.
-    tokens: Vec<i64>,
-    /// Claims: the leases, in milliseconds.
-    leases: Vec<i64>,
-}
-
-impl<'a> Columns<'a> {
-    fn push(&mut self, job: usize, key: &'a Key) {
-        self.jobs.push(job);
-        self.ids.push(&key.id);
-        self.statuses.push(&key.status);
+/// Answers the job in `slot`, once.
+fn finish(slot: &mut Option<Job>, result: Result<Outcome, StoreError>) {
+    if let Some(job) = slot.take() {
+        job.finish(result);
     }
-}
-
-/// Runs `jobs` (sorted by key) in one transaction; their outcomes, in order, once it has
-/// committed.
-async fn in_transaction(client: &mut Client, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
-    let statements = Statements {
-        claim: prepare(client, CLAIM).await?,
-        lookup: prepare(client, LOOKUP).await?,
-        complete: prepare(client, COMPLETE).await?,
-        release: prepare(client, RELEASE).await?,
-    };
-    let transaction = client.transaction().await.map_err(pg_error)?;
-    let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
-    for round in rounds(jobs) {
-        run_round(&transaction, &statements, jobs, &round, &mut outcomes).await?;
-    }
-    transaction.commit().await.map_err(pg_error)?;
-    Ok(outcomes.into_iter().flatten().collect())
 }
 
 /// Splits jobs sorted by key into rounds in which each event appears once: round `n` holds
@@ -601,138 +576,123 @@ fn rounds(jobs: &[Job]) -> Vec<Vec<usize>> {
     rounds
 }
 
-/// Runs one round: a statement per kind of job, sent back to back and answered in one go
-/// (tokio-postgres pipelines concurrent queries on a connection). Each event appears once in
-/// a round, so the order the statements run in does not matter.
+/// One kind of job of a round, as the array parameters of its part of [`WRITE`].
+#[derive(Default)]
+struct Columns<'a> {
+    /// The jobs' positions in the round.
+    jobs: Vec<usize>,
+    ids: Vec<&'a str>,
+    statuses: Vec<&'a str>,
+    /// Claims: the new claims' tokens. Releases: the tokens released.
+    tokens: Vec<i64>,
+    /// Claims: the leases, in milliseconds.
+    leases: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, job: usize, id: &'a str, status: &'a str) {
+        self.jobs.push(job);
+        self.ids.push(id);
+        self.statuses.push(status);
+    }
+}
+
+/// A round's jobs by kind.
+#[derive(Default)]
+struct Round<'a> {
+    claims: Columns<'a>,
+    completes: Columns<'a>,
+    releases: Columns<'a>,
+}
+
+impl Round<'_> {
+    /// [`WRITE`]'s parameters.
+    fn parameters(&self) -> [&(dyn ToSql + Sync); 9] {
+        let Self {
+            claims,
+            completes,
+            releases,
+        } = self;
+        [
+            &claims.ids,
+            &claims.statuses,
+            &claims.tokens,
+            &claims.leases,
+            &completes.ids,
+            &completes.statuses,
+            &releases.ids,
+            &releases.statuses,
+            &releases.tokens,
+        ]
+    }
+}
+
+/// Runs the jobs at `round`'s positions of `jobs` (each event once) as one [`WRITE`]; their
+/// outcomes, in `round`'s order, once it has committed.
 async fn run_round(
-    transaction: &Transaction<'_>,
-    statements: &Statements,
-    jobs: &[Job],
+    client: &Client,
+    jobs: &[Option<Job>],
     round: &[usize],
-    outcomes: &mut [Option<Outcome>],
-) -> Result<(), StoreError> {
-    let (mut claims, mut completes, mut releases) =
-        <(Columns<'_>, Columns<'_>, Columns<'_>)>::default();
-    for &index in round {
-        match &jobs[index] {
-            Job::Claim { key, lease_ms, .. } => {
-                claims.push(index, key);
-                claims
-                    .tokens
-                    .push(queue::token_column(ClaimToken::random()));
-                claims.leases.push(*lease_ms);
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut kinds = Round::default();
+    let mut outcomes: Vec<Option<Outcome>> = round.iter().map(|_| None).collect();
+    for (position, job) in round.iter().map(|&index| jobs[index].as_ref()).enumerate() {
+        match job {
+            Some(Job::Claim { key, lease_ms, .. }) => {
+                kinds.claims.push(position, &key.id, &key.status);
+                let token = queue::token_column(ClaimToken::random());
+                kinds.claims.tokens.push(token);
+                kinds.claims.leases.push(*lease_ms);
             }
-            Job::Complete { key, .. } => completes.push(index, key),
-            Job::Release { key, token, .. } => {
-                releases.push(index, key);
-                releases.tokens.push(*token);
+            Some(Job::Complete { key, .. }) => {
+                kinds.completes.push(position, &key.id, &key.status);
+                outcomes[position] = Some(Outcome::Unit);
             }
-            // Prunes run on their own, never in a batch.
-            Job::Prune { .. } => outcomes[index] = Some(Outcome::Pruned(0)),
-            Job::Extra(never) => match *never {},
+            Some(Job::Release { key, token, .. }) => {
+                kinds.releases.push(position, &key.id, &key.status);
+                kinds.releases.tokens.push(*token);
+                outcomes[position] = Some(Outcome::Unit);
+            }
+            // Prunes run on their own, and every job is answered once.
+            Some(Job::Prune { .. }) | None => outcomes[position] = Some(Outcome::Unit),
+            Some(Job::Extra(never)) => match *never {},
         }
     }
-    let (taken, (), ()) = try_join3(
-        query(
-            transaction,
-            &statements.claim,
-            &claims,
-            &[
-                &claims.ids,
-                &claims.statuses,
-                &claims.tokens,
-                &claims.leases,
-            ],
-        ),
-        async {
-            query(
-                transaction,
-                &statements.complete,
-                &completes,
-                &[&completes.ids, &completes.statuses],
-            )
-            .await
-            .map(drop)
-        },
-        async {
-            query(
-                transaction,
-                &statements.release,
-                &releases,
-                &[&releases.ids, &releases.statuses, &releases.tokens],
-            )
-            .await
-            .map(drop)
-        },
-    )
-    .await?;
-    for &index in completes.jobs.iter().chain(&releases.jobs) {
-        outcomes[index] = Some(Outcome::Unit);
-    }
-    let taken = taken
-        .iter()
-        .map(|row| Ok((column::<&str>(row, 0)?, column::<&str>(row, 1)?)))
-        .collect::<Result<HashSet<_>, StoreError>>()?;
-    let mut refused = Columns::default();
-    for (position, &index) in claims.jobs.iter().enumerate() {
-        let (id, status) = (claims.ids[position], claims.statuses[position]);
-        if taken.contains(&(id, status)) {
-            let token = ClaimToken::new(claims.tokens[position].cast_unsigned());
-            outcomes[index] = Some(Outcome::Claim(Claim::Claimed(token)));
-        } else {
-            refused.jobs.push(index);
-            refused.ids.push(id);
-            refused.statuses.push(status);
-        }
-    }
-    let found = query(
-        transaction,
-        &statements.lookup,
-        &refused,
-        &[&refused.ids, &refused.statuses],
-    )
-    .await?;
-    let mut held = HashMap::with_capacity(found.len());
-    for row in &found {
+    let statement = prepare(client, WRITE).await?;
+    let rows = client
+        .query(&statement, &kinds.parameters())
+        .await
+        .map_err(pg_error)?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
         let key = (column::<&str>(row, 0)?, column::<&str>(row, 1)?);
-        held.insert(
-            key,
-            (
-                column::<&str>(row, 2)? == "done",
-                column::<Option<i64>>(row, 3)?,
-            ),
+        let state = (
+            column::<&str>(row, 2)? == "done",
+            column::<Option<i64>>(row, 3)?,
+            column::<Option<i64>>(row, 4)?,
         );
+        found.insert(key, state);
     }
-    for (position, &index) in refused.jobs.iter().enumerate() {
-        let claim = match held.get(&(refused.ids[position], refused.statuses[position])) {
-            Some((true, _)) => Claim::Done,
-            Some((false, remaining)) => Claim::InProgress {
+    let claims = &kinds.claims;
+    for (index, &position) in claims.jobs.iter().enumerate() {
+        let ours = claims.tokens[index];
+        let claim = match found.get(&(claims.ids[index], claims.statuses[index])) {
+            Some((_, Some(token), _)) if *token == ours => {
+                Claim::Claimed(ClaimToken::new(ours.cast_unsigned()))
+            }
+            Some((true, _, _)) => Claim::Done,
+            Some((false, _, remaining)) => Claim::InProgress {
                 retry_after: queue::remaining(remaining.unwrap_or(0)),
             },
-            // Cannot happen, the row is locked; "try later" is the answer that loses nothing.
+            // Cannot happen, every claim comes back; "try later" is the answer that loses
+            // nothing.
             None => Claim::InProgress {
                 retry_after: Duration::ZERO,
             },
         };
-        outcomes[index] = Some(Outcome::Claim(claim));
+        outcomes[position] = Some(Outcome::Claim(claim));
     }
-    Ok(())
-}
-
-/// Runs `statement` for `columns`' jobs; nothing when there are none.
-async fn query(
-    transaction: &Transaction<'_>,
-    statement: &Statement,
-    columns: &Columns<'_>,
-    parameters: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<Row>, StoreError> {
-    if columns.jobs.is_empty() {
-        return Ok(Vec::new());
-    }
-    transaction
-        .query(statement, parameters)
-        .await
-        .map_err(pg_error)
+    Ok(outcomes.into_iter().flatten().collect())
 }
 
 async fn prune(client: &Client, job: &Job) -> Result<Outcome, StoreError> {

@@ -140,7 +140,7 @@
 //! - `PostgresStore` (feature `postgres`): one database, any number of replicas. Each due
 //!   job is taken by one replica (`FOR UPDATE SKIP LOCKED`), and a killed replica's claims
 //!   come back when their leases run out. The writes of concurrent jobs are batched into
-//!   multi-row statements, sharing the server's commits; still, each is a round trip, so a
+//!   one statement, sharing the server's commits; still, each is a round trip, so a
 //!   single process does fewer jobs per second than on SQLite, and replicas add capacity.
 //!
 //! An [`Effect`] is made for the tracker's database (`Effect::sqlite`, `Effect::postgres`);

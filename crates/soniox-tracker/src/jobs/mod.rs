@@ -193,8 +193,8 @@ impl Jobs {
         now: OffsetDateTime,
         check_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let params = Params::Record(reference.to_owned(), request, millis(now), millis(check_at));
-        dispatch!(self, write(RECORD, params))
+        let write = JobWrite::Record(reference.to_owned(), request, millis(now), millis(check_at));
+        dispatch!(self, write(write))
     }
 
     /// Records a job about to be created under a reference its caller chose, unless a job
@@ -244,13 +244,13 @@ impl Jobs {
         at: OffsetDateTime,
         next_poll: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let params = Params::Submitted(
+        let write = JobWrite::Submitted(
             reference.to_owned(),
             id.as_str().to_owned(),
             millis(at),
             millis(next_poll),
         );
-        dispatch!(self, write(SUBMITTED, params))
+        dispatch!(self, write(write))
     }
 
     /// The job finished with `status` and is being handled: look again at `retry_at` unless
@@ -277,7 +277,8 @@ impl Jobs {
         id: &TranscriptionId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        dispatch!(self, write(DONE, Params::text_at(id.as_str(), now)))
+        let write = JobWrite::Done(id.as_str().to_owned(), millis(now));
+        dispatch!(self, write(write))
     }
 
     /// Runs `effect` (if any), records the job as handled and its event as done, in one
@@ -419,6 +420,29 @@ impl Jobs {
             finished,
             overdue,
         })
+    }
+}
+
+/// A write every job makes on its way: its record, its acceptance, its completion. The
+/// PostgreSQL backend batches those of concurrent jobs; SQLite's writer batches everything.
+#[derive(Debug)]
+pub(crate) enum JobWrite {
+    /// [`RECORD`]: reference, request, now, first check.
+    Record(String, String, i64, i64),
+    /// [`SUBMITTED`]: reference, id, at, next poll.
+    Submitted(String, String, i64, i64),
+    /// [`DONE`]: id, now.
+    Done(String, i64),
+}
+
+impl JobWrite {
+    /// The statement that makes this write alone, and its parameters.
+    fn alone(self) -> (&'static str, Params) {
+        match self {
+            Self::Record(a, b, c, d) => (RECORD, Params::Record(a, b, c, d)),
+            Self::Submitted(a, b, c, d) => (SUBMITTED, Params::Submitted(a, b, c, d)),
+            Self::Done(a, b) => (DONE, Params::TextAt(a, b)),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! The job table in PostgreSQL, shared by every replica. The writes every job makes (its
-//! record, its acceptance, its completion) are batched: each kind queues to a task of its own,
-//! which runs everything queued at that moment as one multi-row statement, so that concurrent
-//! jobs share a commit on the server instead of paying one each. Other statements run on a
-//! pooled connection of their own; a handler's effect runs in [`PostgresStore::transact`].
+//! record, its acceptance, its completion) are batched: they queue, as typed [`JobWrite`]s, to
+//! one task, which runs everything queued at that moment as one statement (a multi-row
+//! statement per kind of write, joined as one), so that concurrent jobs share one round trip
+//! and one commit on the server instead of paying one each. Other statements run on a pooled
+//! connection of their own; a handler's effect runs in [`PostgresStore::transact`].
 
 use std::sync::{Arc, LazyLock};
 
@@ -18,49 +19,28 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{
-    COLUMNS, COMPONENT, DONE, DueJob, MIGRATIONS, PENDING, Params, RECORD, Row, SUBMITTED, bind,
-    read_row,
+    COLUMNS, COMPONENT, DONE, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
 };
 use crate::handler::PostgresEffect;
 
 #[derive(Debug, Clone)]
 pub(crate) struct PostgresJobs {
     db: Arc<PostgresStore>,
-    batches: Arc<Batches>,
-}
-
-/// One batching task per batched statement.
-#[derive(Debug)]
-struct Batches {
-    record: Batcher,
-    submitted: Batcher,
-    done: Batcher,
+    writes: Arc<Batcher>,
 }
 
 impl PostgresJobs {
     pub(super) async fn open(db: &Arc<PostgresStore>) -> Result<Self, StoreError> {
         db.migrate_component(COMPONENT, MIGRATIONS).await?;
-        let batches = Batches {
-            record: Batcher::spawn(db, RECORD_MANY),
-            submitted: Batcher::spawn(db, SUBMITTED_MANY),
-            done: Batcher::spawn(db, DONE_MANY),
-        };
         Ok(Self {
             db: Arc::clone(db),
-            batches: Arc::new(batches),
+            writes: Arc::new(Batcher::spawn(db)),
         })
     }
 
-    /// Runs one of the statements every job makes, batched with the same statement of
-    /// concurrent jobs; any other statement alone.
-    pub(super) async fn write(&self, sql: &'static str, params: Params) -> Result<(), StoreError> {
-        let batcher = match sql {
-            RECORD => &self.batches.record,
-            SUBMITTED => &self.batches.submitted,
-            DONE => &self.batches.done,
-            _ => return self.execute(sql, params).await.map(drop),
-        };
-        batcher.run(params).await
+    /// Makes one of the writes every job makes, batched with those of concurrent jobs.
+    pub(super) async fn write(&self, write: JobWrite) -> Result<(), StoreError> {
+        self.writes.run(write).await
     }
 
     async fn client(&self) -> Result<Client, StoreError> {
@@ -73,15 +53,7 @@ impl PostgresJobs {
         sql: &'static str,
         params: Params,
     ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(StoreError::unavailable)?;
-        client
-            .execute(&statement, &values(&params))
-            .await
-            .map_err(StoreError::unavailable)
+        execute(&self.db, sql, &params).await
     }
 
     pub(super) async fn done_with(
@@ -177,40 +149,63 @@ fn values(params: &Params) -> Vec<&(dyn ToSql + Sync)> {
     bind!(params => &(dyn ToSql + Sync))
 }
 
-/// The most rows one batched statement carries.
+/// Runs `sql` on a pooled connection; how many rows it changed.
+async fn execute(
+    db: &PostgresStore,
+    sql: &'static str,
+    params: &Params,
+) -> Result<u64, StoreError> {
+    let client = db.pool().get().await.map_err(StoreError::unavailable)?;
+    let statement = client
+        .prepare_cached(sql)
+        .await
+        .map_err(StoreError::unavailable)?;
+    client
+        .execute(&statement, &values(params))
+        .await
+        .map_err(StoreError::unavailable)
+}
+
+/// The most writes one batch carries.
 const MAX_BATCH: usize = 256;
 
-/// [`RECORD`] for many jobs: references, requests, recording times, first checks.
-const RECORD_MANY: &str = "
-    INSERT INTO soniox_jobs (reference, request, stage, recorded_at, next_check_at, updated_at)
-    SELECT r.reference, r.request, 'submitting', r.recorded_at, r.check_at, r.recorded_at
-    FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])
-        AS r(reference, request, recorded_at, check_at)";
-
-/// [`SUBMITTED`] for many jobs: references, ids, acceptance times, first polls.
-const SUBMITTED_MANY: &str = "
-    UPDATE soniox_jobs AS j
-    SET transcription_id = s.id, stage = 'submitted', submitted_at = s.at, polls = 0,
-        next_check_at = s.next_poll, updated_at = s.at
-    FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS s(reference, id, at, next_poll)
-    WHERE j.reference = s.reference AND j.stage = 'submitting'";
-
-/// [`DONE`] for many jobs: ids, times.
-const DONE_MANY: &str = "
+/// Every [`JobWrite`] of a batch as one statement, each kind a multi-row statement over the
+/// arrays of its columns, so that the batch is one round trip and one commit. Records:
+/// references, requests, recording times, first checks; acceptances: references, ids, times,
+/// first polls; completions: ids, times. An empty array costs a kind nothing.
+///
+/// The parts see the same snapshot, not each other's writes; no two of them touch the same
+/// job, bar a webhook that overtook its job's acceptance: its completion then finds no job
+/// under its id, as it would have run first alone, and the reconciler settles the job.
+const WRITE_MANY: &str = "
+    WITH recorded AS (
+        INSERT INTO soniox_jobs
+            (reference, request, stage, recorded_at, next_check_at, updated_at)
+        SELECT r.reference, r.request, 'submitting', r.recorded_at, r.check_at, r.recorded_at
+        FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+            AS r(reference, request, recorded_at, check_at)
+    ), submitted AS (
+        UPDATE soniox_jobs AS j
+        SET transcription_id = s.id, stage = 'submitted', submitted_at = s.at, polls = 0,
+            next_check_at = s.next_poll, updated_at = s.at
+        FROM UNNEST($5::text[], $6::text[], $7::bigint[], $8::bigint[])
+            AS s(reference, id, at, next_poll)
+        WHERE j.reference = s.reference AND j.stage = 'submitting'
+    )
     UPDATE soniox_jobs AS j SET stage = 'done', next_check_at = NULL, updated_at = d.at
-    FROM UNNEST($1::text[], $2::bigint[]) AS d(id, at)
+    FROM UNNEST($9::text[], $10::bigint[]) AS d(id, at)
     WHERE j.transcription_id = d.id";
 
 /// A queued write and where its outcome goes.
-type Queued = (Params, oneshot::Sender<Result<(), String>>);
+type Queued = (JobWrite, oneshot::Sender<Result<(), StoreError>>);
 
-/// Queues writes of one statement to a task that runs them in batches.
+/// Queues the writes to a task that runs them in batches.
 #[derive(Debug)]
 struct Batcher(mpsc::UnboundedSender<Queued>);
 
 impl Batcher {
     /// The task runs until every [`PostgresJobs`] holding this is dropped.
-    fn spawn(db: &Arc<PostgresStore>, sql: &'static str) -> Self {
+    fn spawn(db: &Arc<PostgresStore>) -> Self {
         let (queue, mut queued) = mpsc::unbounded_channel::<Queued>();
         let db = Arc::clone(db);
         tokio::spawn(async move {
@@ -222,73 +217,141 @@ impl Batcher {
                         Err(_) => break,
                     }
                 }
-                let (params, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let outcome = run_batch(&db, sql, &params).await.map_err(|error| {
-                    // The driver's error, which never holds the connection's secrets.
-                    format!("a batched job write failed: {error}")
-                });
-                for reply in replies {
-                    let _ = reply.send(outcome.clone());
-                }
+                run_batch(&db, batch).await;
             }
         });
         Self(queue)
     }
 
-    /// Queues `params` and waits for its batch. Once queued, the write happens even if the
+    /// Queues `write` and waits for its batch. Once queued, the write happens even if the
     /// caller stops waiting.
-    async fn run(&self, params: Params) -> Result<(), StoreError> {
+    async fn run(&self, write: JobWrite) -> Result<(), StoreError> {
         let (reply, outcome) = oneshot::channel();
         self.0
-            .send((params, reply))
+            .send((write, reply))
             .map_err(|_| StoreError::Closed)?;
-        match outcome.await {
-            Ok(outcome) => outcome.map_err(StoreError::unavailable),
-            Err(_) => Err(StoreError::Closed),
-        }
+        outcome.await.unwrap_or(Err(StoreError::Closed))
     }
 }
 
-/// Runs `sql` once for every row of `batch`, as arrays of its columns.
-async fn run_batch(
-    db: &PostgresStore,
-    sql: &'static str,
-    batch: &[Params],
-) -> Result<(), StoreError> {
-    let (mut texts, mut more_texts, mut numbers, mut more_numbers) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for params in batch {
-        match params {
-            Params::Record(a, b, c, d) | Params::Submitted(a, b, c, d) => {
-                texts.push(a.as_str());
-                more_texts.push(b.as_str());
-                numbers.push(*c);
-                more_numbers.push(*d);
-            }
-            Params::TextAt(a, b) => {
-                texts.push(a.as_str());
-                numbers.push(*b);
-            }
-            other => {
-                return Err(StoreError::unavailable(format!(
-                    "no batched statement takes {other:?}"
-                )));
+/// Runs `batch` as one statement and answers its callers. When the server refuses it (one
+/// write breaks a constraint, a deadlock with another replica), nothing was written, and each
+/// write runs alone, so that every caller gets its own answer.
+async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
+    let outcome = write_many(db, &batch).await;
+    match outcome {
+        Ok(()) => {
+            for (_, reply) in batch {
+                let _ = reply.send(Ok(()));
             }
         }
+        Err(Failure::Refused(_)) if batch.len() > 1 => {
+            for (write, reply) in batch {
+                let (sql, params) = write.alone();
+                let _ = reply.send(execute(db, sql, &params).await.map(drop));
+            }
+        }
+        Err(Failure::Refused(error)) => answer_all(batch, &error),
+        Err(Failure::Unavailable(error)) => answer_all(batch, &error),
     }
-    let client = db.pool().get().await.map_err(StoreError::unavailable)?;
-    let statement = client
-        .prepare_cached(sql)
+}
+
+/// Answers every write of `batch` with `error`.
+fn answer_all(batch: Vec<Queued>, error: &dyn std::fmt::Display) {
+    // The driver's or the pool's message, which never holds the connection's secrets.
+    let message = format!("a batched job write failed: {error}");
+    for (_, reply) in batch {
+        let _ = reply.send(Err(StoreError::unavailable(message.clone())));
+    }
+}
+
+/// Why a batch was not written.
+enum Failure {
+    /// The server refused the statement, which wrote nothing; the connection lives.
+    Refused(PostgresError),
+    /// No connection, or it broke.
+    Unavailable(StoreError),
+}
+
+/// Runs [`WRITE_MANY`] for `batch`.
+async fn write_many(db: &PostgresStore, batch: &[Queued]) -> Result<(), Failure> {
+    let mut columns = Columns::default();
+    for (write, _) in batch {
+        columns.push(write);
+    }
+    let client = db
+        .pool()
+        .get()
         .await
-        .map_err(StoreError::unavailable)?;
-    let values: Vec<&(dyn ToSql + Sync)> = if more_texts.is_empty() {
-        vec![&texts, &numbers]
-    } else {
-        vec![&texts, &more_texts, &numbers, &more_numbers]
-    };
+        .map_err(|error| Failure::Unavailable(StoreError::unavailable(error)))?;
+    let statement = client.prepare_cached(WRITE_MANY).await.map_err(refused)?;
+    let Columns {
+        record: Texts2Times2(references, requests, recorded_at, check_at),
+        submitted: Texts2Times2(submitted, ids, at, next_poll),
+        done: (done, done_at),
+    } = &columns;
+    let values: [&(dyn ToSql + Sync); 10] = [
+        references,
+        requests,
+        recorded_at,
+        check_at,
+        submitted,
+        ids,
+        at,
+        next_poll,
+        done,
+        done_at,
+    ];
     client
         .execute(&statement, &values)
         .await
         .map(drop)
-        .map_err(StoreError::unavailable)
+        .map_err(refused)
+}
+
+/// A statement's error: refused by the server, or a connection that failed.
+fn refused(error: PostgresError) -> Failure {
+    if error.as_db_error().is_some() {
+        Failure::Refused(error)
+    } else {
+        Failure::Unavailable(StoreError::unavailable(error))
+    }
+}
+
+/// A batch's writes as the arrays of [`WRITE_MANY`]'s columns.
+#[derive(Default)]
+struct Columns<'a> {
+    record: Texts2Times2<'a>,
+    submitted: Texts2Times2<'a>,
+    done: (Vec<&'a str>, Vec<i64>),
+}
+
+/// Two text columns and two instants: the shape of records and of acceptances.
+#[derive(Default)]
+struct Texts2Times2<'a>(Vec<&'a str>, Vec<&'a str>, Vec<i64>, Vec<i64>);
+
+impl<'a> Texts2Times2<'a> {
+    fn push(&mut self, texts: (&'a str, &'a str), times: (i64, i64)) {
+        self.0.push(texts.0);
+        self.1.push(texts.1);
+        self.2.push(times.0);
+        self.3.push(times.1);
+    }
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, write: &'a JobWrite) {
+        match write {
+            JobWrite::Record(reference, request, at, check_at) => {
+                self.record.push((reference, request), (*at, *check_at));
+            }
+            JobWrite::Submitted(reference, id, at, next_poll) => {
+                self.submitted.push((reference, id), (*at, *next_poll));
+            }
+            JobWrite::Done(id, at) => {
+                self.done.0.push(id);
+                self.done.1.push(*at);
+            }
+        }
+    }
 }

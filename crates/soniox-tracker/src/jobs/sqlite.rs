@@ -9,7 +9,9 @@ use soniox_store::{
 };
 use soniox_types::WebhookEvent;
 
-use super::{COLUMNS, COMPONENT, DONE, DueJob, MIGRATIONS, PENDING, Params, Row, bind, read_row};
+use super::{
+    COLUMNS, COMPONENT, DONE, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
+};
 use crate::handler::SqliteEffect;
 
 #[derive(Debug, Clone)]
@@ -32,8 +34,9 @@ impl SqliteJobs {
         self.db.transact(f).await?.map_err(StoreError::unavailable)
     }
 
-    /// Runs one of the statements every job makes (as any other: the writer batches them).
-    pub(super) async fn write(&self, sql: &'static str, params: Params) -> Result<(), StoreError> {
+    /// Makes one of the writes every job makes (as any other: the writer batches them).
+    pub(super) async fn write(&self, write: JobWrite) -> Result<(), StoreError> {
+        let (sql, params) = write.alone();
         self.execute(sql, params).await.map(drop)
     }
 
