@@ -24,7 +24,10 @@ usage: cargo xtask <command>
 
 commands:
   ci       format check, clippy, tests and docs, stopping at the first failure
-  bench    run every benchmark of the workspace (extra arguments go to `cargo bench`)
+  bench [--quick] [--bench NAME]...
+           run every benchmark (or those whose name ends with NAME) and print one table
+           of their figures, also written to target/bench-report.md; --quick shortens
+           every bench to fit in a few minutes
   spec-sync --spec <PATH|URL> [--out <PATH>]
            write the prose-free snapshot of Soniox's OpenAPI document to spec/soniox-api.json
   spec-drift --spec <PATH|URL> [--snapshot <PATH>] [--deviations <PATH>]

@@ -13,7 +13,8 @@
 //!   binaries are built with the same profile and upload through the same code, with the
 //!   same buffers and the same allocator.
 //!
-//! Without `--bench` (under `cargo test --benches`) every part runs once, small.
+//! Without `--bench` (under `cargo test --benches`) every part runs once, small. Under
+//! `cargo xtask bench --quick`: 20 cold starts, 2 s `wrk` rounds, one 256 MiB upload each.
 
 use std::{
     convert::Infallible,
@@ -40,6 +41,9 @@ const POLL: Duration = Duration::from_millis(20);
 #[path = "../../soniox-emulator/benches/support/proc_status.rs"]
 mod proc_status;
 use proc_status::status_kib;
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
+use bench_report::{Figure, full_or_quick};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -63,12 +67,16 @@ fn main() -> ExitCode {
 }
 
 fn parent(full: bool) -> BenchResult<()> {
-    cold_start(if full { 50 } else { 3 })?;
+    cold_start(if full { full_or_quick(50, 20) } else { 3 })?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(listen(if full { 5 } else { 1 }))?;
+    runtime.block_on(listen(if full { full_or_quick(5, 2) } else { 1 }))?;
     runtime.block_on(upload(
-        if full { 1 << 30 } else { 4 << 20 },
-        if full { 3 } else { 1 },
+        if full {
+            full_or_quick(1 << 30, 256 << 20)
+        } else {
+            4 << 20
+        },
+        if full { full_or_quick(3, 1) } else { 1 },
     ))
 }
 
@@ -92,6 +100,13 @@ fn cold_start(runs: usize) -> BenchResult<()> {
         ms(times[runs / 2]),
         ms(times[runs - 1])
     ));
+    Figure::new(
+        "cold start of `soniox --help` (median)",
+        ms(times[runs / 2]),
+        "ms",
+    )
+    .at_most(20.0)
+    .report();
     Ok(())
 }
 
@@ -103,6 +118,7 @@ fn ms(duration: Duration) -> f64 {
 async fn listen(seconds: u64) -> BenchResult<()> {
     if Command::new("wrk").arg("--version").output().is_err() {
         report("webhook listen: skipped: `wrk` is not installed");
+        bench_report::skipped("webhook listen under wrk", "`wrk` is not installed");
         return Ok(());
     }
     let dir = tempfile::tempdir()?;
@@ -171,6 +187,14 @@ end
         "webhook listen under wrk -c64: {soniox_rps:.0} req/s, bare hyper {bare_rps:.0} req/s: {:.0} % (target >= 70 %); {lines} events printed",
         100.0 * soniox_rps / bare_rps
     ));
+    Figure::new(
+        "`webhook listen` under wrk -c64 (best round)",
+        soniox_rps,
+        "req/s",
+    )
+    .baseline("bare hyper", bare_rps)
+    .at_least(0.70)
+    .report();
     Ok(())
 }
 
@@ -279,6 +303,31 @@ async fn upload(size: u64, rounds: usize) -> BenchResult<()> {
         "upload of {mib:.0} MiB: peak private RSS (RssAnon) soniox {cli_anon} KiB, client library {lib_anon} KiB: {:.0} %; most threads seen: soniox {cli_threads}, client library {lib_threads}",
         100.0 * cli_anon as f64 / lib_anon as f64,
     ));
+    let library = "client library";
+    Figure::new(
+        format!("`transcribe --no-wait` of {mib:.0} MiB (best run)"),
+        mib / cli_time.as_secs_f64(),
+        "MiB/s",
+    )
+    .baseline(library, mib / lib_time.as_secs_f64())
+    .at_least(0.90)
+    .report();
+    let mib_of = |kib: u64| kib as f64 / 1024.0;
+    Figure::new(
+        format!("`transcribe --no-wait` of {mib:.0} MiB: peak RSS (worst run)"),
+        mib_of(cli_rss),
+        "MiB",
+    )
+    .baseline(library, mib_of(lib_rss))
+    .at_most(1.10)
+    .report();
+    Figure::new(
+        format!("`transcribe --no-wait` of {mib:.0} MiB: peak RssAnon (worst run)"),
+        mib_of(cli_anon),
+        "MiB",
+    )
+    .baseline(library, mib_of(lib_anon))
+    .report();
     Ok(())
 }
 

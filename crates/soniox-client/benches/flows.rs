@@ -14,7 +14,8 @@
 //! opens (one per call; a retried call would count once, and none are retried here), so the
 //! summary can set connections against requests.
 //!
-//! Without `--bench` (under `cargo test`) one small round of each kind runs.
+//! Without `--bench` (under `cargo test`) one small round of each kind runs; under
+//! `cargo xtask bench --quick`, one full-size round of each.
 
 use std::{
     io::Write as _,
@@ -40,6 +41,10 @@ use tracing::{
     subscriber::Interest,
 };
 use tracing_subscriber::{Layer, layer::Context, layer::SubscriberExt as _};
+
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
+use bench_report::Figure;
 
 const KEY: &str = "bench-key";
 const BENCH_FLOWS: usize = 1_000;
@@ -104,7 +109,7 @@ struct Round {
 
 async fn run(bench: bool, requests: &AtomicUsize) -> BenchResult<()> {
     let (flows, rounds) = if bench {
-        (BENCH_FLOWS, BENCH_ROUNDS)
+        (BENCH_FLOWS, bench_report::full_or_quick(BENCH_ROUNDS, 1))
     } else {
         (TEST_FLOWS, 1)
     };
@@ -245,8 +250,10 @@ fn summary(flows: usize, straight: &[Round], proxied: &[Round]) {
     report(&format!(
         "  proxied: best {proxied_best:.0} flows/s, median {proxied_median:.0} flows/s"
     ));
+    let mut per_flow = Vec::with_capacity(proxied.len());
     for round in proxied {
         let connections = round.connections.unwrap_or_default();
+        per_flow.push(connections as f64 / flows as f64);
         report(&format!(
             "  proxied round: {} requests over {connections} TCP connections (counted at the \
              proxy): {:.2} connections per flow, {:.1} requests per connection",
@@ -255,4 +262,19 @@ fn summary(flows: usize, straight: &[Round], proxied: &[Round]) {
             round.requests as f64 / connections.max(1) as f64
         ));
     }
+    Figure::new(
+        format!("{flows} concurrent create+wait flows (median)"),
+        median,
+        "flows/s",
+    )
+    .report();
+    Figure::new(
+        "the same through a counting proxy (median)",
+        proxied_median,
+        "flows/s",
+    )
+    .baseline("direct", median)
+    .report();
+    let (_, connections) = best_median(per_flow);
+    Figure::new("TCP connections per flow (median round)", connections, "").report();
 }

@@ -6,6 +6,10 @@
 //! belongs to the client alone. Client and curl runs alternate, so page cache, disk write-back
 //! and the load of other processes weigh on both alike. Without `--bench` (under `cargo test`)
 //! it uploads a few MiB once each, which keeps the suite fast and still exercises every path.
+//! Under `cargo xtask bench --quick`, two rounds of 256 MiB.
+//!
+//! Targets: the client's peak RSS at most 24 MiB, and its median throughput at least 85% of
+//! curl's.
 
 use std::{
     io::Write as _,
@@ -22,8 +26,10 @@ const CHILD_FLAG: &str = "--child-upload";
 const KEY: &str = "bench-key";
 /// Exactly the emulator's default `max_file_size`, as the API's limit.
 const FULL_BYTES: u64 = 1 << 30;
+const QUICK_BYTES: u64 = 256 << 20;
 const TEST_BYTES: u64 = 4 << 20;
 const BENCH_ROUNDS: usize = 3;
+const QUICK_ROUNDS: usize = 2;
 const RSS_TARGET_KIB: u64 = 24 * 1024;
 const THROUGHPUT_TARGET: f64 = 0.85;
 /// How often the parent samples a child's `VmHWM`; the peak is monotonic, so the last sample
@@ -56,6 +62,9 @@ fn main() -> ExitCode {
 #[path = "../../soniox-emulator/benches/support/proc_status.rs"]
 mod proc_status;
 use proc_status::status_kib;
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
+use bench_report::Figure;
 
 /// User plus system CPU seconds of all of process `pid`'s threads so far.
 fn cpu_seconds(pid: u32) -> Option<f64> {
@@ -100,7 +109,7 @@ struct Run {
 
 fn parent(bench: bool) -> BenchResult<()> {
     let (bytes, rounds) = if bench {
-        (FULL_BYTES, BENCH_ROUNDS)
+        bench_report::full_or_quick((FULL_BYTES, BENCH_ROUNDS), (QUICK_BYTES, QUICK_ROUNDS))
     } else {
         (TEST_BYTES, 1)
     };
@@ -286,7 +295,9 @@ fn best_median(mut values: Vec<f64>, higher_is_better: bool) -> (f64, f64) {
     )
 }
 
-fn describe(name: &str, runs: &[Run]) -> (f64, f64) {
+/// Prints `runs`' figures; their median throughput (MB/s), worst peak RSS (MiB) and median
+/// CPU time (s/GB).
+fn describe(name: &str, runs: &[Run]) -> (f64, f64, f64) {
     let (best_mbs, median_mbs) = best_median(runs.iter().map(|run| run.mb_per_s).collect(), true);
     let (best_rss, median_rss) =
         best_median(runs.iter().map(|run| mib(run.peak_kib)).collect(), false);
@@ -298,7 +309,7 @@ fn describe(name: &str, runs: &[Run]) -> (f64, f64) {
          CPU best {best_cpu:.2} s/GB, median {median_cpu:.2} s/GB | \
          peak RSS best {best_rss:.1} MiB, median {median_rss:.1} MiB, worst {worst_rss:.1} MiB"
     ));
-    (median_mbs, worst_rss)
+    (median_mbs, worst_rss, median_cpu)
 }
 
 fn summary(bytes: u64, client_runs: &[Run], curl_runs: &[Run]) {
@@ -307,21 +318,48 @@ fn summary(bytes: u64, client_runs: &[Run], curl_runs: &[Run]) {
         client_runs.len(),
         curl_runs.len()
     ));
-    let (client_median, client_worst_rss) = describe("client", client_runs);
+    let (client_median, client_worst_rss, client_cpu) = describe("client", client_runs);
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     report(&format!(
         "  client peak RSS (worst run) {client_worst_rss:.1} MiB, target <= {} MiB: {}",
         RSS_TARGET_KIB / 1024,
         verdict(client_worst_rss <= mib(RSS_TARGET_KIB))
     ));
-    if !curl_runs.is_empty() {
-        let (curl_median, _) = describe("curl -F", curl_runs);
-        let ratio = client_median / curl_median;
-        report(&format!(
-            "  client/curl median throughput {:.0}%, target >= {:.0}%: {}",
-            ratio * 100.0,
-            THROUGHPUT_TARGET * 100.0,
-            verdict(ratio >= THROUGHPUT_TARGET)
-        ));
+    let size = format!("{} MiB", bytes >> 20);
+    Figure::new(
+        format!("client peak RSS, {size} (worst run)"),
+        client_worst_rss,
+        "MiB",
+    )
+    .at_most(mib(RSS_TARGET_KIB))
+    .report();
+    let throughput = Figure::new(
+        format!("client throughput, {size} (median)"),
+        client_median,
+        "MB/s",
+    );
+    let cpu = Figure::new(
+        format!("client CPU per GB, {size} (median)"),
+        client_cpu,
+        "s/GB",
+    );
+    if curl_runs.is_empty() {
+        throughput.report();
+        cpu.report();
+        bench_report::skipped("curl -F baseline", "curl not found");
+        return;
     }
+    let (curl_median, _, curl_cpu) = describe("curl -F", curl_runs);
+    let ratio = client_median / curl_median;
+    report(&format!(
+        "  client/curl median throughput {:.0}%, target >= {:.0}%: {}",
+        ratio * 100.0,
+        THROUGHPUT_TARGET * 100.0,
+        verdict(ratio >= THROUGHPUT_TARGET)
+    ));
+    throughput
+        .baseline("curl -F", curl_median)
+        .at_least(THROUGHPUT_TARGET)
+        .report();
+    cpu.baseline("curl -F", curl_cpu).report();
 }

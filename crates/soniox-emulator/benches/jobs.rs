@@ -6,35 +6,43 @@
 //!
 //! Besides criterion's timings, the run prints jobs/s, requests/s, the resident memory added
 //! per finished job, and the peak RSS while a 1 GiB file is uploaded (measured first, before
-//! anything else has grown the process).
+//! anything else has grown the process), and records their medians for `cargo xtask bench`.
+//! Under `--quick`, 2,000 requests and jobs per iteration, ten iterations of each, and a
+//! 256 MiB upload.
 
 mod support;
 
 use std::{
+    cell::Cell,
     convert::Infallible,
     io::Write as _,
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group};
+use criterion::{Criterion, SamplingMode};
 use futures_util::{StreamExt, stream};
 use http_body_util::Full;
 use hyper::{Response, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use soniox_emulator::{Emulator, JobClock, Quotas};
-use support::status_kib;
+use support::{
+    bench_report::{self, Figure, Samples},
+    status_kib,
+};
 use tokio::{net::TcpListener, runtime::Runtime, sync::Notify};
 
-const JOBS: usize = 10_000;
 const IN_FLIGHT: usize = 64;
 
-static MEMORY_REPORTED: AtomicBool = AtomicBool::new(false);
+/// Requests of `bare_hyper_200` and jobs of `jobs_end_to_end` per iteration.
+fn jobs() -> usize {
+    bench_report::full_or_quick(10_000, 2_000)
+}
 
 fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
@@ -76,10 +84,10 @@ fn wav_bytes() -> Vec<u8> {
     soniox_emulator::wav(Duration::from_secs(1))
 }
 
-/// Runs 10,000 jobs end to end once; returns the elapsed time and the KiB of RSS the finished
+/// Runs [`jobs`] jobs end to end once; returns the elapsed time and the KiB of RSS the finished
 /// jobs hold (every job, its attempt log and the client's side, so an upper bound).
 async fn run_jobs(client: &reqwest::Client) -> (Duration, u64) {
-    let (receiver, delivered, _server) = counting_server(JOBS).await;
+    let (receiver, delivered, _server) = counting_server(jobs()).await;
     let emulator = Emulator::builder()
         .api_key("bench")
         .job_clock(JobClock::Fixed(Duration::ZERO))
@@ -110,7 +118,7 @@ async fn run_jobs(client: &reqwest::Client) -> (Duration, u64) {
     let rss_before = status_kib("VmRSS:");
     let wait = delivered.notified();
     let started = Instant::now();
-    stream::iter(0..JOBS)
+    stream::iter(0..jobs())
         .map(|_| {
             client
                 .post(format!("{base}/v1/transcriptions"))
@@ -137,7 +145,7 @@ async fn run_bare(client: &reqwest::Client) -> Duration {
     let (addr, _, _server) = counting_server(usize::MAX).await;
     let url = format!("http://{addr}/");
     let started = Instant::now();
-    stream::iter(0..JOBS)
+    stream::iter(0..jobs())
         .map(|_| client.get(&url).send())
         .buffer_unordered(IN_FLIGHT)
         .for_each(|response| async move {
@@ -147,8 +155,8 @@ async fn run_bare(client: &reqwest::Client) -> Duration {
     started.elapsed()
 }
 
-/// Streams 1 GiB (minus a little, to stay under the limit) to the emulator and reports the
-/// process's peak RSS.
+/// Streams 1 GiB (minus a little, to stay under the limit; 256 MiB under `--quick`) to the
+/// emulator and reports the process's peak RSS.
 fn upload_memory(runtime: &Runtime) {
     runtime.block_on(async {
         let emulator = Emulator::builder()
@@ -157,7 +165,7 @@ fn upload_memory(runtime: &Runtime) {
             .await
             .expect("emulator");
         let chunk = Bytes::from(vec![0_u8; 1024 * 1024]);
-        let chunks = 1023_usize;
+        let chunks = bench_report::full_or_quick(1023_usize, 255);
         let body = stream::iter((0..chunks).map(move |_| Ok::<_, Infallible>(chunk.clone())));
         let part = reqwest::multipart::Part::stream_with_length(
             reqwest::Body::wrap_stream(body),
@@ -176,11 +184,17 @@ fn upload_memory(runtime: &Runtime) {
         assert_eq!(response.status(), reqwest::StatusCode::CREATED);
         let peak = status_kib("VmHWM:");
         report(&format!(
-            "upload_1gib: {:.1} s, peak RSS of the whole process {} MiB (before: {} MiB)",
+            "upload of {chunks} MiB: {:.1} s, peak RSS of the whole process {} MiB (before: {} MiB)",
             started.elapsed().as_secs_f64(),
             peak / 1024,
             before / 1024
         ));
+        Figure::new(
+            format!("peak RSS added while {chunks} MiB upload streams in"),
+            peak.saturating_sub(before) as f64 / 1024.0,
+            "MiB",
+        )
+        .report();
         emulator.shutdown().await;
     });
 }
@@ -198,11 +212,21 @@ fn benches(c: &mut Criterion) {
         .pool_max_idle_per_host(IN_FLIGHT)
         .build()
         .expect("client");
+    let jobs = jobs();
+    let (bare, end_to_end) = (Samples::default(), Samples::default());
+    let kib_per_job = Cell::new(None);
     let mut group = c.benchmark_group("emulator");
     group.sample_size(10);
+    if bench_report::quick() {
+        // One iteration per sample: ten in all, where linear sampling takes at least 55.
+        group.sampling_mode(SamplingMode::Flat);
+    }
     group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(20));
-    group.throughput(criterion::Throughput::Elements(JOBS as u64));
+    group.measurement_time(bench_report::full_or_quick(
+        Duration::from_secs(20),
+        Duration::from_secs(3),
+    ));
+    group.throughput(criterion::Throughput::Elements(jobs as u64));
     group.bench_function("bare_hyper_200", |b| {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
@@ -210,8 +234,9 @@ fn benches(c: &mut Criterion) {
                 let elapsed = runtime.block_on(run_bare(&client));
                 report(&format!(
                     "bare_hyper_200: {:.0} requests/s",
-                    JOBS as f64 / elapsed.as_secs_f64()
+                    jobs as f64 / elapsed.as_secs_f64()
                 ));
+                bare.push(elapsed);
                 total += elapsed;
             }
             total
@@ -224,28 +249,44 @@ fn benches(c: &mut Criterion) {
                 let (elapsed, added_kib) = runtime.block_on(run_jobs(&client));
                 report(&format!(
                     "jobs_end_to_end: {:.0} jobs/s",
-                    JOBS as f64 / elapsed.as_secs_f64()
+                    jobs as f64 / elapsed.as_secs_f64()
                 ));
                 // Later runs reuse memory the allocator kept from earlier ones, so only the
                 // first run's growth says what a finished job costs.
-                if !MEMORY_REPORTED.swap(true, Ordering::SeqCst) {
+                if kib_per_job.get().is_none() {
+                    let kib = added_kib as f64 / jobs as f64;
                     report(&format!(
-                        "jobs_end_to_end: RSS held {:.1} KiB per finished job (first run)",
-                        added_kib as f64 / JOBS as f64
+                        "jobs_end_to_end: RSS held {kib:.1} KiB per finished job (first run)"
                     ));
+                    kib_per_job.set(Some(kib));
                 }
+                end_to_end.push(elapsed);
                 total += elapsed;
             }
             total
         });
     });
     group.finish();
+    let per_second = |samples: &Samples| {
+        let median = samples.median();
+        median.map_or(f64::NAN, |time| jobs as f64 / time.as_secs_f64())
+    };
+    // A job against a request: the bare server is the ceiling, not the same work.
+    Figure::new(
+        "jobs end to end, created to webhook delivered (median)",
+        per_second(&end_to_end),
+        "/s",
+    )
+    .baseline("requests to bare hyper answering 200", per_second(&bare))
+    .report();
+    if let Some(kib) = kib_per_job.get() {
+        Figure::new("RSS held per finished job (first run)", kib, "KiB").report();
+    }
 }
-
-criterion_group!(jobs, benches);
 
 fn main() {
     upload_memory(&runtime());
-    jobs();
-    Criterion::default().configure_from_args().final_summary();
+    let mut criterion = Criterion::default().configure_from_args();
+    benches(&mut criterion);
+    criterion.final_summary();
 }

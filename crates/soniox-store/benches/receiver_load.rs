@@ -31,8 +31,9 @@
 //!
 //! Run with
 //! `SONIOX_TEST_POSTGRES_URL=postgres://… cargo bench -p soniox-store --all-features --bench receiver_load`.
-//! `LOAD_SECONDS` sets the length of a round (default 10), `LOAD_ROUNDS` their number
-//! (default 3; more make the medians steadier on a drifting machine). `LOAD_VARIANTS`
+//! `LOAD_SECONDS` sets the length of a round (default 10; 2 under `cargo xtask bench
+//! --quick`), `LOAD_ROUNDS` their number (default 3, 2 under `--quick`; more make the medians
+//! steadier on a drifting machine). `LOAD_VARIANTS`
 //! picks the stores to measure, comma-separated among `memory`, `sqlite` and `postgres`
 //! (default all), each with its baseline: `LOAD_VARIANTS=memory` runs bare hyper and the two
 //! `MemoryStore` receivers only. PostgreSQL is measured when it is picked and
@@ -42,6 +43,9 @@
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 mod support;
+
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
 
 use std::{
     convert::Infallible,
@@ -113,17 +117,18 @@ async fn main() {
         .is_err()
     {
         println!("receiver_load: `wrk` not found on PATH; skipping");
+        bench_report::skipped("every variant", "`wrk` not found on PATH");
         return;
     }
     let seconds: u64 = std::env::var("LOAD_SECONDS")
         .ok()
         .and_then(|seconds| seconds.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(bench_report::full_or_quick(10, 2));
     let rounds: usize = std::env::var("LOAD_ROUNDS")
         .ok()
         .and_then(|rounds| rounds.parse().ok())
         .filter(|&rounds| rounds > 0)
-        .unwrap_or(ROUNDS);
+        .unwrap_or(bench_report::full_or_quick(ROUNDS, 2));
     let dir = tempfile::tempdir().expect("a temporary directory");
     let script = dir.path().join("load.lua");
     std::fs::write(
@@ -211,6 +216,7 @@ async fn main() {
     println!("median of {rounds} rounds:");
     let mut failed = false;
     for variant in &variants {
+        record(variant, &variants);
         let Some(figures) = variant.median() else {
             println!("{:<52} a round failed", variant.name);
             failed = true;
@@ -246,6 +252,32 @@ async fn main() {
     postgres::finish(postgres).await;
     if failed {
         std::process::exit(1);
+    }
+}
+
+/// Records `variant`'s median for `cargo xtask bench`, against its baseline's median with the
+/// median of the per-round ratios. Every request delivers one new event, so a receiver's
+/// requests/s and a bare loop's inserts/s are both events/s.
+fn record(variant: &Variant, variants: &[Variant]) {
+    let name = variant.name.trim_start();
+    let Some(figures) = variant.median() else {
+        bench_report::failed(name, "a round failed");
+        return;
+    };
+    let figure =
+        bench_report::Figure::new(format!("{name} (median)"), figures.per_second, "events/s");
+    let Some((baseline, target)) = variant.baseline else {
+        figure.report();
+        return;
+    };
+    let base = &variants[baseline];
+    match base.median().zip(variant.ratios(base)) {
+        Some((base_figures, ratios)) => figure
+            .baseline(base.name.trim_start(), base_figures.per_second)
+            .ratio(ratios[ratios.len() / 2])
+            .at_least(target)
+            .report(),
+        None => bench_report::failed(name, &format!("its baseline, {}, failed", base.name)),
     }
 }
 
@@ -612,6 +644,7 @@ mod postgres {
     pub(super) async fn variants(variants: &mut Vec<Variant>) -> Option<TestDb> {
         if std::env::var_os(URL_VARIABLE).is_none() {
             println!("PostgreSQL: skipped (set {URL_VARIABLE} to measure it)");
+            bench_report::skipped("PostgreSQL variants", &format!("{URL_VARIABLE} is not set"));
             return None;
         }
         let db = TestDb::create().await.expect("a database");

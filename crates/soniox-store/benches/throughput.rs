@@ -8,12 +8,15 @@
 //!
 //! Run with `cargo bench -p soniox-store --all-features --bench throughput`. PostgreSQL is
 //! measured when `SONIOX_TEST_POSTGRES_URL` is set (in a database of its own, dropped at the
-//! end). `BENCH_EVENTS` sets the events per measurement (default 10000); each figure is the
-//! median of three measurements.
+//! end). `BENCH_EVENTS` sets the events per measurement (default 10000, or 2000 under
+//! `cargo xtask bench --quick`); each figure is the median of three measurements.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 mod support;
+
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -29,7 +32,7 @@ fn main() {
     let events: usize = std::env::var("BENCH_EVENTS")
         .ok()
         .and_then(|events| events.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(bench_report::full_or_quick(10_000, 2_000));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,6 +76,7 @@ async fn median<Fut: Future<Output = f64>>(mut round: impl FnMut(usize) -> Fut) 
     figures[ROUNDS / 2]
 }
 
+/// Prints the store's figure against each baseline, and records it once per baseline.
 fn report(name: &str, store: f64, baselines: &[(&str, f64)]) {
     print!("{name:<28} store {store:>8.0} events/s");
     for (baseline, figure) in baselines {
@@ -80,6 +84,9 @@ fn report(name: &str, store: f64, baselines: &[(&str, f64)]) {
             "   {baseline} {figure:>8.0} events/s (store/{baseline} {:.2})",
             store / figure
         );
+        bench_report::Figure::new(format!("{name}, median"), store, "events/s")
+            .baseline(*baseline, *figure)
+            .report();
     }
     println!();
 }
@@ -127,6 +134,7 @@ mod postgres {
 
     pub(super) async fn run(events: usize) {
         let Some(db) = TestDb::create().await else {
+            bench_report::skipped("postgres", "no server: SONIOX_TEST_POSTGRES_URL is not set");
             return;
         };
         let pool = bare_pool(&db).await;

@@ -21,7 +21,8 @@
 //! deployment, and with the default policy never has a job due. Rounds (`PIPELINE_ROUNDS`,
 //! default 5) alternate between the variants; the summary gives each variant's median and,
 //! for the tracker, the median of the per-round ratios to the baseline with their range,
-//! since the speed of a shared machine drifts between rounds.
+//! since the speed of a shared machine drifts between rounds. Under `cargo xtask bench
+//! --quick` the defaults are 1,000 jobs and 2 rounds.
 //!
 //! Beside each figure, `cpu` is this process's CPU time per job: everything measured runs in
 //! it (emulator, client, receiver, tracker, SQLite's writer thread), so it moves much less
@@ -59,6 +60,9 @@
 /// The same `/proc` reading as soniox-store's benches.
 #[path = "../../soniox-store/benches/support/cpu.rs"]
 mod cpu;
+
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
 
 /// soniox-store's PostgreSQL test databases: one per round, dropped after it.
 #[cfg(feature = "postgres")]
@@ -115,8 +119,8 @@ const MODEL: &str = "stt-async-v5";
 
 #[tokio::main]
 async fn main() {
-    let jobs = from_env("PIPELINE_JOBS", 4_000);
-    let rounds = from_env("PIPELINE_ROUNDS", 5);
+    let jobs = from_env("PIPELINE_JOBS", bench_report::full_or_quick(4_000, 1_000));
+    let rounds = from_env("PIPELINE_ROUNDS", bench_report::full_or_quick(5, 2));
     let tasks = from_env("PIPELINE_TASKS", TASKS);
     let overdue = from_env("RECONCILE_JOBS", 1_000);
     let mut failed = false;
@@ -145,6 +149,10 @@ async fn main() {
     } else {
         println!(
             "PostgreSQL: not measured (needs the postgres feature and SONIOX_TEST_POSTGRES_URL)"
+        );
+        bench_report::skipped(
+            "Tracker + PostgresStore",
+            "needs the postgres feature and SONIOX_TEST_POSTGRES_URL",
         );
     }
     println!(
@@ -189,14 +197,59 @@ async fn main() {
             println!("  CPU per job {ratios}");
         }
     }
+    record(&variants);
 
     println!();
     if let Err(error) = reconciler_cost(overdue).await {
         println!("reconciler: FAILED: {error}");
+        bench_report::failed("reconciler", &error);
         failed = true;
     }
     if failed {
         std::process::exit(1);
+    }
+}
+
+/// Records each variant's median for `cargo xtask bench`: the baseline's alone, each
+/// tracker's against it with the median of the per-round ratios.
+fn record(variants: &[Variant]) {
+    let (baseline, trackers) = variants.split_first().expect("a baseline");
+    let base = baseline.median();
+    match base {
+        Some(base) => {
+            let name = format!("{} (median)", baseline.name);
+            bench_report::Figure::new(name, base.per_second, "jobs/s").report();
+        }
+        None => bench_report::failed(baseline.name, "a round failed"),
+    }
+    for tracker in trackers {
+        let per_second = |figures: &Figures| Some(figures.per_second);
+        let (Some(median), Some(base), Some(ratios)) =
+            (tracker.median(), base, tracker.ratios(baseline, per_second))
+        else {
+            bench_report::failed(tracker.name, "a round of it or of the baseline failed");
+            continue;
+        };
+        bench_report::Figure::new(
+            format!("{} (median)", tracker.name),
+            median.per_second,
+            "jobs/s",
+        )
+        .baseline(baseline.name, base.per_second)
+        .ratio(ratios.median)
+        .at_least(TARGET_RATIO)
+        .report();
+        if let (Some(cpu), Some(base_cpu), Some(ratios)) = (
+            median.cpu,
+            base.cpu,
+            tracker.ratios(baseline, |figures| figures.cpu),
+        ) {
+            let name = format!("{}: CPU per job (median)", tracker.name);
+            bench_report::Figure::new(name, cpu, "µs")
+                .baseline(baseline.name, base_cpu)
+                .ratio(ratios.median)
+                .report();
+        }
     }
 }
 
@@ -740,6 +793,13 @@ async fn reconciler_cost(jobs: usize) -> Result<(), String> {
          of {PAGE_SIZE} ({:.2}×; target ≤ {TARGET_LIST_FACTOR}×: {verdict})",
         polls as f64 / pages_needed as f64
     );
+    bench_report::Figure::new(
+        format!("reconciler: polling requests per page of {jobs} overdue jobs"),
+        polls as f64 / pages_needed as f64,
+        "",
+    )
+    .at_most(TARGET_LIST_FACTOR)
+    .report();
     Ok(())
 }
 

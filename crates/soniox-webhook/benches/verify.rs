@@ -1,9 +1,16 @@
 //! Verify + parse of one delivery, against the least a receiver could do: one header lookup,
 //! a constant-time compare and a borrowed `serde_json` decode.
+//!
+//! After criterion's report, each variant's median sample is recorded for `cargo xtask
+//! bench` against the bare baseline. Under `--quick` each is measured for 1 s instead of 5.
 
-use std::hint::black_box;
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::{hint::black_box, time::Duration};
+
+use bench_report::{Figure, Samples};
+use criterion::Criterion;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 use soniox_types::Secret;
 use soniox_webhook::Verifier;
@@ -64,7 +71,15 @@ fn bare_wordwise(headers: &HeaderMap, body: &[u8]) -> Option<(usize, usize)> {
     Some((event.id.len(), event.status.len()))
 }
 
-fn verify(c: &mut Criterion) {
+/// The variants, in the order they run; [`verify`] keeps each one's samples at its index.
+const VARIANTS: [&str; 4] = [
+    "bare_baseline",
+    "bare_baseline_wordwise_compare",
+    "verify_and_parse",
+    "verify_and_parse_with_metadata",
+];
+
+fn verify(c: &mut Criterion, samples: &[Samples; 4]) {
     let headers = headers();
     let method = Method::POST;
     let uri: Uri = "/webhooks/soniox".parse().expect("static URI");
@@ -77,34 +92,59 @@ fn verify(c: &mut Criterion) {
     assert!(verifier.verify(&method, &uri, &headers, BODY).is_ok());
 
     let mut group = c.benchmark_group("delivery");
-    group.bench_function("bare_baseline", |b| {
-        b.iter(|| bare(black_box(&headers), black_box(BODY)));
-    });
-    group.bench_function("bare_baseline_wordwise_compare", |b| {
-        b.iter(|| bare_wordwise(black_box(&headers), black_box(BODY)));
-    });
-    group.bench_function("verify_and_parse", |b| {
-        b.iter(|| {
-            verifier.verify(
-                &method,
-                black_box(&uri),
-                black_box(&headers),
-                black_box(BODY),
-            )
+    group.bench_function(VARIANTS[0], |b| {
+        b.iter_custom(|iters| {
+            samples[0].time(iters, || bare(black_box(&headers), black_box(BODY)))
         });
     });
-    group.bench_function("verify_and_parse_with_metadata", |b| {
-        b.iter(|| {
-            verifier.verify(
-                &method,
-                black_box(&with_query),
-                black_box(&headers),
-                black_box(BODY),
-            )
+    group.bench_function(VARIANTS[1], |b| {
+        b.iter_custom(|iters| {
+            samples[1].time(iters, || {
+                bare_wordwise(black_box(&headers), black_box(BODY))
+            })
         });
     });
+    for (index, uri) in [(2, &uri), (3, &with_query)] {
+        group.bench_function(VARIANTS[index], |b| {
+            b.iter_custom(|iters| {
+                samples[index].time(iters, || {
+                    verifier.verify(
+                        &method,
+                        black_box(uri),
+                        black_box(&headers),
+                        black_box(BODY),
+                    )
+                })
+            });
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, verify);
-criterion_main!(benches);
+fn main() {
+    let samples: [Samples; 4] = Default::default();
+    let mut criterion = Criterion::default()
+        .measurement_time(bench_report::full_or_quick(
+            Duration::from_secs(5),
+            Duration::from_secs(1),
+        ))
+        .warm_up_time(bench_report::full_or_quick(
+            Duration::from_secs(3),
+            Duration::from_millis(500),
+        ))
+        .configure_from_args();
+    verify(&mut criterion, &samples);
+    criterion.final_summary();
+    let nanos = |index: usize| {
+        let median = samples[index].median();
+        median.map_or(f64::NAN, |time| time.as_secs_f64() * 1e9)
+    };
+    for (index, name) in VARIANTS.iter().enumerate() {
+        let figure = Figure::new(format!("{name} (median sample)"), nanos(index), "ns");
+        if index == 0 {
+            figure.report();
+        } else {
+            figure.baseline(VARIANTS[0], nanos(0)).report();
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Measuring helpers shared by the emulator's benches and, through a `#[path]` module, by
 //! soniox-webhook's receiver bench: resident memory from `/proc`, connections that stall in
-//! the middle of a request head, and a keep-alive load of real requests.
+//! the middle of a request head, a keep-alive load of real requests, and (`bench_report.rs`) the
+//! figures recorded for `cargo xtask bench`.
 
 #![allow(dead_code)]
 
@@ -18,6 +19,8 @@ use tokio::{
     net::TcpStream,
 };
 
+#[path = "bench_report.rs"]
+pub(crate) mod bench_report;
 #[path = "proc_status.rs"]
 mod proc_status;
 
@@ -128,7 +131,8 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) {
 
 /// Measures requests/s of `request` without stalled connections, then opens `stalled` of
 /// them, waits for the server to accept them, and measures the process's RSS and the
-/// requests/s again while they are held, and prints the figures.
+/// requests/s again while they are held, and prints and records the figures. Each round of
+/// requests lasts 3 s, or 1 s under `--quick`.
 pub(crate) async fn held_connections(
     name: &str,
     addr: SocketAddr,
@@ -136,14 +140,14 @@ pub(crate) async fn held_connections(
     request: impl Fn(u64) -> Vec<u8> + Clone + Send + Sync + 'static,
 ) {
     const CLIENTS: usize = 8;
-    const ROUND: Duration = Duration::from_secs(3);
-    let baseline_rps = requests_per_second(addr, CLIENTS, ROUND, request.clone()).await;
+    let round = bench_report::full_or_quick(Duration::from_secs(3), Duration::from_secs(1));
+    let baseline_rps = requests_per_second(addr, CLIENTS, round, request.clone()).await;
     let rss_before_kib = status_kib("VmRSS:");
     let mut held = stall(addr, stalled).await;
     // Let the server accept and start reading every one of them.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after_kib = status_kib("VmRSS:");
-    let held_rps = requests_per_second(addr, CLIENTS, ROUND, request).await;
+    let held_rps = requests_per_second(addr, CLIENTS, round, request).await;
     let still_open = still_open(&mut held).await;
     let added_kib = rss_after_kib.saturating_sub(rss_before_kib);
     let _ = std::io::Write::write_all(
@@ -159,8 +163,27 @@ pub(crate) async fn held_connections(
             added_kib as f64 / stalled as f64,
             baseline_rps,
             held_rps,
-            ROUND.as_secs(),
+            round.as_secs(),
         )
         .as_bytes(),
     );
+    bench_report::Figure::new(
+        "RSS per stalled connection",
+        added_kib as f64 / stalled as f64,
+        "KiB",
+    )
+    .report();
+    bench_report::Figure::new(
+        format!("requests/s with {stalled} stalled connections held"),
+        held_rps,
+        "req/s",
+    )
+    .baseline("without them", baseline_rps)
+    .report();
+    bench_report::Figure::new(
+        "stalled connections still open after the second round",
+        still_open as f64,
+        &format!("of {stalled}"),
+    )
+    .report();
 }
