@@ -49,7 +49,9 @@ fn report(line: &str) {
 }
 
 /// A hyper server answering 200 to everything, counting requests and waking `done` at
-/// `target`. It stops when the returned guard is dropped, so runs do not pile up servers.
+/// `target`. It stops, closing its connections, when the returned guard is dropped, so runs
+/// do not pile up servers, nor the client's idle keep-alive connections to them (64 file
+/// descriptors on each side per run, which used up the process's limit after some 150 runs).
 async fn counting_server(target: usize) -> (SocketAddr, Arc<Notify>, AbortOnDrop) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -57,6 +59,8 @@ async fn counting_server(target: usize) -> (SocketAddr, Arc<Notify>, AbortOnDrop
     let done = Arc::new(Notify::new());
     let (server_count, server_done) = (Arc::clone(&count), Arc::clone(&done));
     let server = tokio::spawn(async move {
+        // Dropped with this task, which aborts every connection.
+        let mut connections = tokio::task::JoinSet::new();
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             let (count, done) = (Arc::clone(&server_count), Arc::clone(&server_done));
@@ -66,7 +70,8 @@ async fn counting_server(target: usize) -> (SocketAddr, Arc<Notify>, AbortOnDrop
                 }
                 async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
             });
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+            connections
+                .spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         }
     });
     (addr, done, AbortOnDrop(server))
