@@ -82,8 +82,12 @@ const PRUNE: &str = "
       AND updated_at <= clock_timestamp() - $1::bigint * interval '1 millisecond'";
 
 /// Writer tasks when none is configured; each holds a pooled connection only while it runs
-/// a batch.
-const DEFAULT_WRITERS: usize = 4;
+/// a batch. Two, not more: every batch is a commit, which costs the server CPU, and fewer
+/// writers make bigger batches (a tracker's job makes 0.20 write transactions with two, 0.30
+/// with four); not one: a lone writer leaves the queue waiting through each batch's round
+/// trip and commit, and in some rounds of the receiver bench that cost most of the
+/// throughput (26 ms to answer a webhook instead of 3).
+const DEFAULT_WRITERS: usize = 2;
 
 /// An [`EventStore`](crate::EventStore) in PostgreSQL, for several replicas behind one
 /// webhook URL.
@@ -176,7 +180,7 @@ impl PostgresStore {
     }
 
     /// A store on an existing pool (one with TLS, say, or shared with the rest of the
-    /// application), with up to 4 writer tasks; brings the schema up to date.
+    /// application), with up to 2 writer tasks; brings the schema up to date.
     ///
     /// Give the pool wait and create timeouts: without them an unreachable server makes
     /// operations wait instead of failing with [`StoreError::Unavailable`].
@@ -389,7 +393,8 @@ impl PostgresStoreBuilder {
     }
 
     /// How many writer tasks batch operations into transactions, each on a connection of
-    /// its own while it runs a batch; 4 unless set (at most the pool size).
+    /// its own while it runs a batch; 2 unless set (at most the pool size). More writers
+    /// overlap more round trips but commit smaller batches, each commit costing the server.
     pub fn writers(mut self, writers: usize) -> Self {
         self.writers = writers.max(1);
         self

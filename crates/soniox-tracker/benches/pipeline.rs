@@ -13,7 +13,8 @@
 //! Both make the same three API-side requests per job, on the same emulator configuration:
 //! jobs finish as soon as they are created (`JobClock::Fixed(Duration::ZERO)`), no quotas.
 //! `PIPELINE_TASKS` tasks (default [`TASKS`], 64) submit `PIPELINE_JOBS` jobs (default 4,000)
-//! between them, and a
+//! between them (`PIPELINE_VARIANTS` picks the trackers' stores, comma-separated among
+//! `sqlite` and `postgres`, default both; the baseline always runs), and a
 //! round lasts from the first submission until every job has been handled (for the tracker:
 //! until `Tracker::metrics` counts them all handled, i.e. recorded done). Each round of each
 //! variant gets a fresh emulator, receiver and SQLite file (a real file in a temporary
@@ -29,7 +30,9 @@
 //! than jobs/s when neighbours share the machine, and the CPU-per-job ratio is the steadier
 //! price of the tracker. `other` is how many cores anything else kept busy during the round:
 //! a round with a high `other` measured the neighbours as much as the variant. Both come
-//! from `/proc` (Linux only).
+//! from `/proc` (Linux only). For PostgreSQL, `write transactions/job` is how many
+//! transaction ids the server handed out during the round (`txid_current()` before and
+//! after), per job: the commits that cost its CPU.
 //!
 //! # Reconciler cost
 //!
@@ -125,22 +128,28 @@ async fn main() {
     let overdue = from_env("RECONCILE_JOBS", 1_000);
     let mut failed = false;
 
-    let mut variants = vec![
-        Variant::new("plain Client + Receiver (baseline)", Pipeline::Plain),
-        Variant::new(
+    let picked = picked_stores();
+    let mut variants = vec![Variant::new(
+        "plain Client + Receiver (baseline)",
+        Pipeline::Plain,
+    )];
+    if picked.contains(&"sqlite") {
+        variants.push(Variant::new(
             "Tracker + SqliteStore, Durability::Full",
             Pipeline::TrackerSqlite(Durability::Full),
-        ),
-        Variant::new(
+        ));
+        variants.push(Variant::new(
             "Tracker + SqliteStore, Durability::Normal",
             Pipeline::TrackerSqlite(Durability::Normal),
-        ),
-    ];
+        ));
+    }
     #[cfg(feature = "postgres")]
     let postgres = std::env::var(store_common::URL_VARIABLE).is_ok();
     #[cfg(not(feature = "postgres"))]
     let postgres = false;
-    if postgres {
+    if !picked.contains(&"postgres") {
+        // Not picked: neither measured nor reported as skipped.
+    } else if postgres {
         #[cfg(feature = "postgres")]
         variants.push(Variant::new(
             "Tracker + PostgresStore",
@@ -253,6 +262,31 @@ fn record(variants: &[Variant]) {
     }
 }
 
+/// The stores `PIPELINE_VARIANTS` picks (comma-separated among `sqlite` and `postgres`),
+/// every store when it is unset; exits on a name it does not know, so that a typo does not
+/// measure nothing.
+fn picked_stores() -> Vec<&'static str> {
+    const STORES: [&str; 2] = ["sqlite", "postgres"];
+    let Ok(list) = std::env::var("PIPELINE_VARIANTS") else {
+        return STORES.to_vec();
+    };
+    let mut picked = Vec::new();
+    for name in list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        match STORES.iter().find(|store| **store == name) {
+            Some(store) => picked.push(*store),
+            None => {
+                println!("PIPELINE_VARIANTS: unknown {name:?}; use sqlite, postgres");
+                std::process::exit(2);
+            }
+        }
+    }
+    picked
+}
+
 /// `name`'s value, or `default` when it is unset or not a positive number.
 fn from_env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -291,6 +325,7 @@ impl Variant {
             per_second: median(|figures| Some(figures.per_second))?,
             cpu: median(|figures| figures.cpu),
             other: median(|figures| figures.other),
+            transactions: median(|figures| figures.transactions),
         })
     }
 
@@ -352,6 +387,9 @@ struct Figures {
     per_second: f64,
     cpu: Option<f64>,
     other: Option<f64>,
+    /// PostgreSQL write transactions per job: how many transaction ids the server handed
+    /// out during the round (to anyone: the machine's other users of the server count too).
+    transactions: Option<f64>,
 }
 
 impl fmt::Display for Figures {
@@ -362,6 +400,9 @@ impl fmt::Display for Figures {
         }
         if let Some(other) = self.other {
             write!(f, "  other {other:.2} cores")?;
+        }
+        if let Some(transactions) = self.transactions {
+            write!(f, "  {transactions:.2} write transactions/job")?;
         }
         Ok(())
     }
@@ -391,6 +432,9 @@ impl Pipeline {
         // Dropped (the database with it) once the round is over.
         #[cfg(feature = "postgres")]
         let mut _round_db = None;
+        // The round's pool, to count its write transactions.
+        #[cfg(feature = "postgres")]
+        let mut pool = None;
         let (sender, receiver) = match self {
             Self::Plain => {
                 let handler = plain_handler(client.clone(), Arc::clone(&tally));
@@ -417,10 +461,16 @@ impl Pipeline {
                     .await
                     .map_err(|e| e.to_string())?;
                 _round_db = Some(db);
+                pool = Some(store.pool().clone());
                 tracking(client, store.into(), url, &tally, listener).await?
             }
         };
 
+        #[cfg(feature = "postgres")]
+        let first_xid = match &pool {
+            Some(pool) => Some(transaction_id(pool).await?),
+            None => None,
+        };
         let (start, cpu_before) = (Instant::now(), CpuTimes::now());
         let submitted = submit_all(&sender, &file, jobs, tasks).await;
         let handled = match &submitted {
@@ -433,6 +483,16 @@ impl Pipeline {
             Err(_) => Ok(()),
         };
         let elapsed = start.elapsed().as_secs_f64();
+        // Minus the first reading's own transaction.
+        #[cfg(feature = "postgres")]
+        let transactions = match (&pool, first_xid) {
+            (Some(pool), Some(first)) => {
+                Some((transaction_id(pool).await? - first - 1) as f64 / jobs as f64)
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "postgres"))]
+        let transactions = None;
         let cpu = CpuTimes::now()
             .zip(cpu_before)
             .map(|(after, before)| after.since(before, elapsed));
@@ -449,8 +509,20 @@ impl Pipeline {
             per_second: jobs as f64 / elapsed,
             cpu: cpu.map(|(own, _)| 1e6 * own / jobs as f64),
             other: cpu.map(|(_, other)| other.max(0.0)),
+            transactions,
         })
     }
+}
+
+/// The PostgreSQL server's next transaction id (this query takes one).
+#[cfg(feature = "postgres")]
+async fn transaction_id(pool: &soniox_store::deadpool_postgres::Pool) -> Result<i64, String> {
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let row = client
+        .query_one("SELECT txid_current()", &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    row.try_get(0).map_err(|e| e.to_string())
 }
 
 /// A tracker on `database` whose webhooks come to `listener`, with its reconciler running
