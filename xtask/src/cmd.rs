@@ -56,16 +56,8 @@ impl Step {
     /// returns its stdout; an unsuccessful exit is an error naming the command.
     pub(crate) fn stdout(mut self) -> Result<Vec<u8>, String> {
         eprintln!("$ {}", self.shown);
-        let output = self
-            .command
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|error| format!("cannot run `{}`: {error}", self.shown))?;
-        if output.status.success() {
-            Ok(output.stdout)
-        } else {
-            Err(format!("`{}` failed ({})", self.shown, output.status))
-        }
+        self.command.stderr(Stdio::inherit());
+        self.capture()
     }
 
     /// Runs the command and returns its stdout; an unsuccessful exit is an error naming the
@@ -80,6 +72,10 @@ impl Step {
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
+        if lines.is_empty() {
+            // Inherited by `stdout`: already on the terminal.
+            return Err(format!("`{}` failed ({})", self.shown, output.status));
+        }
         let tail = lines[lines.len().saturating_sub(12)..].join("\n    ");
         Err(format!(
             "`{}` failed ({}):\n    {tail}",

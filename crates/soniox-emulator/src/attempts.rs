@@ -37,7 +37,19 @@ pub struct WebhookAttempt {
 impl WebhookAttempt {
     /// The HTTP status the receiver answered with, if it answered.
     pub fn status_code(&self) -> Option<u16> {
-        match self.outcome {
+        self.outcome.status_code()
+    }
+
+    /// Whether the receiver accepted the delivery (any 2xx).
+    pub fn succeeded(&self) -> bool {
+        self.outcome.succeeded()
+    }
+}
+
+impl DeliveryOutcome {
+    /// The HTTP status the receiver answered with, if it answered.
+    pub fn status_code(&self) -> Option<u16> {
+        match *self {
             DeliveryOutcome::Answered { status_code } => Some(status_code),
             _ => None,
         }

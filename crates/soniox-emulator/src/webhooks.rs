@@ -100,7 +100,7 @@ async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
             (started_at, started.elapsed(), outcome)
         };
         let (started_at, elapsed, outcome) = outcome;
-        let delivered = matches!(outcome, DeliveryOutcome::Answered { status_code } if (200..300).contains(&status_code));
+        let delivered = outcome.succeeded();
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         record(
             shared,
@@ -211,10 +211,7 @@ fn record(
     if let Some((name, _)) = &target.auth {
         headers.insert(name.to_ascii_lowercase(), REDACTED.to_owned());
     }
-    let status_code = match outcome {
-        DeliveryOutcome::Answered { status_code } => Some(status_code),
-        _ => None,
-    };
+    let status_code = outcome.status_code();
     tracing::debug!(transcription_id = %target.event.id, attempt, ?outcome, "webhook attempt");
     let entry = WebhookAttempt {
         transcription_id: target.event.id.clone(),

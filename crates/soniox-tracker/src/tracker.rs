@@ -362,14 +362,7 @@ impl Tracker {
     /// When the store fails.
     pub async fn state_of(&self, reference: &str) -> Result<Option<JobState>, TrackerError> {
         let stage = self.inner.jobs.stage_of(reference).await?;
-        Ok(stage.map(|stage| match stage.as_str() {
-            "submitted" => JobState::Submitted,
-            "finished" => JobState::Finished,
-            "done" => JobState::Handled,
-            "lost" => JobState::Lost,
-            // The table's check allows only these five.
-            _ => JobState::Submitting,
-        }))
+        Ok(stage.map(|stage| crate::jobs::stage_state(&stage)))
     }
 
     /// Records the job under `reference` (only if none is, when `chosen` by the caller) and

@@ -19,6 +19,7 @@ pub(crate) struct Figure {
     pub(crate) outcome: Outcome,
 }
 
+/// What a bench said of one figure: measured, skipped or failed, with why.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Outcome {
     Measured(Measured),
@@ -28,6 +29,7 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
+/// A measured value, with what it is compared against.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Measured {
     pub(crate) value: Option<f64>,
@@ -36,6 +38,7 @@ pub(crate) struct Measured {
     pub(crate) target: Option<Target>,
 }
 
+/// The figure a measured value is compared with, measured in the same run.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Baseline {
     pub(crate) name: String,
@@ -45,6 +48,7 @@ pub(crate) struct Baseline {
     pub(crate) ratio: Option<f64>,
 }
 
+/// The bound a figure (or its ratio to its baseline) should keep.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Target {
     AtLeast(f64),

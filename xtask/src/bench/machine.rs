@@ -27,6 +27,7 @@ pub(crate) struct Machine {
 const UNKNOWN: &str = "unknown";
 
 impl Machine {
+    /// Reads this machine and checkout; a part it cannot read is `unknown`.
     pub(crate) fn detect() -> Self {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();

@@ -54,6 +54,8 @@ struct Bench {
     dir: PathBuf,
 }
 
+/// `cargo xtask bench [--quick] [--bench NAME]`: builds and runs the benches, then prints and
+/// writes the report; fails when a bench failed.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let metadata: Value = serde_json::from_slice(

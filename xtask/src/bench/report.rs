@@ -24,6 +24,7 @@ pub(crate) struct Report<'a> {
     pub(crate) rows: &'a [Row],
 }
 
+/// The report as markdown: the machine, then one table row per figure.
 pub(crate) fn render(report: &Report<'_>) -> String {
     let machine = report.machine;
     let mode = if report.quick {

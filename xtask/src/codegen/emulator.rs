@@ -58,6 +58,7 @@ const FOLDER: &str = "crates/soniox-emulator/src/api/generated";
 /// Every path of the spec starts with this; the router sees what follows.
 const PREFIX: &str = "/v1/";
 
+/// The emulator's generated folder, from the snapshot's facts.
 pub(crate) fn generate(facts: &Facts) -> Result<Folder, String> {
     let files = vec![
         ("bodies.rs".to_owned(), rust::file(&bodies(facts)?)?),
@@ -287,11 +288,13 @@ fn operations(facts: &Facts) -> Result<String, String> {
             operation.pattern(true)
         );
     }
-    let mut paths: Vec<String> = all
+    // A set, not `dedup`: two operations of one path need not sit next to each other.
+    let mut seen = std::collections::BTreeSet::new();
+    let paths: Vec<String> = all
         .iter()
         .map(|operation| format!("&{}", operation.pattern(false)))
+        .filter(|pattern| seen.insert(pattern.clone()))
         .collect();
-    paths.dedup();
     let _ = writeln!(
         out,
         "(_, {}) => Err(NoOperation::MethodNotAllowed),\n\

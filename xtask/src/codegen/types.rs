@@ -151,6 +151,7 @@ const DECODER_KEYS: &[(&str, &str, &str, &[&str])] = &[
 /// Where the module goes.
 const FOLDER: &str = "crates/soniox-types/src/generated";
 
+/// soniox-types' generated folder, from the snapshot's facts.
 pub(crate) fn generate(facts: &Facts) -> Result<Folder, String> {
     let files = vec![
         (

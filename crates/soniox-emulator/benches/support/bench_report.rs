@@ -58,6 +58,7 @@ pub(crate) struct Figure {
 }
 
 impl Figure {
+    /// A figure named `name`: `value` in `unit`, with no baseline or target yet.
     pub(crate) fn new(name: impl Into<String>, value: f64, unit: &str) -> Self {
         Self {
             name: name.into(),

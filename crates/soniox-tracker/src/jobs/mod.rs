@@ -13,7 +13,7 @@ use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, Webhook
 use soniox_webhook::store::ClaimToken;
 
 use crate::{
-    Database, Effect,
+    Database, Effect, JobState,
     handler::EffectKind,
     reconcile::{Stage, TrackedJob},
 };
@@ -517,19 +517,32 @@ struct Row {
     next_check_at: i64,
 }
 
+/// The state a `stage` column names: the one reading of the column, for the reconciler and
+/// for [`crate::Tracker::state_of`].
+pub(crate) fn stage_state(stage: &str) -> JobState {
+    match stage {
+        "submitted" => JobState::Submitted,
+        "finished" => JobState::Finished,
+        "done" => JobState::Handled,
+        "lost" => JobState::Lost,
+        // "submitting"; the table's check allows no other value.
+        _ => JobState::Submitting,
+    }
+}
+
 impl Row {
     fn into_due(self) -> DueJob {
         let recorded_at = instant(self.recorded_at);
         let next_check = instant(self.next_check_at);
         let polls = u32::try_from(self.polls).unwrap_or(u32::MAX);
-        let stage = match (self.stage.as_str(), self.id) {
-            ("submitted", Some(id)) => Stage::Submitted {
+        let stage = match (stage_state(&self.stage), self.id) {
+            (JobState::Submitted, Some(id)) => Stage::Submitted {
                 id: TranscriptionId::new(id),
                 at: self.submitted_at.map_or(recorded_at, instant),
                 polls,
                 next_poll: next_check,
             },
-            ("finished", Some(id)) => Stage::Finished {
+            (JobState::Finished, Some(id)) => Stage::Finished {
                 id: TranscriptionId::new(id),
                 status: self
                     .status
@@ -539,7 +552,7 @@ impl Row {
                     .unwrap_or(TranscriptionStatus::Completed),
                 retry_at: next_check,
             },
-            ("done" | "lost", _) => Stage::Done,
+            (JobState::Handled | JobState::Lost, _) => Stage::Done,
             _ => Stage::Submitting,
         };
         DueJob {

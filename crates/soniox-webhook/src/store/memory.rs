@@ -212,7 +212,7 @@ impl MemoryStore {
             }
             Some(claimed) => claimed.event,
             // Done is final.
-            None if state.find_done(hash, event) || self.capacity == 0 => return,
+            None if self.capacity == 0 || state.find_done(hash, event) => return,
             // The claim was lost (expired and released by another delivery): done all the
             // same.
             None => event.clone(),

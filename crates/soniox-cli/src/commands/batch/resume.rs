@@ -2,7 +2,7 @@
 //! tracker holds, which are to be submitted and under which reference; and what becomes of
 //! the uploads an earlier run left without a job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt as _;
 use soniox_client::Client;
@@ -51,7 +51,7 @@ pub(super) async fn plan<'a>(
         }
         let mut attempt = 0;
         let mut gone = None;
-        let state = loop {
+        let (state, reference) = loop {
             let reference = references.of(input, attempt);
             match tracker
                 .state_of(&reference)
@@ -76,7 +76,6 @@ pub(super) async fn plan<'a>(
             )),
             None => {}
         }
-        let (state, reference) = state;
         let pending = Pending { input, reference };
         match state {
             None => plan.queue.push(pending),
@@ -111,9 +110,13 @@ pub(super) async fn uploads_left(
         })
         .try_collect()
         .await?;
+    let queued: HashSet<&str> = queue
+        .iter()
+        .map(|pending| pending.reference.as_str())
+        .collect();
     let mut adopted = HashMap::new();
     for (reference, file) in ours {
-        let wanted = queue.iter().any(|pending| pending.reference == reference);
+        let wanted = queued.contains(reference.as_str());
         if wanted && !adopted.contains_key(&reference) {
             tracing::info!(%reference, %file, "reusing an upload of an earlier run");
             adopted.insert(reference, file);
