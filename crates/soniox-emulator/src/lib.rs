@@ -52,6 +52,7 @@ mod audio;
 mod config;
 mod faults;
 mod files_dir;
+mod idle_connections;
 mod issued;
 mod jobs;
 #[cfg(feature = "cli")]

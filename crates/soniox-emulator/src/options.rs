@@ -103,7 +103,8 @@ pub struct EmulatorOptions {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
-    /// Most connections served at once; further ones wait in the listen backlog.
+    /// Most connections served at once; beyond it a new connection replaces the keep-alive
+    /// connection idle the longest, or waits in the listen backlog while none is idle.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 

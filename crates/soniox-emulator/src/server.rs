@@ -4,12 +4,14 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use http::{HeaderValue, Request};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
-use hyper_util::{
-    rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
-};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use soniox_types::Secret;
-use tokio::{net::TcpListener, sync::Semaphore, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{OwnedSemaphorePermit, Semaphore},
+    task::JoinHandle,
+};
+use tokio_util::task::TaskTracker;
 
 use crate::{
     admin,
@@ -18,6 +20,7 @@ use crate::{
     config::{Config, HostPolicy, JobClock, Quotas, WebhookConfig},
     faults::{FaultAction, FaultRule, WebhookFaultRule},
     files_dir,
+    idle_connections::IdleConnections,
     issued::new_uuid,
     jobs,
     request_body::RequestBody,
@@ -28,6 +31,10 @@ use crate::{
 
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a keep-alive connection must have been idle before a new connection beyond the
+/// cap takes its place: long enough that a client is rarely sending on it as it closes.
+const IDLE_BEFORE_REUSE: Duration = Duration::from_secs(1);
 
 /// Why an emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -163,8 +170,10 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Most connections served at once; default 1,024 (at least 1). Further connections wait
-    /// in the listen backlog until one closes.
+    /// Most connections served at once; default 1,024 (at least 1). When all are taken, a new
+    /// connection takes the place of the keep-alive connection idle the longest (for at least
+    /// a second), which is closed; while none is idle, new connections wait in the listen
+    /// backlog.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
         self
@@ -388,7 +397,8 @@ impl Drop for Emulator {
 pub struct InvalidSha256;
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
+    let idle = Arc::new(IdleConnections::new());
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let mut builder = http1::Builder::new();
     // Without a timer hyper silently skips its header-read timeout; the timeout also covers a
@@ -399,12 +409,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let accepted = tokio::select! {
             () = shared.cancel.cancelled() => break,
-            // Waiting for a free slot before accepting leaves further connections in the
-            // kernel's backlog instead of holding a task each.
-            accepted = accept(&listener, &slots) => accepted,
+            accepted = listener.accept() => accepted,
         };
-        let (stream, slot) = match accepted {
-            Ok(accepted) => accepted,
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
             Err(error) => {
                 // Usually out of file descriptors: back off instead of spinning.
                 tracing::warn!(%error, "accept failed");
@@ -412,20 +420,57 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        // While every slot is taken, this one connection waits here and the rest wait in the
+        // kernel's backlog, holding no task.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => tokio::select! {
+                () = shared.cancel.cancelled() => break,
+                slot = make_room(&slots, &idle) => slot,
+            },
+        };
         let _ = stream.set_nodelay(true);
-        let conn_shared = Arc::clone(&shared);
-        let service = service_fn(move |request| handle(Arc::clone(&conn_shared), request));
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
+        let connection = idle.open();
+        let builder = builder.clone();
+        let shared = Arc::clone(&shared);
+        connections.spawn(async move {
+            let connection = Arc::new(connection);
+            let service = {
+                let (shared, connection) = (Arc::clone(&shared), Arc::clone(&connection));
+                service_fn(move |request| {
+                    let busy = connection.busy();
+                    let answer = handle(Arc::clone(&shared), request);
+                    async move {
+                        let answer = answer.await;
+                        drop(busy);
+                        answer
+                    }
+                })
+            };
+            let mut served =
+                std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            let result = tokio::select! {
+                result = served.as_mut() => result,
+                () = async {
+                    tokio::select! {
+                        () = shared.cancel.cancelled() => {}
+                        () = connection.close_requested() => {}
+                    }
+                } => {
+                    // Finishes a request in progress, then closes; an idle connection closes now.
+                    served.as_mut().graceful_shutdown();
+                    served.await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
         .await
         .is_err()
     {
@@ -433,17 +478,17 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Waits for a free connection slot, then accepts a connection that holds it.
-async fn accept(
-    listener: &TcpListener,
-    slots: &Arc<Semaphore>,
-) -> std::io::Result<(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit)> {
-    let slot = Arc::clone(slots)
-        .acquire_owned()
-        .await
-        .map_err(std::io::Error::other)?;
-    let (stream, _) = listener.accept().await?;
-    Ok((stream, slot))
+/// Waits for a free slot, asking the connection idle the longest to close whenever none frees.
+async fn make_room(slots: &Arc<Semaphore>, idle: &IdleConnections) -> OwnedSemaphorePermit {
+    loop {
+        idle.close_longest_idle(IDLE_BEFORE_REUSE);
+        // The semaphore is never closed, so acquiring only ever waits.
+        if let Ok(Ok(slot)) =
+            tokio::time::timeout(IDLE_BEFORE_REUSE, Arc::clone(slots).acquire_owned()).await
+        {
+            return slot;
+        }
+    }
 }
 
 /// Returned by the service to make hyper close the connection without answering.

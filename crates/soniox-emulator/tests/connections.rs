@@ -59,34 +59,73 @@ async fn a_half_sent_head_and_an_idle_keep_alive_connection_are_closed() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
-#[tokio::test]
-async fn connections_beyond_the_cap_wait_until_one_closes() {
-    let api = Api::start(builder().max_connections(1)).await;
-    let addr = api.emulator.local_addr();
-    // A keep-alive connection, answered once so that it is known to hold the only slot.
-    let mut first = TcpStream::connect(addr).await.expect("connect");
-    first
+/// Connects and has one request answered, so the connection is known to hold a slot; it stays
+/// open, idle.
+async fn answered_once(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
         .write_all(models_request().as_bytes())
         .await
         .expect("write");
     let mut buf = [0_u8; 4096];
-    let n = first.read(&mut buf).await.expect("answer");
+    let n = stream.read(&mut buf).await.expect("answer");
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    stream
+}
+
+#[tokio::test]
+async fn a_connection_beyond_the_cap_takes_the_place_of_an_idle_one() {
+    let api = Api::start(builder().max_connections(1)).await;
+    let addr = api.emulator.local_addr();
+    let mut idle = answered_once(addr).await;
+
+    // Without room made, this would wait for the idle one's 30 s keep-alive to time out.
+    let response = tokio::time::timeout(BOUND, api.get("/v1/models").send())
+        .await
+        .expect("served beyond the cap")
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    // The rest of its one answer at most, then the end.
+    read_until_closed(&mut idle).await;
+}
+
+#[tokio::test]
+async fn a_connection_answering_a_request_keeps_its_slot_until_it_has_answered() {
+    let api = Api::start(builder().max_connections(1)).await;
+    let addr = api.emulator.local_addr();
+    // A request whose body is still arriving: the emulator is answering it.
+    let mut busy = TcpStream::connect(addr).await.expect("connect");
+    busy.write_all(
+        format!(
+            "POST /v1/transcriptions HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\n\r\n{{"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
 
     let second = api.get("/v1/models").send();
     let mut second = std::pin::pin!(second);
+    // Can only pass wrongly (a slow machine), never fail wrongly.
     assert!(
-        tokio::time::timeout(Duration::from_millis(200), &mut second)
+        tokio::time::timeout(Duration::from_millis(1500), &mut second)
             .await
             .is_err(),
-        "a second connection was served while the first held the only slot"
+        "a connection beyond the cap was served while the only slot's request was in progress"
     );
-    drop(first);
+    busy.write_all(b"}").await.expect("write");
     let response = tokio::time::timeout(BOUND, second)
         .await
-        .expect("served once the slot is free")
+        .expect("served once the busy connection answered and idled")
         .expect("response");
     assert_eq!(response.status(), 200);
+    let answer = String::from_utf8(read_until_closed(&mut busy).await).expect("utf-8");
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "the request in progress got its whole answer before its connection closed: {answer}"
+    );
 }
 
 #[tokio::test]

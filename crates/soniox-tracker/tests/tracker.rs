@@ -341,7 +341,11 @@ async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
             .all(|submission| matches!(submission, Submission::Created { .. }))
     );
     setup.emulator.finish_jobs().await;
-    let Submission::Created { id: deleted, .. } = &submissions[OVERDUE / 3] else {
+    let Submission::Created {
+        id: deleted,
+        reference: deleted_reference,
+    } = &submissions[OVERDUE / 3]
+    else {
         panic!("{:?}", submissions[OVERDUE / 3]);
     };
     setup
@@ -367,6 +371,8 @@ async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
     assert_eq!(after.total() - before.total(), 2 + 1 + transcripts);
     let metrics = setup.tracker.metrics().await.expect("metrics");
     assert_eq!((metrics.lost, metrics.overdue), (1, 0), "{metrics:?}");
+    let state = setup.tracker.state_of(deleted_reference).await;
+    assert_eq!(state.expect("state"), Some(JobState::Lost));
     assert_eq!(setup.seen.lock().expect("seen").len(), OVERDUE - 1);
     setup.stop().await;
 }
