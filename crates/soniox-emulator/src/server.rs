@@ -7,7 +7,7 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use soniox_types::Secret;
 use tokio::{
-    net::TcpListener,
+    net::{TcpListener, TcpSocket},
     sync::{OwnedSemaphorePermit, Semaphore},
     task::JoinHandle,
 };
@@ -31,6 +31,12 @@ use crate::{
 
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections the kernel queues for the accept loop, as many as are served at once by
+/// default: a client opening a thousand connections at once (the client's flows bench) should
+/// not have its handshakes dropped and retried a second later, which is what a backlog of 128
+/// does. The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// How long a keep-alive connection must have been idle before a new connection beyond the
 /// cap takes its place: long enough that a client is rarely sending on it as it closes.
@@ -225,9 +231,7 @@ impl EmulatorBuilder {
             }
         };
         let addr = config.addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
@@ -395,6 +399,19 @@ impl Drop for Emulator {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("expected a SHA-256 as 64 hex digits")]
 pub struct InvalidSha256;
+
+/// Binds `addr` with a listen backlog of [`LISTEN_BACKLOG`] (tokio's `bind` asks for 128).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted emulator can take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let connections = TaskTracker::new();

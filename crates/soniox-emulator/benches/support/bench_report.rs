@@ -18,7 +18,6 @@
 
 use std::{
     cell::RefCell,
-    fmt::Write as _,
     hint::black_box,
     io::Write as _,
     time::{Duration, Instant},
@@ -98,52 +97,34 @@ impl Figure {
 
     /// Records the figure for `cargo xtask bench`.
     pub(crate) fn report(self) {
-        let mut line = format!(
-            "{{\"name\":{},\"value\":{},\"unit\":{}",
-            string(&self.name),
-            number(self.value),
-            string(&self.unit)
-        );
+        // serde_json writes what JSON cannot hold (a ratio to a zero baseline) as `null`.
+        let mut line = serde_json::json!({
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+        });
         if let Some((name, value)) = &self.baseline {
-            let ratio = self.ratio.unwrap_or(self.value / value);
-            let _ = write!(
-                line,
-                ",\"baseline\":{{\"name\":{},\"value\":{}}},\"ratio\":{}",
-                string(name),
-                number(*value),
-                number(ratio)
-            );
+            line["baseline"] = serde_json::json!({ "name": name, "value": value });
+            line["ratio"] = serde_json::json!(self.ratio.unwrap_or(self.value / value));
         }
-        match self.target {
-            Some(Target::AtLeast(target)) => {
-                let _ = write!(line, ",\"target\":{{\"at_least\":{}}}", number(target));
-            }
-            Some(Target::AtMost(target)) => {
-                let _ = write!(line, ",\"target\":{{\"at_most\":{}}}", number(target));
-            }
-            None => {}
+        if let Some(target) = self.target {
+            line["target"] = match target {
+                Target::AtLeast(target) => serde_json::json!({ "at_least": target }),
+                Target::AtMost(target) => serde_json::json!({ "at_most": target }),
+            };
         }
-        line.push('}');
-        append(&line);
+        append(&line.to_string());
     }
 }
 
 /// Records that the figure `name` was not measured, and why (a missing tool or server).
 pub(crate) fn skipped(name: &str, why: &str) {
-    append(&format!(
-        "{{\"name\":{},\"skipped\":{}}}",
-        string(name),
-        string(why)
-    ));
+    append(&serde_json::json!({ "name": name, "skipped": why }).to_string());
 }
 
 /// Records that measuring the figure `name` failed, and how.
 pub(crate) fn failed(name: &str, why: &str) {
-    append(&format!(
-        "{{\"name\":{},\"failed\":{}}}",
-        string(name),
-        string(why)
-    ));
+    append(&serde_json::json!({ "name": name, "failed": why }).to_string());
 }
 
 /// Appends one line to the figures file, when there is one. A line is written by one call, so
@@ -165,35 +146,6 @@ fn append(line: &str) {
             "cannot record a figure in {}: {error}",
             std::path::Path::new(&path).display()
         );
-    }
-}
-
-/// `text` as a JSON string.
-fn string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `value` as a JSON number; `null` for what JSON cannot hold (a ratio to a zero baseline).
-fn number(value: f64) -> String {
-    if value.is_finite() {
-        // `Display` never uses an exponent, so this is always a valid JSON number.
-        format!("{value}")
-    } else {
-        "null".to_owned()
     }
 }
 
