@@ -23,10 +23,12 @@ fn target(output: Output) -> ProgressDrawTarget {
 
 /// An upload of the file at `path` with a bar of bytes sent, rate and ETA; finish the bar
 /// when the upload ends. Without a bar to draw, the upload is the library's own, with no
-/// callback per chunk.
-pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, ProgressBar) {
+/// callback per chunk, and no bar at all: even a hidden `ProgressBar` parses a style
+/// template, code on 18 pages of the executable that an upload to a pipe otherwise never
+/// runs (each page run keeps up to 64 KiB of the executable resident; see the CLI bench).
+pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, Option<ProgressBar>) {
     if !visible(output) {
-        return (Upload::path(path), ProgressBar::hidden());
+        return (Upload::path(path), None);
     }
     // The size as far as is known now; the upload reports the real one (or the error).
     let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
@@ -48,7 +50,14 @@ pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, ProgressB
         progress.set_length(total);
         progress.set_position(sent);
     });
-    (upload, bar)
+    (upload, Some(bar))
+}
+
+/// Clears `bar` from the terminal, if there is one.
+pub(crate) fn clear(bar: Option<ProgressBar>) {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 }
 
 /// A spinner whose message is set to the job's status as it changes.

@@ -88,7 +88,7 @@ pub(crate) async fn run(context: &mut Context, args: FilesArgs) -> Result<(), Fa
                     upload = upload.client_reference_id(reference.clone());
                 }
                 let uploaded = client.files().upload(upload).await;
-                bar.finish_and_clear();
+                progress::clear(bar);
                 let file = uploaded?;
                 output.record(&file, || line(&file))?;
             }

@@ -184,7 +184,7 @@ async fn transcribe_one(
     } else {
         let (upload, bar) = progress::upload_with_bar(output, Path::new(input));
         let uploaded = interrupt.guard(client.files().upload(upload)).await;
-        bar.finish_and_clear();
+        progress::clear(bar);
         let file = uploaded.ok_or_else(Failure::interrupted)??;
         created.file = Some(file.id.clone());
         request = request.file_id(file.id);
