@@ -164,6 +164,7 @@ mod jobs;
 mod listing;
 mod metrics;
 pub mod reconcile;
+mod references;
 mod tracker;
 
 pub use crate::{

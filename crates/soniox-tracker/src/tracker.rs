@@ -21,6 +21,7 @@ use crate::{
     listing::{Listed, Listing, PAGE_SIZE},
     metrics::{Counters, Metrics},
     reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
+    references::References,
 };
 
 /// How many due jobs a reconciler pass takes (and holds) at a time: a list page's worth, so
@@ -229,6 +230,7 @@ impl TrackerBuilder {
                 handler,
                 counters,
                 events,
+                references: References::default(),
             }),
         })
     }
@@ -256,6 +258,8 @@ struct Inner {
     counters: Arc<Counters>,
     /// The inboxes' event store, which records a job handled as it completes its event.
     events: Arc<TrackedEvents>,
+    /// The references of the jobs this replica created, which their handlers are told.
+    references: References,
 }
 
 impl fmt::Debug for Tracker {
@@ -396,6 +400,8 @@ impl Tracker {
         Counters::add(&inner.counters.submitted);
         match self.create(&request).await {
             Created::Yes(id) => {
+                // Before the acceptance is written: the webhook may overtake it.
+                inner.references.insert(&id, &reference);
                 let at = now();
                 let first_poll = at + inner.policy.webhook_grace;
                 inner
@@ -514,17 +520,22 @@ impl Tracker {
                 .and_then(|job| job.file_id),
             _ => None,
         };
-        let reference = inner
-            .jobs
-            .reference_of(id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let reference = match inner.references.get(id) {
+            Some(reference) => Some(reference),
+            None => inner
+                .jobs
+                .reference_of(id)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
         let job = FinishedJob {
             id: id.clone(),
             reference,
             outcome,
         };
         let effect = (inner.handler)(job).await?;
+        // Handled: a repeat (a failed completion, a duplicate) is rare and reads the table.
+        inner.references.remove(id);
         // The inbox's completion records the job as handled, unless it is recorded here: with
         // the effect, or before the cleanup deletes what a retry would need.
         if effect.is_some() || inner.cleanup {
@@ -652,6 +663,7 @@ impl Tracker {
             Decision::Adopt { id } => {
                 Counters::add(&inner.counters.adopted);
                 tracing::info!(reference = %job.reference, %id, "adopted a job whose create answer was lost");
+                inner.references.insert(&id, &job.reference);
                 // Looked at again at once: it may well have finished already.
                 inner.jobs.submitted(&job.reference, &id, now, now).await?;
             }

@@ -13,7 +13,10 @@ use soniox_store::{
     PostgresStore, StoreError,
     deadpool_postgres::{
         Client,
-        tokio_postgres::{Error as PostgresError, types::ToSql},
+        tokio_postgres::{
+            Error as PostgresError,
+            types::{ToSql, Type},
+        },
     },
 };
 use soniox_types::WebhookEvent;
@@ -102,8 +105,14 @@ impl PostgresJobs {
         params: Params,
     ) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
+        // Prepared once per connection: an ad hoc statement costs a second round trip and a
+        // parse on the server every time.
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(StoreError::unavailable)?;
         let row = client
-            .query_opt(sql, &values(&params))
+            .query_opt(&statement, &values(&params))
             .await
             .map_err(StoreError::unavailable)?;
         row.map(|row| row.try_get(0))
@@ -174,6 +183,15 @@ const MAX_BATCH: usize = 256;
 /// references, requests, recording times, first checks; acceptances: references, ids, times,
 /// first polls; completions: ids, times. An empty array costs a kind nothing.
 ///
+/// The updates look their rows up by key twice: joined to the arrays for the values, and
+/// `= ANY` of the keys, which is what lets the planner see that an index scan is cheap. Joined
+/// alone, a few dozen keys against a few thousand rows cost less, by the planner's reckoning,
+/// as a hash join over the whole table, and each batch read all of it (1.4 ms at 4,000 jobs,
+/// against 0.4 ms through the index, on this machine). The statement is unnamed, planned for
+/// each batch with the table and the arrays as they are: a prepared statement's generic plan,
+/// made once on its sixth run, knows neither the arrays' lengths nor how large the table has
+/// grown since (in a new database, a few pages), and scans the table even with `= ANY`.
+///
 /// The parts see the same snapshot, not each other's writes; no two of them touch the same
 /// job, bar a webhook that overtook its job's acceptance: its completion then finds no job
 /// under its id, as it would have run first alone, and the reconciler settles the job.
@@ -191,10 +209,11 @@ const WRITE_MANY: &str = "
         FROM UNNEST($5::text[], $6::text[], $7::bigint[], $8::bigint[])
             AS s(reference, id, at, next_poll)
         WHERE j.reference = s.reference AND j.stage = 'submitting'
+          AND j.reference = ANY($5)
     )
     UPDATE soniox_jobs AS j SET stage = 'done', next_check_at = NULL, updated_at = d.at
     FROM UNNEST($9::text[], $10::bigint[]) AS d(id, at)
-    WHERE j.transcription_id = d.id";
+    WHERE j.transcription_id = d.id AND j.transcription_id = ANY($9)";
 
 /// A queued write and where its outcome goes.
 type Queued = (JobWrite, oneshot::Sender<Result<(), StoreError>>);
@@ -284,26 +303,27 @@ async fn write_many(db: &PostgresStore, batch: &[Queued]) -> Result<(), Failure>
         .get()
         .await
         .map_err(|error| Failure::Unavailable(StoreError::unavailable(error)))?;
-    let statement = client.prepare_cached(WRITE_MANY).await.map_err(refused)?;
     let Columns {
         record: Texts2Times2(references, requests, recorded_at, check_at),
         submitted: Texts2Times2(submitted, ids, at, next_poll),
         done: (done, done_at),
     } = &columns;
-    let values: [&(dyn ToSql + Sync); 10] = [
-        references,
-        requests,
-        recorded_at,
-        check_at,
-        submitted,
-        ids,
-        at,
-        next_poll,
-        done,
-        done_at,
+    let (texts, times) = (Type::TEXT_ARRAY, Type::INT8_ARRAY);
+    let values: [(&(dyn ToSql + Sync), Type); 10] = [
+        (references, texts.clone()),
+        (requests, texts.clone()),
+        (recorded_at, times.clone()),
+        (check_at, times.clone()),
+        (submitted, texts.clone()),
+        (ids, texts.clone()),
+        (at, times.clone()),
+        (next_poll, times.clone()),
+        (done, texts),
+        (done_at, times),
     ];
+    // Unnamed, not prepared: planned for this batch (see `WRITE_MANY`), in one round trip.
     client
-        .execute(&statement, &values)
+        .execute_typed(WRITE_MANY, &values)
         .await
         .map(drop)
         .map_err(refused)
