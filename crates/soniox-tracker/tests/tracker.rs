@@ -429,7 +429,11 @@ async fn a_reference_submitted_again_creates_nothing_on_postgres() {
 
 async fn references_submitted_again(database: TestDatabase) {
     let emulator = emulator().start().await.expect("emulator");
-    let configure = |builder: TrackerBuilder| builder.policy(quick_policy());
+    // The test counts every submission as created or existing: a create must be waited for
+    // (half the create grace) however loaded the machine, not reported pending after 25 ms.
+    let mut policy = quick_policy();
+    policy.create_grace = Duration::from_secs(20);
+    let configure = |builder: TrackerBuilder| builder.policy(policy);
     let setup = setup_on(database, emulator, Handling::Plain, configure).await;
     let audio = soniox_emulator::wav(Duration::from_millis(300));
     let files = setup.client.files();
