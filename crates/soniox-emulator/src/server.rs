@@ -407,7 +407,9 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     } else {
         TcpSocket::new_v6()?
     };
-    // As `TcpListener::bind` does: a restarted emulator can take its port back at once.
+    // As `TcpListener::bind` does: a restarted emulator can take its port back at once. Not
+    // on Windows, where the option would let another process take the port.
+    #[cfg(not(windows))]
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
@@ -474,7 +476,8 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                         () = connection.close_requested() => {}
                     }
                 } => {
-                    // Finishes a request in progress, then closes; an idle connection closes now.
+                    // Finishes a request in progress, then closes; an idle connection closes now,
+                    // one with half a head when its header-read timeout ends it.
                     served.as_mut().graceful_shutdown();
                     served.await
                 }

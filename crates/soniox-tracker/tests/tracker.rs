@@ -700,3 +700,72 @@ async fn an_effect_for_the_other_database_fails_the_handling_and_nothing_is_reco
     assert!(setup.effects().await.is_empty());
     setup.stop().await;
 }
+
+/// A job submitted by one tracker and delivered to another on the same database (another
+/// replica, or this one after a restart) is handed its reference, read from the job table
+/// since only the submitting tracker holds it in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_to_another_tracker_carries_the_reference() {
+    reference_read_by_another_tracker(TestDatabase::sqlite()).await;
+}
+
+/// [`a_delivery_to_another_tracker_carries_the_reference`] on PostgreSQL.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_to_another_tracker_carries_the_reference_on_postgres() {
+    if let Some(database) = TestDatabase::postgres().await {
+        reference_read_by_another_tracker(database).await;
+    }
+}
+
+async fn reference_read_by_another_tracker(database: TestDatabase) {
+    // Every webhook withheld: the only delivery is the one this test sends.
+    let emulator = emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
+        .start()
+        .await
+        .expect("emulator");
+    let setup = setup_on(database, emulator, Handling::Plain, |builder| builder).await;
+    let audio = soniox_emulator::wav(Duration::from_millis(300));
+    let file = setup
+        .client
+        .files()
+        .upload(Upload::bytes(audio, "a.wav"))
+        .await;
+    let request = CreateTranscription::new("stt-async-v5").file_id(file.expect("upload").id);
+    let submitted = setup.tracker.submit_with_reference("elsewhere-1", request);
+    let Submission::Created { id, .. } = submitted.await.expect("submit") else {
+        panic!("not created");
+    };
+    setup.emulator.finish_jobs().await;
+
+    let references = Arc::<Mutex<Vec<Option<String>>>>::default();
+    let record = Arc::clone(&references);
+    let other = Tracker::builder(setup.client.clone(), setup.database.open().await)
+        .build(move |job: FinishedJob| {
+            record.lock().expect("references").push(job.reference);
+            async { Ok::<(), std::convert::Infallible>(()) }
+        })
+        .await
+        .expect("a second tracker");
+    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
+    let service = WebhookService::new(other.inbox(verifier), other.webhook_handler());
+    let receiver = Receiver::bind("127.0.0.1:0", service)
+        .await
+        .expect("bind")
+        .spawn()
+        .expect("a receiver");
+    let event = soniox_types::WebhookEvent::new(id, soniox_types::WebhookStatus::Completed);
+    let delivery = soniox_webhook::testing::TestDelivery::new(event)
+        .uri("/hooks/soniox")
+        .auth(HEADER, SECRET);
+    let request = delivery.into_request().expect("a request");
+    let answer = send_raw(receiver.local_addr(), request).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        *references.lock().expect("references"),
+        [Some("elsewhere-1".to_owned())]
+    );
+    receiver.shutdown().await.expect("stop");
+    setup.stop().await;
+}
