@@ -34,10 +34,14 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 /// How many times the handler saw each job, and how.
 type Seen = Arc<Mutex<HashMap<String, Vec<bool>>>>;
 
-/// Short graces, so that the reconciler looks at jobs within milliseconds.
+/// Short graces, so that the reconciler looks at jobs within milliseconds (creates within
+/// seconds).
 fn quick_policy() -> Policy {
     let mut policy = Policy::default();
-    policy.create_grace = Duration::from_millis(50);
+    // A create's answer is waited for half of this: long enough that a loaded machine does
+    // not turn a create that succeeds into a pending one (tests count which creates were
+    // pending), short enough that pending ones are reconciled within seconds.
+    policy.create_grace = Duration::from_secs(2);
     policy.webhook_grace = Duration::from_millis(50);
     policy.max_poll_interval = Duration::from_millis(200);
     policy.retry_interval = Duration::from_millis(100);
@@ -429,11 +433,7 @@ async fn a_reference_submitted_again_creates_nothing_on_postgres() {
 
 async fn references_submitted_again(database: TestDatabase) {
     let emulator = emulator().start().await.expect("emulator");
-    // The test counts every submission as created or existing: a create must be waited for
-    // (half the create grace) however loaded the machine, not reported pending after 25 ms.
-    let mut policy = quick_policy();
-    policy.create_grace = Duration::from_secs(20);
-    let configure = |builder: TrackerBuilder| builder.policy(policy);
+    let configure = |builder: TrackerBuilder| builder.policy(quick_policy());
     let setup = setup_on(database, emulator, Handling::Plain, configure).await;
     let audio = soniox_emulator::wav(Duration::from_millis(300));
     let files = setup.client.files();
