@@ -6,9 +6,13 @@
 //! `/proc/thread-self/schedstat`, so that time spent waiting for a core on a shared machine
 //! does not count) of each round and their median, and the wall time per event. Run
 //! with `cargo bench -p soniox-webhook --bench memory_store`; `STORE_ROUNDS` sets the number
-//! of rounds (default 7) and `STORE_THREADS` the threads (default 2).
+//! of rounds (default 7, 3 under `cargo xtask bench --quick`) and `STORE_THREADS` the threads
+//! (default 2). The median is the figure `cargo xtask bench` reports.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
+#[path = "../../soniox-emulator/benches/support/bench_report.rs"]
+mod bench_report;
 
 use std::{
     sync::Barrier,
@@ -53,7 +57,7 @@ fn cpu_time() -> Duration {
 }
 
 fn main() {
-    let rounds = env("STORE_ROUNDS", 7);
+    let rounds = env("STORE_ROUNDS", bench_report::full_or_quick(7, 3));
     let threads = env("STORE_THREADS", 2);
     let store = MemoryStore::default();
     let mut figures = Vec::new();
@@ -104,9 +108,15 @@ fn main() {
         figures.push(per_event);
     }
     figures.sort_by(f64::total_cmp);
+    const NAME: &str = "claim + complete of a new event in a full store, CPU (median)";
+    let Some(&median) = figures.get(figures.len() / 2) else {
+        println!("no rounds measured (STORE_ROUNDS=0)");
+        bench_report::failed(NAME, "no rounds measured (STORE_ROUNDS=0)");
+        return;
+    };
     println!(
-        "median of {rounds} rounds: cpu {:.0} ns/event; {} events remembered",
-        figures[figures.len() / 2],
+        "median of {rounds} rounds: cpu {median:.0} ns/event; {} events remembered",
         store.len()
     );
+    bench_report::Figure::new(NAME, median, "ns/event").report();
 }
