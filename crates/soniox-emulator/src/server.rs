@@ -468,14 +468,16 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             };
             let mut served =
                 std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            // The emulator stopping, or this connection chosen to make room.
+            let stop = async {
+                tokio::select! {
+                    () = shared.cancel.cancelled() => {}
+                    () = connection.close_requested() => {}
+                }
+            };
             let result = tokio::select! {
                 result = served.as_mut() => result,
-                () = async {
-                    tokio::select! {
-                        () = shared.cancel.cancelled() => {}
-                        () = connection.close_requested() => {}
-                    }
-                } => {
+                () = stop => {
                     // Finishes a request in progress, then closes; an idle connection closes now,
                     // one with half a head when its header-read timeout ends it.
                     served.as_mut().graceful_shutdown();

@@ -29,9 +29,12 @@ pub(crate) struct References {
 
 #[derive(Debug, Default)]
 struct Held {
-    by_id: HashMap<TranscriptionId, String>,
-    /// Insertion order, for eviction; may name ids already taken.
-    order: VecDeque<TranscriptionId>,
+    /// Each reference with the number of its insertion.
+    by_id: HashMap<TranscriptionId, (u64, String)>,
+    /// Insertions in order, for eviction; an insertion whose id was taken or inserted again
+    /// since is stale and evicts nothing.
+    order: VecDeque<(u64, TranscriptionId)>,
+    inserted: u64,
 }
 
 impl References {
@@ -43,29 +46,35 @@ impl References {
     fn insert_bounded(&self, id: &TranscriptionId, reference: &str, capacity: usize) {
         let mut held = self.lock();
         while held.by_id.len() >= capacity || held.order.len() >= 2 * capacity {
-            let Some(oldest) = held.order.pop_front() else {
+            let Some((seq, oldest)) = held.order.pop_front() else {
                 break;
             };
-            held.by_id.remove(&oldest);
+            if held
+                .by_id
+                .get(&oldest)
+                .is_some_and(|(live, _)| *live == seq)
+            {
+                held.by_id.remove(&oldest);
+            }
         }
-        if held
-            .by_id
-            .insert(id.clone(), reference.to_owned())
-            .is_none()
-        {
-            held.order.push_back(id.clone());
-        }
+        held.inserted += 1;
+        let seq = held.inserted;
+        held.by_id.insert(id.clone(), (seq, reference.to_owned()));
+        held.order.push_back((seq, id.clone()));
     }
 
     /// The reference of the job created as `id`, if this replica knows it. It stays known:
     /// a handling that fails is retried, and a delivery may come twice.
     pub(crate) fn get(&self, id: &TranscriptionId) -> Option<String> {
-        self.lock().by_id.get(id).cloned()
+        self.lock()
+            .by_id
+            .get(id)
+            .map(|(_, reference)| reference.clone())
     }
 
     /// Forgets `id`, once its job is handled.
     pub(crate) fn remove(&self, id: &TranscriptionId) {
-        // `order` keeps the id until it reaches the front; the map alone says what is held.
+        // `order` keeps the insertion until it reaches the front; the map says what is held.
         self.lock().by_id.remove(id);
     }
 
@@ -110,6 +119,20 @@ mod tests {
                 Some("ref-4".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn an_id_inserted_again_is_not_evicted_by_its_earlier_insertion() {
+        let references = References::default();
+        references.insert_bounded(&id(0), "ref-0", 2);
+        references.remove(&id(0));
+        references.insert_bounded(&id(1), "ref-1", 2);
+        references.insert_bounded(&id(0), "ref-0", 2);
+        // Full: the oldest live insertion (id 1) goes, not id 0's stale first one.
+        references.insert_bounded(&id(2), "ref-2", 2);
+        assert_eq!(references.get(&id(0)).as_deref(), Some("ref-0"));
+        assert_eq!(references.get(&id(1)), None);
+        assert_eq!(references.get(&id(2)).as_deref(), Some("ref-2"));
     }
 
     #[test]

@@ -108,15 +108,16 @@ fn main() {
         figures.push(per_event);
     }
     figures.sort_by(f64::total_cmp);
-    const NAME: &str = "claim + complete of a new event in a full store, CPU (median)";
-    let Some(&median) = figures.get(figures.len() / 2) else {
-        println!("no rounds measured (STORE_ROUNDS=0)");
-        bench_report::failed(NAME, "no rounds measured (STORE_ROUNDS=0)");
-        return;
-    };
+    // `env` refuses 0 rounds, so there is a median.
+    let median = figures[figures.len() / 2];
     println!(
         "median of {rounds} rounds: cpu {median:.0} ns/event; {} events remembered",
         store.len()
     );
-    bench_report::Figure::new(NAME, median, "ns/event").report();
+    bench_report::Figure::new(
+        "claim + complete of a new event in a full store, CPU (median)",
+        median,
+        "ns/event",
+    )
+    .report();
 }
