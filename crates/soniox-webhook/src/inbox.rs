@@ -231,33 +231,45 @@ impl Inbox {
     /// says how it went; [`Outcome::to_response`] is the answer to send.
     ///
     /// The handling runs in a task of its own: dropping this future (the sender hung up) does
-    /// not cancel it, and the event still ends up done or released.
-    pub async fn process<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
+    /// not cancel it, and the event still ends up done or released. Nothing happens until the
+    /// future is first polled.
+    pub fn process<F, Fut, E>(
+        &self,
+        received: ReceivedEvent,
+        handler: F,
+    ) -> impl Future<Output = Outcome> + Send + '_
     where
         F: FnOnce(ReceivedEvent) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        if self.shared.shutdown.is_started() {
-            self.shared.counts.record(Outcome::ShuttingDown);
-            return Outcome::ShuttingDown;
-        }
+        // Boxed here, outside the returned future: a future built inside it would make it as
+        // large as the handling (handler included), and the request's future around it,
+        // copied whole wherever it moves.
         let shared = Arc::clone(&self.shared);
-        let mut settling: Pin<Box<dyn Future<Output = Outcome> + Send>> =
+        let settling: Pin<Box<dyn Future<Output = Outcome> + Send>> =
             Box::pin(async move { shared.settle(received, handler).await });
-        // A store and a handler that finish without waiting (the memory store, a handler that
-        // only queues the event) finish in this first poll and need no task. Otherwise the
-        // work moves, still pinned in its box, into a task of its own. Nothing can drop it in
-        // between: the first poll and the spawn happen within one poll of this future.
-        let first =
-            std::future::poll_fn(|cx| Poll::Ready(poll_caught(settling.as_mut(), cx))).await;
-        match first {
-            Ok(Poll::Ready(outcome)) => return outcome,
-            Ok(Poll::Pending) => {}
-            Err(_) => return self.store_panicked(),
+        async move {
+            if self.shared.shutdown.is_started() {
+                self.shared.counts.record(Outcome::ShuttingDown);
+                return Outcome::ShuttingDown;
+            }
+            let mut settling = settling;
+            // A store and a handler that finish without waiting (the memory store, a handler
+            // that only queues the event) finish in this first poll and need no task.
+            // Otherwise the work moves, still pinned in its box, into a task of its own.
+            // Nothing can drop it in between: the first poll and the spawn happen within one
+            // poll of this future.
+            let first =
+                std::future::poll_fn(|cx| Poll::Ready(poll_caught(settling.as_mut(), cx))).await;
+            match first {
+                Ok(Poll::Ready(outcome)) => return outcome,
+                Ok(Poll::Pending) => {}
+                Err(_) => return self.store_panicked(),
+            }
+            let task = self.shared.handlers.spawn(settling);
+            task.await.unwrap_or_else(|_| self.store_panicked())
         }
-        let task = self.shared.handlers.spawn(settling);
-        task.await.unwrap_or_else(|_| self.store_panicked())
     }
 
     /// Only a panicking store gets here (the handler's panics are caught in `settle`); its
@@ -337,8 +349,15 @@ impl Shared {
                 return Outcome::StoreUnavailable;
             }
         };
-        let handling = catch_unwind(async move { handler(received).await });
-        let ended = match guarded(handling, self.handler_deadline, Some(&self.shutdown)).await {
+        // Calling the handler runs its code up to its first await, which may panic too.
+        let ended = match std::panic::catch_unwind(AssertUnwindSafe(move || handler(received))) {
+            Ok(handling) => {
+                let handling = CatchUnwind { future: handling };
+                guarded(handling, self.handler_deadline, Some(&self.shutdown)).await
+            }
+            Err(_) => Guarded::Finished(Err(Panicked)),
+        };
+        let ended = match ended {
             Guarded::ShutDown => Outcome::ShuttingDown,
             Guarded::Finished(Ok(Ok(()))) => {
                 return match self.store.complete(&event, token).await {
@@ -452,16 +471,26 @@ impl fmt::Display for Outcome {
 
 struct Panicked;
 
-/// Runs `future`, turning a panic into `Err(Panicked)`: a panicking handler must still release
-/// its event, or the retry would be answered "in progress" until the lease ran out.
-async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Panicked> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| match poll_caught(future.as_mut(), cx) {
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(panicked) => Poll::Ready(Err(panicked)),
-    })
-    .await
+pin_project_lite::pin_project! {
+    /// Runs `future`, turning a panic into `Err(Panicked)`: a panicking handler must still
+    /// release its event, or the retry would be answered "in progress" until the lease ran
+    /// out. A struct, not an `async fn`, for the reason given on [`guard::Guard`].
+    struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Panicked>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        match poll_caught(self.project().future, cx) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panicked) => Poll::Ready(Err(panicked)),
+        }
+    }
 }
 
 /// Polls `future` once, turning a panic into `Err(Panicked)`.

@@ -235,8 +235,6 @@ async fn shutdown_lets_in_flight_deliveries_finish() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_retry_is_handled() {
-    use http_body_util::Full;
-
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let handler = move |_: ReceivedEvent| {
@@ -246,7 +244,26 @@ async fn a_panicking_handler_answers_500_and_the_retry_is_handled() {
             Ok::<(), std::convert::Infallible>(())
         }
     };
-    let service = WebhookService::new(verifier(), handler);
+    panics_once(WebhookService::new(verifier(), handler), &calls).await;
+}
+
+/// A handler that panics when called, before it returns its future, is caught as well.
+#[tokio::test]
+async fn a_handler_panicking_before_its_future_answers_500_and_the_retry_is_handled() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let handler = move |_: ReceivedEvent| {
+        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+        assert!(!first, "simulated handler bug");
+        async { Ok::<(), std::convert::Infallible>(()) }
+    };
+    panics_once(WebhookService::new(verifier(), handler), &calls).await;
+}
+
+/// Delivers one event three times to `service`, whose handler panics on its first call.
+async fn panics_once<H: soniox_webhook::Handler>(service: WebhookService<H>, calls: &AtomicUsize) {
+    use http_body_util::Full;
+
     let case = Case::good("panic");
     let request = || {
         let mut request = http::Request::new(Full::new(bytes::Bytes::from(case.body.clone())));

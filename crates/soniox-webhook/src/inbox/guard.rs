@@ -8,8 +8,8 @@
 //! from the first poll, as `timeout`'s does from a call followed by `.await`.
 
 use std::{
-    future::{Future, poll_fn},
-    pin::{Pin, pin},
+    future::Future,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -22,7 +22,7 @@ use tokio::{
     task::coop::{Unconstrained, unconstrained},
     time::{Instant, Sleep},
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 /// A shutdown that cancels the handlers still running: a flag that the fast path reads
 /// without a lock, and a token that waiting futures register with.
@@ -59,33 +59,63 @@ pub(super) enum Guarded<T> {
 /// starts.
 /// A shutdown already started wins without polling the future; otherwise the future is
 /// polled before the limit is checked, as `tokio::time::timeout` does.
-pub(super) async fn guarded<F: Future>(
+pub(super) fn guarded<F: Future>(
     future: F,
     limit: Duration,
     shutdown: Option<&Shutdown>,
-) -> Guarded<F::Output> {
-    let start = Instant::now();
-    let mut future = pin!(future);
-    let mut cancelled = pin!(None);
-    let mut deadline = pin!(None::<Unconstrained<Sleep>>);
-    poll_fn(|cx| {
+) -> Guard<'_, F> {
+    Guard {
+        future,
+        cancelled: None,
+        deadline: None,
+        start: None,
+        limit,
+        shutdown,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`guarded`] returns. A struct rather than an `async fn`: an `async fn` keeps
+    /// its argument and the pinned local it is moved into as two fields, so each such layer
+    /// doubled the handler's future, and every move of the request's future copied it all.
+    pub(super) struct Guard<'a, F> {
+        #[pin]
+        future: F,
+        #[pin]
+        cancelled: Option<WaitForCancellationFuture<'a>>,
+        #[pin]
+        deadline: Option<Unconstrained<Sleep>>,
+        // The first poll.
+        start: Option<Instant>,
+        limit: Duration,
+        shutdown: Option<&'a Shutdown>,
+    }
+}
+
+impl<F: Future> Future for Guard<'_, F> {
+    type Output = Guarded<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let start = *this.start.get_or_insert_with(Instant::now);
+        let shutdown = *this.shutdown;
         if shutdown.is_some_and(Shutdown::is_started) {
             return Poll::Ready(Guarded::ShutDown);
         }
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+        if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Guarded::Finished(output));
         }
         if let Some(shutdown) = shutdown
-            && poll_lazily(cancelled.as_mut(), || shutdown.token.cancelled(), cx).is_ready()
+            && poll_lazily(this.cancelled, || shutdown.token.cancelled(), cx).is_ready()
         {
             return Poll::Ready(Guarded::ShutDown);
         }
         // Polled without a coop budget: a future that spends the task's budget must not
         // keep its deadline from being noticed.
+        let limit = *this.limit;
         let sleep = || unconstrained(tokio::time::sleep_until(deadline_after(start, limit)));
-        poll_lazily(deadline.as_mut(), sleep, cx).map(|()| Guarded::TimedOut)
-    })
-    .await
+        poll_lazily(this.deadline, sleep, cx).map(|()| Guarded::TimedOut)
+    }
 }
 
 /// Polls the future in `slot`, made by `make` on the first call.
