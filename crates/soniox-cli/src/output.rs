@@ -41,9 +41,12 @@ impl Output {
 
     /// Prints `value` as one compact JSON line on stdout.
     pub(crate) fn json_line(self, value: &impl Serialize) -> Result<(), Failure> {
-        let line = serde_json::to_string(value)
+        let mut line = serde_json::to_vec(value)
             .map_err(|error| Failure::other(format!("cannot encode JSON: {error}")))?;
-        self.line(&line)
+        line.push(b'\n');
+        // Whole lines go from the caller's buffer to stdout in one write, without a copy
+        // into stdout's own buffer (`webhook listen` prints one per delivery).
+        self.write(|stdout| stdout.write_all(&line))
     }
 
     /// Prints `value` as a JSON line with `--json`, or `text` otherwise.
@@ -67,9 +70,16 @@ impl Output {
     }
 
     fn raw(self, text: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+        self.write(|stdout| stdout.write_fmt(text))
+    }
+
+    /// Runs `write` on the locked stdout, then flushes it.
+    fn write(
+        self,
+        write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
+    ) -> Result<(), Failure> {
         let mut stdout = io::stdout().lock();
-        stdout
-            .write_fmt(text)
+        write(&mut stdout)
             .and_then(|()| stdout.flush())
             .map_err(|error| {
                 if error.kind() == io::ErrorKind::BrokenPipe {
