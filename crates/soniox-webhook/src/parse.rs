@@ -15,7 +15,10 @@ use crate::{MAX_ID_LEN, MAX_STATUS_LEN, Rejection};
 
 /// Parses `{"id": "...", "status": "..."}`; extra fields are ignored.
 pub(crate) fn parse_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // JSON is UTF-8 (RFC 8259), so a body that is not is invalid JSON. Checked once here,
+    // the body is read as a `str`, whose strings serde_json then need not check one by one.
+    let body = std::str::from_utf8(body).map_err(|_| Rejection::InvalidJson)?;
+    let mut de = serde_json::Deserializer::from_str(body);
     let wire = de
         .deserialize_any(WireVisitor)
         .map_err(|_| Rejection::InvalidJson)?;
