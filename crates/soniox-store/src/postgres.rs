@@ -1,7 +1,12 @@
 //! [`PostgresStore`]: the event states in a PostgreSQL table that every replica shares.
 
 use std::{
-    collections::HashMap, fmt, panic::AssertUnwindSafe, pin::Pin, sync::Arc, time::Duration,
+    collections::HashMap,
+    fmt,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{Arc, LazyLock},
+    time::Duration,
 };
 
 use deadpool_postgres::{
@@ -47,7 +52,9 @@ const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
 /// event in every round, most of the table once most events are done (about 90 rows a job at
 /// 4,000 jobs). `cardinality` gates the part off when the array is empty, whatever the plan,
 /// and `= ANY`, repeating the join's key, lets the plan find released rows by the primary key.
-const WRITE: &str = "
+static WRITE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
     WITH claimed AS (
         INSERT INTO soniox_webhook_events AS e
             (transcription_id, status, state, token, lease_until, updated_at)
@@ -65,14 +72,7 @@ const WRITE: &str = "
                               THEN excluded.updated_at ELSE e.updated_at END
         RETURNING e.transcription_id, e.status, e.state, e.token,
             GREATEST(0, CEIL(EXTRACT(EPOCH FROM e.lease_until - clock_timestamp()) * 1000))::bigint
-    ), completed AS (
-        INSERT INTO soniox_webhook_events AS e
-            (transcription_id, status, state, token, lease_until, updated_at)
-        SELECT id, status, 'done', NULL, NULL, clock_timestamp()
-        FROM unnest($5::text[], $6::text[]) AS j (id, status)
-        ON CONFLICT (transcription_id, status) DO UPDATE
-        SET state = 'done', token = NULL, lease_until = NULL, updated_at = excluded.updated_at
-        WHERE e.state <> 'done'
+    ), completed AS ({completed}
     ), released AS (
         DELETE FROM soniox_webhook_events AS e
         USING unnest($7::text[], $8::text[], $9::bigint[]) AS j (id, status, token)
@@ -80,7 +80,10 @@ const WRITE: &str = "
           AND e.state = 'in_progress' AND e.token = j.token
           AND e.transcription_id = ANY($7) AND cardinality($7) > 0
     )
-    SELECT * FROM claimed";
+    SELECT * FROM claimed",
+        completed = PostgresStore::completion_sql(5, 6)
+    )
+});
 
 const PRUNE: &str = "
     DELETE FROM soniox_webhook_events
@@ -337,11 +340,47 @@ impl PostgresStore {
         round
             .completes
             .push(0, event.id.as_str(), event.status.as_str());
-        let statement = transaction.prepare_cached(WRITE).await?;
+        let statement = transaction.prepare_cached(&WRITE).await?;
         transaction
             .execute(&statement, &round.parameters())
             .await
             .map(drop)
+    }
+
+    /// The statement that records events as done, as [`EventStore::complete`] does, for a
+    /// component that makes its own writes and completions in one statement: a round trip
+    /// and a commit for both, and one atomic step. `ids` and `statuses` are the numbers of
+    /// the statement's `text[]` parameters holding the events' ids and statuses, one event
+    /// per index; the result is an `INSERT` to use as a part of a `WITH` (it returns no
+    /// rows). Completing an event that is done already changes nothing.
+    ///
+    /// Give each event once, in the order of `(id, status)`: rows are locked in array order,
+    /// and the store's own statements lock them in that order, so that concurrent statements
+    /// never wait for each other in a cycle.
+    ///
+    /// [`EventStore::complete`]: soniox_webhook::store::EventStore::complete
+    ///
+    /// ```
+    /// use soniox_store::PostgresStore;
+    ///
+    /// let sql = format!(
+    ///     "WITH completed AS ({}) UPDATE soniox_notes SET done = true WHERE id = ANY($1)",
+    ///     PostgresStore::completion_sql(1, 2)
+    /// );
+    /// assert!(sql.contains("unnest($1::text[], $2::text[])"));
+    /// ```
+    pub fn completion_sql(ids: usize, statuses: usize) -> String {
+        format!(
+            "
+            INSERT INTO soniox_webhook_events AS e
+                (transcription_id, status, state, token, lease_until, updated_at)
+            SELECT id, status, 'done', NULL, NULL, clock_timestamp()
+            FROM unnest(${ids}::text[], ${statuses}::text[]) AS j (id, status)
+            ON CONFLICT (transcription_id, status) DO UPDATE
+            SET state = 'done', token = NULL, lease_until = NULL,
+                updated_at = excluded.updated_at
+            WHERE e.state <> 'done'"
+        )
     }
 
     /// Brings another component's tables in this database up to date: applies the
@@ -669,7 +708,7 @@ async fn run_round(
             Some(Job::Extra(never)) => match *never {},
         }
     }
-    let statement = prepare(client, WRITE).await?;
+    let statement = prepare(client, &WRITE).await?;
     let rows = client
         .query(&statement, &kinds.parameters())
         .await

@@ -8,9 +8,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-use soniox_store::{EventStore, StoreError};
+use soniox_store::StoreError;
 use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
-use soniox_webhook::store::ClaimToken;
 
 use crate::{
     Database, Effect, JobState,
@@ -314,30 +313,20 @@ impl Jobs {
         }
     }
 
-    /// Records the job of `event`, claimed as `token` in `events`, as handled and the event as
-    /// done. SQLite does both in one transaction: one operation of its single writer. The
-    /// PostgreSQL store completes the events of concurrent handlings in one batched
-    /// statement, which the job's update goes beside; either committing alone is repaired
-    /// later (a redelivery finds the event claimable and is handled again; a poll finds the
-    /// event done and marks the job).
+    /// Records the job of `event` as handled and the event as done, in one transaction: both
+    /// commit, or neither does and the event's claim runs out, for a redelivery or a poll to
+    /// handle the job again. SQLite makes it one operation of its single writer; PostgreSQL
+    /// one part of a batch of the writes of concurrent jobs.
     pub(crate) async fn complete(
         &self,
         event: &WebhookEvent,
-        token: ClaimToken,
-        events: &dyn EventStore,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(jobs) => {
-                let _ = (token, events);
-                jobs.done_with(event.clone(), millis(now), None).await
-            }
+            Self::Sqlite(jobs) => jobs.done_with(event.clone(), millis(now), None).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(_) => {
-                let done = self.done(&event.id, now);
-                tokio::try_join!(done, events.complete(event, token)).map(drop)
-            }
+            Self::Postgres(jobs) => jobs.handled(event, millis(now)).await,
         }
     }
 
@@ -424,7 +413,8 @@ impl Jobs {
 }
 
 /// A write every job makes on its way: its record, its acceptance, its completion. The
-/// PostgreSQL backend batches those of concurrent jobs; SQLite's writer batches everything.
+/// PostgreSQL backend batches those of concurrent jobs (and a handling's end, the job done
+/// with its event); SQLite's writer batches everything.
 #[derive(Debug)]
 pub(crate) enum JobWrite {
     /// [`RECORD`]: reference, request, now, first check.

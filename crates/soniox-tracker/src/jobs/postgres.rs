@@ -1,5 +1,5 @@
 //! The job table in PostgreSQL, shared by every replica. The writes every job makes (its
-//! record, its acceptance, its completion) are batched: they queue, as typed [`JobWrite`]s, to
+//! record, its acceptance, its completion with its event's) are batched: they queue, typed, to
 //! one task, which runs everything queued at that moment as one statement (a multi-row
 //! statement per kind of write, joined as one), so that concurrent jobs share one round trip
 //! and one commit on the server instead of paying one each. Other statements run on a pooled
@@ -43,6 +43,14 @@ impl PostgresJobs {
 
     /// Makes one of the writes every job makes, batched with those of concurrent jobs.
     pub(super) async fn write(&self, write: JobWrite) -> Result<(), StoreError> {
+        self.writes.run(Write::Job(write)).await
+    }
+
+    /// Records the job of `event` as done and the event as complete, in one transaction
+    /// batched with the writes of concurrent jobs.
+    pub(super) async fn handled(&self, event: &WebhookEvent, now: i64) -> Result<(), StoreError> {
+        let (id, status) = (event.id.as_str(), event.status.as_str());
+        let write = Write::Handled(id.to_owned(), status.to_owned(), now);
         self.writes.run(write).await
     }
 
@@ -178,24 +186,30 @@ async fn execute(
 /// The most writes one batch carries.
 const MAX_BATCH: usize = 256;
 
-/// Every [`JobWrite`] of a batch as one statement, each kind a multi-row statement over the
-/// arrays of its columns, so that the batch is one round trip and one commit. Records:
-/// references, requests, recording times, first checks; acceptances: references, ids, times,
-/// first polls; completions: ids, times. An empty array costs a kind nothing.
+/// Every write of a batch as one statement, each kind a multi-row statement over the arrays
+/// of its columns, so that the batch is one round trip and one commit. Records: references,
+/// requests, recording times, first checks; acceptances: references, ids, times, first polls;
+/// jobs done: ids, times; events done (the store's [`PostgresStore::completion_sql`]): ids,
+/// statuses. An empty array costs a kind nothing.
+///
+/// A handling's end is a job done and its event's completion, in this one statement: they
+/// commit together or not at all, and cost one commit, not one in each of two batches.
 ///
 /// The updates look their rows up by key twice: joined to the arrays for the values, and
-/// `= ANY` of the keys, which is what lets the planner see that an index scan is cheap. Joined
-/// alone, a few dozen keys against a few thousand rows cost less, by the planner's reckoning,
-/// as a hash join over the whole table, and each batch read all of it (1.4 ms at 4,000 jobs,
-/// against 0.4 ms through the index, on this machine). The statement is unnamed, planned for
-/// each batch with the table and the arrays as they are: a prepared statement's generic plan,
-/// made once on its sixth run, knows neither the arrays' lengths nor how large the table has
-/// grown since (in a new database, a few pages), and scans the table even with `= ANY`.
+/// `= ANY` of the keys, which is what lets the planner see that an index scan is cheap. The
+/// statement is prepared once per connection and runs with the table's sequential scans
+/// disabled (see [`BEGIN`]): a generic plan, made once while the table is nearly empty,
+/// would otherwise join the arrays to a scan of the table, and go on reading all of it in
+/// every batch as it grows (1.4 ms at 4,000 jobs, against 0.4 ms through the index). Parsed
+/// and planned anew for each batch instead, it took most of the sixth of the server's CPU
+/// that went to parsing and planning.
 ///
 /// The parts see the same snapshot, not each other's writes; no two of them touch the same
-/// job, bar a webhook that overtook its job's acceptance: its completion then finds no job
-/// under its id, as it would have run first alone, and the reconciler settles the job.
-const WRITE_MANY: &str = "
+/// job, bar a webhook that overtook its job's acceptance: its job then is not found under its
+/// id, as it would not have been had it run first alone, and the reconciler settles the job.
+static WRITE_MANY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
     WITH recorded AS (
         INSERT INTO soniox_jobs
             (reference, request, stage, recorded_at, next_check_at, updated_at)
@@ -210,13 +224,65 @@ const WRITE_MANY: &str = "
             AS s(reference, id, at, next_poll)
         WHERE j.reference = s.reference AND j.stage = 'submitting'
           AND j.reference = ANY($5)
+    ), completed AS ({completed}
     )
     UPDATE soniox_jobs AS j SET stage = 'done', next_check_at = NULL, updated_at = d.at
     FROM UNNEST($9::text[], $10::bigint[]) AS d(id, at)
-    WHERE j.transcription_id = d.id AND j.transcription_id = ANY($9)";
+    WHERE j.transcription_id = d.id AND j.transcription_id = ANY($9)",
+        completed = PostgresStore::completion_sql(11, 12)
+    )
+});
+
+/// [`WRITE_MANY`]'s parameter types, in order.
+const TYPES: [Type; 12] = [
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::INT8_ARRAY,
+    Type::INT8_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::INT8_ARRAY,
+    Type::INT8_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::INT8_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+];
+
+/// Opens a batch's transaction: [`WRITE_MANY`]'s plans are made with sequential scans of the
+/// job table off, for this transaction only (`SET LOCAL`), so that its lookups by key go
+/// through the indexes whatever the table's size when the plan was made; the statement reads
+/// no table any other way. The setting only prices sequential scans out, so a plan without
+/// an index would still run.
+const BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
+
+/// A write the batching task makes.
+#[derive(Debug)]
+enum Write {
+    /// One of the writes every job makes.
+    Job(JobWrite),
+    /// A handling's end: the job of the event (id, status) done at the instant, and the event
+    /// completed, in one transaction.
+    Handled(String, String, i64),
+}
+
+impl Write {
+    /// Makes this write in a statement of its own.
+    async fn alone(self, db: &PostgresStore) -> Result<(), StoreError> {
+        match self {
+            Self::Job(write) => {
+                let (sql, params) = write.alone();
+                execute(db, sql, &params).await.map(drop)
+            }
+            handled @ Self::Handled(..) => write_many(db, [&handled])
+                .await
+                .map_err(Failure::into_error),
+        }
+    }
+}
 
 /// A queued write and where its outcome goes.
-type Queued = (JobWrite, oneshot::Sender<Result<(), StoreError>>);
+type Queued = (Write, oneshot::Sender<Result<(), StoreError>>);
 
 /// Queues the writes to a task that runs them in batches.
 #[derive(Debug)]
@@ -244,7 +310,7 @@ impl Batcher {
 
     /// Queues `write` and waits for its batch. Once queued, the write happens even if the
     /// caller stops waiting.
-    async fn run(&self, write: JobWrite) -> Result<(), StoreError> {
+    async fn run(&self, write: Write) -> Result<(), StoreError> {
         let (reply, outcome) = oneshot::channel();
         self.0
             .send((write, reply))
@@ -257,7 +323,7 @@ impl Batcher {
 /// write breaks a constraint, a deadlock with another replica), nothing was written, and each
 /// write runs alone, so that every caller gets its own answer.
 async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
-    let outcome = write_many(db, &batch).await;
+    let outcome = write_many(db, batch.iter().map(|(write, _)| write)).await;
     match outcome {
         Ok(()) => {
             for (_, reply) in batch {
@@ -266,12 +332,13 @@ async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
         }
         Err(Failure::Refused(_)) if batch.len() > 1 => {
             for (write, reply) in batch {
-                let (sql, params) = write.alone();
-                let _ = reply.send(execute(db, sql, &params).await.map(drop));
+                let _ = reply.send(write.alone(db).await);
             }
         }
-        Err(Failure::Refused(error)) => answer_all(batch, &error),
-        Err(Failure::Unavailable(error)) => answer_all(batch, &error),
+        Err(failure) => {
+            let error = failure.into_error();
+            answer_all(batch, &error);
+        }
     }
 }
 
@@ -292,41 +359,69 @@ enum Failure {
     Unavailable(StoreError),
 }
 
-/// Runs [`WRITE_MANY`] for `batch`.
-async fn write_many(db: &PostgresStore, batch: &[Queued]) -> Result<(), Failure> {
+impl Failure {
+    /// The error a caller whose write failed this way gets.
+    fn into_error(self) -> StoreError {
+        match self {
+            Self::Refused(error) => StoreError::unavailable(error),
+            Self::Unavailable(error) => error,
+        }
+    }
+}
+
+/// Runs [`WRITE_MANY`] for `writes` in a transaction of its own, sent with its `BEGIN` and
+/// `COMMIT` in one go: one round trip.
+async fn write_many<'a>(
+    db: &PostgresStore,
+    writes: impl IntoIterator<Item = &'a Write>,
+) -> Result<(), Failure> {
     let mut columns = Columns::default();
-    for (write, _) in batch {
+    for write in writes {
         columns.push(write);
     }
+    columns.sort_events();
     let client = db
         .pool()
         .get()
         .await
         .map_err(|error| Failure::Unavailable(StoreError::unavailable(error)))?;
+    let statement = client
+        .prepare_typed_cached(&WRITE_MANY, &TYPES)
+        .await
+        .map_err(refused)?;
     let Columns {
         record: Texts2Times2(references, requests, recorded_at, check_at),
         submitted: Texts2Times2(submitted, ids, at, next_poll),
         done: (done, done_at),
+        events: (event_ids, statuses),
     } = &columns;
-    let (texts, times) = (Type::TEXT_ARRAY, Type::INT8_ARRAY);
-    let values: [(&(dyn ToSql + Sync), Type); 10] = [
-        (references, texts.clone()),
-        (requests, texts.clone()),
-        (recorded_at, times.clone()),
-        (check_at, times.clone()),
-        (submitted, texts.clone()),
-        (ids, texts.clone()),
-        (at, times.clone()),
-        (next_poll, times.clone()),
-        (done, texts),
-        (done_at, times),
+    let values: [&(dyn ToSql + Sync); 12] = [
+        references,
+        requests,
+        recorded_at,
+        check_at,
+        submitted,
+        ids,
+        at,
+        next_poll,
+        done,
+        done_at,
+        event_ids,
+        statuses,
     ];
-    // Unnamed, not prepared: planned for this batch (see `WRITE_MANY`), in one round trip.
-    client
-        .execute_typed(WRITE_MANY, &values)
-        .await
-        .map(drop)
-        .map_err(refused)
+    // Each request goes out when its future is first polled, in this order, before any
+    // answer is awaited.
+    let (began, wrote, committed) = tokio::join!(
+        client.batch_execute(BEGIN),
+        client.execute(&statement, &values),
+        client.batch_execute("COMMIT"),
+    );
+    // A transaction that failed is rolled back by its `COMMIT`, which then reports no
+    // error: the statement's own error tells. Without a transaction (a failed `BEGIN`) the
+    // statement committed alone, or not at all, and `COMMIT` only warns.
+    wrote.map_err(refused)?;
+    began.map_err(refused)?;
+    committed.map_err(refused)
 }
 
 /// A statement's error: refused by the server, or a connection that failed.
@@ -344,6 +439,8 @@ struct Columns<'a> {
     record: Texts2Times2<'a>,
     submitted: Texts2Times2<'a>,
     done: (Vec<&'a str>, Vec<i64>),
+    /// Events completed: ids, statuses.
+    events: (Vec<&'a str>, Vec<&'a str>),
 }
 
 /// Two text columns and two instants: the shape of records and of acceptances.
@@ -360,18 +457,39 @@ impl<'a> Texts2Times2<'a> {
 }
 
 impl<'a> Columns<'a> {
-    fn push(&mut self, write: &'a JobWrite) {
+    fn push(&mut self, write: &'a Write) {
         match write {
-            JobWrite::Record(reference, request, at, check_at) => {
+            Write::Job(JobWrite::Record(reference, request, at, check_at)) => {
                 self.record.push((reference, request), (*at, *check_at));
             }
-            JobWrite::Submitted(reference, id, at, next_poll) => {
+            Write::Job(JobWrite::Submitted(reference, id, at, next_poll)) => {
                 self.submitted.push((reference, id), (*at, *next_poll));
             }
-            JobWrite::Done(id, at) => {
+            Write::Job(JobWrite::Done(id, at)) => {
                 self.done.0.push(id);
                 self.done.1.push(*at);
             }
+            Write::Handled(id, status, at) => {
+                self.done.0.push(id);
+                self.done.1.push(*at);
+                self.events.0.push(id);
+                self.events.1.push(status);
+            }
         }
     }
+
+    /// Puts the events in the order the store locks them in, each once: a completion
+    /// cannot change one row twice in a statement, and two handlings of one event ending
+    /// in the same batch (a lease that ran out) would otherwise fail it.
+    fn sort_events(&mut self) {
+        let (ids, statuses) = &mut self.events;
+        let mut events: Vec<(&str, &str)> =
+            ids.iter().copied().zip(statuses.iter().copied()).collect();
+        events.sort_unstable();
+        events.dedup();
+        (*ids, *statuses) = events.into_iter().unzip();
+    }
 }
+
+#[cfg(test)]
+mod tests;
