@@ -418,9 +418,13 @@ async fn write_many<'a>(
     );
     // A transaction that failed is rolled back by its `COMMIT`, which then reports no
     // error: the statement's own error tells. Without a transaction (a failed `BEGIN`) the
-    // statement committed alone, or not at all, and `COMMIT` only warns.
+    // statement committed alone, or not at all, and `COMMIT` only warns: either way the
+    // statement and the `COMMIT` say what happened, and a batch that did commit must not
+    // be rerun.
+    if let Err(error) = began {
+        tracing::debug!(%error, "a job batch ran without its transaction");
+    }
     wrote.map_err(refused)?;
-    began.map_err(refused)?;
     committed.map_err(refused)
 }
 
