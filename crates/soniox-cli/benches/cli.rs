@@ -151,11 +151,13 @@ async fn listen(rounds_of_each: usize, seconds: u64) -> BenchResult<()> {
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Soniox-Webhook-Secret"] = "{SECRET}"
 local threads = 0
+-- A prefix new to each run, so that no run repeats an id an earlier one sent.
+function init(args) prefix = args[1] end
 counter = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function request()
   counter = counter + 1
-  return wrk.format(nil, "/hook", nil, '{{"id":"' .. tid .. '-' .. counter .. '","status":"completed"}}')
+  return wrk.format(nil, "/hook", nil, '{{"id":"' .. prefix .. '-' .. tid .. '-' .. counter .. '","status":"completed"}}')
 end
 "#
         ),
@@ -191,10 +193,18 @@ end
         .to_owned();
     let mut rounds = Vec::new();
     // Alternate, so that the neighbours' load weighs on both alike.
-    for _ in 0..rounds_of_each {
-        let bare_round = measured("self", || wrk(&format!("http://{bare}"), &script, seconds))?;
+    let rounds_of_each = rounds_of_each.max(1);
+    for round in 0..rounds_of_each {
+        let bare_round = measured("self", || {
+            wrk(
+                &format!("http://{bare}"),
+                &script,
+                seconds,
+                &format!("b{round}"),
+            )
+        })?;
         let soniox_round = measured(&soniox.id().to_string(), || {
-            wrk(&listening, &script, seconds)
+            wrk(&listening, &script, seconds, &format!("s{round}"))
         })?;
         report(&format!(
             "  round: webhook listen {:.0} req/s ({:.2} us CPU/req), bare hyper {:.0} req/s ({:.2} us CPU/req): {:.0} %",
@@ -211,9 +221,15 @@ end
         .status();
     soniox.wait()?;
     let lines = std::fs::read_to_string(&events)?.lines().count();
+    // Of an even count, the mean of the middle two: of 2 rounds (`--quick`), their mean.
     let median = |mut values: Vec<f64>| {
         values.sort_unstable_by(f64::total_cmp);
-        values[values.len() / 2]
+        let middle = values.len() / 2;
+        if values.len().is_multiple_of(2) {
+            (values[middle - 1] + values[middle]) / 2.0
+        } else {
+            values[middle]
+        }
     };
     let ratios: Vec<f64> = rounds.iter().map(|(b, s)| s.rate / b.rate).collect();
     let (lowest, highest) = ratios.iter().fold((f64::MAX, 0.0_f64), |(low, high), r| {
@@ -306,12 +322,14 @@ async fn bare_hyper() -> BenchResult<std::net::SocketAddr> {
     Ok(addr)
 }
 
-/// Runs wrk and returns its requests per second and how many requests it completed.
-fn wrk(url: &str, script: &Path, seconds: u64) -> BenchResult<(f64, u64)> {
+/// Runs wrk, its event ids starting with `prefix`, and returns its requests per second and
+/// how many requests it completed.
+fn wrk(url: &str, script: &Path, seconds: u64, prefix: &str) -> BenchResult<(f64, u64)> {
     let output = Command::new("wrk")
         .args(["-t2", "-c64", &format!("-d{seconds}s"), "-s"])
         .arg(script)
         .arg(format!("{url}/hook"))
+        .args(["--", prefix])
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout);
     if text.contains("Non-2xx") {

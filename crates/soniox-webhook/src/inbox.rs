@@ -349,15 +349,10 @@ impl Shared {
                 return Outcome::StoreUnavailable;
             }
         };
-        // Calling the handler runs its code up to its first await, which may panic too.
-        let ended = match std::panic::catch_unwind(AssertUnwindSafe(move || handler(received))) {
-            Ok(handling) => {
-                let handling = CatchUnwind { future: handling };
-                guarded(handling, self.handler_deadline, Some(&self.shutdown)).await
-            }
-            Err(_) => Guarded::Finished(Err(Panicked)),
+        let handling = Handling::Call {
+            call: Some((handler, received)),
         };
-        let ended = match ended {
+        let ended = match guarded(handling, self.handler_deadline, Some(&self.shutdown)).await {
             Guarded::ShutDown => Outcome::ShuttingDown,
             Guarded::Finished(Ok(Ok(()))) => {
                 return match self.store.complete(&event, token).await {
@@ -472,20 +467,45 @@ impl fmt::Display for Outcome {
 struct Panicked;
 
 pin_project_lite::pin_project! {
-    /// Runs `future`, turning a panic into `Err(Panicked)`: a panicking handler must still
-    /// release its event, or the retry would be answered "in progress" until the lease ran
-    /// out. A struct, not an `async fn`, for the reason given on [`guard::Guard`].
-    struct CatchUnwind<F> {
-        #[pin]
-        future: F,
+    /// Calls the handler at its first poll, then runs the future it returned, turning a panic
+    /// in either into `Err(Panicked)`: a panicking handler must still release its event, or
+    /// the retry would be answered "in progress" until the lease ran out. Called inside
+    /// [`guarded`], so a shutdown already started keeps it from being called at all, and its
+    /// code up to its first await counts against its deadline. An enum, not an `async` block,
+    /// for the reason given on [`guard::Guard`]: it is as large as the larger of its states.
+    #[project = HandlingProj]
+    enum Handling<F, Fut> {
+        Call { call: Option<(F, ReceivedEvent)> },
+        Run {
+            #[pin]
+            future: Fut,
+        },
     }
 }
 
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Panicked>;
+impl<F, Fut> Future for Handling<F, Fut>
+where
+    F: FnOnce(ReceivedEvent) -> Fut,
+    Fut: Future,
+{
+    type Output = Result<Fut::Output, Panicked>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        match poll_caught(self.project().future, cx) {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        if let HandlingProj::Call { call } = self.as_mut().project() {
+            // Taken only here, and the state is `Run` once the call returned: an empty call
+            // is a handler that panicked when called, polled again.
+            let Some((handler, received)) = call.take() else {
+                return Poll::Ready(Err(Panicked));
+            };
+            match std::panic::catch_unwind(AssertUnwindSafe(move || handler(received))) {
+                Ok(future) => self.set(Self::Run { future }),
+                Err(_) => return Poll::Ready(Err(Panicked)),
+            }
+        }
+        let HandlingProj::Run { future } = self.project() else {
+            return Poll::Ready(Err(Panicked));
+        };
+        match poll_caught(future, cx) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(panicked) => Poll::Ready(Err(panicked)),

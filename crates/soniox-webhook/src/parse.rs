@@ -273,4 +273,17 @@ mod tests {
         check(r#"[{"id":"a"}]"#, Err(Rejection::NotAnObject));
         check(r#""id""#, Err(Rejection::NotAnObject));
     }
+
+    /// JSON is UTF-8: a body with a byte that is not is invalid even where the byte sits in
+    /// a field that is otherwise ignored.
+    #[test]
+    fn a_body_that_is_not_utf8_is_invalid_json() {
+        for body in [
+            &b"{\"id\":\"a\",\"status\":\"error\",\"more\":\"\xff\"}"[..],
+            b"{\"id\":\"\xc3\",\"status\":\"error\"}",
+            b"[\"\xff\"]",
+        ] {
+            assert_eq!(parse_event(body), Err(Rejection::InvalidJson), "{body:?}");
+        }
+    }
 }

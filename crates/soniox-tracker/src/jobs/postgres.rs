@@ -249,8 +249,8 @@ const TYPES: [Type; 12] = [
     Type::TEXT_ARRAY,
 ];
 
-/// Opens a batch's transaction: [`WRITE_MANY`]'s plans are made with sequential scans of the
-/// job table off, for this transaction only (`SET LOCAL`), so that its lookups by key go
+/// Opens a batch's transaction: [`WRITE_MANY`]'s plans are made with sequential scans off,
+/// for this transaction only (`SET LOCAL`), so that its lookups by key go
 /// through the indexes whatever the table's size when the plan was made; the statement reads
 /// no table any other way. The setting only prices sequential scans out, so a plan without
 /// an index would still run.
@@ -409,9 +409,10 @@ async fn write_many<'a>(
         event_ids,
         statuses,
     ];
-    // Each request goes out when its future is first polled, in this order, before any
-    // answer is awaited.
+    // Each request goes out when its future is first polled, in this order (`biased`), before
+    // any answer is awaited.
     let (began, wrote, committed) = tokio::join!(
+        biased;
         client.batch_execute(BEGIN),
         client.execute(&statement, &values),
         client.batch_execute("COMMIT"),
@@ -422,7 +423,10 @@ async fn write_many<'a>(
     // statement and the `COMMIT` say what happened, and a batch that did commit must not
     // be rerun.
     if let Err(error) = began {
-        tracing::debug!(%error, "a job batch ran without its transaction");
+        // Either `BEGIN` failed (the statement ran alone) or `SET LOCAL` did, which aborts
+        // the transaction and so refuses the statement: a server or proxy that forbids the
+        // setting refuses every batch, which must not pass unseen.
+        tracing::warn!(%error, "a job batch's BEGIN or SET LOCAL failed");
     }
     wrote.map_err(refused)?;
     committed.map_err(refused)
