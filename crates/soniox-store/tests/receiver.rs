@@ -3,14 +3,17 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use common::http::{deliver, receiver};
+#[cfg(feature = "sqlite")]
 use soniox_store::{Claim, EventStore};
 
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_a_restart_remembers_handled_events_and_frees_expired_claims() {
+    use std::time::Duration;
+
     use soniox_store::SqliteStore;
 
     let dir = tempfile::tempdir().expect("a temporary directory");
