@@ -70,9 +70,7 @@
 //!    [`Submission::Existing`], since the record is made only when none is under it. The
 //!    handler receives the reference in [`FinishedJob::reference`], and
 //!    [`Tracker::state_of`] says where the job under a reference is.
-//! 2. **Submitted.** The API accepted the job; its webhook is awaited. (`submit` returns as
-//!    soon as the API answers; the job's id is recorded in the background, and a job whose id
-//!    never got recorded stays submitting and is adopted as above.) The webhook, received
+//! 2. **Submitted.** The API accepted the job; its webhook is awaited. The webhook, received
 //!    by a `soniox_webhook` receiver over [`Tracker::inbox`] and [`Tracker::webhook_handler`],
 //!    is claimed in the store's webhook events, the transcript fetched (or the error details),
 //!    and your handler called. Its success completes the event and records the job done in

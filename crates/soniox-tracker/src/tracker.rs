@@ -300,15 +300,12 @@ impl Tracker {
 
     /// Submits a job: records it under a fresh `client_reference_id`, then creates it with the
     /// tracker's webhook. A crash or a lost answer in between loses nothing: the reconciler
-    /// adopts the job the API has under that reference, or creates it then. The created job's
-    /// id is recorded in the background, without delaying the return: should that fail (or
-    /// the process end first), the job is adopted under its reference the same way.
+    /// adopts the job the API has under that reference, or creates it then.
     ///
     /// # Errors
     ///
     /// When the request is invalid, the API refused it outright (a 4xx other than 408 and
-    /// 429; the record is dropped), or the store failed: to record the job (then nothing was
-    /// sent), or to drop the record of a job the API refused.
+    /// 429; the record is dropped), or the store failed.
     pub async fn submit(&self, request: CreateTranscription) -> Result<Submission, TrackerError> {
         self.submit_as(new_reference(), request, false).await
     }
@@ -407,23 +404,10 @@ impl Tracker {
                 inner.references.insert(&id, &reference);
                 let at = now();
                 let first_poll = at + inner.policy.webhook_grace;
-                // Recorded without waiting: the record made before the create is what makes
-                // the job recoverable, and the acceptance only saves the reconciler a lookup.
-                // Until it commits, or if it fails, the job is submitting, and the reconciler
-                // adopts it under its reference after the create grace. Waiting would cost
-                // each submission a second commit, and an error here would tell the caller
-                // that a job failed which exists and is tracked, inviting a second one.
-                let (jobs, accepted_reference, accepted_id) =
-                    (inner.jobs.clone(), reference.clone(), id.clone());
-                tokio::spawn(async move {
-                    let accepted = jobs
-                        .submitted(&accepted_reference, &accepted_id, at, first_poll)
-                        .await;
-                    if let Err(error) = accepted {
-                        tracing::warn!(reference = %accepted_reference, id = %accepted_id, %error,
-                            "cannot record a created job's id; the reconciler adopts it under its reference");
-                    }
-                });
+                inner
+                    .jobs
+                    .submitted(&reference, &id, at, first_poll)
+                    .await?;
                 Ok(Submission::Created { reference, id })
             }
             Created::Maybe(reason) => {
