@@ -125,6 +125,7 @@
 //!   reported ([`Metrics::stuck`]) and still polled.
 //! - **A webhook for a job the tracker has not recorded** (submitted elsewhere, or before its
 //!   record landed) is still handed to the handler; the job's later poll finds its event done.
+//!   With cleanup, such a job is not deleted from the API, where its poll needs it.
 //!
 //! # Choosing a database
 //!

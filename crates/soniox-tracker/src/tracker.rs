@@ -168,7 +168,10 @@ impl TrackerBuilder {
         self
     }
 
-    /// After a job is handled, delete it (and its uploaded file) from the API.
+    /// After a job is handled, delete it (and its uploaded file) from the API. A job handled
+    /// from a webhook before the tracker recorded its id (its create answer lost, or the
+    /// webhook first) is left there: the reconciler finds such a job by its reference in
+    /// the API's list, and would otherwise find it missing and create it again.
     #[must_use]
     pub fn cleanup(mut self, cleanup: bool) -> Self {
         self.cleanup = cleanup;
@@ -539,15 +542,22 @@ impl Tracker {
         // The inbox's completion records the job as handled, unless it is recorded here: with
         // the effect, or before the cleanup deletes what a retry would need.
         if effect.is_some() || inner.cleanup {
-            inner
+            let found = inner
                 .jobs
                 .done_with(event.clone(), now(), effect)
                 .await
                 .map_err(|e| e.to_string())?;
             inner.events.recorded(event);
-        }
-        if inner.cleanup {
-            self.clean_up(id, file).await;
+            if inner.cleanup {
+                if found {
+                    self.clean_up(id, file).await;
+                } else {
+                    // A webhook that overtook the job's acceptance: until that commits, the
+                    // job is known by its reference only, and the reconciler finds it through
+                    // the API's list. Deleted there, it would be missing, and sent again.
+                    tracing::warn!(%id, "handled a job whose id is not recorded yet; leaving it in the API for the reconciler");
+                }
+            }
         }
         Ok(())
     }

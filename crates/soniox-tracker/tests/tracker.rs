@@ -509,8 +509,8 @@ async fn references_submitted_again(database: TestDatabase) {
 
 /// Every other create request fails on its way: dropped before the emulator handles it
 /// (`DropConnection`), or handled with its answer lost (`DropResponse`). Either way each job
-/// ends up created exactly once and handled exactly once.
-async fn lost_creates(action: FaultAction) -> soniox_tracker::Metrics {
+/// ends up created exactly once and handled exactly once, with `cleanup` or without.
+async fn lost_creates(action: FaultAction, cleanup: bool) -> soniox_tracker::Metrics {
     let emulator = emulator()
         .fault(
             FaultRule::new(action)
@@ -521,7 +521,14 @@ async fn lost_creates(action: FaultAction) -> soniox_tracker::Metrics {
         .start()
         .await
         .expect("emulator");
-    let setup = setup(emulator).await;
+    let setup = if cleanup {
+        setup_configured(emulator, Handling::Plain, |builder| {
+            builder.policy(quick_policy()).cleanup(true)
+        })
+        .await
+    } else {
+        setup(emulator).await
+    };
     let submissions = setup.submit_all().await;
     let pending = submissions
         .iter()
@@ -543,7 +550,9 @@ async fn lost_creates(action: FaultAction) -> soniox_tracker::Metrics {
     tokio::join!(finishing, reconciling);
 
     let by_reference = setup.jobs_by_reference().await;
-    assert_eq!(by_reference.len(), JOBS, "{by_reference:?}");
+    if !cleanup {
+        assert_eq!(by_reference.len(), JOBS, "{by_reference:?}");
+    }
     assert!(
         by_reference.values().all(|count| *count == 1),
         "no duplicate create: {by_reference:?}"
@@ -557,13 +566,22 @@ async fn lost_creates(action: FaultAction) -> soniox_tracker::Metrics {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_never_arrived_is_resubmitted_once() {
-    let metrics = lost_creates(FaultAction::DropConnection).await;
+    let metrics = lost_creates(FaultAction::DropConnection, false).await;
     assert_eq!((metrics.resubmitted, metrics.adopted), (JOBS as u64 / 2, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
-    let metrics = lost_creates(FaultAction::DropResponse).await;
+    let metrics = lost_creates(FaultAction::DropResponse, false).await;
+    assert_eq!((metrics.adopted, metrics.resubmitted), (JOBS as u64 / 2, 0));
+}
+
+/// The webhook of a job whose create answer was lost arrives while the job is known by its
+/// reference only. With cleanup the job is handled but left in the API: deleted, the
+/// reconciler would find it missing under its reference and create it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_cleanup_a_job_handled_before_its_id_is_recorded_is_adopted_not_created_again() {
+    let metrics = lost_creates(FaultAction::DropResponse, true).await;
     assert_eq!((metrics.adopted, metrics.resubmitted), (JOBS as u64 / 2, 0));
 }
 

@@ -281,13 +281,15 @@ impl Jobs {
     }
 
     /// Runs `effect` (if any), records the job as handled and its event as done, in one
-    /// transaction: all of them commit together, exactly once, or none does.
+    /// transaction: all of them commit together, exactly once, or none does. Whether the job
+    /// was found under its id: not while its acceptance has yet to commit (a webhook that
+    /// overtook it), when the event is done all the same and the reconciler records the job.
     pub(crate) async fn done_with(
         &self,
         event: WebhookEvent,
         now: OffsetDateTime,
         effect: Option<Effect>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = millis(now);
         match (self, effect.map(|effect| effect.0)) {
             #[cfg(feature = "sqlite")]
@@ -324,7 +326,10 @@ impl Jobs {
     ) -> Result<(), StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(jobs) => jobs.done_with(event.clone(), millis(now), None).await,
+            Self::Sqlite(jobs) => jobs
+                .done_with(event.clone(), millis(now), None)
+                .await
+                .map(drop),
             #[cfg(feature = "postgres")]
             Self::Postgres(jobs) => jobs.handled(event, millis(now)).await,
         }

@@ -72,7 +72,7 @@ impl PostgresJobs {
         event: WebhookEvent,
         now: i64,
         effect: Option<PostgresEffect>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let done = Params::TextAt(event.id.as_str().to_owned(), now);
         self.db
             .transact(move |tx| {
@@ -80,8 +80,9 @@ impl PostgresJobs {
                     if let Some(effect) = effect {
                         effect(tx).await?;
                     }
-                    tx.execute(DONE, &values(&done)).await?;
-                    PostgresStore::complete_in(tx, &event).await
+                    let found = tx.execute(DONE, &values(&done)).await?;
+                    PostgresStore::complete_in(tx, &event).await?;
+                    Ok::<_, PostgresError>(found > 0)
                 })
             })
             .await?

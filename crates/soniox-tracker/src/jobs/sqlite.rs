@@ -54,13 +54,14 @@ impl SqliteJobs {
         event: WebhookEvent,
         now: i64,
         effect: Option<SqliteEffect>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.run(move |tx| {
             if let Some(effect) = effect {
                 effect(tx)?;
             }
-            execute(tx, DONE, &Params::TextAt(event.id.as_str().to_owned(), now))?;
-            SqliteStore::complete_in(tx, &event)
+            let found = execute(tx, DONE, &Params::TextAt(event.id.as_str().to_owned(), now))?;
+            SqliteStore::complete_in(tx, &event)?;
+            Ok(found > 0)
         })
         .await
     }
