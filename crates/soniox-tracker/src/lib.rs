@@ -70,7 +70,10 @@
 //!    [`Submission::Existing`], since the record is made only when none is under it. The
 //!    handler receives the reference in [`FinishedJob::reference`], and
 //!    [`Tracker::state_of`] says where the job under a reference is.
-//! 2. **Submitted.** The API accepted the job; its webhook is awaited. The webhook, received
+//! 2. **Submitted.** The API accepted the job; its webhook is awaited. (`submit` returns as
+//!    soon as the API answers, and records the job's id in the background: until that
+//!    commits the job counts as submitting, and a job whose id never got recorded is adopted
+//!    as above. [`Tracker::flush`] waits for these writes.) The webhook, received
 //!    by a `soniox_webhook` receiver over [`Tracker::inbox`] and [`Tracker::webhook_handler`],
 //!    is claimed in the store's webhook events, the transcript fetched (or the error details),
 //!    and your handler called. Its success completes the event and records the job done in
@@ -158,6 +161,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("soniox-tracker needs a database: enable the `sqlite` or the `postgres` feature");
 
+mod background;
 mod database;
 mod events;
 mod handler;

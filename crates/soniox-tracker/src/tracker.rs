@@ -13,6 +13,7 @@ use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
 
 use crate::{
     Database,
+    background::Background,
     events::TrackedEvents,
     handler::{
         BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
@@ -234,6 +235,7 @@ impl TrackerBuilder {
                 counters,
                 events,
                 references: References::default(),
+                background: Arc::default(),
             }),
         })
     }
@@ -263,6 +265,8 @@ struct Inner {
     events: Arc<TrackedEvents>,
     /// The references of the jobs this replica created, which their handlers are told.
     references: References,
+    /// The acceptances `submit` left running.
+    background: Arc<Background>,
 }
 
 impl fmt::Debug for Tracker {
@@ -303,12 +307,15 @@ impl Tracker {
 
     /// Submits a job: records it under a fresh `client_reference_id`, then creates it with the
     /// tracker's webhook. A crash or a lost answer in between loses nothing: the reconciler
-    /// adopts the job the API has under that reference, or creates it then.
+    /// adopts the job the API has under that reference, or creates it then. The created job's
+    /// id is recorded in the background ([`Tracker::flush`] waits for it): should that fail,
+    /// or the process end first, the job is adopted under its reference the same way.
     ///
     /// # Errors
     ///
     /// When the request is invalid, the API refused it outright (a 4xx other than 408 and
-    /// 429; the record is dropped), or the store failed.
+    /// 429; the record is dropped), or the store failed: to record the job (then nothing was
+    /// sent), or to drop the record of a job the API refused.
     pub async fn submit(&self, request: CreateTranscription) -> Result<Submission, TrackerError> {
         self.submit_as(new_reference(), request, false).await
     }
@@ -345,6 +352,15 @@ impl Tracker {
             )));
         }
         self.submit_as(reference, request, true).await
+    }
+
+    /// Waits until the ids of the jobs [`Tracker::submit`] created so far are recorded (or
+    /// failed to be): they are written in the background. Call it before the process stops,
+    /// so that a restart finds those jobs under their ids instead of adopting them after the
+    /// create grace, and before reading [`Tracker::state_of`] or [`Tracker::metrics`] when
+    /// jobs just submitted must count as submitted rather than submitting.
+    pub async fn flush(&self) {
+        self.inner.background.idle().await;
     }
 
     /// Whether the tracker holds a job recorded under `reference`, in any stage (submitting,
@@ -407,10 +423,24 @@ impl Tracker {
                 inner.references.insert(&id, &reference);
                 let at = now();
                 let first_poll = at + inner.policy.webhook_grace;
-                inner
-                    .jobs
-                    .submitted(&reference, &id, at, first_poll)
-                    .await?;
+                // Recorded without waiting: the record made before the create is what makes
+                // the job recoverable. Until the id commits, or if it fails, the job is
+                // submitting, and the reconciler adopts it under its reference after the
+                // create grace; a webhook handled meanwhile leaves the job in the API for it
+                // (see `run_handler`). Waiting would cost each submission a second commit,
+                // and an error here would report as failed a job that exists and is tracked,
+                // inviting a second one.
+                let (jobs, accepted_reference, accepted_id) =
+                    (inner.jobs.clone(), reference.clone(), id.clone());
+                inner.background.spawn(async move {
+                    let accepted = jobs
+                        .submitted(&accepted_reference, &accepted_id, at, first_poll)
+                        .await;
+                    if let Err(error) = accepted {
+                        tracing::warn!(reference = %accepted_reference, id = %accepted_id, %error,
+                            "cannot record a created job's id; the reconciler adopts it under its reference");
+                    }
+                });
                 Ok(Submission::Created { reference, id })
             }
             Created::Maybe(reason) => {

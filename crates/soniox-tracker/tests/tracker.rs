@@ -222,10 +222,13 @@ impl Setup {
             let request = CreateTranscription::new("stt-async-v5").file_id(file.id.clone());
             async { self.tracker.submit(request).await.expect("submit") }
         };
-        futures_util::stream::iter((0..jobs).map(submit))
+        let submissions = futures_util::stream::iter((0..jobs).map(submit))
             .buffered(tasks)
             .collect()
-            .await
+            .await;
+        // The created jobs' ids are recorded in the background; the tests count on them.
+        self.tracker.flush().await;
+        submissions
     }
 
     /// Runs reconciler passes until every job was handled and the tracker has nothing left
@@ -468,6 +471,7 @@ async fn references_submitted_again(database: TestDatabase) {
             reference: "input-0".to_owned()
         }
     );
+    setup.tracker.flush().await;
     assert!(setup.tracker.is_tracked("input-0").await.expect("lookup"));
     assert!(!setup.tracker.is_tracked("input-x").await.expect("lookup"));
     let state = |reference: &'static str| setup.tracker.state_of(reference);
@@ -755,6 +759,8 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
     let Submission::Created { id, .. } = submitted.await.expect("submit") else {
         panic!("not created");
     };
+    // The other tracker reads the reference from the job's row, written in the background.
+    setup.tracker.flush().await;
     setup.emulator.finish_jobs().await;
 
     let references = Arc::<Mutex<Vec<Option<String>>>>::default();

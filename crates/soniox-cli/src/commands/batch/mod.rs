@@ -208,6 +208,10 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     .await;
     bar.finish_and_clear();
     reconciler.stop().await;
+    // The ids of the jobs just created are recorded in the background: written before the
+    // process ends, a resumed batch finds those jobs at once rather than after the create
+    // grace.
+    tracker.flush().await;
     match result {
         Err(failure) if failure.is_interrupted() => {
             context
