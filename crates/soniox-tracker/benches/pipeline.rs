@@ -581,6 +581,8 @@ impl Sender {
         loop {
             let metrics = tracker.metrics().await.map_err(|e| e.to_string())?;
             if metrics.handled >= jobs as u64 {
+                // The round includes the ids `submit` records in the background.
+                tracker.flush().await;
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -784,6 +786,8 @@ async fn reconciler_cost(jobs: usize) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let sender = Sender::Tracker(tracker.clone(), None);
     let submitted = submit_all(&sender, &file, jobs, TASKS).await?;
+    // Every job's id recorded, so that the passes poll them by id.
+    tracker.flush().await;
     // Every job finished and its webhook withheld before the first pass.
     tokio::time::timeout(GIVE_UP_AFTER, async {
         while withheld(&emulator) < jobs {

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
-    /// Jobs recorded but not yet known to the API (their create answer is pending).
+    /// Jobs recorded whose id the tracker does not hold yet: their create answer is pending or
+    /// was lost, or their id is still being recorded (or failed to be) in the background.
     pub submitting: u64,
     /// Jobs the API accepted whose outcome is awaited.
     pub awaiting: u64,

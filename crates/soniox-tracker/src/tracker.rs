@@ -171,8 +171,10 @@ impl TrackerBuilder {
 
     /// After a job is handled, delete it (and its uploaded file) from the API. A job handled
     /// from a webhook before the tracker recorded its id (its create answer lost, or the
-    /// webhook first) is left there: the reconciler finds such a job by its reference in
-    /// the API's list, and would otherwise find it missing and create it again.
+    /// webhook first) is left there, and not deleted later: the reconciler settles such a job
+    /// through the API (under its reference while its id is unknown), and would otherwise
+    /// find it missing and create it again. Delete jobs through this, not in the handler,
+    /// for the same reason.
     #[must_use]
     pub fn cleanup(mut self, cleanup: bool) -> Self {
         self.cleanup = cleanup;
@@ -354,8 +356,9 @@ impl Tracker {
         self.submit_as(reference, request, true).await
     }
 
-    /// Waits until the ids of the jobs [`Tracker::submit`] created so far are recorded (or
-    /// failed to be): they are written in the background. Call it before the process stops,
+    /// Waits until no id of a job [`Tracker::submit`] or [`Tracker::submit_with_reference`]
+    /// created is being recorded (they are written in the background), including ids of jobs
+    /// submitted meanwhile: under a steady stream of submissions it may wait long. Call it before the process stops,
     /// so that a restart finds those jobs under their ids instead of adopting them after the
     /// create grace, and before reading [`Tracker::state_of`] or [`Tracker::metrics`] when
     /// jobs just submitted must count as submitted rather than submitting.
@@ -585,7 +588,7 @@ impl Tracker {
                     // A webhook that overtook the job's acceptance: until that commits, the
                     // job is known by its reference only, and the reconciler finds it through
                     // the API's list. Deleted there, it would be missing, and sent again.
-                    tracing::warn!(%id, "handled a job whose id is not recorded yet; leaving it in the API for the reconciler");
+                    tracing::warn!(%id, "handled a job not recorded under its id (its id not recorded yet, or a job submitted elsewhere); not deleting it from the API");
                 }
             }
         }

@@ -110,9 +110,11 @@ const DONE: &str = "
     UPDATE soniox_jobs SET stage = 'done', next_check_at = NULL, updated_at = $2
     WHERE transcription_id = $1";
 
+// Never a job handled meanwhile: a webhook may have recorded it done (and cleaned it up,
+// hence the 404 that made the reconciler decide it lost) while the pass looked it up.
 const LOST: &str = "
     UPDATE soniox_jobs SET stage = 'lost', next_check_at = NULL, updated_at = $2
-    WHERE reference = $1";
+    WHERE reference = $1 AND stage <> 'done'";
 
 const RESCHEDULE: &str = "
     UPDATE soniox_jobs SET next_check_at = $2, polls = polls + $3, updated_at = $4
