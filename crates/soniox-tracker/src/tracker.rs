@@ -171,10 +171,10 @@ impl TrackerBuilder {
 
     /// After a job is handled, delete it (and its uploaded file) from the API. A job handled
     /// from a webhook before the tracker recorded its id (its create answer lost, or the
-    /// webhook first) is left there, and not deleted later: the reconciler settles such a job
-    /// through the API (under its reference while its id is unknown), and would otherwise
-    /// find it missing and create it again. Delete jobs through this, not in the handler,
-    /// for the same reason.
+    /// webhook first) is deleted only once the reconciler has found it through the API (under
+    /// its reference while its id is unknown) and recorded it done: deleted before, it would
+    /// be missing there, and created again. Delete jobs through this, not in the handler, for
+    /// the same reason.
     #[must_use]
     pub fn cleanup(mut self, cleanup: bool) -> Self {
         self.cleanup = cleanup;
@@ -596,12 +596,16 @@ impl Tracker {
     }
 
     async fn clean_up(&self, id: &TranscriptionId, file: Option<soniox_types::FileId>) {
+        // Already gone is done: a webhook and a poll may both have handled the job.
         let client = &self.inner.client;
-        if let Err(error) = client.transcriptions().delete(id).await {
+        if let Err(error) = client.transcriptions().delete(id).await
+            && !error.is_not_found()
+        {
             tracing::warn!(%id, %error, "cleanup: the transcription could not be deleted");
         }
         if let Some(file) = file
             && let Err(error) = client.files().delete(&file).await
+            && !error.is_not_found()
         {
             tracing::warn!(%id, %error, "cleanup: the uploaded file could not be deleted");
         }
@@ -812,7 +816,20 @@ impl Tracker {
             .await;
         match outcome {
             Outcome::Handled => return Ok(true),
-            Outcome::Duplicate => inner.jobs.done(id, now).await?,
+            Outcome::Duplicate => {
+                inner.jobs.done(id, now).await?;
+                // A job handled from its webhook before its id was recorded was left in the
+                // API (see `run_handler`); recorded done under its id now, it can go.
+                if inner.cleanup {
+                    let transcriptions = inner.client.transcriptions();
+                    let file = transcriptions
+                        .get(id)
+                        .await
+                        .ok()
+                        .and_then(|job| job.file_id);
+                    self.clean_up(id, file).await;
+                }
+            }
             Outcome::InProgress { .. } => {
                 let retry_at = now + inner.policy.retry_interval;
                 inner.jobs.finished(id, status, now, retry_at).await?;
