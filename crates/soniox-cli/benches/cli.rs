@@ -59,7 +59,7 @@ mod proc_status;
 use proc_status::status_kib;
 #[path = "../../soniox-emulator/benches/support/bench_report.rs"]
 mod bench_report;
-use bench_report::{Figure, full_or_quick};
+use bench_report::{Figure, Ratios, full_or_quick, median};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -221,30 +221,17 @@ end
         .status();
     soniox.wait()?;
     let lines = std::fs::read_to_string(&events)?.lines().count();
-    // Of an even count, the mean of the middle two: of 2 rounds (`--quick`), their mean.
-    let median = |mut values: Vec<f64>| {
-        values.sort_unstable_by(f64::total_cmp);
-        let middle = values.len() / 2;
-        if values.len().is_multiple_of(2) {
-            (values[middle - 1] + values[middle]) / 2.0
-        } else {
-            values[middle]
-        }
+    let ratios =
+        Ratios::of(rounds.iter().map(|(b, s)| s.rate / b.rate).collect()).ok_or("no rounds")?;
+    let median_of = |figure: fn(&(Round, Round)) -> f64| {
+        median(rounds.iter().map(figure).collect()).unwrap_or(f64::NAN)
     };
-    let ratios: Vec<f64> = rounds.iter().map(|(b, s)| s.rate / b.rate).collect();
-    let (lowest, highest) = ratios.iter().fold((f64::MAX, 0.0_f64), |(low, high), r| {
-        (low.min(*r), high.max(*r))
-    });
-    let ratio = median(ratios);
-    let bare_rps = median(rounds.iter().map(|(b, _)| b.rate).collect());
-    let soniox_rps = median(rounds.iter().map(|(_, s)| s.rate).collect());
-    let bare_cpu = median(rounds.iter().map(|(b, _)| b.cpu_per_request).collect());
-    let soniox_cpu = median(rounds.iter().map(|(_, s)| s.cpu_per_request).collect());
+    let bare_rps = median_of(|(b, _)| b.rate);
+    let soniox_rps = median_of(|(_, s)| s.rate);
+    let bare_cpu = median_of(|(b, _)| b.cpu_per_request);
+    let soniox_cpu = median_of(|(_, s)| s.cpu_per_request);
     report(&format!(
-        "webhook listen under wrk -c64 (medians of {rounds_of_each} rounds): {soniox_rps:.0} req/s ({soniox_cpu:.2} us CPU/req), bare hyper {bare_rps:.0} req/s ({bare_cpu:.2} us CPU/req): {:.0} % (rounds {:.0}-{:.0} %; target >= 70 %); {lines} events printed",
-        100.0 * ratio,
-        100.0 * lowest,
-        100.0 * highest,
+        "webhook listen under wrk -c64 (medians of {rounds_of_each} rounds): {soniox_rps:.0} req/s ({soniox_cpu:.2} us CPU/req), bare hyper {bare_rps:.0} req/s ({bare_cpu:.2} us CPU/req): {ratios}; target >= 70 %; {lines} events printed",
     ));
     Figure::new(
         "`webhook listen` under wrk -c64 (median of rounds)",
@@ -252,7 +239,7 @@ end
         "req/s",
     )
     .baseline("bare hyper", bare_rps)
-    .ratio(ratio)
+    .ratio(ratios.median)
     .at_least(0.70)
     .report();
     Ok(())

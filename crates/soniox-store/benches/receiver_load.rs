@@ -46,6 +46,7 @@ mod support;
 
 #[path = "../../soniox-emulator/benches/support/bench_report.rs"]
 mod bench_report;
+use bench_report::Ratios;
 
 use std::{
     convert::Infallible,
@@ -226,14 +227,17 @@ async fn main() {
             let base = &variants[baseline];
             match variant.ratios(base) {
                 Some(ratios) => {
-                    let ratio = ratios[ratios.len() / 2];
-                    let verdict = if ratio >= target { "met" } else { "MISSED" };
+                    let verdict = if ratios.median >= target {
+                        "met"
+                    } else {
+                        "MISSED"
+                    };
                     format!(
                         "  {:.1}% of {} (rounds {:.0}–{:.0}%; target {:.0}%: {verdict})",
-                        100.0 * ratio,
+                        100.0 * ratios.median,
                         base.name,
-                        100.0 * ratios[0],
-                        100.0 * ratios[ratios.len() - 1],
+                        100.0 * ratios.lowest,
+                        100.0 * ratios.highest,
                         100.0 * target
                     )
                 }
@@ -274,7 +278,7 @@ fn record(variant: &Variant, variants: &[Variant]) {
     match base.median().zip(variant.ratios(base)) {
         Some((base_figures, ratios)) => figure
             .baseline(base.name.trim_start(), base_figures.per_second)
-            .ratio(ratios[ratios.len() / 2])
+            .ratio(ratios.median)
             .at_least(target)
             .report(),
         None => bench_report::failed(name, &format!("its baseline, {}, failed", base.name)),
@@ -349,10 +353,10 @@ impl Variant {
         }
     }
 
-    /// Each round's throughput as a share of `base`'s in the same round, sorted; `None` when
-    /// a round failed.
-    fn ratios(&self, base: &Self) -> Option<Vec<f64>> {
-        let mut ratios = self
+    /// Each round's throughput as a share of `base`'s in the same round, their median and
+    /// range; `None` when a round failed.
+    fn ratios(&self, base: &Self) -> Option<Ratios> {
+        let ratios = self
             .rounds
             .iter()
             .zip(&base.rounds)
@@ -360,8 +364,7 @@ impl Variant {
                 Some(round.as_ref().ok()?.per_second / base.as_ref().ok()?.per_second)
             })
             .collect::<Option<Vec<_>>>()?;
-        ratios.sort_by(f64::total_cmp);
-        Some(ratios)
+        Ratios::of(ratios)
     }
 
     /// Each figure's median over the rounds; `None` when a round failed.
@@ -372,9 +375,7 @@ impl Variant {
             .map(|round| round.as_ref().ok().copied())
             .collect::<Option<Vec<_>>>()?;
         let median = |figure: fn(&Figures) -> Option<f64>| {
-            let mut values: Vec<f64> = rounds.iter().filter_map(figure).collect();
-            values.sort_by(f64::total_cmp);
-            values.get(values.len() / 2).copied()
+            bench_report::median(rounds.iter().filter_map(figure).collect())
         };
         Some(Figures {
             per_second: median(|figures| Some(figures.per_second))?,

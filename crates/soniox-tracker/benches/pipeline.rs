@@ -83,6 +83,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bench_report::{Ratios, median};
 use cpu::CpuTimes;
 use soniox_client::{Client, Upload, Webhook};
 use soniox_emulator::{
@@ -339,43 +340,6 @@ impl Variant {
             .map(|(round, base)| Some(figure(round.as_ref().ok()?)? / figure(base.as_ref().ok()?)?))
             .collect::<Option<Vec<_>>>()?;
         Ratios::of(ratios)
-    }
-}
-
-/// The middle value; `None` for no values.
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied()
-}
-
-/// Per-round ratios of one variant's figure to another's: the median and the range.
-struct Ratios {
-    median: f64,
-    lowest: f64,
-    highest: f64,
-}
-
-impl Ratios {
-    fn of(ratios: Vec<f64>) -> Option<Self> {
-        let lowest = ratios.iter().copied().reduce(f64::min)?;
-        let highest = ratios.iter().copied().reduce(f64::max)?;
-        Some(Self {
-            median: median(ratios)?,
-            lowest,
-            highest,
-        })
-    }
-}
-
-impl fmt::Display for Ratios {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:.1}% (rounds {:.0}–{:.0}%)",
-            100.0 * self.median,
-            100.0 * self.lowest,
-            100.0 * self.highest
-        )
     }
 }
 

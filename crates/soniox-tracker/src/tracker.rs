@@ -358,10 +358,11 @@ impl Tracker {
 
     /// Waits until no id of a job [`Tracker::submit`] or [`Tracker::submit_with_reference`]
     /// created is being recorded (they are written in the background), including ids of jobs
-    /// submitted meanwhile: under a steady stream of submissions it may wait long. Call it before the process stops,
-    /// so that a restart finds those jobs under their ids instead of adopting them after the
-    /// create grace, and before reading [`Tracker::state_of`] or [`Tracker::metrics`] when
-    /// jobs just submitted must count as submitted rather than submitting.
+    /// submitted meanwhile: under a steady stream of submissions it may wait long. Call it
+    /// before the process stops, so that a restart finds those jobs under their ids instead
+    /// of adopting them after the create grace, and before reading [`Tracker::state_of`] or
+    /// [`Tracker::metrics`] when jobs just submitted must count as submitted rather than
+    /// submitting.
     pub async fn flush(&self) {
         self.inner.background.idle().await;
     }
@@ -549,11 +550,7 @@ impl Tracker {
             }
         };
         let file = match &outcome {
-            JobOutcome::Completed(_) if inner.cleanup => transcriptions
-                .get(id)
-                .await
-                .ok()
-                .and_then(|job| job.file_id),
+            JobOutcome::Completed(_) if inner.cleanup => self.uploaded_file(id).await,
             _ => None,
         };
         let reference = match inner.references.get(id) {
@@ -593,6 +590,13 @@ impl Tracker {
             }
         }
         Ok(())
+    }
+
+    /// The file job `id` transcribed, for the cleanup to delete with it; `None` when the job
+    /// had none, or cannot be read (then only the job is deleted).
+    async fn uploaded_file(&self, id: &TranscriptionId) -> Option<soniox_types::FileId> {
+        let job = self.inner.client.transcriptions().get(id).await;
+        job.ok().and_then(|job| job.file_id)
     }
 
     async fn clean_up(&self, id: &TranscriptionId, file: Option<soniox_types::FileId>) {
@@ -821,12 +825,7 @@ impl Tracker {
                 // A job handled from its webhook before its id was recorded was left in the
                 // API (see `run_handler`); recorded done under its id now, it can go.
                 if inner.cleanup {
-                    let transcriptions = inner.client.transcriptions();
-                    let file = transcriptions
-                        .get(id)
-                        .await
-                        .ok()
-                        .and_then(|job| job.file_id);
+                    let file = self.uploaded_file(id).await;
                     self.clean_up(id, file).await;
                 }
             }

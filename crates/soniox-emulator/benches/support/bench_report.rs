@@ -18,6 +18,7 @@
 
 use std::{
     cell::RefCell,
+    fmt,
     hint::black_box,
     io::Write as _,
     time::{Duration, Instant},
@@ -183,5 +184,52 @@ impl Samples {
         let mut samples = self.0.borrow().clone();
         samples.sort_unstable();
         samples.get(samples.len() / 2).copied()
+    }
+}
+
+/// The median of `values`: the middle one, or the mean of the middle two of an even count
+/// (of 2 rounds, their mean rather than the better one); `None` for no values.
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => None,
+        len if len % 2 == 0 => Some((values[middle - 1] + values[middle]) / 2.0),
+        _ => Some(values[middle]),
+    }
+}
+
+/// Per-round ratios of a variant's figure to its baseline's in the same round: their median
+/// and range. Pairing rounds keeps most of a shared machine's drift out of the ratio.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ratios {
+    pub(crate) median: f64,
+    pub(crate) lowest: f64,
+    pub(crate) highest: f64,
+}
+
+impl Ratios {
+    /// `None` for no ratios.
+    pub(crate) fn of(ratios: Vec<f64>) -> Option<Self> {
+        let lowest = ratios.iter().copied().reduce(f64::min)?;
+        let highest = ratios.iter().copied().reduce(f64::max)?;
+        Some(Self {
+            median: median(ratios)?,
+            lowest,
+            highest,
+        })
+    }
+}
+
+impl fmt::Display for Ratios {
+    /// `87.5% (rounds 86–89%)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.1}% (rounds {:.0}–{:.0}%)",
+            100.0 * self.median,
+            100.0 * self.lowest,
+            100.0 * self.highest
+        )
     }
 }

@@ -251,10 +251,10 @@ const TYPES: [Type; 12] = [
 ];
 
 /// Opens a batch's transaction: [`WRITE_MANY`]'s plans are made with sequential scans off,
-/// for this transaction only (`SET LOCAL`), so that its lookups by key go
-/// through the indexes whatever the table's size when the plan was made; the statement reads
-/// no table any other way. The setting only prices sequential scans out, so a plan without
-/// an index would still run.
+/// for this transaction only (`SET LOCAL`), so that its lookups by key go through the indexes
+/// whatever the table's size when the plan was made; the statement reads no table any other
+/// way. The setting only prices sequential scans out, so a plan without an index would still
+/// run.
 const BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
 /// A write the batching task makes.
