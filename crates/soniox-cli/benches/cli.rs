@@ -14,19 +14,21 @@
 //!
 //! Where the RSS difference comes from (fat LTO, `/proc/<pid>/smaps` at the peak, the code
 //! run counted with `valgrind --tool=callgrind --dump-instr=yes`): the private memory of the
-//! two is the same (2.1 MB); the difference is the executable's code, clean pages shared with
-//! the page cache. The kernel maps the 64 KiB around each page where code runs, so the
-//! code's share of RSS is 64 KiB for each such window: `soniox` runs code on 487 pages lying
-//! in 67 of the 105 windows of its 6.9 MB of text (4.3 MB resident), the yardstick on 280
-//! pages in 41 of the 50 windows of its 3.3 MB (2.6 MB). Most of the extra code is clap's
-//! parse (about 20 windows of its own), then the signal handlers and creating the job. The
-//! linker spreads every crate's functions over the whole text, so running less code hardly
-//! frees a window: building only the chosen subcommand (clap's `defer`) ran 41 fewer pages
-//! in 66 windows instead of 67, and a rebuild's new layout alone moves the count by a few.
-//! Placing the functions the upload runs next to each other (lld's `--symbol-ordering-file`
-//! with the 837 functions of that profile) halved the windows to 36 and brought the peak to
-//! 108 % of the yardstick's; the build does not do it: the list goes stale with every
-//! change, it needs lld, and `soniox` would get a layout the yardstick does not have.
+//! two is within a few percent; the difference is the executable's pages, clean ones shared
+//! with the page cache. The kernel maps the 64 KiB around each page where code runs, so the
+//! code's share of RSS is 64 KiB for each such window: `soniox` runs code on 388 pages lying
+//! in 50 windows of its 6.1 MB of text, the yardstick on 274 pages in 38 windows of its 3.0 MB.
+//! Most of the extra code is clap's parse, then the signal handlers, the current-thread
+//! scheduler and creating the job. The loader also reads every relocation and writes every
+//! relocated pointer: 208 against 112 KiB of relocations, 132 against 79 KiB of pointers.
+//! Built for speed (`opt-level = 3`), `soniox` ran 471 pages in 65 windows of 6.9 MB and
+//! peaked at 122 % of the yardstick; the workspace builds it for size (see Cargo.toml), and
+//! builds only the subcommand it runs (clap's `defer`). The linker spreads every crate's
+//! functions over the whole text, so running less code frees few windows. Placing the
+//! functions the upload runs next to each other (lld's `--symbol-ordering-file` with the 837
+//! functions of that profile, in an earlier speed-built layout) halved the windows and brought
+//! the peak to 108 %; the build does not do it: the list goes stale with every change, it
+//! needs lld, and `soniox` would get a layout the yardstick does not have.
 //!
 //! Without `--bench` (under `cargo test --benches`) every part runs once, small. Under
 //! `cargo xtask bench --quick`: 20 cold starts, 2 rounds of 2 s under `wrk`, one 256 MiB

@@ -70,7 +70,12 @@ struct Cli {
     command: Command,
 }
 
+/// The subcommands. Each is built only when it is the one run (`defer`): building all of them
+/// ran clap over every command's arguments at each start. A variant's doc is its subcommand's
+/// help text until the subcommand is built; its arguments' struct then sets its own doc, which
+/// must therefore read the same (the help snapshots check it).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Transcribe audio files or URLs and print the transcripts.
     Transcribe(transcribe::TranscribeArgs),
@@ -148,23 +153,33 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let mut context = Context::new(cli.global, interrupt);
     // Commands without cleanup of their own stop at once on Ctrl-C.
     let interrupt = context.interrupt.clone();
-    let result = match cli.command {
-        Command::Transcribe(args) => transcribe::run(&mut context, args).await,
-        Command::Files(args) => stoppable(&interrupt, files::run(&mut context, args)).await,
-        Command::Transcriptions(args) => {
-            stoppable(&interrupt, transcriptions::run(&mut context, args)).await
-        }
-        Command::Models => stoppable(&interrupt, account::models(&mut context)).await,
+    // Each command's future is boxed on its own: held inline, `run` would be as large as the
+    // largest of them (18 KB, `transcriptions`), copied onto the stack for every command, and
+    // its poll would inline every command's.
+    let work: Work<'_> = match cli.command {
+        Command::Transcribe(args) => Box::pin(transcribe::run(&mut context, args)),
+        Command::Files(args) => Box::pin(stoppable(&interrupt, files::run(&mut context, args))),
+        Command::Transcriptions(args) => Box::pin(stoppable(
+            &interrupt,
+            transcriptions::run(&mut context, args),
+        )),
+        Command::Models => Box::pin(stoppable(&interrupt, account::models(&mut context))),
         Command::TempKey(args) => {
-            stoppable(&interrupt, account::temp_key(&mut context, args)).await
+            Box::pin(stoppable(&interrupt, account::temp_key(&mut context, args)))
         }
-        Command::Batch(args) => batch::run(&mut context, args).await,
-        Command::Webhook(args) => webhook::run(&mut context, args).await,
-        Command::Emulator(args) => emulator::run(args, &context.output, &context.interrupt).await,
+        Command::Batch(args) => Box::pin(batch::run(&mut context, args)),
+        Command::Webhook(args) => Box::pin(webhook::run(&mut context, args)),
+        Command::Emulator(args) => {
+            Box::pin(emulator::run(args, &context.output, &context.interrupt))
+        }
     };
+    let result = work.await;
     context.finish().await;
     result
 }
+
+/// A command's work, on the heap.
+type Work<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + 'a>>;
 
 async fn stoppable(
     interrupt: &Interrupt,

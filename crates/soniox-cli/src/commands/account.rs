@@ -22,7 +22,8 @@ pub(crate) async fn models(context: &mut Context) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Mint a short-lived API key for a browser or another untrusted client.
+/// Mint a temporary API key for a browser or another untrusted client.
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct TempKeyArgs {
     /// What the key may be used for: `transcribe_websocket` or `tts_rt`.

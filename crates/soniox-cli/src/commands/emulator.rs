@@ -6,7 +6,8 @@ use soniox_emulator::{EmulatorBuilder, options::EmulatorOptions, types::Secret};
 
 use crate::{failure::Failure, interrupt::Interrupt, output::Output};
 
-/// `soniox emulator`'s arguments.
+/// Run a local Soniox API (the same as the `soniox-emulator` binary).
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct EmulatorArgs {
     /// An accepted API key (repeat for several). Without any, every non-empty key is accepted.

@@ -13,6 +13,7 @@ use crate::{
 };
 
 /// Manage uploaded files.
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct FilesArgs {
     #[command(subcommand)]

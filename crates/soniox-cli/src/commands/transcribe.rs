@@ -28,7 +28,8 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 /// How long cleanup after Ctrl-C or a failure may take before it is given up.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Transcribe audio files or URLs.
+/// Transcribe audio files or URLs and print the transcripts.
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct TranscribeArgs {
     /// Audio files to upload, or http(s) URLs for Soniox to fetch.

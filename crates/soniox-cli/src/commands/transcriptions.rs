@@ -15,6 +15,7 @@ use crate::{
 use soniox_emulator::options;
 
 /// Manage transcription jobs.
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct TranscriptionsArgs {
     #[command(subcommand)]

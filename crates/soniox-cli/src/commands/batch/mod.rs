@@ -46,7 +46,8 @@ use soniox_emulator::options;
 /// The folder of the batch's state inside `--out`.
 const STATE_DIR: &str = ".soniox-batch";
 
-/// Transcribe a directory (or a list) of files into an output directory.
+/// Transcribe a directory (or a list) of files within Soniox's quotas; resumable.
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct BatchArgs {
     /// A directory of audio files, or a file listing one path a line.

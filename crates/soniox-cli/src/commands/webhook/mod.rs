@@ -12,6 +12,7 @@ use crate::{context::Context, failure::Failure};
 pub(crate) use self::listen::REJECTIONS_TARGET;
 
 /// Receive, send and relay webhook deliveries.
+// Reads as `Command`'s doc in main.rs, which this replaces once the subcommand is built.
 #[derive(Debug, Args)]
 pub(crate) struct WebhookArgs {
     #[command(subcommand)]
