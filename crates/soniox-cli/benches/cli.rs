@@ -7,7 +7,8 @@
 //!   time per request, which moves less than its rate when neighbours load the machine;
 //!   skipped when `wrk` is not installed;
 //! - `transcribe --no-wait` of a 1 GiB file to an emulator against the client library's own
-//!   upload of it (this binary re-executed with `--child-upload`): wall time and peak RSS
+//!   upload of it and creation of its job, the two requests the command sends (this binary
+//!   re-executed with `--child-upload`): wall time and peak RSS
 //!   (target within 10 %), the peak of the private part of RSS (`RssAnon`) and the most
 //!   threads seen. Both binaries are built with the same profile and upload through the
 //!   same code, with the same buffers and the same allocator.
@@ -21,9 +22,10 @@
 //! Most of the extra code is clap's parse, then the signal handlers, the current-thread
 //! scheduler and creating the job. The loader also reads every relocation and writes every
 //! relocated pointer: 208 against 112 KiB of relocations, 132 against 79 KiB of pointers.
-//! Built for speed (`opt-level = 3`), `soniox` ran 471 pages in 65 windows of 6.9 MB and
-//! peaked at 122 % of the yardstick; the workspace builds it for size (see Cargo.toml), and
-//! builds only the subcommand it runs (clap's `defer`). The linker spreads every crate's
+//! Built for speed (`opt-level = 3`) and building every subcommand, `soniox` ran 471 pages in
+//! 65 windows of 6.9 MB and peaked at 122 % of the yardstick (which then only uploaded); the
+//! workspace now builds it for size (see Cargo.toml), and it builds only the subcommand it
+//! runs (clap's `defer`). The linker spreads every crate's
 //! functions over the whole text, so running less code frees few windows. Placing the
 //! functions the upload runs next to each other (lld's `--symbol-ordering-file` with the 837
 //! functions of that profile, in an earlier speed-built layout) halved the windows and brought
@@ -48,6 +50,7 @@ use hyper::{Request, Response, body::Incoming, server::conn::http1, service::ser
 use hyper_util::rt::TokioIo;
 use soniox_client::{Client, Upload};
 use soniox_emulator::Emulator;
+use soniox_types::{CreateTranscription, DEFAULT_ASYNC_MODEL};
 
 const SONIOX: &str = env!("CARGO_BIN_EXE_soniox");
 const CHILD_FLAG: &str = "--child-upload";
@@ -338,7 +341,7 @@ fn wrk(url: &str, script: &Path, seconds: u64, prefix: &str) -> BenchResult<(f64
 }
 
 /// Wall time and peak RSS of `soniox transcribe --no-wait` and of the client library's
-/// upload, for one file of `size` bytes.
+/// upload and create, for one file of `size` bytes.
 async fn upload(size: u64, rounds: usize) -> BenchResult<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("big.wav");
@@ -469,7 +472,8 @@ async fn measure(mut command: Command) -> BenchResult<Measured> {
     }
 }
 
-/// The library's side: upload the file with `soniox-client`, as `transcribe` does.
+/// The library's side: what `transcribe --no-wait` asks of the API, with `soniox-client`:
+/// upload the file, then create its job with the default model.
 fn child_upload(args: &[String]) -> BenchResult<()> {
     let [base_url, path] = args else {
         return Err("usage: --child-upload BASE_URL PATH".into());
@@ -477,7 +481,9 @@ fn child_upload(args: &[String]) -> BenchResult<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let client = Client::builder().api_key(KEY).base_url(base_url).build()?;
-        client.files().upload(Upload::path(path)).await?;
+        let file = client.files().upload(Upload::path(path)).await?;
+        let request = CreateTranscription::new(DEFAULT_ASYNC_MODEL).file_id(file.id);
+        client.transcriptions().create(&request).await?;
         Ok(())
     })
 }

@@ -70,10 +70,13 @@ struct Cli {
     command: Command,
 }
 
-/// The subcommands. Each is built only when it is the one run (`defer`): building all of them
-/// ran clap over every command's arguments at each start. A variant's doc is its subcommand's
-/// help text until the subcommand is built; its arguments' struct then sets its own doc, which
-/// must therefore read the same (the help snapshots check it).
+// The subcommands. Each is built only when it is the one run (`defer`): building all of them
+// ran clap over every command's arguments at each start. A variant's doc is its subcommand's
+// help text until the subcommand is built (it is what `soniox --help` lists); building it then
+// applies its arguments' struct's doc, or, without one, the doc of a struct it flattens
+// (`RequestArgs`, the emulator's options). Each struct's doc therefore reads as its variant's;
+// `subcommand_help_is_the_same_built_or_not` checks it. (Plain comments: a doc comment here
+// would be compiled in as the parent's help text, which `Cli`'s doc then replaces.)
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 enum Command {
@@ -132,8 +135,8 @@ fn main() -> ExitCode {
 /// The runtime for the command: worker threads for the emulator (its own, or an embedded one
 /// with `--emulator`) and for `batch`, which keeps many jobs going; the caller's thread alone
 /// for the others. Most wait on one request at a time, where each worker thread would add its
-/// stack and, through the allocator, an arena of its own (an upload's peak RSS matches the
-/// client library's only so). `webhook listen` serves many connections, yet answers more of
+/// stack and, through the allocator, an arena of its own (an upload's private memory is
+/// within a few percent of the client library's only so). `webhook listen` serves many connections, yet answers more of
 /// them on one thread: a delivery takes a few microseconds, less than handing its connection
 /// between workers and waking them costs, and every accepted one writes to the one stdout
 /// (the `cli` bench measured 121–126k against 105–109k requests/s on two workers).
@@ -196,4 +199,38 @@ fn report(failure: &Failure) -> ExitCode {
         let _ = writeln!(std::io::stderr().lock(), "{}", failure.line());
     }
     failure.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// With `defer`, a subcommand's help text is its variant's doc until it is built, then its
+    /// arguments' struct's doc: the two must read the same.
+    #[test]
+    fn subcommand_help_is_the_same_built_or_not() {
+        let listed = Cli::command();
+        for subcommand in listed.get_subcommands() {
+            let mut built = subcommand.clone();
+            built.build();
+            let name = subcommand.get_name();
+            assert_eq!(
+                built.get_about().map(ToString::to_string),
+                subcommand.get_about().map(ToString::to_string),
+                "about of {name}"
+            );
+            assert_eq!(
+                built.get_long_about().map(ToString::to_string),
+                subcommand.get_long_about().map(ToString::to_string),
+                "long about of {name}"
+            );
+        }
+    }
 }
