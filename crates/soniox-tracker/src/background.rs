@@ -10,6 +10,7 @@ use std::{
 };
 
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 /// Tasks running in the background, and a way to wait until none is.
 #[derive(Debug, Default)]
@@ -19,15 +20,19 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    /// Runs `work` in a task of its own.
+    /// Runs `work` in a task of its own, inside the caller's current span, so that what it
+    /// logs carries the caller's context.
     pub(crate) fn spawn(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) {
         self.running.fetch_add(1, Ordering::SeqCst);
         let finished = Finished(Arc::clone(self));
-        tokio::spawn(async move {
-            // Counted out when the task ends, or is dropped with its runtime.
-            let _finished = finished;
-            work.await;
-        });
+        tokio::spawn(
+            async move {
+                // Counted out when the task ends, or is dropped with its runtime.
+                let _finished = finished;
+                work.await;
+            }
+            .in_current_span(),
+        );
     }
 
     /// Waits until no task spawned so far, nor any spawned meanwhile, is running.
@@ -85,5 +90,20 @@ mod tests {
         gate.add_permits(3);
         idle.await;
         assert_eq!(done.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_task_runs_in_the_span_it_was_spawned_from() {
+        // For this thread only: the test's runtime runs the task on it.
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let background = Arc::new(Background::default());
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        tracing::info_span!("caller").in_scope(|| {
+            background.spawn(async move {
+                let span = tracing::Span::current();
+                let _ = sender.send(span.metadata().map(|metadata| metadata.name()));
+            });
+        });
+        assert_eq!(receiver.await.expect("the task sends"), Some("caller"));
     }
 }
