@@ -15,6 +15,7 @@ use soniox_store::{
         Client,
         tokio_postgres::{
             Error as PostgresError,
+            error::SqlState,
             types::{ToSql, Type},
         },
     },
@@ -322,7 +323,9 @@ impl Batcher {
 
 /// Runs `batch` as one statement and answers its callers. When the server refuses it (one
 /// write breaks a constraint, a deadlock with another replica), nothing was written, and each
-/// write runs alone, so that every caller gets its own answer.
+/// write runs alone, so that every caller gets its own answer. A batch of one write runs once
+/// more only when the refusal was a deadlock or a serialization failure, which the other
+/// transaction's end clears: a handling's end would otherwise wait for its event's lease.
 async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
     let outcome = write_many(db, batch.iter().map(|(write, _)| write)).await;
     match outcome {
@@ -331,7 +334,10 @@ async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
                 let _ = reply.send(Ok(()));
             }
         }
-        Err(Failure::Refused(_)) if batch.len() > 1 => {
+        Err(Failure::Refused(error)) if batch.len() > 1 || lost_a_race(&error) => {
+            if batch.len() == 1 {
+                tracing::debug!(%error, "a job write lost a race; running it again");
+            }
             for (write, reply) in batch {
                 let _ = reply.send(write.alone(db).await);
             }
@@ -341,6 +347,14 @@ async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
             answer_all(batch, &error);
         }
     }
+}
+
+/// Whether the server refused a statement only for how it met another transaction (a
+/// deadlock, a serialization failure), so that running it again can succeed.
+fn lost_a_race(error: &PostgresError) -> bool {
+    error.code().is_some_and(|code| {
+        *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+    })
 }
 
 /// Answers every write of `batch` with `error`.

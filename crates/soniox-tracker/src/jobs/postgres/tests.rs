@@ -19,20 +19,35 @@ fn queued(write: Write) -> (Queued, oneshot::Receiver<Result<(), StoreError>>) {
     ((write, reply), answer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
-    let Some(db) = store_common::TestDb::create().await else {
-        return;
-    };
+fn record(reference: &str) -> JobWrite {
+    JobWrite::Record(reference.into(), "{}".into(), 1, 2)
+}
+
+/// In a database of its own (dropped with the first value), job `ref-1` (`tr-1`) recorded
+/// and accepted, and its `completed` event claimed: a handling under way.
+async fn handling() -> Option<(
+    store_common::TestDb,
+    Arc<PostgresStore>,
+    PostgresJobs,
+    WebhookEvent,
+)> {
+    let db = store_common::TestDb::create().await?;
     let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
     let jobs = PostgresJobs::open(&store).await.expect("the job table");
-    let record = |reference: &str| JobWrite::Record(reference.into(), "{}".into(), 1, 2);
     jobs.write(record("ref-1")).await.expect("recorded");
     let submitted = JobWrite::Submitted("ref-1".into(), "tr-1".into(), 3, 4);
     jobs.write(submitted).await.expect("accepted");
     let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);
     let claim = store.claim(&event, Duration::from_secs(60)).await;
     assert!(matches!(claim, Ok(Claim::Claimed(_))), "{claim:?}");
+    Some((db, store, jobs, event))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
+    let Some((_db, store, jobs, event)) = handling().await else {
+        return;
+    };
 
     // One batch: a record under a reference taken already, which the server refuses, a
     // record of a new job, and the end of the first job's handling.
@@ -66,4 +81,55 @@ async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
         matches!(again, Ok(Claim::Done)),
         "the event is done: {again:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handling_end_refused_by_a_deadlock_runs_again() {
+    let Some((_db, store, jobs, event)) = handling().await else {
+        return;
+    };
+    // The server reports a deadlock on the first update of a job, as it does for the
+    // transaction it picks to end a real one; a sequence counts the updates, since a
+    // failed transaction's own writes roll back.
+    let client = store.pool().get().await.expect("a connection");
+    client
+        .batch_execute(
+            "CREATE SEQUENCE job_updates;
+             CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF nextval('job_updates') = 1 THEN
+                     RAISE EXCEPTION 'deadlock detected (injected)'
+                         USING ERRCODE = 'deadlock_detected';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER deadlock_once BEFORE UPDATE ON soniox_jobs
+                 FOR EACH ROW EXECUTE FUNCTION deadlock_once();",
+        )
+        .await
+        .expect("the trigger");
+    drop(client);
+
+    let handled = Write::Handled("tr-1".into(), "completed".into(), 5);
+    let (handled, answer) = queued(handled);
+    run_batch(&store, vec![handled]).await;
+
+    answer
+        .await
+        .expect("answered")
+        .expect("the handling ended on the second try");
+    let stage = jobs.text(STAGE_OF, Params::Text("ref-1".into())).await;
+    assert_eq!(stage.expect("read").as_deref(), Some("done"));
+    let again = store.claim(&event, Duration::from_secs(60)).await;
+    assert!(
+        matches!(again, Ok(Claim::Done)),
+        "the event is done: {again:?}"
+    );
+    let client = store.pool().get().await.expect("a connection");
+    let updates: i64 = client
+        .query_one("SELECT last_value FROM job_updates", &[])
+        .await
+        .expect("the count")
+        .get(0);
+    assert_eq!(updates, 2, "refused once, then written");
 }
