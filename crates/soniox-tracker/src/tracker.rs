@@ -356,15 +356,16 @@ impl Tracker {
         self.submit_as(reference, request, true).await
     }
 
-    /// Waits until no id of a job [`Tracker::submit`] or [`Tracker::submit_with_reference`]
-    /// created is being recorded (they are written in the background), including ids of jobs
-    /// submitted meanwhile: under a steady stream of submissions it may wait long. Call it
-    /// before the process stops, so that a restart finds those jobs under their ids instead
-    /// of adopting them after the create grace, and before reading [`Tracker::state_of`] or
+    /// Waits until the ids of the jobs that [`Tracker::submit`] or
+    /// [`Tracker::submit_with_reference`] created before this call are recorded (they are
+    /// written in the background), or their writes have failed; not for jobs submitted after
+    /// it, so that a steady stream of submissions cannot hold it up. Call it before the
+    /// process stops, so that a restart finds those jobs under their ids instead of adopting
+    /// them after the create grace, and before reading [`Tracker::state_of`] or
     /// [`Tracker::metrics`] when jobs just submitted must count as submitted rather than
     /// submitting.
-    pub async fn flush(&self) {
-        self.inner.background.idle().await;
+    pub fn flush(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.inner.background.idle()
     }
 
     /// Whether the tracker holds a job recorded under `reference`, in any stage (submitting,
