@@ -26,7 +26,7 @@ struct Tasks {
 
 impl Background {
     /// Runs `work` in a task of its own, inside the caller's current span, so that what it
-    /// logs carries the caller's context.
+    /// logs carries the caller's context (the span stays open until `work` ends).
     pub(crate) fn spawn(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) {
         let number = {
             let mut tasks = self.tasks();
@@ -46,8 +46,9 @@ impl Background {
         );
     }
 
-    /// Waits until every task spawned before this call has ended; not those spawned after,
-    /// so that a steady stream of them cannot hold it up.
+    /// Waits until every task spawned before this call (not before the future is first
+    /// polled) has ended; not those spawned after, so that a steady stream of them cannot hold
+    /// it up.
     pub(crate) fn idle(&self) -> impl Future<Output = ()> + '_ {
         let before = self.tasks().spawned;
         async move {

@@ -336,6 +336,7 @@ async fn run_batch(db: &PostgresStore, batch: Vec<Queued>) {
         }
         Err(Failure::Refused(error)) if batch.len() > 1 || lost_a_race(&error) => {
             if batch.len() == 1 {
+                let error = server_said(&error);
                 tracing::debug!(%error, "a job write lost a race; running it again");
             }
             for (write, reply) in batch {
@@ -355,6 +356,14 @@ fn lost_a_race(error: &PostgresError) -> bool {
     error.code().is_some_and(|code| {
         *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
     })
+}
+
+/// What the server said of `error` (its message, detail and hint), or else the driver's own
+/// message, which names only the kind of error. Neither holds the connection's secrets.
+fn server_said(error: &PostgresError) -> String {
+    error
+        .as_db_error()
+        .map_or_else(|| error.to_string(), ToString::to_string)
 }
 
 /// Answers every write of `batch` with `error`.
@@ -441,6 +450,7 @@ async fn write_many<'a>(
         // Either `BEGIN` failed (the statement ran alone) or `SET LOCAL` did, which aborts
         // the transaction and so refuses the statement: a server or proxy that forbids the
         // setting refuses every batch, which must not pass unseen.
+        let error = server_said(&error);
         tracing::warn!(%error, "a job batch's BEGIN or SET LOCAL failed");
     }
     wrote.map_err(refused)?;
