@@ -360,11 +360,10 @@ impl Tracker {
     /// [`Tracker::submit_with_reference`] created before this call (not before the future is
     /// first polled) are recorded (they are written in the background), or their writes have
     /// failed; not for jobs submitted after it, so that a steady stream of submissions cannot
-    /// hold it up. Call it before the
-    /// process stops, so that a restart finds those jobs under their ids instead of adopting
-    /// them after the create grace, and before reading [`Tracker::state_of`] or
-    /// [`Tracker::metrics`] when jobs just submitted must count as submitted rather than
-    /// submitting.
+    /// hold it up. Call it before the process stops, so that a restart finds those jobs under
+    /// their ids instead of adopting them after the create grace, and before reading
+    /// [`Tracker::state_of`] or [`Tracker::metrics`] when jobs just submitted must count as
+    /// submitted rather than submitting.
     pub fn flush(&self) -> impl Future<Output = ()> + Send + '_ {
         self.inner.background.idle()
     }

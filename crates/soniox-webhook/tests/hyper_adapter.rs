@@ -235,35 +235,36 @@ async fn shutdown_lets_in_flight_deliveries_finish() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_retry_is_handled() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    let handler = move |_: ReceivedEvent| {
-        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
-        async move {
-            assert!(!first, "simulated handler bug");
-            Ok::<(), std::convert::Infallible>(())
-        }
-    };
-    panics_once(WebhookService::new(verifier(), handler), &calls).await;
+    panics_once(|first| async move {
+        assert!(!first, "simulated handler bug");
+        Ok(())
+    })
+    .await;
 }
 
 /// A handler that panics when called, before it returns its future, is caught as well.
 #[tokio::test]
 async fn a_handler_panicking_before_its_future_answers_500_and_the_retry_is_handled() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    let handler = move |_: ReceivedEvent| {
-        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+    panics_once(|first| {
         assert!(!first, "simulated handler bug");
-        async { Ok::<(), std::convert::Infallible>(()) }
-    };
-    panics_once(WebhookService::new(verifier(), handler), &calls).await;
+        async { Ok(()) }
+    })
+    .await;
 }
 
-/// Delivers one event three times to `service`, whose handler panics on its first call.
-async fn panics_once<H: soniox_webhook::Handler>(service: WebhookService<H>, calls: &AtomicUsize) {
+/// Delivers one event three times to a service whose handler is `on_call(first)`, `first`
+/// telling whether it is the first call, on which `on_call` panics.
+async fn panics_once<F, Fut>(on_call: F)
+where
+    F: Fn(bool) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), std::convert::Infallible>> + Send + 'static,
+{
     use http_body_util::Full;
 
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let handler = move |_: ReceivedEvent| on_call(counter.fetch_add(1, Ordering::SeqCst) == 0);
+    let service = WebhookService::new(verifier(), handler);
     let case = Case::good("panic");
     let request = || {
         let mut request = http::Request::new(Full::new(bytes::Bytes::from(case.body.clone())));

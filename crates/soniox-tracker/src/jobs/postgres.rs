@@ -384,10 +384,11 @@ enum Failure {
 }
 
 impl Failure {
-    /// The error a caller whose write failed this way gets.
+    /// The error a caller whose write failed this way gets: for a refusal, what the server
+    /// said.
     fn into_error(self) -> StoreError {
         match self {
-            Self::Refused(error) => StoreError::unavailable(error),
+            Self::Refused(error) => StoreError::unavailable(server_said(&error)),
             Self::Unavailable(error) => error,
         }
     }
