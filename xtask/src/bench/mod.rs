@@ -4,15 +4,20 @@
 //! Benchmarks are criterion harnesses, or plain `main`s printing their figures, under each
 //! crate's `benches/`. Each also records its figures, through the shared helper
 //! `crates/soniox-emulator/benches/support/bench_report.rs`, as JSON lines in the file this command
-//! names in `SONIOX_BENCH_FIGURES` (see [`figures`]). The command builds every bench with
-//! `cargo bench --no-run`, runs each binary on its own (so that it knows which bench failed,
-//! and how long each took), then prints the report on stdout and writes it to
-//! `bench-report.md` in the target directory. The benches' own output goes to stderr, so
-//! that stdout is the report alone.
+//! names in `SONIOX_BENCH_FIGURES` (see [`figures`]). The command builds each package's
+//! benches with `cargo bench --package NAME --no-run`, runs each binary on its own (so that it
+//! knows which bench failed, and how long each took), then prints the report on stdout and
+//! writes it to `bench-report.md` in the target directory. The benches' own output goes to
+//! stderr, so that stdout is the report alone.
 //!
-//! Every feature is on, so that benches with `required-features` (soniox-store's
-//! `receiver_load`) run rather than being skipped; PostgreSQL is measured when a server
-//! listens locally, as `cargo xtask ci` tests it. A bench that cannot measure something (no
+//! Each package is built on its own so that its dependencies get the features that package
+//! asks for, as a user depending on it (or `cargo install soniox-cli`) gets them. Built with
+//! the whole workspace at once, features unify across every member: the facade's
+//! `client-native-tls` linked OpenSSL into `soniox` and into the `cli` bench's yardstick,
+//! adding about 6 MB to both sides of the upload's peak RSS, in a binary nobody installs.
+//! Every feature of the package is on, so that benches with `required-features`
+//! (soniox-store's `receiver_load`) run rather than being skipped; PostgreSQL is measured
+//! when a server listens locally, as `cargo xtask ci` tests it. A bench that cannot measure something (no
 //! `wrk`, no PostgreSQL) records it as skipped; a bench that fails or records nothing is a
 //! failed row, and the command fails after writing the report.
 //!
@@ -69,25 +74,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     );
     let packages = package_names(&metadata);
 
-    let started = Instant::now();
-    let artifacts = Step::new(
-        "cargo",
-        &[
-            "bench",
-            "--workspace",
-            "--all-features",
-            "--no-run",
-            "--message-format=json-render-diagnostics",
-        ],
-    )
-    .stdout()?;
-    let mut benches = benches(&String::from_utf8_lossy(&artifacts), &packages);
-    if !options.only.is_empty() {
-        benches.retain(|bench| options.only.iter().any(|only| bench.name.ends_with(only)));
-        if benches.is_empty() {
-            return Err(format!("no bench named {:?}", options.only));
-        }
+    let to_build = packages_with_benches(&metadata, &options);
+    if to_build.is_empty() {
+        return Err(format!("no bench named {:?}", options.only));
     }
+
+    let started = Instant::now();
+    let mut benches = Vec::new();
+    for package in &to_build {
+        let artifacts = Step::new(
+            "cargo",
+            &[
+                "bench",
+                "--package",
+                package,
+                "--all-features",
+                "--no-run",
+                "--message-format=json-render-diagnostics",
+            ],
+        )
+        .stdout()?;
+        benches.extend(self::benches(
+            &String::from_utf8_lossy(&artifacts),
+            &packages,
+        ));
+    }
+    benches.retain(|bench| options.wants(&bench.name));
+    benches.sort_by(|a, b| a.name.cmp(&b.name));
     let build = started.elapsed();
 
     let machine = Machine::detect();
@@ -140,6 +153,11 @@ struct Options {
 }
 
 impl Options {
+    /// Whether the bench named `package/bench` is to run.
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|only| name.ends_with(only.as_str()))
+    }
+
     fn parse(args: &[String]) -> Result<Self, String> {
         let mut options = Self {
             quick: false,
@@ -244,6 +262,27 @@ fn package_names(metadata: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The workspace packages with a bench that `options` wants, by name.
+fn packages_with_benches(metadata: &Value, options: &Options) -> Vec<String> {
+    metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|package| {
+            let name = package["name"].as_str()?;
+            let benches = package["targets"].as_array()?.iter().filter(|target| {
+                target["kind"]
+                    .as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bench"))
+            });
+            let mut names = benches.filter_map(|target| target["name"].as_str());
+            names
+                .any(|bench| options.wants(&format!("{name}/{bench}")))
+                .then(|| name.to_owned())
+        })
+        .collect()
+}
+
 /// The bench binaries among cargo's JSON messages, sorted by name.
 fn benches(messages: &str, packages: &BTreeMap<String, String>) -> Vec<Bench> {
     let mut benches: Vec<Bench> = messages
@@ -310,6 +349,32 @@ Compiling is not JSON
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn builds_only_the_packages_with_a_wanted_bench() {
+        let metadata = serde_json::json!({"packages": [
+            {"name": "soniox-cli", "targets": [
+                {"kind": ["bin"], "name": "soniox"},
+                {"kind": ["bench"], "name": "cli"},
+            ]},
+            {"name": "soniox-types", "targets": [{"kind": ["lib"], "name": "soniox_types"}]},
+            {"name": "soniox-store", "targets": [
+                {"kind": ["bench"], "name": "throughput"},
+                {"kind": ["bench"], "name": "receiver_load"},
+            ]},
+        ]});
+        let built = |only: &[&str]| {
+            let options = Options {
+                quick: false,
+                only: only.iter().map(|&name| name.to_owned()).collect(),
+            };
+            packages_with_benches(&metadata, &options)
+        };
+        assert_eq!(built(&[]), ["soniox-cli", "soniox-store"]);
+        assert_eq!(built(&["cli"]), ["soniox-cli"]);
+        assert_eq!(built(&["store/throughput"]), ["soniox-store"]);
+        assert!(built(&["soniox"]).is_empty());
     }
 
     #[test]
