@@ -11,7 +11,7 @@ use std::{
 
 use deadpool_postgres::{
     Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
-    tokio_postgres::{self, NoTls, Row, Statement, error::SqlState, types::ToSql},
+    tokio_postgres::{self, IsolationLevel, NoTls, Row, Statement, error::SqlState, types::ToSql},
 };
 use futures_util::FutureExt as _;
 use soniox_webhook::store::{Claim, ClaimToken, StoreError};
@@ -493,7 +493,16 @@ async fn migrate(
     component: &str,
     migrations: &[&str],
 ) -> Result<(), StoreError> {
-    let transaction = client.transaction().await.map_err(pg_error)?;
+    // Read committed whatever the server's default: each statement then sees what was
+    // committed when it began, so a replica that waited below for another's migration reads
+    // the version that one wrote. A snapshot from the first statement (repeatable read)
+    // would be older than the lock, and the replica would migrate again and fail.
+    let transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(pg_error)?;
     // Held until commit: replicas starting together wait here instead of racing to create
     // the same tables.
     transaction

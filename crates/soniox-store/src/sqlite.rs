@@ -317,10 +317,17 @@ impl SqliteStoreBuilder {
             .map_err(sqlite_error)?;
         // The first statements to read the file: a file that is not a database fails here.
         // WAL lets readers (a job tracker in another process) work while this thread writes,
-        // and makes `synchronous=NORMAL` safe from corruption.
-        connection
+        // and makes `synchronous=NORMAL` safe from corruption. SQLite answers with the mode it
+        // is in, which stays another where it cannot use WAL (an in-memory database, a
+        // file system without shared memory): the guarantees above would not hold.
+        let mode = connection
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(sqlite_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::unavailable(format!(
+                "the database cannot be put in WAL mode (it stays in {mode} mode)"
+            )));
+        }
         connection
             .pragma_update(None, "synchronous", self.durability.pragma())
             .map_err(sqlite_error)?;
@@ -370,8 +377,7 @@ fn migrate(
 fn write(mut connection: Connection, mut writers: Writers<Box<dyn Closure>>) {
     while let Some(first) = writers.jobs.blocking_recv() {
         let batch = queue::drain(&mut writers.jobs, first);
-        // One clock reading per batch: the batch commits as one instant.
-        run_batch(&mut connection, batch, unix_millis());
+        run_batch(&mut connection, batch);
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the SQLite event store failed");
@@ -499,19 +505,25 @@ impl Ran {
 /// included, runs again alone, so that one job's failure is not every job's and every
 /// caller gets its own true answer. A closure's own failure never fails the batch (its
 /// savepoint is rolled back instead), so only a failing commit, an event operation or a
-/// closure that broke the transaction costs the closures of the batch.
-fn run_batch(connection: &mut Connection, jobs: Vec<Job>, now: i64) {
+/// closure that broke the transaction costs the closures of the batch. A transaction that
+/// could not begin (another process held the lock past the busy timeout) fails every job at
+/// once: nothing ran, and each alone would wait as long again.
+fn run_batch(connection: &mut Connection, jobs: Vec<Job>) {
     let alone = jobs.len() == 1;
     let mut left = VecDeque::from(jobs);
     let mut ran = Vec::with_capacity(left.len());
-    let failed = match in_transaction(connection, &mut left, &mut ran, now) {
+    let failed = match in_transaction(connection, &mut left, &mut ran) {
         Ok(()) => {
             for job in ran {
                 job.answer(Ok(()));
             }
             return;
         }
-        Err(error) => Shared::from(error),
+        Err(Failed::Begin(error)) => {
+            queue::fail_all(left.into(), error);
+            return;
+        }
+        Err(Failed::Run(error)) => Shared::from(error),
     };
     let mut again = Vec::with_capacity(ran.len() + left.len());
     for job in ran {
@@ -525,9 +537,17 @@ fn run_batch(connection: &mut Connection, jobs: Vec<Job>, now: i64) {
         queue::fail_all(again, failed.error());
     } else {
         for job in again {
-            run_batch(connection, vec![job], now);
+            run_batch(connection, vec![job]);
         }
     }
+}
+
+/// Why a batch did not commit.
+enum Failed {
+    /// The transaction did not begin; every job is still in `left`.
+    Begin(StoreError),
+    /// A job, or the commit, failed.
+    Run(StoreError),
 }
 
 /// Runs the jobs of `left` in one transaction, moving each to `ran` once it ran; on an
@@ -536,27 +556,33 @@ fn in_transaction(
     connection: &mut Connection,
     left: &mut VecDeque<Job>,
     ran: &mut Vec<Ran>,
-    now: i64,
-) -> Result<(), StoreError> {
+) -> Result<(), Failed> {
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sqlite_error)?;
+        .map_err(|error| Failed::Begin(sqlite_error(error)))?;
+    // Read once the write lock is held, which may have taken up to the busy timeout: a clock
+    // read before it would write leases that began in the past, even ones already over, and
+    // another delivery of the event would claim it while the first is handled. The batch
+    // commits as one instant.
+    let now = unix_millis();
     while let Some(job) = left.pop_front() {
         if let Job::Extra(closure) = job {
             let (answer, sound) = closure.run(&transaction);
             ran.push(Ran::Closure(answer));
-            sound?;
+            sound.map_err(Failed::Run)?;
             continue;
         }
         match run_job(&transaction, &job, now) {
             Ok(outcome) => ran.push(Ran::Event(job, outcome)),
             Err(error) => {
                 left.push_front(job);
-                return Err(sqlite_error(error));
+                return Err(Failed::Run(sqlite_error(error)));
             }
         }
     }
-    transaction.commit().map_err(sqlite_error)
+    transaction
+        .commit()
+        .map_err(|error| Failed::Run(sqlite_error(error)))
 }
 
 fn run_job(transaction: &Transaction<'_>, job: &Job, now: i64) -> rusqlite::Result<Outcome> {

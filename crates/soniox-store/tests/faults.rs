@@ -85,6 +85,52 @@ mod sqlite {
             Ok(Claim::InProgress { .. })
         ));
     }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_use_wal_is_refused() {
+        match SqliteStore::open(":memory:").await {
+            Err(StoreError::Unavailable(source)) => {
+                assert!(source.to_string().contains("WAL"), "{source}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    /// A claim that waited for another process's lock starts its lease when it is written,
+    /// not when it was asked for: the wait here outlasts the lease, so a lease counted from
+    /// the request would be over when written, and a second delivery would claim the event
+    /// while the first is handled.
+    #[tokio::test]
+    async fn a_lease_starts_when_the_lock_is_won() {
+        const SHORT: Duration = Duration::from_secs(2);
+        const HELD: Duration = Duration::from_millis(2500);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::builder(&path)
+            .busy_timeout(Duration::from_secs(30))
+            .open()
+            .await
+            .expect("open");
+        // Another process's write transaction, holding the lock for longer than the lease.
+        let (locked, lock_held) = std::sync::mpsc::channel();
+        let blocker = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let connection = rusqlite::Connection::open(path).expect("open");
+                connection.execute_batch("BEGIN IMMEDIATE").expect("lock");
+                locked.send(()).expect("the test waits");
+                std::thread::sleep(HELD);
+                connection.execute_batch("COMMIT").expect("unlock");
+            }
+        });
+        lock_held.recv().expect("the lock is taken");
+        let tr = event("tr-1");
+        let first = store.claim(&tr, SHORT).await.expect("claim");
+        assert!(matches!(first, Claim::Claimed(_)), "{first:?}");
+        blocker.join().expect("the blocker ends");
+        let second = store.claim(&tr, SHORT).await.expect("claim again");
+        assert!(matches!(second, Claim::InProgress { .. }), "{second:?}");
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -129,6 +175,52 @@ mod postgres {
         for store in <[_; 4]>::from(stores) {
             store.expect("every replica connects");
         }
+    }
+
+    /// Under a server whose transactions see a snapshot from their first statement, a
+    /// replica that waited for another's migration must still see what it wrote, or it
+    /// creates the tables again and fails to start.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_migrate_once_whatever_the_default_isolation() {
+        use soniox_store::deadpool_postgres::tokio_postgres::{self, NoTls};
+        /// The lock every component takes while it migrates.
+        const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        db.set_default("default_transaction_isolation = 'repeatable read'")
+            .await;
+        let (holder, connection) = tokio_postgres::connect(&db.url, NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        // Held here, the lock makes both replicas start their transactions, then wait.
+        holder
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .expect("lock");
+        let url = db.url.clone();
+        let replicas = tokio::spawn(async move {
+            tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url))
+        });
+        let waiting = "SELECT count(*) FROM pg_locks JOIN pg_database d ON d.oid = database \
+            WHERE locktype = 'advisory' AND NOT granted AND d.datname = current_database()";
+        while holder
+            .query_one(waiting, &[])
+            .await
+            .expect("count the waiting replicas")
+            .get::<_, i64>(0)
+            < 2
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        holder
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await
+            .expect("unlock");
+        let (first, second) = replicas.await.expect("the replicas start");
+        first.expect("the first replica connects");
+        second.expect("the second replica connects");
     }
 
     /// A store on `db` and an event it claimed.

@@ -68,7 +68,9 @@
 //!
 //! **Guaranteed:**
 //! - No answer is 2xx before the handler returned `Ok` and the store recorded the event as
-//!   done. Every other ending releases the event, so Soniox's next retry runs the handler again.
+//!   done. Every other ending releases the event, so Soniox's next retry runs the handler
+//!   again; when the store fails to record the event as done or to release it, the claim
+//!   holds until its lease expires, and deliveries meanwhile get 503.
 //! - The handler runs in a task of its own: a sender that hangs up (or a proxy timeout) does
 //!   not cancel it. A handler past its deadline, or still running at the end of a shutdown's
 //!   drain, is cancelled and its event released. A crash leaves the claim until its lease
@@ -142,6 +144,8 @@ pub mod axum;
 #[cfg(feature = "inbox")]
 mod body;
 mod config_error;
+#[cfg(feature = "inbox")]
+mod deadline;
 mod event;
 #[cfg(feature = "inbox")]
 mod inbox;

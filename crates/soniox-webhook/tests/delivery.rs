@@ -421,6 +421,23 @@ async fn a_request_head_late_or_never_sent_closes_the_connection() {
     stop_running(running).await;
 }
 
+/// `Duration::MAX` says "no limit": a deadline that far away must not overflow the clock
+/// (which panicked every connection's task, so no delivery was ever answered).
+#[tokio::test]
+async fn the_longest_header_read_timeout_is_no_limit() {
+    let running = running_receiver(succeed, |receiver| {
+        receiver.header_read_timeout(Some(Duration::MAX))
+    })
+    .await;
+    let wire = Case::good("no limit").to_wire();
+    let answer = exchange(running.local_addr(), &wire);
+    let answer = tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stop_running(running).await;
+}
+
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let running = running_receiver(succeed, |receiver| receiver.max_connections(1)).await;

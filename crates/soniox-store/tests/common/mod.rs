@@ -165,6 +165,16 @@ impl TestDb {
         admin(&self.url, sql).await;
     }
 
+    /// Sets a parameter's default for the connections made to the test's database from now
+    /// on: `setting` is `NAME = VALUE`.
+    pub(crate) async fn set_default(&self, setting: &str) {
+        admin(
+            &self.server,
+            &format!("ALTER DATABASE {} SET {setting}", self.name),
+        )
+        .await;
+    }
+
     /// Drops the database now, terminating every connection to it.
     pub(crate) async fn drop_now(&self) {
         admin(&self.server, &self.drop_statement()).await;

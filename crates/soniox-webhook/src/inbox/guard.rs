@@ -24,6 +24,8 @@ use tokio::{
 };
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::deadline::deadline_after;
+
 /// A shutdown that cancels the handlers still running: a flag that the fast path reads
 /// without a lock, and a token that waiting futures register with.
 #[derive(Clone, Debug, Default)]
@@ -131,13 +133,6 @@ fn poll_lazily<F: Future>(
         Some(future) => future.poll(cx),
         None => Poll::Pending,
     }
-}
-
-/// `start + limit`, or about 30 years away when that does not fit (as `tokio::time::timeout`).
-fn deadline_after(start: Instant, limit: Duration) -> Instant {
-    start
-        .checked_add(limit)
-        .unwrap_or_else(|| start + Duration::from_secs(86_400 * 365 * 30))
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use std::{
 
 use tokio::{task::coop::unconstrained, time::Instant};
 
+use crate::deadline::deadline_after;
+
 /// When the request head a connection waits for must have arrived: `timeout` after the
 /// connection opened or after its last answer was ready. Shared by the connection's task and
 /// the service answering its requests.
@@ -56,7 +58,10 @@ impl HeadDeadline {
     fn due(&self) -> Option<Instant> {
         match self.waiting_since.load(Ordering::Relaxed) {
             SERVING => None,
-            since => Some(self.opened + Duration::from_nanos(since) + self.timeout),
+            since => Some(deadline_after(
+                self.opened + Duration::from_nanos(since),
+                self.timeout,
+            )),
         }
     }
 
@@ -65,7 +70,10 @@ impl HeadDeadline {
         let mut connection = pin!(connection);
         // The timer fires no later than the deadline: it is set to a deadline, or to a full
         // timeout from a moment before the head could start being awaited.
-        let mut timer = pin!(tokio::time::sleep_until(self.opened + self.timeout));
+        let mut timer = pin!(tokio::time::sleep_until(deadline_after(
+            self.opened,
+            self.timeout,
+        )));
         poll_fn(|cx| {
             if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
                 return Poll::Ready(Some(ended));
@@ -76,7 +84,7 @@ impl HeadDeadline {
                 match self.due() {
                     Some(due) if due <= now => return Poll::Ready(None),
                     Some(due) => timer.as_mut().reset(due),
-                    None => timer.as_mut().reset(now + self.timeout),
+                    None => timer.as_mut().reset(deadline_after(now, self.timeout)),
                 }
             }
             Poll::Pending
