@@ -112,18 +112,7 @@ mod sqlite {
             .await
             .expect("open");
         // Another process's write transaction, holding the lock for longer than the lease.
-        let (locked, lock_held) = std::sync::mpsc::channel();
-        let blocker = std::thread::spawn({
-            let path = path.clone();
-            move || {
-                let connection = rusqlite::Connection::open(path).expect("open");
-                connection.execute_batch("BEGIN IMMEDIATE").expect("lock");
-                locked.send(()).expect("the test waits");
-                std::thread::sleep(HELD);
-                connection.execute_batch("COMMIT").expect("unlock");
-            }
-        });
-        lock_held.recv().expect("the lock is taken");
+        let blocker = common::hold_lock(&path, || std::thread::sleep(HELD));
         let tr = event("tr-1");
         let first = store.claim(&tr, SHORT).await.expect("claim");
         assert!(matches!(first, Claim::Claimed(_)), "{first:?}");

@@ -52,6 +52,45 @@ async fn sqlite_a_restart_remembers_handled_events_and_frees_expired_claims() {
     running.shutdown().await.expect("stop");
 }
 
+/// A store that does not answer (here: waiting for a lock another process holds) is a store
+/// that cannot be reached: the delivery gets 503 within the lease margin, not silence.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_a_store_that_does_not_answer_gets_503() {
+    use std::time::Duration;
+
+    use common::http::receiver_with;
+    use soniox_store::SqliteStore;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("webhooks.db");
+    let store = SqliteStore::builder(&path)
+        .busy_timeout(Duration::from_secs(3600))
+        .open()
+        .await
+        .expect("open");
+    let (unlock, until_unlocked) = std::sync::mpsc::channel::<()>();
+    let blocker = common::hold_lock(&path, move || {
+        let _ = until_unlocked.recv();
+    });
+    let (running, calls) = receiver_with(Arc::new(store), |inbox| {
+        inbox.lease_margin(Duration::from_secs(1))
+    })
+    .await;
+    // Without the bound, the answer would wait for the lock: an hour.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(60),
+        deliver(running.local_addr(), "tr-1"),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(answer.0, 503, "{answer:?}");
+    assert!(calls.lock().expect("calls").is_empty());
+    unlock.send(()).expect("the blocker waits");
+    blocker.join().expect("the blocker ends");
+    running.shutdown().await.expect("stop");
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_a_memory_store_in_its_place_forgets_on_restart() {

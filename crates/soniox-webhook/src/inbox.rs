@@ -39,6 +39,10 @@ pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// release their events.
 const RELEASE_GRACE: Duration = Duration::from_secs(5);
 
+/// The least a store call may take before it counts as unanswered, whatever the lease margin:
+/// a margin of zero would otherwise fail every call that waits at all.
+const MIN_STORE_WAIT: Duration = Duration::from_secs(1);
+
 /// Receives deliveries with the delivery guarantees: a verifier, an [`EventStore`], a handler
 /// deadline, and the handlers it runs.
 ///
@@ -127,7 +131,10 @@ impl Inbox {
     }
 
     /// Leases claims for the handler deadline plus `margin` (default
-    /// [`DEFAULT_LEASE_MARGIN`]): the time the store has to record the outcome. After a crash,
+    /// [`DEFAULT_LEASE_MARGIN`]): the time the store has to record the outcome. Each store
+    /// call (claim, complete, release) gets that long, at least a second; one that takes
+    /// longer (a lock held elsewhere, a connection gone silent) is answered as a store that
+    /// cannot be reached, 503, and its event comes back when its lease expires. After a crash,
     /// the event is blocked for the whole lease, so a short margin brings it back sooner; too
     /// short a margin lets a slow store's completion arrive after another replica took over,
     /// and the handler runs twice.
@@ -314,6 +321,20 @@ impl Shared {
         self.handler_deadline.saturating_add(self.lease_margin)
     }
 
+    /// `call`, failing as unavailable when the store has not answered within the lease margin:
+    /// the sender gets 503 rather than silence, and [`Inbox::drain`] can end.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let limit = self.lease_margin.max(MIN_STORE_WAIT);
+        tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+            Err(StoreError::unavailable(format!(
+                "the event store did not answer within {limit:?}"
+            )))
+        })
+    }
+
     /// Claims, handles, completes or releases, and counts the outcome; runs to its end even
     /// when the request that started it is gone.
     async fn settle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
@@ -334,7 +355,7 @@ impl Shared {
         E: fmt::Display,
     {
         let event = received.event().clone();
-        let token = match self.store.claim(&event, self.lease()).await {
+        let token = match self.bounded(self.store.claim(&event, self.lease())).await {
             Ok(Claim::Claimed(token)) => token,
             Ok(Claim::Done) => {
                 tracing::debug!(id = %event.id, status = %event.status, "duplicate of a handled webhook");
@@ -355,7 +376,7 @@ impl Shared {
         let ended = match guarded(handling, self.handler_deadline, Some(&self.shutdown)).await {
             Guarded::ShutDown => Outcome::ShuttingDown,
             Guarded::Finished(Ok(Ok(()))) => {
-                return match self.store.complete(&event, token).await {
+                return match self.bounded(self.store.complete(&event, token)).await {
                     Ok(()) => Outcome::Handled,
                     Err(error) => {
                         tracing::error!(id = %event.id, error = %Chain(&error),
@@ -378,7 +399,7 @@ impl Shared {
                 Outcome::DeadlineExceeded
             }
         };
-        if let Err(error) = self.store.release(&event, token).await {
+        if let Err(error) = self.bounded(self.store.release(&event, token)).await {
             tracing::error!(id = %event.id, error = %Chain(&error),
                 "cannot release webhook event; it is handled again once its lease expires");
         }

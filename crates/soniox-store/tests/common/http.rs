@@ -50,6 +50,14 @@ pub(crate) type Calls = Arc<Mutex<Vec<String>>>;
 
 /// A receiver on a free loopback port whose handler records each call and succeeds.
 pub(crate) async fn receiver(store: Arc<dyn EventStore>) -> (RunningReceiver, Calls) {
+    receiver_with(store, |inbox| inbox).await
+}
+
+/// [`receiver`], with `configure` applied to its inbox.
+pub(crate) async fn receiver_with(
+    store: Arc<dyn EventStore>,
+    configure: impl FnOnce(Inbox) -> Inbox,
+) -> (RunningReceiver, Calls) {
     let calls = Calls::default();
     let seen = Arc::clone(&calls);
     let handler = move |event: ReceivedEvent| {
@@ -58,7 +66,7 @@ pub(crate) async fn receiver(store: Arc<dyn EventStore>) -> (RunningReceiver, Ca
             .push(event.id().as_str().to_owned());
         async { Ok::<(), std::convert::Infallible>(()) }
     };
-    let inbox = Inbox::new(verifier()).shared_store(store);
+    let inbox = configure(Inbox::new(verifier()).shared_store(store));
     let running = Receiver::bind("127.0.0.1:0", WebhookService::new(inbox, handler))
         .await
         .expect("bind")

@@ -125,6 +125,27 @@ impl SqliteFile {
     }
 }
 
+/// Another process's write transaction on the SQLite file at `path`: takes the file's lock,
+/// returns once it holds it, and commits when `until` returns (on a thread of its own, which
+/// the returned handle joins).
+#[cfg(feature = "sqlite")]
+pub(crate) fn hold_lock(
+    path: &std::path::Path,
+    until: impl FnOnce() + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let path = path.to_owned();
+    let (locked, lock_held) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let connection = rusqlite::Connection::open(path).expect("open");
+        connection.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        locked.send(()).expect("the test waits");
+        until();
+        connection.execute_batch("COMMIT").expect("unlock");
+    });
+    lock_held.recv().expect("the lock is taken");
+    holder
+}
+
 /// A database created for one test and dropped (with its connections) when this is.
 #[cfg(feature = "postgres")]
 #[derive(Debug)]
