@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use http::{Request, StatusCode, header};
-use http_body_util::BodyDataStream;
 use soniox_types::{
     Count, FILE_TOO_LARGE_MESSAGE, File, FileId, FileList, UploadMetadata, validation::limits,
 };
 
+use super::form_body::{FormBody, PartHead, PartHeadTooLong};
 use crate::{
     audio::{self, IngestError},
     files_dir::{self, PartialFile},
@@ -23,9 +23,9 @@ use crate::{
 /// `client_reference_id` field.
 const FORM_OVERHEAD: u64 = 1024 * 1024;
 
-/// Longest `client_reference_id` form field read; anything past the 256-character limit is
-/// already an error, this only bounds memory.
-const MAX_TEXT_FIELD: usize = 16 * 1024;
+/// Longest form field other than the file. A `client_reference_id` past the 256-character
+/// limit is already an error; this bounds what is read of it and of fields the API ignores.
+const MAX_TEXT_FIELD: u64 = 16 * 1024;
 
 pub(super) fn list(shared: &Shared, request: &Request<RequestBody>) -> Result<Reply, Failure> {
     let (limit, cursor) = super::list_params(request)?;
@@ -97,9 +97,25 @@ pub(super) async fn upload(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| multer::parse_boundary(value).ok())
         .ok_or_else(missing_file)?;
-    let mut multipart = multer::Multipart::new(BodyDataStream::new(request.into_body()), boundary);
+    let part_head = PartHead::new();
+    let body = FormBody::new(request.into_body(), Arc::clone(&part_head));
+    // The file's own limit is checked as it is stored, with the API's message.
+    let sizes = multer::SizeLimit::new()
+        .whole_stream(limit.saturating_add(FORM_OVERHEAD))
+        .per_field(MAX_TEXT_FIELD)
+        .for_field("file", u64::MAX);
+    let mut multipart = multer::Multipart::with_constraints(
+        body,
+        boundary,
+        multer::Constraints::new().size_limit(sizes),
+    );
+    let mut form = Form {
+        multipart: &mut multipart,
+        part_head: &part_head,
+        limit,
+    };
     let mut stored = None;
-    let result = read_form(shared, &mut multipart, &mut stored)
+    let result = read_form(shared, &mut form, &mut stored)
         .await
         .and_then(|client_reference_id| {
             if let Some(id) = &client_reference_id {
@@ -160,19 +176,65 @@ struct Stored {
     facts: audio::AudioFacts,
 }
 
+/// The parser over an upload's body, and what its errors are reported against.
+struct Form<'a> {
+    multipart: &'a mut multer::Multipart<'static>,
+    part_head: &'a PartHead,
+    /// The largest file accepted.
+    limit: u64,
+}
+
+impl Form<'_> {
+    /// The next part, found within the bound of [`PartHead`].
+    async fn next_field(&mut self) -> Result<Option<multer::Field<'static>>, Failure> {
+        self.part_head.searching();
+        let field = self.multipart.next_field().await;
+        self.part_head.found();
+        field.map_err(|error| self.failure(&error))
+    }
+
+    /// The answer to a body the parser refused.
+    fn failure(&self, error: &multer::Error) -> Failure {
+        match error {
+            multer::Error::StreamSizeExceeded { .. } => {
+                ingest_failure(IngestError::TooLarge { limit: self.limit })
+            }
+            multer::Error::FieldSizeExceeded {
+                field_name: Some(name),
+                ..
+            } if name == "client_reference_id" => Failure::invalid(
+                "string_too_long",
+                "file.client_reference_id",
+                &format!(
+                    "String should have at most {} characters",
+                    limits::CLIENT_REFERENCE_ID_MAX_CHARS
+                ),
+            ),
+            multer::Error::FieldSizeExceeded { field_name, .. } => Failure::invalid(
+                "value_error",
+                "file",
+                &format!(
+                    "Value error, form field {:?} is longer than {MAX_TEXT_FIELD} bytes",
+                    field_name.as_deref().unwrap_or_default()
+                ),
+            ),
+            multer::Error::StreamReadFailed(cause) if cause.is::<PartHeadTooLong>() => {
+                bad_multipart(&cause.to_string())
+            }
+            other => bad_multipart(&other.to_string()),
+        }
+    }
+}
+
 /// Reads the form's parts, streaming the first `file` part to disk; returns the
 /// `client_reference_id` field.
 async fn read_form(
     shared: &Shared,
-    multipart: &mut multer::Multipart<'static>,
+    form: &mut Form<'_>,
     stored: &mut Option<Stored>,
 ) -> Result<Option<String>, Failure> {
     let mut client_reference_id = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|error| bad_multipart(&error))?
-    {
+    while let Some(field) = form.next_field().await? {
         match field.name() {
             Some("file") if stored.is_none() => {
                 let filename = field.file_name().unwrap_or("file").to_owned();
@@ -187,8 +249,10 @@ async fn read_form(
                     facts,
                 });
             }
-            Some("client_reference_id") => client_reference_id = Some(read_text(field).await?),
-            _ => drain(field).await?,
+            Some("client_reference_id") => {
+                client_reference_id = Some(read_text(form, field).await?);
+            }
+            _ => drain(form, field).await?,
         }
     }
     Ok(client_reference_id)
@@ -203,11 +267,11 @@ fn too_large_message(limit: u64) -> String {
     }
 }
 
-fn bad_multipart(error: &multer::Error) -> Failure {
+fn bad_multipart(reason: &str) -> Failure {
     Failure::invalid(
         "value_error",
         "file",
-        &format!("Value error, malformed multipart body: {error}"),
+        &format!("Value error, malformed multipart body: {reason}"),
     )
 }
 
@@ -231,21 +295,11 @@ fn ingest_failure(error: IngestError) -> Failure {
     }
 }
 
-async fn read_text(mut field: multer::Field<'_>) -> Result<String, Failure> {
+/// A text field, at most [`MAX_TEXT_FIELD`] bytes long (the parser's limit).
+async fn read_text(form: &Form<'_>, mut field: multer::Field<'_>) -> Result<String, Failure> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|error| bad_multipart(&error))?;
-        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
-            return Err(Failure::invalid(
-                "string_too_long",
-                "file.client_reference_id",
-                &format!(
-                    "String should have at most {} characters",
-                    limits::CLIENT_REFERENCE_ID_MAX_CHARS
-                ),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
+        bytes.extend_from_slice(&chunk.map_err(|error| form.failure(&error))?);
     }
     String::from_utf8(bytes).map_err(|_| {
         Failure::invalid(
@@ -256,9 +310,9 @@ async fn read_text(mut field: multer::Field<'_>) -> Result<String, Failure> {
     })
 }
 
-async fn drain(mut field: multer::Field<'_>) -> Result<(), Failure> {
+async fn drain(form: &Form<'_>, mut field: multer::Field<'_>) -> Result<(), Failure> {
     while let Some(chunk) = field.next().await {
-        chunk.map_err(|error| bad_multipart(&error))?;
+        chunk.map_err(|error| form.failure(&error))?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The REST surface: routing, authentication and the pieces every handler uses.
 
 mod files;
+mod form_body;
 mod generated;
 mod models;
 mod payload;

@@ -70,8 +70,10 @@ impl Api {
             .send()
             .await
             .expect("upload");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.json().await.expect("file json")
+        let status = response.status();
+        let json: Value = response.json().await.expect("file json");
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+        json
     }
 
     /// Creates a transcription from `body` and returns its JSON, asserting 201.
