@@ -55,7 +55,13 @@ pub(crate) fn schedule(shared: &Arc<Shared>, id: String) {
 }
 
 /// Moves every unfinished job one step on, in creation order; returns how many moved.
+///
+/// It first waits for the jobs whose audio is being downloaded (started by the automatic
+/// clock, or by an earlier call whose future was dropped), so that they move on too.
 pub(crate) async fn advance(shared: &Arc<Shared>) -> usize {
+    let mut downloading = shared.downloading.subscribe();
+    // The sender lives in `shared`, which this borrow keeps alive: the wait cannot fail.
+    let _ = downloading.wait_for(|count| *count == 0).await;
     let pending: Vec<(String, TranscriptionStatus)> = {
         let state = shared.store.lock();
         state
@@ -70,18 +76,27 @@ pub(crate) async fn advance(shared: &Arc<Shared>) -> usize {
             })
             .collect()
     };
-    let moved = pending.len();
+    let mut moved = 0;
     for (id, status) in pending {
-        if status == TranscriptionStatus::Queued {
-            start_processing(shared, &id).await;
+        let stepped = if status == TranscriptionStatus::Queued {
+            start_processing(shared, &id).await
         } else {
-            finish(shared, &id);
-        }
+            finish(shared, &id)
+        };
+        moved += usize::from(stepped);
     }
     moved
 }
 
-async fn start_processing(shared: &Arc<Shared>, id: &str) {
+/// Marks a queued job processing and learns its audio; false when the job was not queued.
+///
+/// A URL's audio is downloaded in a task of its own that the job's outcome does not depend on
+/// the caller for: an admin request's future is dropped when its client hangs up, and a job
+/// left processing without its audio's facts would never finish.
+async fn start_processing(shared: &Arc<Shared>, id: &str) -> bool {
+    // Counted before the job shows as processing, so that `advance` never sees it processing
+    // without its facts while nothing is under way to bring them.
+    let downloading = Downloading::start(shared);
     let audio = {
         let mut state = shared.store.lock();
         let queued = state
@@ -89,17 +104,48 @@ async fn start_processing(shared: &Arc<Shared>, id: &str) {
             .get(id)
             .is_some_and(|job| job.transcription.status == TranscriptionStatus::Queued);
         if !queued {
-            return;
+            return false;
         }
         match state.set_status(id, TranscriptionStatus::Processing) {
             Some(job) => job.audio.clone(),
-            None => return,
+            None => return false,
         }
     };
-    let facts = match audio {
-        JobAudio::File(facts) => Ok(facts),
-        JobAudio::Url(url) => download(shared, &url).await,
-    };
+    match audio {
+        JobAudio::File(facts) => settle(shared, id, Ok(facts)),
+        JobAudio::Url(url) => {
+            let task_shared = Arc::clone(shared);
+            let id = id.to_owned();
+            let task = shared.spawn(async move {
+                let facts = download(&task_shared, &url).await;
+                settle(&task_shared, &id, facts);
+                drop(downloading);
+            });
+            // Ends early only when the emulator shuts down.
+            let _ = task.await;
+        }
+    }
+    true
+}
+
+/// A download under way, counted in `Shared::downloading` until dropped.
+struct Downloading(Arc<Shared>);
+
+impl Downloading {
+    fn start(shared: &Arc<Shared>) -> Self {
+        shared.downloading.send_modify(|count| *count += 1);
+        Self(Arc::clone(shared))
+    }
+}
+
+impl Drop for Downloading {
+    fn drop(&mut self) {
+        self.0.downloading.send_modify(|count| *count -= 1);
+    }
+}
+
+/// Records what was learnt about a processing job's audio, or fails the job.
+fn settle(shared: &Arc<Shared>, id: &str, facts: Result<AudioFacts, String>) {
     match facts {
         Ok(facts) if facts.is_audio && facts.duration_ms > limits::AUDIO_MAX_DURATION_MS => {
             if let Some(job) = shared.store.lock().jobs.get_mut(id) {
@@ -129,7 +175,8 @@ async fn start_processing(shared: &Arc<Shared>, id: &str) {
     }
 }
 
-fn finish(shared: &Arc<Shared>, id: &str) {
+/// Completes a processing job whose audio is known; false when the job was not such.
+fn finish(shared: &Arc<Shared>, id: &str) -> bool {
     let target = {
         let mut state = shared.store.lock();
         let Some(sha) = state
@@ -139,11 +186,11 @@ fn finish(shared: &Arc<Shared>, id: &str) {
             .and_then(|job| job.facts)
             .map(|facts| facts.sha256_hex())
         else {
-            return;
+            return false;
         };
         let script = state.scripts.get(&sha).cloned();
         let Some(job) = state.set_status(id, TranscriptionStatus::Completed) else {
-            return;
+            return false;
         };
         job.script = script;
         WebhookTarget::of(job)
@@ -151,6 +198,7 @@ fn finish(shared: &Arc<Shared>, id: &str) {
     if let Some(target) = target {
         webhooks::dispatch(shared, &target);
     }
+    true
 }
 
 fn fail(shared: &Arc<Shared>, id: &str, error_type: &str, message: &str) {

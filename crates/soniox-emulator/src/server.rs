@@ -299,6 +299,9 @@ impl Emulator {
     /// Moves every unfinished job one status on (queued → processing → completed or error) and
     /// returns how many moved. Meant for [`JobClock::Manual`]; webhooks of jobs that finish are
     /// sent in the background.
+    ///
+    /// An `audio_url` job's step to processing includes its download. The download goes on
+    /// if this future is dropped, and the next call waits for it before moving jobs.
     pub async fn advance_jobs(&self) -> usize {
         jobs::advance(&self.shared).await
     }

@@ -13,7 +13,10 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use tokio::sync::{Semaphore, watch};
+use tokio::{
+    sync::{Semaphore, watch},
+    task::JoinHandle,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{config::Config, faults::Faults, requests::RequestLog, store::Store};
@@ -39,6 +42,9 @@ pub(crate) struct Shared {
     /// How many webhook attempts have been recorded since the start (the log itself keeps
     /// only the latest), for [`Emulator::wait_for_attempts`](crate::Emulator::wait_for_attempts).
     pub(crate) attempts_recorded: watch::Sender<usize>,
+    /// How many jobs' audio is being downloaded, for
+    /// [`advance`](crate::jobs::advance) to wait for.
+    pub(crate) downloading: watch::Sender<usize>,
     /// Removes the upload directory when the emulator is gone, unless a data dir was given.
     pub(crate) _temp_dir: Option<tempfile::TempDir>,
 }
@@ -64,6 +70,7 @@ impl Shared {
             tasks: TaskTracker::new(),
             files_dir,
             attempts_recorded: watch::Sender::new(0),
+            downloading: watch::Sender::new(0),
             _temp_dir: temp_dir,
             config,
         }
@@ -96,15 +103,16 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `task` in the background until it ends or the emulator shuts down.
-    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+    /// Runs `task` in the background until it ends or the emulator shuts down; dropping the
+    /// handle leaves it running.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
         let cancel = self.cancel.clone();
         self.tasks.spawn(async move {
             tokio::select! {
                 () = cancel.cancelled() => {}
                 () = task => {}
             }
-        });
+        })
     }
 }
 

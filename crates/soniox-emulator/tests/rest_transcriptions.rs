@@ -5,6 +5,7 @@ mod common;
 use common::{Answer, Api, Receiver, assert_error, builder, locations, send, wav};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
@@ -258,6 +259,78 @@ async fn script_by_hash_through_the_admin_api() {
     assert_eq!(transcript["text"], "Scripted words.");
 }
 
+/// An audio server on loopback for one download: it reads the request, lets `answer` write to
+/// the connection, then holds it open until the test ends.
+async fn audio_server<F, A>(answer: F) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(tokio::net::TcpStream) -> A + Send + 'static,
+    A: Future<Output = ()> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut request = [0_u8; 1024];
+        let _ = stream.read(&mut request).await;
+        answer(stream).await;
+        std::future::pending::<()>().await;
+    });
+    (addr, server)
+}
+
+#[tokio::test]
+async fn a_job_whose_advance_is_dropped_mid_download_still_moves_on() {
+    // An audio server that answers only when the test says so.
+    let (requested, download_started) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (addr, server) = audio_server(move |mut stream| async move {
+        let _ = requested.send(());
+        let _ = released.await;
+        let audio = wav(1_000);
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", audio.len());
+        // Before the fix the emulator has hung up by now.
+        let _ = stream.write_all(&[head.into_bytes(), audio].concat()).await;
+    })
+    .await;
+    let api = Api::start(builder()).await;
+    let job = api
+        .create(json!({"model": "stt-async-v5", "audio_url": format!("http://{addr}/a.wav")}))
+        .await;
+    let path = format!("/v1/transcriptions/{}", job["id"].as_str().expect("id"));
+    // Dropped while the audio downloads, as hyper drops the future of an admin request whose
+    // client hangs up.
+    tokio::select! {
+        moved = api.emulator.advance_jobs() => panic!("advanced ({moved}) before the audio came"),
+        started = download_started => started.expect("the download started"),
+    }
+    release.send(()).expect("the audio server waits");
+    // The download goes on without the dropped advance; the next one waits for it and finishes
+    // the job. (A safety net, not a timing assertion.)
+    let moved = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        api.emulator.advance_jobs(),
+    )
+    .await
+    .expect("the advance ends");
+    let (_, json) = send(api.get(&path)).await;
+    assert_eq!(
+        (json["status"].as_str(), json["audio_duration_ms"].as_u64()),
+        (Some("completed"), Some(1_000)),
+        "{json}"
+    );
+    assert_eq!(moved, 1);
+    assert_eq!(
+        api.emulator.advance_jobs().await,
+        0,
+        "nothing is left to move"
+    );
+    let (status, _) = send(api.delete(&path)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    server.abort();
+}
+
 #[tokio::test]
 async fn audio_url_jobs_download_or_fail() {
     let mut audio_server = Receiver::start(vec![Answer::Body(wav(1_500).into())]).await;
@@ -475,23 +548,14 @@ async fn crafted_wav_headers_fail_the_job_as_undecodable_or_too_long() {
 
 #[tokio::test]
 async fn a_download_whose_body_stalls_fails_at_the_timeout() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // A server that answers with its headers and the first bytes, then sends nothing more.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("accept");
-        let mut request = [0_u8; 1024];
-        let _ = stream.read(&mut request).await;
+    let (addr, server) = audio_server(|mut stream| async move {
         stream
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nRIFF")
             .await
             .expect("write");
-        // Held open until the test ends.
-        std::future::pending::<()>().await;
-    });
+    })
+    .await;
     let api =
         Api::start(builder().audio_download_timeout(std::time::Duration::from_millis(200))).await;
     let job = api
