@@ -360,7 +360,8 @@ impl Emulator {
         self.webhook_attempts()
     }
 
-    /// How many requests each REST route has received so far, faulted ones included.
+    /// How many requests each REST route has received so far, faulted ones included; those
+    /// that name no route count together (see [`RequestCounts`]).
     pub fn request_counts(&self) -> RequestCounts {
         self.shared.requests.snapshot()
     }
@@ -528,7 +529,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     let path = request.uri().path().to_owned();
     let admin_path = path.strip_prefix("/_emulator/");
     if admin_path.is_none() {
-        shared.requests.record(method.as_str(), &path);
+        shared.requests.record(&method, &path);
     }
     let mut drop_response = false;
     let result = match admin_path {

@@ -191,3 +191,28 @@ async fn requests_are_counted_per_route_faulted_ones_included() {
     assert_eq!(json["requests"]["GET /v1/transcriptions/{id}"], 3);
     assert_eq!(json["requests"]["GET /v1/models"], 1);
 }
+
+#[tokio::test]
+async fn requests_that_name_no_operation_count_under_one_key() {
+    let api = Api::start(builder()).await;
+    // Unauthenticated, each to a path of its own: none may add a key of its own.
+    for n in 0..50 {
+        let path = format!("/v1/{n}/{}", "x".repeat(1_000));
+        send(api.http.get(api.url(&path))).await;
+    }
+    send(api.http.get(api.url("/elsewhere"))).await;
+    send(api.delete("/v1/models")).await;
+    send(api.http.request(
+        reqwest::Method::from_bytes(b"BREW").expect("method"),
+        api.url("/v1/files"),
+    ))
+    .await;
+    // An operation still counts under its route, answered 401 or not.
+    send(api.http.get(api.url("/v1/files/f1"))).await;
+
+    let counts = api.emulator.request_counts();
+    let keys: Vec<(&str, u64)> = counts.iter().collect();
+    assert_eq!(keys, [("GET /v1/files/{id}", 1), ("other", 53)]);
+    assert_eq!(counts.other(), 53);
+    assert_eq!(counts.total(), 54);
+}

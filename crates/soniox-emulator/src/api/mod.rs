@@ -31,7 +31,7 @@ pub(crate) async fn route(
     rest: &str,
 ) -> Result<Reply, Failure> {
     authenticate(&shared.config.api_keys, request.headers())?;
-    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let segments = segments(rest);
     let method = request.method().clone();
     // The operations and their paths are generated from the spec; a new one fails to compile
     // here until the emulator decides what to do with it.
@@ -64,6 +64,17 @@ pub(crate) async fn route(
         // Text-to-speech is out of the emulator's scope.
         Operation::GetTtsModels => Err(Failure::no_route(StatusCode::NOT_FOUND)),
     }
+}
+
+/// Whether `method` on `path` (the whole path) names an operation of the API.
+pub(crate) fn names_operation(method: &http::Method, path: &str) -> bool {
+    path.strip_prefix("/v1/")
+        .is_some_and(|rest| Operation::find(method, &segments(rest)).is_ok())
+}
+
+/// The segments of a path after `/v1/`, trailing slashes ignored.
+fn segments(rest: &str) -> Vec<&str> {
+    rest.trim_end_matches('/').split('/').collect()
 }
 
 /// Checks `Authorization: Bearer <key>`. Temporary (`temp:`) keys are for the real-time APIs and
