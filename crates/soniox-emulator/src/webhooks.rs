@@ -2,7 +2,9 @@
 //! the configured schedule, every attempt recorded.
 
 use std::{
+    borrow::Cow,
     collections::BTreeMap,
+    fmt::Write as _,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -78,8 +80,7 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, target: &WebhookTarget) {
 
 async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
     let body = Bytes::from(serde_json::to_vec(&target.event).unwrap_or_default());
-    let authority = target
-        .url
+    let authority = request_target_safe(&target.url)
         .parse::<Uri>()
         .ok()
         .and_then(|uri| {
@@ -140,7 +141,7 @@ async fn attempt(shared: &Shared, target: &WebhookTarget, body: Bytes) -> Delive
 /// # Errors
 /// A message for the job's creator or the attempt log.
 pub(crate) fn destination(policy: &HostPolicy, url: &str) -> Result<Uri, String> {
-    let uri: Uri = url
+    let uri: Uri = request_target_safe(url)
         .parse()
         .map_err(|error| format!("invalid webhook URL: {error}"))?;
     let host = uri.host().unwrap_or_default();
@@ -151,6 +152,49 @@ pub(crate) fn destination(policy: &HostPolicy, url: &str) -> Result<Uri, String>
         ));
     }
     Ok(uri)
+}
+
+/// `url` with the bytes that a request line cannot carry as they are percent-encoded: in the
+/// path `<`, `>` and the backtick, in the query `"`, `<` and `>`, and control bytes in both.
+/// The API takes any URL without whitespace, so a job may give them; every other byte, the
+/// query's included, is sent as the job gave it. The scheme and authority are left alone.
+fn request_target_safe(url: &str) -> Cow<'_, str> {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let Some(target) = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map(|at| after_scheme + at)
+    else {
+        return Cow::Borrowed(url);
+    };
+    // The fragment is not sent.
+    let end = url[target..].find('#').map_or(url.len(), |at| target + at);
+    let refused = |c: char, in_query: bool| {
+        c.is_ascii_control()
+            || if in_query {
+                matches!(c, '"' | '<' | '>')
+            } else {
+                matches!(c, '<' | '>' | '`')
+            }
+    };
+    let mut safe: Option<String> = None;
+    let mut in_query = false;
+    for (at, c) in url[target..end].char_indices() {
+        in_query |= c == '?';
+        if refused(c, in_query) {
+            let safe = safe.get_or_insert_with(|| url[..target + at].to_owned());
+            // ASCII, so one byte.
+            let _ = write!(safe, "%{:02X}", u32::from(c));
+        } else if let Some(safe) = &mut safe {
+            safe.push(c);
+        }
+    }
+    match safe {
+        Some(mut safe) => {
+            safe.push_str(&url[end..]);
+            Cow::Owned(safe)
+        }
+        None => Cow::Borrowed(url),
+    }
 }
 
 fn build_request(
@@ -257,5 +301,30 @@ mod tests {
         let hosts = HostPolicy::AllowHosts(vec!["hooks.example.com".into()]);
         check(&hosts, "https://hooks.example.com:8443/soniox", true);
         check(&hosts, "https://evil.hooks.example.com/", false);
+    }
+
+    #[test]
+    fn only_bytes_a_request_line_cannot_carry_are_encoded() {
+        #[track_caller]
+        fn check(url: &str, expect: &str) {
+            let uri = destination(&HostPolicy::LoopbackOnly, url).expect(url);
+            assert_eq!(
+                uri.path_and_query().map(|p| p.as_str()),
+                Some(expect),
+                "{url}"
+            );
+        }
+        check(
+            "http://127.0.0.1:9/hook?a=1&b=%2F&c='x'&d={}|^",
+            "/hook?a=1&b=%2F&c='x'&d={}|^",
+        );
+        check(
+            "http://127.0.0.1:9/a<b>`c\"{}?q=\"x\"<y>&z=`#<frag>",
+            "/a%3Cb%3E%60c\"{}?q=%22x%22%3Cy%3E&z=`",
+        );
+        check("http://127.0.0.1:9?<", "?%3C");
+        check("http://127.0.0.1:9/\u{1}é?\u{7f}é", "/%01é?%7Fé");
+        // The authority is not touched, so the host checked is still the one connected to.
+        assert!(destination(&HostPolicy::LoopbackOnly, "http://127.0.0.1@example.com/<").is_err());
     }
 }

@@ -74,6 +74,23 @@ async fn delivers_body_header_and_query_verbatim() {
 }
 
 #[tokio::test]
+async fn a_url_with_characters_a_request_line_cannot_carry_is_accepted_and_encoded() {
+    let mut receiver = Receiver::start(vec![Answer::Status(200)]).await;
+    let api = Api::start(fast()).await;
+    // The API takes any URL without whitespace; these bytes cannot go on a request line as
+    // they are. The rest, `'` and the backtick in the query included, goes as given.
+    let url = receiver.url("/hooks/<a>`b`?q=\"1\"&r=<2>&s=`3`&t='4'");
+    api.job_for_wav(500, json!({"webhook_url": url})).await;
+    let request = receiver.next().await;
+    assert_eq!(
+        request.path_and_query,
+        "/hooks/%3Ca%3E%60b%60?q=%221%22&r=%3C2%3E&s=`3`&t='4'"
+    );
+    let attempts = common::wait_attempts(&api, 1).await;
+    assert_eq!(attempts[0].url, url, "the log keeps the URL the job gave");
+}
+
+#[tokio::test]
 async fn wait_for_attempts_returns_once_that_many_were_made() {
     let receiver = Receiver::start(vec![Answer::Status(500), Answer::Status(200)]).await;
     let api = Api::start(fast()).await;
