@@ -13,10 +13,12 @@ use std::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use tokio::sync::Notify;
+// The clock `make_room` waits on: measured on another, idleness would lag behind the wait,
+// which then goes round its loop (at once, on a paused clock) until the two agree.
+use tokio::{sync::Notify, time::Instant};
 
 /// The open connections, each with whether it is answering a request and since when it idles.
 #[derive(Debug)]

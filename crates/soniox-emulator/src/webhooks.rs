@@ -1,13 +1,7 @@
 //! Webhook delivery: `POST {"id","status"}` to the job's URL with its auth header, retried on
 //! the configured schedule, every attempt recorded.
 
-use std::{
-    borrow::Cow,
-    collections::BTreeMap,
-    fmt::Write as _,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{borrow::Cow, collections::BTreeMap, fmt::Write as _, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Uri, header};
@@ -96,7 +90,8 @@ async fn deliver(shared: &Arc<Shared>, target: &WebhookTarget, delivery: u32) {
                 return;
             };
             let started_at = crate::issued::now();
-            let started = Instant::now();
+            // The clock the attempt's timeout runs on.
+            let started = tokio::time::Instant::now();
             let outcome = attempt(shared, target, body.clone()).await;
             (started_at, started.elapsed(), outcome)
         };

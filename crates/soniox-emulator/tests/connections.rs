@@ -128,6 +128,30 @@ async fn a_connection_beyond_the_cap_takes_the_place_of_an_idle_one() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn room_is_made_on_the_runtime_clock() {
+    // Heads have all the time they need: the paused clock jumps to the next timer whenever
+    // the runtime waits.
+    let api = Api::start(
+        builder()
+            .max_connections(1)
+            .header_read_timeout(Duration::from_secs(86_400)),
+    )
+    .await;
+    let addr = api.emulator.local_addr();
+    let _idle = answered_once(addr).await;
+    let started = tokio::time::Instant::now();
+    answered_once(addr).await;
+    // One second of idleness is needed before the idle connection gives up its slot. Measured
+    // on another clock than the wait, the wait went round a loop, each turn a second on the
+    // paused clock, until that second had passed in real time.
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(10),
+        "{waited:?} on the runtime's clock"
+    );
+}
+
 #[tokio::test]
 async fn a_connection_answering_a_request_keeps_its_slot_until_it_has_answered() {
     let api = Api::start(builder().max_connections(1)).await;

@@ -90,6 +90,25 @@ async fn a_url_with_characters_a_request_line_cannot_carry_is_accepted_and_encod
     assert_eq!(attempts[0].url, url, "the log keeps the URL the job gave");
 }
 
+#[tokio::test(start_paused = true)]
+async fn attempt_durations_are_measured_on_the_runtime_clock() {
+    let receiver = Receiver::start(vec![Answer::Hang]).await;
+    let api = Api::start(
+        builder()
+            .job_clock(JobClock::Fixed(Duration::ZERO))
+            .webhook_retry_schedule([Duration::ZERO])
+            .webhook_attempt_timeout(Duration::from_secs(5))
+            .header_read_timeout(Duration::from_secs(86_400)),
+    )
+    .await;
+    api.job_for_wav(500, json!({"webhook_url": receiver.url("/hook")}))
+        .await;
+    let attempts = api.emulator.wait_for_attempts(1).await;
+    assert_eq!(attempts[0].outcome, DeliveryOutcome::TimedOut);
+    // The timeout ran on the paused clock; so must the measure of how long the attempt took.
+    assert!(attempts[0].duration_ms >= 5_000, "{:?}", attempts[0]);
+}
+
 #[tokio::test]
 async fn wait_for_attempts_returns_once_that_many_were_made() {
     let receiver = Receiver::start(vec![Answer::Status(500), Answer::Status(200)]).await;
