@@ -56,12 +56,12 @@ pub(crate) fn schedule(shared: &Arc<Shared>, id: String) {
 
 /// Moves every unfinished job one step on, in creation order; returns how many moved.
 ///
-/// It first waits for the jobs whose audio is being downloaded (started by the automatic
+/// It first waits for the jobs whose audio is being learnt (downloads started by the automatic
 /// clock, or by an earlier call whose future was dropped), so that they move on too.
 pub(crate) async fn advance(shared: &Arc<Shared>) -> usize {
-    let mut downloading = shared.downloading.subscribe();
+    let mut starting = shared.starting.subscribe();
     // The sender lives in `shared`, which this borrow keeps alive: the wait cannot fail.
-    let _ = downloading.wait_for(|count| *count == 0).await;
+    let _ = starting.wait_for(|count| *count == 0).await;
     let pending: Vec<(String, TranscriptionStatus)> = {
         let state = shared.store.lock();
         state
@@ -96,7 +96,7 @@ pub(crate) async fn advance(shared: &Arc<Shared>) -> usize {
 async fn start_processing(shared: &Arc<Shared>, id: &str) -> bool {
     // Counted before the job shows as processing, so that `advance` never sees it processing
     // without its facts while nothing is under way to bring them.
-    let downloading = Downloading::start(shared);
+    let starting = Starting::new(shared);
     let audio = {
         let mut state = shared.store.lock();
         let queued = state
@@ -119,7 +119,7 @@ async fn start_processing(shared: &Arc<Shared>, id: &str) -> bool {
             let task = shared.spawn(async move {
                 let facts = download(&task_shared, &url).await;
                 settle(&task_shared, &id, facts);
-                drop(downloading);
+                drop(starting);
             });
             // Ends early only when the emulator shuts down.
             let _ = task.await;
@@ -128,19 +128,19 @@ async fn start_processing(shared: &Arc<Shared>, id: &str) -> bool {
     true
 }
 
-/// A download under way, counted in `Shared::downloading` until dropped.
-struct Downloading(Arc<Shared>);
+/// A job being started, counted in `Shared::starting` until dropped.
+struct Starting(Arc<Shared>);
 
-impl Downloading {
-    fn start(shared: &Arc<Shared>) -> Self {
-        shared.downloading.send_modify(|count| *count += 1);
+impl Starting {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.starting.send_modify(|count| *count += 1);
         Self(Arc::clone(shared))
     }
 }
 
-impl Drop for Downloading {
+impl Drop for Starting {
     fn drop(&mut self) {
-        self.0.downloading.send_modify(|count| *count -= 1);
+        self.0.starting.send_modify(|count| *count -= 1);
     }
 }
 

@@ -42,9 +42,9 @@ pub(crate) struct Shared {
     /// How many webhook attempts have been recorded since the start (the log itself keeps
     /// only the latest), for [`Emulator::wait_for_attempts`](crate::Emulator::wait_for_attempts).
     pub(crate) attempts_recorded: watch::Sender<usize>,
-    /// How many jobs' audio is being downloaded, for
-    /// [`advance`](crate::jobs::advance) to wait for.
-    pub(crate) downloading: watch::Sender<usize>,
+    /// How many jobs are being started (their audio's facts learnt, a download perhaps under
+    /// way), for [`advance`](crate::jobs::advance) to wait for.
+    pub(crate) starting: watch::Sender<usize>,
     /// Removes the upload directory when the emulator is gone, unless a data dir was given.
     pub(crate) _temp_dir: Option<tempfile::TempDir>,
 }
@@ -70,7 +70,7 @@ impl Shared {
             tasks: TaskTracker::new(),
             files_dir,
             attempts_recorded: watch::Sender::new(0),
-            downloading: watch::Sender::new(0),
+            starting: watch::Sender::new(0),
             _temp_dir: temp_dir,
             config,
         }
