@@ -213,6 +213,10 @@ async fn an_endless_form_field_is_refused_while_it_is_sent() {
     let head = b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n";
     let (answer, sent) = within_a_minute(stream_until_answered(&emulator, head, b"x")).await;
     check_endless(&answer, sent, "longer than");
+    let head =
+        b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"client_reference_id\"\r\n\r\n";
+    let (answer, sent) = within_a_minute(stream_until_answered(&emulator, head, b"x")).await;
+    check_endless(&answer, sent, "string_too_long");
 }
 
 #[tokio::test]
