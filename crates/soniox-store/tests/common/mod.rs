@@ -136,7 +136,7 @@ pub(crate) fn hold_lock(
     let path = path.to_owned();
     let (locked, lock_held) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
-        let connection = rusqlite::Connection::open(path).expect("open");
+        let connection = soniox_store::rusqlite::Connection::open(path).expect("open");
         connection.execute_batch("BEGIN IMMEDIATE").expect("lock");
         locked.send(()).expect("the test waits");
         until();
