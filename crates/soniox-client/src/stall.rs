@@ -16,6 +16,9 @@ use tokio::time::Instant;
 
 use crate::Error;
 
+/// How often a watch with an endless limit looks whether the other limit applies yet.
+const UNBOUNDED_RECHECK: Duration = Duration::from_secs(1);
+
 /// The two bounds of an upload attempt.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StallLimits {
@@ -84,7 +87,12 @@ impl Progress {
                 (state.last, state.done)
             };
             let limit = if done { limits.response } else { limits.idle };
-            let deadline = last + limit;
+            // A limit too long to have an end (`Duration::MAX`) is none; look again later,
+            // since the body's end brings the other limit.
+            let Some(deadline) = last.checked_add(limit) else {
+                tokio::time::sleep(UNBOUNDED_RECHECK).await;
+                continue;
+            };
             if Instant::now() >= deadline {
                 // Progress may have come in since: only a deadline that still holds counts.
                 let state = self.lock();

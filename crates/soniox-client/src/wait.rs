@@ -54,7 +54,8 @@ impl WaitOptions {
         self
     }
 
-    /// Sets how long to wait in all; `None` waits forever.
+    /// Sets how long to wait in all; `None` (or a timeout too long to reach, such as
+    /// `Duration::MAX`) waits forever.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
@@ -102,7 +103,10 @@ impl Transcriptions<'_> {
         mut options: WaitOptions,
     ) -> Result<Transcription, Error> {
         let started = Instant::now();
-        let deadline = options.timeout.map(|timeout| started + timeout);
+        // A timeout too long to have an end (`Duration::MAX`) is none.
+        let deadline = options
+            .timeout
+            .and_then(|timeout| started.checked_add(timeout));
         let mut interval = options.initial_interval;
         let mut last_status = None;
         loop {

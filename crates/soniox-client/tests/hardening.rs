@@ -436,3 +436,36 @@ async fn a_create_answered_503_after_it_acted_is_not_made_twice() {
     let direct = common::client(&emulator);
     assert_eq!(common::counts(&direct).await.0, 1);
 }
+
+#[tokio::test]
+async fn endless_timeouts_mean_no_deadline() {
+    use soniox_client::{Upload, WaitOptions, types::CreateTranscription};
+    use soniox_emulator::JobClock;
+    use std::time::Duration;
+
+    let emulator =
+        common::start(common::emulator().job_clock(JobClock::Fixed(Duration::ZERO))).await;
+    let client = common::client_builder(&emulator)
+        .upload_idle_timeout(Duration::MAX)
+        .upload_response_timeout(Duration::MAX)
+        .build()
+        .expect("the client builds");
+    let file = client
+        .files()
+        .upload(Upload::bytes(common::wav(100), "a.wav"))
+        .await
+        .expect("upload");
+    let job = client
+        .transcriptions()
+        .create(&CreateTranscription::new("stt-async-v5").file_id(file.id))
+        .await
+        .expect("create");
+    let wait = WaitOptions::new()
+        .initial_interval(Duration::from_millis(10))
+        .timeout(Some(Duration::MAX));
+    client
+        .transcriptions()
+        .wait(&job.id, wait)
+        .await
+        .expect("done");
+}
