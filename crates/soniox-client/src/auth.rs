@@ -22,13 +22,17 @@ impl Auth<'_> {
     ///
     /// # Errors
     /// [`Error::Validation`] for out-of-range values, before sending; API and transport errors.
+    /// An [`Error::Decode`] quotes nothing of the answer, which would carry the key.
     pub async fn create_temporary_api_key(
         &self,
         request: &CreateTemporaryApiKey,
     ) -> Result<TemporaryApiKey, Error> {
         request.validate()?;
         self.client
-            .json_with_body(Call::post("/v1/auth/temporary-api-key"), request)
+            .json_with_body(
+                Call::post("/v1/auth/temporary-api-key").secret_response(),
+                request,
+            )
             .await
     }
 }

@@ -73,6 +73,8 @@ pub(crate) struct Call<'a> {
     /// Asked before each replay whether the server already acted on an earlier attempt; when
     /// it did, the call ends with the last error instead of acting twice.
     pub(crate) before_replay: Option<&'a BeforeReplay<'a>>,
+    /// Whether a success body carries a secret, which errors must not quote.
+    pub(crate) secret_response: bool,
 }
 
 /// See [`Call::before_replay`].
@@ -89,6 +91,7 @@ impl<'a> Call<'a> {
             upload: false,
             progress: None,
             before_replay: None,
+            secret_response: false,
         }
     }
 
@@ -115,6 +118,12 @@ impl<'a> Call<'a> {
     /// Sets the check made before each replay (see [`Call::before_replay`]).
     pub(crate) fn before_replay(mut self, check: &'a BeforeReplay<'a>) -> Self {
         self.before_replay = Some(check);
+        self
+    }
+
+    /// Marks a call whose success body carries a secret, such as a temporary API key.
+    pub(crate) fn secret_response(mut self) -> Self {
+        self.secret_response = true;
         self
     }
 
@@ -301,8 +310,9 @@ impl Client {
     /// Sends a call without a body and decodes the JSON answer with `parse`, for types with a
     /// faster decoder than their serde implementation.
     pub(crate) async fn json_parsed<T>(&self, call: Call<'_>, parse: Parse<T>) -> Result<T, Error> {
+        let secret = call.secret_response;
         let response = self.send(call, |request| Some(Ok(request))).await?;
-        self.decode_with(response, parse).await
+        self.decode_with(response, parse, secret).await
     }
 
     /// Sends a call with a JSON body and decodes the JSON answer.
@@ -311,10 +321,12 @@ impl Client {
         call: Call<'_>,
         body: &B,
     ) -> Result<T, Error> {
+        let secret = call.secret_response;
         let response = self
             .send(call, |request| Some(Ok(request.json(body))))
             .await?;
-        self.decode(response).await
+        self.decode_with(response, |bytes| serde_json::from_slice(bytes), secret)
+            .await
     }
 
     /// Sends a call whose success has no body (204).
@@ -324,15 +336,38 @@ impl Client {
 
     /// Decodes a success body, keeping a snippet of it when it does not decode.
     pub(crate) async fn decode<T: DeserializeOwned>(&self, response: Response) -> Result<T, Error> {
-        self.decode_with(response, |bytes| serde_json::from_slice(bytes))
+        self.decode_with(response, |bytes| serde_json::from_slice(bytes), false)
             .await
     }
 
-    async fn decode_with<T>(&self, response: Response, parse: Parse<T>) -> Result<T, Error> {
+    /// Decodes a success body with `parse`; the error quotes none of it when it is `secret`.
+    async fn decode_with<T>(
+        &self,
+        response: Response,
+        parse: Parse<T>,
+        secret: bool,
+    ) -> Result<T, Error> {
         let bytes = read_capped(response, self.inner.max_response_bytes).await?;
-        parse(&bytes).map_err(|source| Error::Decode {
-            source,
-            snippet: snippet(&bytes),
+        parse(&bytes).map_err(|source| {
+            if secret {
+                // serde_json's message may quote a value, the secret included: keep only
+                // where decoding failed.
+                let source = <serde_json::Error as serde::de::Error>::custom(format_args!(
+                    "{:?} error at line {} column {}",
+                    source.classify(),
+                    source.line(),
+                    source.column()
+                ));
+                Error::Decode {
+                    source,
+                    snippet: Error::WITHHELD_SNIPPET.to_owned(),
+                }
+            } else {
+                Error::Decode {
+                    source,
+                    snippet: snippet(&bytes),
+                }
+            }
         })
     }
 

@@ -45,7 +45,9 @@ pub enum Error {
         /// The decoding error.
         #[source]
         source: serde_json::Error,
-        /// The start of the body, at most 512 characters.
+        /// The start of the body, at most 512 characters; [`Error::WITHHELD_SNIPPET`] instead
+        /// for a response that carries a secret (a temporary API key), whose decoding error
+        /// (the source) then names only where decoding failed.
         snippet: String,
     },
     /// A success body longer than the client's
@@ -138,6 +140,10 @@ pub enum Error {
 }
 
 impl Error {
+    /// The [`Error::Decode`] snippet of a response that carries a secret, in place of its
+    /// text.
+    pub const WITHHELD_SNIPPET: &'static str = "[withheld: the response carries a secret]";
+
     /// The HTTP status, for errors the server answered.
     pub fn status(&self) -> Option<http::StatusCode> {
         match self {

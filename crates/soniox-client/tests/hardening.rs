@@ -469,3 +469,37 @@ async fn endless_timeouts_mean_no_deadline() {
         .await
         .expect("done");
 }
+
+#[tokio::test]
+async fn a_temporary_key_that_does_not_decode_is_not_quoted() {
+    use soniox_client::types::{CreateTemporaryApiKey, TemporaryKeyUsage};
+    let secret = "temp:NEVERSHOWNKEY";
+    for body in [
+        format!(r#"{{"api_key": "{secret}", "expires_at": "not a date"}}"#),
+        format!(r#""{secret}""#),
+        format!(r#"{{"api_key": "{secret}""#),
+    ] {
+        let server = Server::start(vec![(201, Bytes::from(body.clone()))]).await;
+        let error = client_for(&server)
+            .auth()
+            .create_temporary_api_key(&CreateTemporaryApiKey::new(
+                TemporaryKeyUsage::TranscribeWebsocket,
+                300,
+            ))
+            .await
+            .expect_err("does not decode");
+        let Error::Decode { snippet, .. } = &error else {
+            panic!("{body}: expected a decode error, got {error:?}");
+        };
+        assert_eq!(snippet, Error::WITHHELD_SNIPPET);
+        let mut shown = vec![error.to_string(), format!("{error:?}")];
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            shown.push(cause.to_string());
+            source = cause.source();
+        }
+        for text in shown {
+            assert!(!text.contains("NEVERSHOWN"), "{body}: {text}");
+        }
+    }
+}
