@@ -259,7 +259,10 @@ impl Client {
                             status: response.status().as_u16(),
                             retry_after,
                         };
-                        (outcome, error_from_response(response).await)
+                        // An upload has no overall timeout: its error body is bounded like
+                        // its answer's head.
+                        let limit = call.upload.then_some(self.inner.upload_stall.response);
+                        (outcome, error_from_response(response, limit).await)
                     }
                     Ok(Err(error)) => {
                         let outcome = if error.is_connect() {
@@ -441,17 +444,30 @@ async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, Er
 }
 
 /// Turns an error response into [`Error::Api`] or, when the body is not an API error body,
-/// [`Error::UnexpectedResponse`]. Reads at most [`ERROR_BODY_LIMIT`] bytes.
-async fn error_from_response(mut response: Response) -> Error {
+/// [`Error::UnexpectedResponse`]. Reads at most [`ERROR_BODY_LIMIT`] bytes, for at most
+/// `time_limit` when one is given; what came by then is the body.
+async fn error_from_response(mut response: Response, time_limit: Option<Duration>) -> Error {
     let status = response.status();
     let header_request_id = request_id(&response).map(str::to_owned);
     let mut body = Vec::new();
-    while body.len() < ERROR_BODY_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(error) => return Error::Transport(error),
+    let read = async {
+        while body.len() < ERROR_BODY_LIMIT {
+            match response.chunk().await? {
+                Some(chunk) => body.extend_from_slice(&chunk),
+                None => break,
+            }
         }
+        Ok(())
+    };
+    let read = match time_limit {
+        Some(limit) => tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+            tracing::debug!(?limit, "the error body stalled");
+            Ok(())
+        }),
+        None => read.await,
+    };
+    if let Err(error) = read {
+        return Error::Transport(error);
     }
     match serde_json::from_slice::<ApiError>(&body) {
         Ok(mut api_error) => {

@@ -132,30 +132,43 @@ async fn a_repeated_cursor_ends_the_list_with_an_error() {
     );
 }
 
-/// A server that reads each request's whole body (when `read_body`) and then never answers,
-/// or that never reads anything past the head (when not).
-async fn silent_server(read_body: bool) -> std::net::SocketAddr {
-    use tokio::io::AsyncReadExt as _;
+/// A loopback server that hands each connection to `serve`, and its address.
+async fn raw_server<F>(serve: fn(tokio::net::TcpStream) -> F) -> std::net::SocketAddr
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 64 * 1024];
-                if read_body {
-                    // Drain until the client hangs up, answering nothing.
-                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
-                } else {
-                    let _ = stream.read(&mut buffer).await;
-                    // Hold the connection open without reading further.
-                    std::future::pending::<()>().await;
-                }
-            });
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream));
         }
     });
     addr
+}
+
+/// A server that reads each request's whole body (when `read_body`) and then never answers,
+/// or that never reads anything past the head (when not).
+async fn silent_server(read_body: bool) -> std::net::SocketAddr {
+    use tokio::io::AsyncReadExt as _;
+    if read_body {
+        raw_server(|mut stream| async move {
+            let mut buffer = vec![0u8; 64 * 1024];
+            // Drain until the client hangs up, answering nothing.
+            while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
+        })
+        .await
+    } else {
+        raw_server(|mut stream| async move {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let _ = stream.read(&mut buffer).await;
+            // Hold the connection open without reading further.
+            std::future::pending::<()>().await;
+        })
+        .await
+    }
 }
 
 fn stalled_client(addr: std::net::SocketAddr) -> Client {
@@ -502,4 +515,32 @@ async fn a_temporary_key_that_does_not_decode_is_not_quoted() {
             assert!(!text.contains("NEVERSHOWN"), "{body}: {text}");
         }
     }
+}
+
+/// A server that reads a whole (multipart) request, then sends the head of a 500 and never
+/// its body.
+async fn stalled_error_body_server() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    raw_server(|mut stream| async move {
+        let mut request = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        // The multipart body ends with its closing boundary, `--` and a line break.
+        while !request.ends_with(b"--\r\n") {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 100\r\n\r\n{";
+        let _ = stream.write_all(head.as_bytes()).await;
+        std::future::pending::<()>().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_upload_error_body_that_stalls_is_bounded() {
+    let client = stalled_client(stalled_error_body_server().await);
+    let error = upload_error(&client, 4096).await;
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(500), "{error:?}");
 }
