@@ -164,10 +164,11 @@ impl Client {
     /// and fetches the transcript.
     ///
     /// With [`cleanup`](TranscribeOptions::cleanup), the job and the file this call uploaded
-    /// are deleted afterwards, also when something failed and when this future is dropped (the
-    /// cleanup then runs in a spawned task); a failed cleanup is logged and never replaces the
-    /// original error. A job still running (after [`Error::WaitTimeout`], say) cannot be
-    /// deleted, and its file is then kept too, since the job still reads it.
+    /// are deleted afterwards, also when something failed and when this future is dropped,
+    /// even while it deletes (what is left then runs in a spawned task); a failed cleanup is
+    /// logged and never replaces the original error. A job still running (after
+    /// [`Error::WaitTimeout`], say) cannot be deleted, and its file is then kept too, since
+    /// the job still reads it.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), soniox_client::Error> {
@@ -239,9 +240,11 @@ struct Cleanup {
 }
 
 impl Cleanup {
+    /// Deletes what was created. Each id is let go only once its delete has ended, so that if
+    /// this future is dropped at an await, `Drop` deletes what is left.
     async fn run(mut self) {
-        if let Some(client) = self.client.take() {
-            delete_created(&client, self.transcription.take(), self.file.take()).await;
+        if let Some(client) = self.client.clone() {
+            delete_created(&client, &mut self.transcription, &mut self.file).await;
         }
     }
 }
@@ -253,13 +256,15 @@ impl Drop for Cleanup {
         let Some(client) = self.client.take() else {
             return;
         };
-        let (transcription, file) = (self.transcription.take(), self.file.take());
+        let (mut transcription, mut file) = (self.transcription.take(), self.file.take());
         if transcription.is_none() && file.is_none() {
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move { delete_created(&client, transcription, file).await });
+                runtime.spawn(async move {
+                    delete_created(&client, &mut transcription, &mut file).await;
+                });
             }
             Err(_) => tracing::warn!(
                 ?transcription,
@@ -270,30 +275,40 @@ impl Drop for Cleanup {
     }
 }
 
-/// Deletes what `transcribe` created; failures are logged, never returned.
+/// Deletes what `transcribe` created, taking each id out once its delete has ended; failures
+/// are logged, never returned. Something already gone (a delete whose answer a dropped
+/// future never read, say) counts as deleted.
 ///
 /// A job that is still queued or processing (after a wait timeout, or a cancelled call) cannot
 /// be deleted, and it still reads its file: both are left, and logged, rather than failing the
 /// job by deleting its audio.
 async fn delete_created(
     client: &Client,
-    transcription: Option<TranscriptionId>,
-    file: Option<FileId>,
+    transcription: &mut Option<TranscriptionId>,
+    file: &mut Option<FileId>,
 ) {
-    if let Some(id) = transcription
-        && let Err(error) = client.transcriptions().delete(&id).await
-        && !error.is_not_found()
-    {
-        tracing::warn!(
-            transcription = %id,
-            %error,
-            "could not delete the transcription; its file is kept too, as the job may still use it"
-        );
-        return;
+    if let Some(id) = transcription.clone() {
+        let result = client.transcriptions().delete(&id).await;
+        *transcription = None;
+        if let Err(error) = result
+            && !error.is_not_found()
+        {
+            *file = None;
+            tracing::warn!(
+                transcription = %id,
+                %error,
+                "could not delete the transcription; its file is kept too, as the job may still use it"
+            );
+            return;
+        }
     }
-    if let Some(id) = file
-        && let Err(error) = client.files().delete(&id).await
-    {
-        tracing::warn!(file = %id, %error, "could not delete the uploaded file");
+    if let Some(id) = file.clone() {
+        let result = client.files().delete(&id).await;
+        *file = None;
+        if let Err(error) = result
+            && !error.is_not_found()
+        {
+            tracing::warn!(file = %id, %error, "could not delete the uploaded file");
+        }
     }
 }

@@ -544,3 +544,41 @@ async fn an_upload_error_body_that_stalls_is_bounded() {
     let error = upload_error(&client, 4096).await;
     assert_eq!(error.status().map(|s| s.as_u16()), Some(500), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_transcribe_dropped_while_it_cleans_up_still_cleans_up() {
+    use soniox_client::{Audio, TranscribeOptions, WaitOptions};
+    use soniox_emulator::{FaultAction, FaultRule, JobClock};
+    use std::time::Duration;
+
+    // Dropped while deleting the job, then while deleting the file.
+    for collection in ["/v1/transcriptions/", "/v1/files/"] {
+        let emulator =
+            common::start(common::emulator().job_clock(JobClock::Fixed(Duration::ZERO))).await;
+        let client = common::client(&emulator);
+        emulator.add_fault(
+            FaultRule::new(FaultAction::Latency { millis: 600_000 })
+                .method("DELETE")
+                .path_prefix(collection),
+        );
+        let options = TranscribeOptions::new()
+            .cleanup(true)
+            .wait(WaitOptions::new().initial_interval(Duration::from_millis(10)));
+        let flow = tokio::spawn({
+            let client = client.clone();
+            let upload = soniox_client::Upload::bytes(common::wav(500), "a.wav");
+            async move { client.transcribe(Audio::Upload(upload), options).await }
+        });
+        // Cancel the call once its cleanup is held in that delete.
+        let route = format!("{collection}{{id}}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while emulator.request_counts().get("DELETE", &route) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "{route}: no delete");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        flow.abort();
+        assert!(flow.await.expect_err("aborted").is_cancelled());
+        emulator.clear_faults();
+        assert_eq!(until_counts(&client, (0, 0)).await, (0, 0), "{collection}");
+    }
+}
