@@ -20,9 +20,13 @@ impl Client {
 impl Auth<'_> {
     /// Creates a short-lived key (`temp:...`) for a browser or other untrusted client.
     ///
+    /// Retried only where the key was certainly not minted (see
+    /// [`Files::upload`](crate::Files::upload) for the rule).
+    ///
     /// # Errors
-    /// [`Error::Validation`] for out-of-range values, before sending; API and transport errors.
-    /// An [`Error::Decode`] quotes nothing of the answer, which would carry the key.
+    /// [`Error::Validation`] for out-of-range values, before sending; API and transport errors;
+    /// [`Error::OutcomeUnknown`] when a key may have been minted (it then expires unused). An
+    /// [`Error::Decode`] quotes nothing of the answer, which would carry the key.
     pub async fn create_temporary_api_key(
         &self,
         request: &CreateTemporaryApiKey,
@@ -30,7 +34,9 @@ impl Auth<'_> {
         request.validate()?;
         self.client
             .json_with_body(
-                Call::post("/v1/auth/temporary-api-key").secret_response(),
+                Call::post("/v1/auth/temporary-api-key")
+                    .reference(request.client_reference_id.as_deref())
+                    .secret_response(),
                 request,
             )
             .await

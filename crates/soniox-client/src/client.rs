@@ -70,16 +70,29 @@ pub(crate) struct Call<'a> {
     pub(crate) upload: bool,
     /// The body progress of an upload, watched for stalls.
     pub(crate) progress: Option<&'a Progress>,
-    /// Asked before each replay whether the server already acted on an earlier attempt; when
-    /// it did, the call ends with the last error instead of acting twice.
-    pub(crate) before_replay: Option<&'a BeforeReplay<'a>>,
+    /// Asked, after an attempt that may have been carried out, whether it was; the call is
+    /// replayed only when it was not (see [`Replay::AfterLookup`]).
+    pub(crate) look_up: Option<&'a LookUp<'a>>,
+    /// The request's `client_reference_id`, for [`Error::OutcomeUnknown`].
+    pub(crate) reference: Option<&'a str>,
     /// Whether a success body carries a secret, which errors must not quote.
     pub(crate) secret_response: bool,
 }
 
-/// See [`Call::before_replay`].
-pub(crate) type BeforeReplay<'a> =
-    dyn Fn() -> futures_util::future::BoxFuture<'a, bool> + Send + Sync + 'a;
+/// See [`Call::look_up`].
+pub(crate) type LookUp<'a> =
+    dyn Fn() -> futures_util::future::BoxFuture<'a, Acted> + Send + Sync + 'a;
+
+/// What a [`LookUp`] found out about an earlier attempt.
+pub(crate) enum Acted {
+    /// The server carried it out: the call ends with the attempt's error, and the caller
+    /// answers with what the lookup found.
+    Yes,
+    /// It did not: replaying is safe.
+    No,
+    /// The lookup failed: the outcome is unknown.
+    Unknown,
+}
 
 impl<'a> Call<'a> {
     pub(crate) fn get(path: &'a str) -> Self {
@@ -90,7 +103,8 @@ impl<'a> Call<'a> {
             replay: Replay::Safe,
             upload: false,
             progress: None,
-            before_replay: None,
+            look_up: None,
+            reference: None,
             secret_response: false,
         }
     }
@@ -115,9 +129,17 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// Sets the check made before each replay (see [`Call::before_replay`]).
-    pub(crate) fn before_replay(mut self, check: &'a BeforeReplay<'a>) -> Self {
-        self.before_replay = Some(check);
+    /// Sets the lookup of a `POST`'s effect, which lets it be replayed after an attempt that
+    /// may have been carried out (see [`Call::look_up`]).
+    pub(crate) fn look_up(mut self, look_up: &'a LookUp<'a>) -> Self {
+        self.look_up = Some(look_up);
+        self.replay = Replay::AfterLookup;
+        self
+    }
+
+    /// Sets the request's `client_reference_id` (see [`Call::reference`]).
+    pub(crate) fn reference(mut self, reference: Option<&'a str>) -> Self {
+        self.reference = reference;
         self
     }
 
@@ -278,6 +300,15 @@ impl Client {
                         (outcome, error)
                     }
                 };
+                // An upload whose body the server stopped taking cannot have been stored.
+                let acted_maybe = outcome.may_have_acted()
+                    && !matches!(
+                        error,
+                        Error::UploadStalled {
+                            body_sent: false,
+                            ..
+                        }
+                    );
                 let decision = self.inner.retry.decide(
                     attempt,
                     started.elapsed(),
@@ -285,17 +316,39 @@ impl Client {
                     outcome,
                     full_jitter,
                 );
-                match decision {
-                    RetryDecision::Stop => return Err(error),
+                let retry = match decision {
                     RetryDecision::RetryAfter(delay) => {
                         tracing::debug!(?delay, error = %error, "retrying");
                         tokio::time::sleep(delay).await;
-                        if let Some(check) = call.before_replay
-                            && check().await
-                        {
-                            tracing::debug!("the server already acted: not replaying");
-                            return Err(error);
-                        }
+                        true
+                    }
+                    RetryDecision::Stop => false,
+                };
+                if call.replay == Replay::Safe || !acted_maybe {
+                    if retry {
+                        continue;
+                    }
+                    return Err(error);
+                }
+                // A request that may have been carried out is sent again, or its error
+                // returned as it is, only when a lookup shows that it was not.
+                let acted = match call.look_up {
+                    Some(look_up) => look_up().await,
+                    None => Acted::Unknown,
+                };
+                match acted {
+                    Acted::No if retry => {}
+                    Acted::No => return Err(error),
+                    Acted::Yes => {
+                        tracing::debug!("the server already acted: not replaying");
+                        return Err(error);
+                    }
+                    Acted::Unknown => {
+                        return Err(Error::OutcomeUnknown {
+                            client_reference_id: call.reference.map(str::to_owned),
+                            kept_file: None,
+                            source: Box::new(error),
+                        });
                     }
                 }
             }

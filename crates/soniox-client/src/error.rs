@@ -3,7 +3,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use soniox_types::{
-    ApiError, ApiErrorType, Transcription, TranscriptionId, TranscriptionStatus, ValidationErrors,
+    ApiError, ApiErrorType, FileId, Transcription, TranscriptionId, TranscriptionStatus,
+    ValidationErrors,
 };
 
 /// The longest piece of an unexpected response body kept in an error.
@@ -84,6 +85,32 @@ pub enum Error {
         /// The limit that passed.
         after: Duration,
     },
+    /// A request that creates something (a job, a file, a temporary key) failed in a way that
+    /// leaves open whether the server carried it out: it was sent and no answer came, or the
+    /// answer was a 503, which a gateway may give after forwarding the request. The client did
+    /// not send it again, which could create a second one, and had no lookup that could tell.
+    ///
+    /// Look for what it may have created under its `client_reference_id` (jobs and files list
+    /// it) before trying again. The failure is the source; [`status`](Self::status),
+    /// [`request_id`](Self::request_id) and [`api_error_type`](Self::api_error_type) answer
+    /// for it, and [`is_retryable`](Self::is_retryable) is false, since a blind retry may
+    /// create a duplicate.
+    #[error(
+        "the request may or may not have been carried out{}{}",
+        client_reference_id.as_ref().map(|id| format!(" (client_reference_id {id:?})")).unwrap_or_default(),
+        kept_file.as_ref().map(|id| format!("; the uploaded file {id} is kept, as the job may read it")).unwrap_or_default()
+    )]
+    OutcomeUnknown {
+        /// The request's `client_reference_id`, if it had one.
+        client_reference_id: Option<String>,
+        /// The file [`Client::transcribe`](crate::Client::transcribe) uploaded and, although
+        /// asked to clean up, kept: the job that may exist reads it. Delete it once that job
+        /// is found finished, or found not to exist.
+        kept_file: Option<FileId>,
+        /// The failure.
+        #[source]
+        source: Box<Error>,
+    },
     /// The request breaks a documented limit; it was not sent.
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
@@ -149,6 +176,7 @@ impl Error {
         match self {
             Error::Api { status, .. } | Error::UnexpectedResponse { status, .. } => Some(*status),
             Error::Transport(error) | Error::Timeout(error) => error.status(),
+            Error::OutcomeUnknown { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -157,6 +185,7 @@ impl Error {
     pub fn api_error_type(&self) -> Option<&ApiErrorType> {
         match self {
             Error::Api { body, .. } => Some(&body.error_type),
+            Error::OutcomeUnknown { source, .. } => source.api_error_type(),
             _ => None,
         }
     }
@@ -166,18 +195,21 @@ impl Error {
         match self {
             Error::Api { body, .. } => body.request_id.as_deref(),
             Error::UnexpectedResponse { request_id, .. } => request_id.as_deref(),
+            Error::OutcomeUnknown { source, .. } => source.request_id(),
             _ => None,
         }
     }
 
     /// Whether the same call might succeed later: rate limits, server errors, timeouts and
     /// transport failures. The statuses are the ones the client's own [`RetryPolicy`]
-    /// retries a GET on (408, 429, 500, 502, 503, 504).
+    /// retries a GET on (408, 429, 500, 502, 503, 504). Not [`Error::OutcomeUnknown`]: look
+    /// first for what the request may have created.
     ///
     /// [`RetryPolicy`]: crate::RetryPolicy
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport(_) | Error::Timeout(_) | Error::UploadStalled { .. } => true,
+            Error::OutcomeUnknown { .. } => false,
             _ => self
                 .status()
                 .is_some_and(|status| crate::retry::is_transient_status(status.as_u16())),

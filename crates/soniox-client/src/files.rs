@@ -21,19 +21,27 @@ impl Client {
 impl Files<'_> {
     /// Uploads a file, streaming it from its source.
     ///
-    /// The size (≤ 1 GiB) and metadata are checked before anything is sent.
+    /// The size (≤ 1 GiB) and metadata are checked before anything is sent. A failure that
+    /// proves the file was not stored (no connection, 408, 429) is retried, from the start
+    /// of the source; one after which it may have been (the whole request was sent and no
+    /// answer came, or a 503, which a gateway may give after forwarding it) is not, since
+    /// the file would be stored twice.
     ///
     /// # Errors
     /// [`Error::FileTooLarge`], [`Error::Validation`] or [`Error::Io`] before sending; API and
     /// transport errors after, and [`Error::UploadStalled`] when the server stops taking the
     /// body or does not answer (see [`ClientBuilder::upload_idle_timeout`](crate::ClientBuilder::upload_idle_timeout)).
+    /// [`Error::OutcomeUnknown`], with that error as its source, when the file may have been
+    /// stored: the file list shows it, with its `client_reference_id` if it had one.
     pub async fn upload(&self, upload: Upload) -> Result<File, Error> {
         let size = upload.prepare().await?;
         let progress = Progress::new();
         let response = self
             .client
             .send(
-                Call::post("/v1/files").upload(upload.is_replayable(), &progress),
+                Call::post("/v1/files")
+                    .upload(upload.is_replayable(), &progress)
+                    .reference(upload.reference()),
                 |request| {
                     upload
                         .form(size, &progress)

@@ -68,9 +68,11 @@
 //!
 //! Failed calls are retried by a [`RetryPolicy`] on 408, 429, 500, 502, 503, 504 and connection
 //! failures, with exponential backoff, full jitter and `Retry-After`. GET and DELETE retry
-//! freely. `POST` requests (creating a job, uploading a file, minting a key) retry only where
-//! the server certainly did not act: the connection never opened, or it answered 408, 429 or
-//! 503.
+//! freely. `POST` requests (creating a job, uploading a file, minting a key) retry where the server
+//! certainly did not act: the connection never opened, or it answered 408 or 429. After a
+//! failure that may have been carried out (sent with no answer, or a 503, which a gateway may
+//! give after forwarding), only a job created under the client's own reference is replayed,
+//! once a lookup has not found it; the others end with [`Error::OutcomeUnknown`].
 //!
 //! # Observability
 //!

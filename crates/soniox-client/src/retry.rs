@@ -15,8 +15,13 @@ pub enum Replay {
     /// failure.
     Safe,
     /// Replaying could create a second job or file (`POST`): retry only where the server
-    /// certainly did not act — the connection never opened, or it answered 408, 429 or 503.
+    /// certainly did not act — the connection never opened, or it answered 408 or 429.
     OnlyIfNotProcessed,
+    /// A `POST` whose effect the client can look up (a job created under a reference of the
+    /// client's own, unique): retried as [`OnlyIfNotProcessed`](Self::OnlyIfNotProcessed),
+    /// and also after a failure that [may have acted](AttemptOutcome::may_have_acted), which
+    /// the client replays only once a lookup has shown that the earlier attempt did not.
+    AfterLookup,
     /// The request cannot be sent again at all (its body came from a reader that is now
     /// consumed): never retry.
     Never,
@@ -38,6 +43,27 @@ pub enum AttemptOutcome {
     /// The request was (or may have been) sent, then the attempt timed out or the connection
     /// broke before a response arrived.
     FailedAfterSend,
+}
+
+impl AttemptOutcome {
+    /// Whether the server may have carried out the request although the attempt failed: it
+    /// was sent and no answer came, or the answer was 503, which a gateway may give after
+    /// forwarding the request. The other failures prove it was not carried out (the
+    /// connection never opened, 408, 429) or are final answers.
+    ///
+    /// ```
+    /// use soniox_client::retry::AttemptOutcome;
+    ///
+    /// let busy = AttemptOutcome::Status { status: 429, retry_after: None };
+    /// assert!(!busy.may_have_acted());
+    /// assert!(AttemptOutcome::FailedAfterSend.may_have_acted());
+    /// ```
+    pub fn may_have_acted(&self) -> bool {
+        matches!(
+            self,
+            AttemptOutcome::FailedAfterSend | AttemptOutcome::Status { status: 503, .. }
+        )
+    }
 }
 
 /// The policy's answer.
@@ -182,9 +208,13 @@ fn is_retryable(replay: Replay, outcome: AttemptOutcome) -> bool {
         (_, AttemptOutcome::ConnectFailed) => true,
         (Replay::Safe, AttemptOutcome::FailedAfterSend) => true,
         (Replay::OnlyIfNotProcessed, AttemptOutcome::FailedAfterSend) => false,
+        (Replay::AfterLookup, AttemptOutcome::FailedAfterSend) => true,
         (Replay::Safe, AttemptOutcome::Status { status, .. }) => is_transient_status(status),
         (Replay::OnlyIfNotProcessed, AttemptOutcome::Status { status, .. }) => {
             is_unprocessed_status(status)
+        }
+        (Replay::AfterLookup, outcome @ AttemptOutcome::Status { status, .. }) => {
+            is_unprocessed_status(status) || outcome.may_have_acted()
         }
     }
 }
@@ -198,11 +228,11 @@ pub(crate) fn is_transient_status(status: u16) -> bool {
 }
 
 /// The transient statuses a server answers before acting on the request, so that replaying
-/// even a `POST` cannot do its work twice: 408 (it gave up reading the request), 429 (it
-/// refused to start) and 503 (it refused the request while unavailable). A 500 or a gateway
-/// error may come after the job was created.
+/// even a `POST` cannot do its work twice: 408 (it gave up reading the request) and 429 (it
+/// refused to start). A 503 may come from a gateway that forwarded the request, and a 500 or
+/// another gateway error may come after the job was created.
 fn is_unprocessed_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 503)
+    matches!(status, 408 | 429)
 }
 
 /// Parses a `Retry-After` header: delay-seconds or an HTTP-date (relative to `now`).
@@ -256,24 +286,30 @@ mod tests {
     #[test]
     fn which_outcomes_retry() {
         use AttemptOutcome::{ConnectFailed, FailedAfterSend};
-        use Replay::{OnlyIfNotProcessed as Post, Safe};
+        use Replay::{AfterLookup as Lookup, OnlyIfNotProcessed as Post, Safe};
         for code in [408, 429, 500, 502, 503, 504] {
             check(Safe, status(code), true);
         }
         for code in [400, 401, 402, 403, 404, 409, 413, 501, 505] {
             check(Safe, status(code), false);
             check(Post, status(code), false);
+            check(Lookup, status(code), false);
         }
-        check(Post, status(408), true);
-        check(Post, status(429), true);
-        check(Post, status(503), true);
-        check(Post, status(500), false);
-        check(Post, status(502), false);
-        check(Post, status(504), false);
-        check(Safe, ConnectFailed, true);
-        check(Post, ConnectFailed, true);
-        check(Safe, FailedAfterSend, true);
+        for replay in [Post, Lookup] {
+            check(replay, status(408), true);
+            check(replay, status(429), true);
+            check(replay, status(500), false);
+            check(replay, status(502), false);
+            check(replay, status(504), false);
+            check(replay, ConnectFailed, true);
+        }
+        // May have acted: replayed only by a call that looks it up first.
+        check(Post, status(503), false);
+        check(Lookup, status(503), true);
         check(Post, FailedAfterSend, false);
+        check(Lookup, FailedAfterSend, true);
+        check(Safe, ConnectFailed, true);
+        check(Safe, FailedAfterSend, true);
         for outcome in [ConnectFailed, FailedAfterSend, status(429), status(503)] {
             check(Replay::Never, outcome, false);
         }

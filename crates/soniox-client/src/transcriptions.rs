@@ -6,7 +6,12 @@ use soniox_types::{
     TranscriptionList,
 };
 
-use crate::{Client, Error, client::Call, files::path_segment, pagination::paginate};
+use crate::{
+    Client, Error,
+    client::{Acted, Call},
+    files::path_segment,
+    pagination::paginate,
+};
 
 /// The `/v1/transcriptions` endpoints. Get one from [`Client::transcriptions`].
 #[derive(Clone, Copy, Debug)]
@@ -24,23 +29,27 @@ impl Client {
 impl Transcriptions<'_> {
     /// Creates a job; it starts `queued`.
     ///
-    /// The request is validated before sending. It is retried only where the job should not
-    /// have been created (no connection, 408, 429, 503). Since some gateways answer 503 after
-    /// forwarding, each create carries a `client_reference_id` (a fresh one when the request
-    /// has none), and before a replay the newest jobs are searched for it: a job found is
-    /// returned instead of creating a second one.
+    /// The request is validated before sending. A failure that proves the job was not created
+    /// (no connection, 408, 429) is retried. A failure after which it may have been (the
+    /// request was sent and no answer came, or a 503, which a gateway may give after
+    /// forwarding it) is retried only for a request without a `client_reference_id`: the
+    /// client then sends one of its own, unique (`sxc-` and random hex), and looks the job
+    /// up under it before a replay, returning the job found instead of creating a second
+    /// one. A reference of the caller's own need not be unique, so it cannot tell this job
+    /// from an older one: such a create is not replayed, and fails with
+    /// [`Error::OutcomeUnknown`], which names the reference to look the job up by.
     ///
     /// # Errors
     /// [`Error::Validation`] before sending, and [`Error::Config`] for a webhook secret that
     /// would go to another host over plain `http` (see
     /// [`ClientBuilder::allow_insecure_http`](crate::ClientBuilder::allow_insecure_http));
-    /// API and transport errors after.
+    /// [`Error::OutcomeUnknown`] when the job may or may not exist (with the client's own
+    /// reference too, when the lookup itself failed); API and transport errors after.
     pub async fn create(&self, request: &CreateTranscription) -> Result<Transcription, Error> {
         request.validate()?;
         self.client.check_webhook_transport(request)?;
-        // A reference of our own when the caller gave none, so that a create whose answer was
-        // lost (a gateway's 503 after forwarding it) can be found instead of made twice.
         let mut request = request.clone();
+        let generated = request.client_reference_id.is_none();
         let reference = request
             .client_reference_id
             .get_or_insert_with(|| {
@@ -48,17 +57,27 @@ impl Transcriptions<'_> {
             })
             .clone();
         let found = std::sync::Mutex::new(None);
-        let check = || -> futures_util::future::BoxFuture<'_, bool> {
+        let look_up = || -> futures_util::future::BoxFuture<'_, Acted> {
             Box::pin(async {
-                let job = self.find_by_reference(&reference).await;
-                let exists = job.is_some();
-                *found
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = job;
-                exists
+                match self.find_by_reference(&reference).await {
+                    Ok(Some(job)) => {
+                        *found
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job);
+                        Acted::Yes
+                    }
+                    Ok(None) => Acted::No,
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot look up the job a failed create may have made");
+                        Acted::Unknown
+                    }
+                }
             })
         };
-        let call = Call::post("/v1/transcriptions").before_replay(&check);
+        let mut call = Call::post("/v1/transcriptions").reference(Some(&reference));
+        if generated {
+            call = call.look_up(&look_up);
+        }
         let result = self.client.json_with_body(call, &request).await;
         let found = found
             .into_inner()
@@ -69,16 +88,15 @@ impl Transcriptions<'_> {
         }
     }
 
-    /// The newest job with `reference`, among the most recent ones; `None` when it is not there
-    /// or the list cannot be read (the create is then replayed, as before).
-    async fn find_by_reference(&self, reference: &str) -> Option<Transcription> {
+    /// The newest job with `reference`, among the most recent ones.
+    async fn find_by_reference(&self, reference: &str) -> Result<Option<Transcription>, Error> {
         let page = self
             .list_page(&ListParams::new().limit(RECENT_JOBS))
-            .await
-            .ok()?;
-        page.transcriptions
+            .await?;
+        Ok(page
+            .transcriptions
             .into_iter()
-            .find(|job| job.client_reference_id.as_deref() == Some(reference))
+            .find(|job| job.client_reference_id.as_deref() == Some(reference)))
     }
 
     /// Gets a job.

@@ -109,6 +109,11 @@ impl Upload {
         self
     }
 
+    /// The reference set with [`client_reference_id`](Self::client_reference_id), if any.
+    pub(crate) fn reference(&self) -> Option<&str> {
+        self.metadata.client_reference_id.as_deref()
+    }
+
     /// Whether the body can be streamed again for a retry (a reader cannot).
     pub(crate) fn is_replayable(&self) -> bool {
         !matches!(self.source, Source::Reader { .. })

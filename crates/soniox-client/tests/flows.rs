@@ -11,15 +11,7 @@ use soniox_emulator::{DeliveryOutcome, JobClock, REDACTED};
 use soniox_types::TranscriptionStatus;
 use tokio::sync::mpsc;
 
-use common::{Server, client, counts, emulator, job_for, start, url_request, wav};
-
-/// Polls every few milliseconds: the emulator finishes jobs at once.
-fn quick_wait() -> WaitOptions {
-    WaitOptions::new()
-        .initial_interval(Duration::from_millis(2))
-        .max_interval(Duration::from_millis(10))
-        .timeout(Some(Duration::from_secs(20)))
-}
+use common::{Server, client, counts, emulator, job_for, quick_wait, start, url_request, wav};
 
 #[tokio::test]
 async fn wait_reports_every_status_change() {

@@ -1,5 +1,5 @@
 //! Retries under the emulator's injected faults: reads recover, and creating a job never
-//! makes a duplicate.
+//! makes a duplicate (failures that may have been carried out: see outcomes.rs).
 
 mod common;
 
@@ -226,32 +226,6 @@ async fn create_retries_503_bursts_without_duplicates() {
 }
 
 #[tokio::test]
-async fn create_is_not_replayed_after_a_dropped_connection() {
-    let emulator = start(emulator()).await;
-    let client = client(&emulator);
-    emulator.add_fault(on_create(FaultAction::DropConnection).every_nth(2));
-    let mut created = HashSet::new();
-    let mut dropped = 0;
-    for _ in 0..4 {
-        match client.transcriptions().create(&request()).await {
-            Ok(job) => {
-                created.insert(job.id);
-            }
-            Err(error) => {
-                // The request was sent, so the job might exist: the caller must check, the
-                // client must not guess.
-                assert!(matches!(error, Error::Transport(_)), "{error:?}");
-                dropped += 1;
-            }
-        }
-    }
-    // If a dropped attempt had been replayed, the replay would have succeeded.
-    assert_eq!((created.len(), dropped), (2, 2));
-    assert_eq!(job_ids(&emulator, &client).await, created);
-    emulator.shutdown().await;
-}
-
-#[tokio::test]
 async fn create_is_not_retried_after_a_500() {
     let emulator = start(emulator()).await;
     let client = client(&emulator);
@@ -291,10 +265,14 @@ async fn uploads_are_restreamed_from_their_source() {
     std::fs::File::create(&path)
         .and_then(|mut file| file.write_all(&audio))
         .expect("write");
+    // A 429, which proves the file was not stored: an upload is not replayed after a failure
+    // that may have stored it (see outcomes.rs).
     let uploads = || {
-        FaultRule::new(FaultAction::Error { status: 503 })
-            .method("POST")
-            .path_prefix("/v1/files")
+        FaultRule::new(FaultAction::RateLimited {
+            retry_after_seconds: 0,
+        })
+        .method("POST")
+        .path_prefix("/v1/files")
     };
     emulator.add_fault(uploads());
 
@@ -302,8 +280,8 @@ async fn uploads_are_restreamed_from_their_source() {
         .files()
         .upload(Upload::path(&path))
         .await
-        .expect_err("always unavailable");
-    assert_eq!(failed.status().map(|s| s.as_u16()), Some(503), "{failed:?}");
+        .expect_err("always limited");
+    assert_eq!(failed.status().map(|s| s.as_u16()), Some(429), "{failed:?}");
 
     emulator.clear_faults();
     // From here every second upload attempt fails.
@@ -333,7 +311,7 @@ async fn uploads_are_restreamed_from_their_source() {
         .upload(Upload::reader(reader, audio.len() as u64, "reader.wav"))
         .await
         .expect_err("a reader is not replayed");
-    assert_eq!(error.status().map(|s| s.as_u16()), Some(503), "{error:?}");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(429), "{error:?}");
 
     emulator.clear_faults();
     assert_eq!(client.files().count().await.expect("count").total, 3);

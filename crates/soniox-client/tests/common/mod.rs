@@ -16,7 +16,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use soniox_client::{Client, ClientBuilder, RetryPolicy, Upload};
+use soniox_client::{Client, ClientBuilder, RetryPolicy, Upload, WaitOptions};
 use soniox_emulator::{Emulator, EmulatorBuilder, JobClock};
 use soniox_types::{CreateTranscription, Transcription};
 use tokio::{net::TcpListener, sync::mpsc};
@@ -39,6 +39,14 @@ pub fn fast_retries() -> RetryPolicy {
     RetryPolicy::default()
         .base_delay(Duration::from_millis(1))
         .max_delay(Duration::from_millis(5))
+}
+
+/// Polls every few milliseconds: the emulator finishes jobs at once.
+pub fn quick_wait() -> WaitOptions {
+    WaitOptions::new()
+        .initial_interval(Duration::from_millis(2))
+        .max_interval(Duration::from_millis(10))
+        .timeout(Some(Duration::from_secs(20)))
 }
 
 /// A client builder pointed at `emulator` with [`KEY`] and [`fast_retries`].

@@ -1,0 +1,182 @@
+//! Requests that fail in a way that leaves open whether the server carried them out (no
+//! answer, or a 503, which a gateway may give after forwarding): a create is looked up before
+//! a replay only under the client's own reference, the others are neither replayed nor
+//! guessed.
+
+mod common;
+
+use soniox_client::{Error, Upload};
+use soniox_emulator::{Emulator, FaultAction, FaultRule};
+
+use common::{client, counts, emulator, start, url_request, wav};
+
+fn on(method: &str, prefix: &str, action: FaultAction) -> FaultRule {
+    FaultRule::new(action).method(method).path_prefix(prefix)
+}
+
+fn on_create(action: FaultAction) -> FaultRule {
+    on("POST", "/v1/transcriptions", action)
+}
+
+/// How many `method` requests `route` received.
+fn requests(emulator: &Emulator, method: &str, route: &str) -> u64 {
+    emulator.request_counts().get(method, route)
+}
+
+/// The faults that let a request through to the server, or may seem to: its answer lost, or
+/// a 503.
+fn ambiguous_faults() -> [FaultAction; 2] {
+    [
+        FaultAction::DropResponse,
+        FaultAction::Error { status: 503 },
+    ]
+}
+
+#[tokio::test]
+async fn a_rate_limited_create_under_a_reused_reference_makes_a_new_job() {
+    let emulator = start(emulator()).await;
+    let client = client(&emulator);
+    // The second create's first attempt is refused: a 429 proves it was not carried out.
+    emulator.add_fault(
+        on_create(FaultAction::RateLimited {
+            retry_after_seconds: 0,
+        })
+        .every_nth(2),
+    );
+    let request = url_request("stt-async-v5").client_reference_id("order-1");
+    let older = client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect("create");
+    let newer = client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect("created after the 429");
+    assert_ne!(newer.id, older.id, "the older job under the same reference");
+    assert_eq!(newer.client_reference_id.as_deref(), Some("order-1"));
+    assert_eq!(counts(&client).await.0, 2);
+    assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 3);
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_under_the_callers_reference_is_neither_replayed_nor_guessed() {
+    let emulator = start(emulator()).await;
+    let client = client(&emulator);
+    let request = url_request("stt-async-v5").client_reference_id("order-2");
+    // An older job under the same reference, which a lookup would take for this one.
+    client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect("create");
+    for (sent, fault) in (2..).zip(ambiguous_faults()) {
+        emulator.add_fault(on_create(fault.clone()));
+        let error = client
+            .transcriptions()
+            .create(&request)
+            .await
+            .expect_err("the outcome is unknown");
+        emulator.clear_faults();
+        let Error::OutcomeUnknown {
+            client_reference_id,
+            kept_file: None,
+            source,
+        } = &error
+        else {
+            panic!("{fault:?}: expected an unknown outcome, got {error:?}");
+        };
+        assert_eq!(client_reference_id.as_deref(), Some("order-2"));
+        assert!(!error.is_retryable(), "{fault:?}");
+        if fault == (FaultAction::Error { status: 503 }) {
+            assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+        } else {
+            assert!(matches!(**source, Error::Transport(_)), "{source:?}");
+        }
+        assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), sent);
+    }
+    // The dropped answer's job exists; the 503's does not.
+    assert_eq!(counts(&client).await.0, 2);
+    assert_eq!(
+        requests(&emulator, "GET", "/v1/transcriptions"),
+        0,
+        "no lookup"
+    );
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_under_the_clients_own_reference_is_found_or_replayed() {
+    let emulator = start(emulator()).await;
+    let client = client(&emulator);
+    let request = url_request("stt-async-v5");
+    // Every second attempt is carried out and its answer lost: the lookup finds the job.
+    // Then every second attempt is dropped unread: the lookup finds nothing, and the replay
+    // creates the job.
+    let mut jobs = std::collections::HashSet::new();
+    for fault in [FaultAction::DropResponse, FaultAction::DropConnection] {
+        emulator.add_fault(on_create(fault.clone()).every_nth(2));
+        for _ in 0..4 {
+            let job = client
+                .transcriptions()
+                .create(&request)
+                .await
+                .unwrap_or_else(|error| panic!("{fault:?}: {error:?}"));
+            assert!(jobs.insert(job.id), "{fault:?}: a job returned twice");
+        }
+        emulator.clear_faults();
+    }
+    assert_eq!(counts(&client).await.0, 8, "one job per create");
+    // One attempt each under the first fault; under the second, the first create gets through
+    // and each of the others is dropped once (its own second attempt is the rule's next).
+    assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 4 + 7);
+
+    // When the lookup itself fails, nothing is replayed or guessed.
+    emulator.add_fault(on_create(FaultAction::Error { status: 503 }));
+    emulator.add_fault(on(
+        "GET",
+        "/v1/transcriptions",
+        FaultAction::Error { status: 500 },
+    ));
+    let error = client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect_err("the lookup fails");
+    let Error::OutcomeUnknown {
+        client_reference_id: Some(reference),
+        ..
+    } = &error
+    else {
+        panic!("expected an unknown outcome, got {error:?}");
+    };
+    assert!(reference.starts_with("sxc-"), "{reference}");
+    assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 12);
+}
+
+#[tokio::test]
+async fn an_upload_that_may_have_been_stored_is_not_replayed() {
+    let emulator = start(emulator()).await;
+    let client = client(&emulator);
+    for (sent, fault) in (1..).zip(ambiguous_faults()) {
+        emulator.add_fault(on("POST", "/v1/files", fault.clone()));
+        let upload = Upload::bytes(wav(100), "a.wav").client_reference_id("upload-1");
+        let error = client
+            .files()
+            .upload(upload)
+            .await
+            .expect_err("the outcome is unknown");
+        emulator.clear_faults();
+        assert!(
+            matches!(
+                &error,
+                Error::OutcomeUnknown { client_reference_id: Some(reference), .. }
+                    if reference == "upload-1"
+            ),
+            "{fault:?}: {error:?}"
+        );
+        assert_eq!(requests(&emulator, "POST", "/v1/files"), sent, "{fault:?}");
+    }
+    // The dropped answer's file was stored; the 503's was not.
+    assert_eq!(counts(&client).await.1, 1);
+}
