@@ -168,7 +168,9 @@ impl Client {
     /// even while it deletes (what is left then runs in a spawned task); a failed cleanup is
     /// logged and never replaces the original error. A job still running (after
     /// [`Error::WaitTimeout`], say) cannot be deleted, and its file is then kept too, since
-    /// the job still reads it.
+    /// the job still reads it. So is the file when the create may or may not have made the
+    /// job: the error, [`Error::OutcomeUnknown`], names it as
+    /// [`kept_file`](Error::OutcomeUnknown::kept_file).
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), soniox_client::Error> {
@@ -184,7 +186,7 @@ impl Client {
     /// [`Error::Config`] for a webhook with cleanup, before anything is sent;
     /// [`Error::TranscriptionFailed`] when the job ends in `error` (as
     /// [`wait`](crate::Transcriptions::wait)); [`Error::WaitTimeout`]; and the errors of each
-    /// step.
+    /// step, such as [`Error::OutcomeUnknown`] from [`create`](crate::Transcriptions::create).
     pub async fn transcribe(
         &self,
         audio: Audio,
@@ -215,7 +217,22 @@ impl Client {
         };
         let result = async {
             let request = options.request(&source)?;
-            let transcription = self.transcriptions().create(&request).await?;
+            let transcription = match self.transcriptions().create(&request).await {
+                Ok(transcription) => transcription,
+                // The job may exist, reading the file: deleting the file would fail it.
+                Err(Error::OutcomeUnknown {
+                    client_reference_id,
+                    kept_file: _,
+                    source,
+                }) => {
+                    return Err(Error::OutcomeUnknown {
+                        client_reference_id,
+                        kept_file: cleanup.keep_file(),
+                        source,
+                    });
+                }
+                Err(error) => return Err(error),
+            };
             cleanup.transcription = Some(transcription.id.clone());
             let wait = std::mem::take(&mut options.wait);
             let transcription = self.transcriptions().wait(&transcription.id, wait).await?;
@@ -246,6 +263,13 @@ impl Cleanup {
         if let Some(client) = self.client.clone() {
             delete_created(&client, &mut self.transcription, &mut self.file).await;
         }
+    }
+
+    /// Lets go of the uploaded file, to keep it; returns it when a cleanup would have deleted
+    /// it.
+    fn keep_file(&mut self) -> Option<FileId> {
+        let file = self.file.take();
+        self.client.as_ref().and(file)
     }
 }
 

@@ -5,10 +5,12 @@
 
 mod common;
 
-use soniox_client::{Error, Upload};
-use soniox_emulator::{Emulator, FaultAction, FaultRule};
+use std::time::Duration;
 
-use common::{client, counts, emulator, start, url_request, wav};
+use soniox_client::{Audio, Error, TranscribeOptions, Upload};
+use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
+
+use common::{client, counts, emulator, quick_wait, start, url_request, wav};
 
 fn on(method: &str, prefix: &str, action: FaultAction) -> FaultRule {
     FaultRule::new(action).method(method).path_prefix(prefix)
@@ -179,4 +181,41 @@ async fn an_upload_that_may_have_been_stored_is_not_replayed() {
     }
     // The dropped answer's file was stored; the 503's was not.
     assert_eq!(counts(&client).await.1, 1);
+}
+
+#[tokio::test]
+async fn transcribe_cleans_up_a_job_its_create_lost_or_keeps_the_file() {
+    let emulator = start(emulator().job_clock(JobClock::Fixed(Duration::ZERO))).await;
+    let client = client(&emulator);
+    let options = || TranscribeOptions::new().wait(quick_wait()).cleanup(true);
+    let audio = || Audio::Upload(Upload::bytes(wav(500), "a.wav"));
+    emulator.add_fault(on_create(FaultAction::DropResponse));
+
+    // Under the client's own reference, the lookup finds the job: the flow goes on, and
+    // cleans up both.
+    client
+        .transcribe(audio(), options())
+        .await
+        .expect("the job is found");
+    assert_eq!(counts(&client).await, (0, 0));
+
+    // Under the caller's, it cannot tell: the job may read the file, which is kept.
+    let error = client
+        .transcribe(
+            audio(),
+            options().configure(|request| request.client_reference_id("order-3")),
+        )
+        .await
+        .expect_err("the outcome is unknown");
+    let Error::OutcomeUnknown {
+        kept_file: Some(file),
+        ..
+    } = &error
+    else {
+        panic!("expected an unknown outcome with the file kept, got {error:?}");
+    };
+    assert!(error.to_string().contains(file.as_str()), "{error}");
+    emulator.clear_faults();
+    client.files().get(file).await.expect("the file is kept");
+    assert_eq!(counts(&client).await, (1, 1));
 }
