@@ -234,6 +234,8 @@ impl Client {
             let url = format!("{}{}", self.inner.base_url, call.path);
             let started = Instant::now();
             let mut attempt = 0;
+            // Whether an earlier attempt may have been carried out.
+            let mut may_have_acted = false;
             loop {
                 attempt += 1;
                 tracing::Span::current().record("attempt", attempt);
@@ -268,6 +270,16 @@ impl Client {
                     Err(stalled) => (AttemptOutcome::FailedAfterSend, stalled),
                     Ok(Ok(response)) if response.status().is_success() => {
                         record_response(&response);
+                        return Ok(response);
+                    }
+                    Ok(Ok(response))
+                        if may_have_acted
+                            && call.method == Method::DELETE
+                            && response.status() == http::StatusCode::NOT_FOUND =>
+                    {
+                        // An earlier attempt deleted it and its answer was lost.
+                        record_response(&response);
+                        tracing::debug!("already deleted by an earlier attempt");
                         return Ok(response);
                     }
                     Ok(Ok(response)) => {
@@ -309,6 +321,7 @@ impl Client {
                             ..
                         }
                     );
+                may_have_acted |= acted_maybe;
                 let decision = self.inner.retry.decide(
                     attempt,
                     started.elapsed(),

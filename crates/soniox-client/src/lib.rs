@@ -68,7 +68,8 @@
 //!
 //! Failed calls are retried by a [`RetryPolicy`] on 408, 429, 500, 502, 503, 504 and connection
 //! failures, with exponential backoff, full jitter and `Retry-After`. GET and DELETE retry
-//! freely. `POST` requests (creating a job, uploading a file, minting a key) retry where the server
+//! freely; a retried DELETE answered 404 after an attempt that may have done it succeeds.
+//! `POST` requests (creating a job, uploading a file, minting a key) retry where the server
 //! certainly did not act: the connection never opened, or it answered 408 or 429. After a
 //! failure that may have been carried out (sent with no answer, or a 503, which a gateway may
 //! give after forwarding), only a job created under the client's own reference is replayed,

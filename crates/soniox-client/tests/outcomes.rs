@@ -1,16 +1,20 @@
 //! Requests that fail in a way that leaves open whether the server carried them out (no
 //! answer, or a 503, which a gateway may give after forwarding): a create is looked up before
 //! a replay only under the client's own reference, the others are neither replayed nor
-//! guessed.
+//! guessed, and a delete whose answer was lost succeeds.
 
 mod common;
 
 use std::time::Duration;
 
-use soniox_client::{Audio, Error, TranscribeOptions, Upload};
+use soniox_client::{Audio, CleanUp, Error, TranscribeOptions, Upload};
 use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
+use soniox_types::TranscriptionId;
 
-use common::{client, counts, emulator, quick_wait, start, url_request, wav};
+use common::{client, counts, emulator, job_for, quick_wait, start, url_request, wav};
+
+/// An id of the emulator's form that names nothing.
+const MISSING: &str = "00000000-0000-4000-8000-000000000000";
 
 fn on(method: &str, prefix: &str, action: FaultAction) -> FaultRule {
     FaultRule::new(action).method(method).path_prefix(prefix)
@@ -181,6 +185,49 @@ async fn an_upload_that_may_have_been_stored_is_not_replayed() {
     }
     // The dropped answer's file was stored; the 503's was not.
     assert_eq!(counts(&client).await.1, 1);
+}
+
+#[tokio::test]
+async fn a_delete_whose_answer_was_lost_succeeds_when_retried() {
+    let emulator = start(emulator().job_clock(JobClock::Fixed(Duration::ZERO))).await;
+    let client = client(&emulator);
+    let job = job_for(&client, wav(100)).await;
+    client
+        .transcriptions()
+        .wait(&job.id, quick_wait())
+        .await
+        .expect("done");
+    // Every second job delete is carried out and its answer lost.
+    emulator.add_fault(on("DELETE", "/v1/transcriptions/", FaultAction::DropResponse).every_nth(2));
+    // A first attempt's 404 stays an error.
+    let error = client
+        .transcriptions()
+        .delete(&TranscriptionId::new(MISSING))
+        .await
+        .expect_err("no such job");
+    assert!(error.is_not_found(), "{error:?}");
+    // The job's delete is retried and finds it gone: the file is deleted next.
+    client
+        .transcriptions()
+        .destroy(&job.id)
+        .await
+        .expect("destroyed");
+    assert_eq!(counts(&client).await, (0, 0));
+
+    let job = client
+        .transcriptions()
+        .create(&url_request("stt-async-v5"))
+        .await
+        .expect("create");
+    // Its audio cannot be downloaded: it ends in error, which is finished too.
+    let _ = client.transcriptions().wait(&job.id, quick_wait()).await;
+    let report = client
+        .clean_up(CleanUp::older_than(Duration::ZERO))
+        .await
+        .expect("clean up");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.transcriptions, vec![job.id]);
+    assert_eq!(counts(&client).await, (0, 0));
 }
 
 #[tokio::test]
