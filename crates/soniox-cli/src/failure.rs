@@ -123,21 +123,26 @@ impl fmt::Display for Failure {
 
 impl From<ClientError> for Failure {
     fn from(error: ClientError) -> Self {
-        let kind = match &error {
-            ClientError::Api { .. } | ClientError::UnexpectedResponse { .. } => Kind::Api,
-            ClientError::Decode { .. } => Kind::Api,
-            ClientError::ResponseTooLarge { .. } | ClientError::RepeatedCursor { .. } => Kind::Api,
-            ClientError::Transport(_)
-            | ClientError::Timeout(_)
-            | ClientError::UploadStalled { .. } => Kind::Network,
-            ClientError::Validation(_)
-            | ClientError::FileTooLarge { .. }
-            | ClientError::InvalidId { .. }
-            | ClientError::Config(_) => Kind::Usage,
-            ClientError::TranscriptionFailed { .. } => Kind::JobFailed,
-            _ => Kind::Other,
-        };
-        Failure::new(kind, describe(&error))
+        Failure::new(kind_of(&error), describe(&error))
+    }
+}
+
+fn kind_of(error: &ClientError) -> Kind {
+    match error {
+        ClientError::Api { .. } | ClientError::UnexpectedResponse { .. } => Kind::Api,
+        ClientError::Decode { .. } => Kind::Api,
+        ClientError::ResponseTooLarge { .. } | ClientError::RepeatedCursor { .. } => Kind::Api,
+        ClientError::Transport(_) | ClientError::Timeout(_) | ClientError::UploadStalled { .. } => {
+            Kind::Network
+        }
+        ClientError::Validation(_)
+        | ClientError::FileTooLarge { .. }
+        | ClientError::InvalidId { .. }
+        | ClientError::Config(_) => Kind::Usage,
+        ClientError::TranscriptionFailed { .. } => Kind::JobFailed,
+        // Whether the request was carried out is unknown; how it failed is the source.
+        ClientError::OutcomeUnknown { source, .. } => kind_of(source),
+        _ => Kind::Other,
     }
 }
 
@@ -197,6 +202,25 @@ mod tests {
             failure.line(),
             "error: API error 400 invalid_request: Invalid request. Try again.; \
              body.payload.model: too long (request id req-1)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_outcome_fails_as_its_cause() {
+        let failure = Failure::from(ClientError::OutcomeUnknown {
+            client_reference_id: Some("order-1".to_owned()),
+            kept_file: None,
+            source: Box::new(ClientError::UnexpectedResponse {
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+                request_id: None,
+                snippet: "busy".to_owned(),
+            }),
+        });
+        assert_eq!(failure.kind(), Kind::Api);
+        assert_eq!(
+            failure.line(),
+            "error: the request may or may not have been carried out (client_reference_id \
+             \"order-1\"): HTTP 503 Service Unavailable with an unexpected body: busy"
         );
     }
 
