@@ -3,7 +3,8 @@
 //! The client asks [`RetryPolicy::decide`] after every failed attempt and sleeps for the delay
 //! it returns. Keeping the decision pure makes every rule unit-testable: which statuses retry,
 //! how `Retry-After` is honoured, how many attempts and how much time are allowed, and — most
-//! important — that a request which may already have created a transcription is not replayed.
+//! important — that a request which may already have created a transcription is not replayed
+//! unless the client can look it up first ([`Replay::AfterLookup`]).
 
 use std::time::{Duration, SystemTime};
 
