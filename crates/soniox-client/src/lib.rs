@@ -92,6 +92,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+mod call;
 mod cleanup;
 mod client;
 mod config;
