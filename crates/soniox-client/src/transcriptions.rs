@@ -49,6 +49,8 @@ impl Transcriptions<'_> {
         request.validate()?;
         self.client.check_webhook_transport(request)?;
         let mut request = request.clone();
+        // Only a reference of the client's own is unique, so only it can find this very job
+        // after a failure that may have created it; the caller's may name older jobs too.
         let generated = request.client_reference_id.is_none();
         let reference = request
             .client_reference_id
