@@ -133,10 +133,14 @@ pub(crate) fn hold_lock(
     path: &std::path::Path,
     until: impl FnOnce() + Send + 'static,
 ) -> std::thread::JoinHandle<()> {
+    // Through soniox-store: the tracker's tests share this module without depending on
+    // rusqlite themselves.
+    use soniox_store::rusqlite::Connection;
+
     let path = path.to_owned();
     let (locked, lock_held) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
-        let connection = soniox_store::rusqlite::Connection::open(path).expect("open");
+        let connection = Connection::open(path).expect("open");
         connection.execute_batch("BEGIN IMMEDIATE").expect("lock");
         locked.send(()).expect("the test waits");
         until();
