@@ -112,37 +112,37 @@ struct Watch {
     finished: HashMap<TranscriptionId, OffsetDateTime>,
     running: HashMap<TranscriptionId, OffsetDateTime>,
     newest: Option<OffsetDateTime>,
+    /// The list request each look pages with (the API's default page size).
+    params: ListParams,
 }
 
 impl Watch {
     /// The first look: every job finished by now is never relayed.
     async fn start(&mut self, client: &Client) -> Result<(), Failure> {
-        let mut jobs = std::pin::pin!(client.transcriptions().list(ListParams::new()));
-        while let Some(job) = jobs.try_next().await? {
+        for job in self.list(client, None).await? {
             self.see(&job);
         }
         Ok(())
     }
 
     /// Looks at the list pages back to the oldest running job (or the newest job seen, when
-    /// none runs) and returns the jobs that finished since the last look.
+    /// none runs) and returns the jobs that finished since the last look. A look that fails
+    /// on any page changes nothing: the next one reads the same jobs again, so a finished
+    /// job is returned once, by the first look that reads all its pages.
     async fn poll(&mut self, client: &Client) -> Result<Vec<Transcription>, Failure> {
         let cutoff = self.running.values().min().copied().or(self.newest);
+        let listed = self.list(client, cutoff).await?;
         let mut still_running = HashMap::new();
         let mut finished = Vec::new();
-        let mut jobs = std::pin::pin!(client.transcriptions().list(ListParams::new()));
-        while let Some(job) = jobs.try_next().await? {
-            if cutoff.is_some_and(|cutoff| job.created_at < cutoff) {
-                break;
-            }
-            if job.status.is_terminal() {
-                if !self.finished.contains_key(&job.id) {
-                    finished.push(job.clone());
-                }
-            } else {
+        for job in listed {
+            let newly_finished = job.status.is_terminal() && !self.finished.contains_key(&job.id);
+            if !job.status.is_terminal() {
                 still_running.insert(job.id.clone(), job.created_at);
             }
             self.see(&job);
+            if newly_finished {
+                finished.push(job);
+            }
         }
         // A running job the pages no longer show was deleted: stop waiting for it.
         self.running = still_running;
@@ -151,6 +151,23 @@ impl Watch {
             self.finished.retain(|_, created| *created >= cutoff);
         }
         Ok(finished)
+    }
+
+    /// Every job the list holds, newest first, down to the first created before `cutoff`.
+    async fn list(
+        &self,
+        client: &Client,
+        cutoff: Option<OffsetDateTime>,
+    ) -> Result<Vec<Transcription>, Failure> {
+        let mut listed = Vec::new();
+        let mut jobs = std::pin::pin!(client.transcriptions().list(self.params.clone()));
+        while let Some(job) = jobs.try_next().await? {
+            if cutoff.is_some_and(|cutoff| job.created_at < cutoff) {
+                break;
+            }
+            listed.push(job);
+        }
+        Ok(listed)
     }
 
     fn see(&mut self, job: &Transcription) {
@@ -279,7 +296,69 @@ fn target_url(to: &str, job_url: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::target_url;
+    use std::time::Duration;
+
+    use soniox_client::{Client, RetryPolicy, Upload};
+    use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
+    use soniox_types::{CreateTranscription, ListParams, Transcription, TranscriptionId};
+
+    use super::{Watch, target_url};
+
+    async fn create(client: &Client) -> Transcription {
+        let audio = soniox_emulator::wav(Duration::from_secs(1));
+        let file = client.files().upload(Upload::bytes(audio, "a.wav")).await;
+        let request = CreateTranscription::new("stt-async-v5").file_id(file.expect("upload").id);
+        let job = client.transcriptions().create(&request).await;
+        job.expect("create")
+    }
+
+    /// A look whose second page fails returns nothing and forgets nothing: the next look
+    /// returns every job that finished, the one after that none.
+    #[tokio::test]
+    async fn a_failed_page_loses_no_finished_job_and_doubles_none() {
+        let emulator = Emulator::builder()
+            .api_key("relay-key")
+            .job_clock(JobClock::Manual)
+            .start()
+            .await
+            .expect("the emulator starts");
+        // Every failure reaches the watch: no retries hide it.
+        let client = Client::builder()
+            .api_key("relay-key")
+            .base_url(emulator.base_url())
+            .retry_policy(RetryPolicy::never())
+            .build()
+            .expect("client");
+        // A job a page, so that one look reads several pages.
+        let mut watch = Watch {
+            params: ListParams::new().limit(1),
+            ..Watch::default()
+        };
+        let oldest = create(&client).await;
+        watch.start(&client).await.expect("the first look");
+        let newer = [create(&client).await, create(&client).await];
+        emulator.finish_jobs().await;
+
+        // The first page is read, the second fails.
+        let pages = FaultRule::new(FaultAction::Error { status: 503 })
+            .method("GET")
+            .path_prefix("/v1/transcriptions")
+            .every_nth(2);
+        emulator.add_fault(pages);
+        let failed = watch.poll(&client).await;
+        assert!(failed.is_err(), "{failed:?}");
+        emulator.clear_faults();
+
+        let ids = |jobs: Vec<Transcription>| -> Vec<TranscriptionId> {
+            jobs.into_iter().map(|job| job.id).collect()
+        };
+        let finished = ids(watch.poll(&client).await.expect("a look"));
+        let [older, newest] = newer.map(|job| job.id);
+        assert_eq!(finished, [newest, older, oldest.id]);
+        let again = ids(watch.poll(&client).await.expect("a look"));
+        assert!(again.is_empty(), "{again:?}");
+        emulator.shutdown().await;
+    }
 
     #[test]
     fn the_jobs_query_is_kept_verbatim() {
