@@ -83,7 +83,8 @@
 //!    same claim as a webhook would be, so the webhook path and the poll path never handle a
 //!    job at the same time, and a handled job is never handled again.
 //! 4. **Finished, not handled.** A handling that failed is tried again after the retry
-//!    interval; meanwhile Soniox's own webhook retries may handle it first.
+//!    interval; meanwhile Soniox's own webhook retries may handle it first. A job the API
+//!    answers 404 for while it is handled (deleted meanwhile) is marked lost instead.
 //!
 //! **The reconciler's passes.** [`Tracker::reconcile`] (one pass; [`Tracker::spawn_reconciler`]
 //! runs them in the background, backing off after a failed one) takes every job due when the

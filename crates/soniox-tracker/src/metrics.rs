@@ -29,7 +29,8 @@ pub struct Metrics {
     /// Finished jobs handed to the handler successfully.
     pub handled: u64,
     /// Handlings that did not succeed: the result could not be fetched, or the handler
-    /// failed, panicked or ran past its deadline. Each is retried.
+    /// failed, panicked or ran past its deadline. Each is retried, unless the API no longer
+    /// has the job (then it counts in [`Metrics::lost`]).
     pub handler_failures: u64,
     /// Webhook deliveries of jobs already handled, answered 200 without calling the handler.
     pub duplicate_deliveries: u64,

@@ -537,18 +537,27 @@ impl Tracker {
         let inner = &self.inner;
         let id = &event.id;
         let transcriptions = inner.client.transcriptions();
-        let outcome = if *status == TranscriptionStatus::Completed {
-            let transcript = transcriptions
-                .transcript(id)
-                .await
-                .map_err(|e| e.to_string())?;
-            JobOutcome::Completed(Box::new(transcript))
+        let fetched = if *status == TranscriptionStatus::Completed {
+            let transcript = transcriptions.transcript(id).await;
+            transcript.map(|transcript| JobOutcome::Completed(Box::new(transcript)))
         } else {
-            let job = transcriptions.get(id).await.map_err(|e| e.to_string())?;
-            JobOutcome::Failed {
+            transcriptions.get(id).await.map(|job| JobOutcome::Failed {
                 error_type: job.error_type,
                 error_message: job.error_message,
+            })
+        };
+        let outcome = match fetched {
+            Ok(outcome) => outcome,
+            // Deleted before it was handled: every retry would fail the same way. The
+            // handling still fails, so that nothing records the job handled.
+            Err(error) if error.is_not_found() => {
+                let lost = inner.jobs.lost_id(id, now()).await;
+                if lost.map_err(|e| e.to_string())? {
+                    report_lost(&inner.counters, id.as_str());
+                }
+                return Err(format!("the API no longer has job {id}: {error}"));
             }
+            Err(error) => return Err(error.to_string()),
         };
         let file = match &outcome {
             JobOutcome::Completed(_) if inner.cleanup => self.uploaded_file(id).await,
@@ -742,8 +751,7 @@ impl Tracker {
                 }
             }
             Decision::Lost => {
-                Counters::add(&inner.counters.lost);
-                tracing::error!(reference = %job.reference, "the API no longer has this job; it was never handled");
+                report_lost(&inner.counters, &job.reference);
                 inner.jobs.lost(&job.reference, now).await?;
             }
             Decision::Settled => {}
@@ -844,7 +852,8 @@ impl Tracker {
     }
 
     /// Runs the handler for the job of a verified delivery or a poll; should it fail, marks
-    /// the job finished, so that the reconciler tries again after the retry interval.
+    /// the job finished, so that the reconciler tries again after the retry interval (a job
+    /// the API no longer has is marked lost instead, by `run_handler`).
     ///
     /// A success is recorded by the inbox's completion ([`TrackedEvents`]). A handling cut
     /// short (a crash, a panic, the deadline) leaves the job as it was: its webhook is
@@ -924,6 +933,12 @@ enum Created {
     Maybe(String),
     /// The API refused it.
     Refused(soniox_client::Error),
+}
+
+/// Counts and reports a job just marked lost, known by `job` (its reference or its id).
+fn report_lost(counters: &Counters, job: &str) {
+    Counters::add(&counters.lost);
+    tracing::error!(%job, "the API no longer has this job; it was never handled");
 }
 
 fn job_id(job: &crate::reconcile::TrackedJob) -> Option<TranscriptionId> {

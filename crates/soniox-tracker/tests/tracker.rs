@@ -195,6 +195,15 @@ fn emulator() -> soniox_emulator::EmulatorBuilder {
         .webhook_retry_schedule([Duration::ZERO])
 }
 
+/// An emulator that withholds every webhook: the only deliveries are those a test sends.
+async fn every_webhook_withheld() -> Emulator {
+    emulator()
+        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
+        .start()
+        .await
+        .expect("emulator")
+}
+
 /// An emulator that withholds every other webhook.
 async fn every_other_webhook_withheld() -> Emulator {
     emulator()
@@ -332,11 +341,7 @@ async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
 async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
     // Two batches; after one is deleted, the API holds 1,001 jobs: two pages.
     const OVERDUE: usize = 1_002;
-    let emulator = emulator()
-        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
-        .start()
-        .await
-        .expect("emulator");
+    let emulator = every_webhook_withheld().await;
     // Overdue as soon as submitted; each create is waited for, however loaded the machine.
     let mut policy = Policy::default();
     policy.webhook_grace = Duration::ZERO;
@@ -414,6 +419,61 @@ async fn cleanup_deletes_each_handled_job_and_its_file() {
     let files = setup.client.files().list_page(&ListParams::new()).await;
     let files = files.expect("list files").files;
     assert!(files.is_empty(), "the uploaded file deleted: {files:?}");
+    setup.stop().await;
+}
+
+/// A job whose handling failed, deleted from the API before its retry, is marked lost by
+/// that retry, counted once, and never retried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_deleted_before_its_retry_is_lost() {
+    finished_job_deleted(TestDatabase::sqlite()).await;
+}
+
+/// [`a_finished_job_deleted_before_its_retry_is_lost`] on PostgreSQL.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_deleted_before_its_retry_is_lost_on_postgres() {
+    if let Some(database) = TestDatabase::postgres().await {
+        finished_job_deleted(database).await;
+    }
+}
+
+async fn finished_job_deleted(database: TestDatabase) {
+    // Every webhook withheld: the reconciler's passes are the only handlings.
+    let emulator = every_webhook_withheld().await;
+    // Due as soon as submitted, and again as soon as a handling fails.
+    let mut policy = Policy::default();
+    policy.webhook_grace = Duration::ZERO;
+    policy.retry_interval = Duration::ZERO;
+    let configure = |builder: TrackerBuilder| builder.policy(policy);
+    // The first call for the only job fails.
+    let setup = setup_on(database, emulator, Handling::Effects, configure).await;
+    let submissions = setup.submit(1, 1).await;
+    let Submission::Created { id, reference } = &submissions[0] else {
+        panic!("{:?}", submissions[0]);
+    };
+    setup.emulator.finish_jobs().await;
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!((pass.due, pass.handled), (1, 0), "{pass:?}");
+    let state = || setup.tracker.state_of(reference);
+    assert_eq!(state().await.expect("state"), Some(JobState::Finished));
+
+    let deleted = setup.client.transcriptions().delete(id).await;
+    deleted.expect("delete");
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!((pass.due, pass.handled), (1, 0), "{pass:?}");
+    assert_eq!(state().await.expect("state"), Some(JobState::Lost));
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(
+        (metrics.lost, metrics.unhandled, metrics.handled),
+        (1, 0, 0),
+        "{metrics:?}"
+    );
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!(pass.due, 0, "nothing left to retry: {pass:?}");
+    let calls = setup.seen.lock().expect("seen")[id.as_str()].len();
+    assert_eq!(calls, 1, "the handler is not called without a result");
+    assert!(setup.effects().await.is_empty());
     setup.stop().await;
 }
 
@@ -646,12 +706,7 @@ async fn send_raw(addr: std::net::SocketAddr, request: http::Request<bytes::Byte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_and_unverified_deliveries_are_counted_and_never_handled() {
-    // Every webhook withheld: the only deliveries are the ones this test sends.
-    let emulator = emulator()
-        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
-        .start()
-        .await
-        .expect("emulator");
+    let emulator = every_webhook_withheld().await;
     let setup = setup(emulator).await;
     let submissions = setup.submit_all().await;
     setup.emulator.finish_jobs().await;
@@ -748,12 +803,7 @@ async fn a_delivery_to_another_tracker_carries_the_reference_on_postgres() {
 }
 
 async fn reference_read_by_another_tracker(database: TestDatabase) {
-    // Every webhook withheld: the only delivery is the one this test sends.
-    let emulator = emulator()
-        .webhook_fault(WebhookFaultRule::new(WebhookFault::Withhold))
-        .start()
-        .await
-        .expect("emulator");
+    let emulator = every_webhook_withheld().await;
     let setup = setup_on(database, emulator, Handling::Plain, |builder| builder).await;
     let audio = soniox_emulator::wav(Duration::from_millis(300));
     let file = setup

@@ -110,11 +110,25 @@ const DONE: &str = "
     UPDATE soniox_jobs SET stage = 'done', next_check_at = NULL, updated_at = $2
     WHERE transcription_id = $1";
 
-// Never a job handled meanwhile: a webhook may have recorded it done (and cleaned it up,
-// hence the 404 that made the reconciler decide it lost) while the pass looked it up.
-const LOST: &str = "
-    UPDATE soniox_jobs SET stage = 'lost', next_check_at = NULL, updated_at = $2
-    WHERE reference = $1 AND stage <> 'done'";
+/// The statement marking lost the job whose `$key` column is `$1`. Never a job handled
+/// meanwhile: a webhook may have recorded it done (and cleaned it up, hence the 404 that made
+/// the reconciler decide it lost) while the pass looked it up. Nor one lost already, so that
+/// only the update that marked a job lost reports it.
+macro_rules! lost {
+    ($key:literal) => {
+        concat!(
+            "UPDATE soniox_jobs SET stage = 'lost', next_check_at = NULL, updated_at = $2
+             WHERE ",
+            $key,
+            " = $1 AND stage <> 'done' AND stage <> 'lost'"
+        )
+    };
+}
+
+const LOST: &str = lost!("reference");
+
+/// [`LOST`] for the job with an id.
+const LOST_ID: &str = lost!("transcription_id");
 
 const RESCHEDULE: &str = "
     UPDATE soniox_jobs SET next_check_at = $2, polls = polls + $3, updated_at = $4
@@ -346,13 +360,23 @@ impl Jobs {
         }
     }
 
-    /// The API no longer has the job.
+    /// The API no longer has the job recorded under `reference`: whether this marked it
+    /// lost (not when it is done or lost already).
     pub(crate) async fn lost(
         &self,
         reference: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, execute(LOST, Params::text_at(reference, now))).map(drop)
+    ) -> Result<bool, StoreError> {
+        Ok(dispatch!(self, execute(LOST, Params::text_at(reference, now)))? == 1)
+    }
+
+    /// [`Jobs::lost`] for the job with `id`; `false` for an untracked id too.
+    pub(crate) async fn lost_id(
+        &self,
+        id: &TranscriptionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(dispatch!(self, execute(LOST_ID, Params::text_at(id.as_str(), now)))? == 1)
     }
 
     /// Takes the job for a create request if the pass `claim` still holds it (no later pass
