@@ -537,16 +537,20 @@ impl Tracker {
         let inner = &self.inner;
         let id = &event.id;
         let transcriptions = inner.client.transcriptions();
+        // With the outcome, the job's uploaded file when the fetch told it.
         let fetched = if *status == TranscriptionStatus::Completed {
             let transcript = transcriptions.transcript(id).await;
-            transcript.map(|transcript| JobOutcome::Completed(Box::new(transcript)))
+            transcript.map(|transcript| (JobOutcome::Completed(Box::new(transcript)), None))
         } else {
-            transcriptions.get(id).await.map(|job| JobOutcome::Failed {
-                error_type: job.error_type,
-                error_message: job.error_message,
+            transcriptions.get(id).await.map(|job| {
+                let outcome = JobOutcome::Failed {
+                    error_type: job.error_type,
+                    error_message: job.error_message,
+                };
+                (outcome, job.file_id)
             })
         };
-        let outcome = match fetched {
+        let (outcome, file) = match fetched {
             Ok(outcome) => outcome,
             // Deleted before it was handled: every retry would fail the same way. The
             // handling still fails, so that nothing records the job handled.
@@ -559,9 +563,11 @@ impl Tracker {
             }
             Err(error) => return Err(error.to_string()),
         };
-        let file = match &outcome {
-            JobOutcome::Completed(_) if inner.cleanup => self.uploaded_file(id).await,
-            _ => None,
+        // Whatever the job's status: deleted, a failed job would leave its file unfindable.
+        let file = match (&outcome, inner.cleanup) {
+            (_, false) => None,
+            (JobOutcome::Completed(_), true) => self.uploaded_file(id).await,
+            (_, true) => file,
         };
         let reference = match inner.references.get(id) {
             Some(reference) => Some(reference),

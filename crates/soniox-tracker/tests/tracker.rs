@@ -422,6 +422,43 @@ async fn cleanup_deletes_each_handled_job_and_its_file() {
     setup.stop().await;
 }
 
+/// With cleanup, a job that ended in error is deleted with its uploaded file, as a completed
+/// one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_deletes_a_failed_job_and_its_file() {
+    let emulator = every_webhook_withheld().await;
+    // Due as soon as submitted: one pass handles the job.
+    let mut policy = Policy::default();
+    policy.webhook_grace = Duration::ZERO;
+    let setup = setup_configured(emulator, Handling::Plain, |builder| {
+        builder.policy(policy).cleanup(true)
+    })
+    .await;
+    // Not audio: the job ends in error.
+    let upload = Upload::bytes(b"not audio".to_vec(), "notes.txt");
+    let file = setup.client.files().upload(upload).await.expect("upload");
+    let request = CreateTranscription::new("stt-async-v5").file_id(file.id);
+    let submitted = setup.tracker.submit(request).await.expect("submit");
+    let Submission::Created { id, .. } = submitted else {
+        panic!("{submitted:?}");
+    };
+    setup.tracker.flush().await;
+    setup.emulator.finish_jobs().await;
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!(pass.handled, 1, "{pass:?}");
+
+    let calls = setup.seen.lock().expect("seen")[id.as_str()].clone();
+    assert_eq!(calls, [false], "handled once, as failed");
+    assert!(
+        setup.jobs_by_reference().await.is_empty(),
+        "the job deleted"
+    );
+    let files = setup.client.files().list_page(&ListParams::new()).await;
+    let files = files.expect("list files").files;
+    assert!(files.is_empty(), "the uploaded file deleted: {files:?}");
+    setup.stop().await;
+}
+
 /// A job whose handling failed, deleted from the API before its retry, is marked lost by
 /// that retry, counted once, and never retried again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

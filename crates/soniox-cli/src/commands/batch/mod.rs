@@ -336,13 +336,6 @@ impl Writer {
                 error_type,
                 error_message,
             } => {
-                // The tracker deletes the uploads of completed jobs only.
-                let transcription = self.client.transcriptions().get(&job.id).await?;
-                if let Some(file) = &transcription.file_id
-                    && let Err(error) = self.client.files().delete(file).await
-                {
-                    tracing::warn!(%file, %error, "cannot delete the upload of a failed job");
-                }
                 let error = format!(
                     "{}: {}\n",
                     error_type.as_deref().unwrap_or("unknown"),
