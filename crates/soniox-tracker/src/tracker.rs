@@ -756,9 +756,12 @@ impl Tracker {
                     }
                 }
             }
+            // Reported only if it was not handled meanwhile: a webhook may have recorded it
+            // done, and cleaned it up, while this pass looked it up.
             Decision::Lost => {
-                report_lost(&inner.counters, &job.reference);
-                inner.jobs.lost(&job.reference, now).await?;
+                if inner.jobs.lost(&job.reference, now).await? {
+                    report_lost(&inner.counters, &job.reference);
+                }
             }
             Decision::Settled => {}
         }

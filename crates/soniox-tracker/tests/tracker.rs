@@ -514,6 +514,102 @@ async fn finished_job_deleted(database: TestDatabase) {
     setup.stop().await;
 }
 
+/// A job handled from its webhook while a pass looks it up, and gone from the API by then
+/// (deleted while its handler ran, as a cleanup would after it), stays handled: the pass
+/// finds it missing, but neither counts nor reports it lost.
+///
+/// The pass settles its jobs in turn, oldest due first: the handler holds the first one's
+/// handling, so that the second one's webhook is handled after the pass listed the jobs and
+/// before it settles that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_handled_while_a_pass_finds_it_missing_is_not_lost() {
+    let setup = setup(every_webhook_withheld().await).await;
+    // Each job's handling waits for its gate (a job without one goes on at once), and says
+    // when it started.
+    type Gates = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Receiver<()>>>>;
+    let gates = Gates::default();
+    let (started, mut handling) = tokio::sync::mpsc::unbounded_channel();
+    let gates_in = Arc::clone(&gates);
+    let mut policy = Policy::default();
+    policy.webhook_grace = Duration::ZERO;
+    let tracker = Tracker::builder(setup.client.clone(), setup.database.open().await)
+        .policy(policy)
+        .build(move |job: FinishedJob| {
+            let gate = gates_in.lock().expect("gates").remove(job.id.as_str());
+            let _ = started.send(job.id);
+            async move {
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
+                Ok::<(), std::convert::Infallible>(())
+            }
+        })
+        .await
+        .expect("a tracker");
+    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
+    let service = WebhookService::new(tracker.inbox(verifier), tracker.webhook_handler());
+    let receiver = Receiver::bind("127.0.0.1:0", service).await.expect("bind");
+    let receiver = receiver.spawn().expect("a receiver");
+    let audio = soniox_emulator::wav(Duration::from_millis(300));
+    let files = setup.client.files();
+    let file = files.upload(Upload::bytes(audio, "a.wav")).await;
+    let file = file.expect("upload");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let request = CreateTranscription::new("stt-async-v5").file_id(file.id.clone());
+        let Submission::Created { id, .. } = tracker.submit(request).await.expect("submit") else {
+            panic!("not created");
+        };
+        ids.push(id);
+        tracker.flush().await;
+        // Due a millisecond apart at least (the table keeps milliseconds): first, first.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let [first, second] = <[_; 2]>::try_from(ids).expect("two jobs");
+    let gate = |id: &soniox_types::TranscriptionId| {
+        let (open, gate) = tokio::sync::oneshot::channel();
+        gates
+            .lock()
+            .expect("gates")
+            .insert(id.as_str().to_owned(), gate);
+        open
+    };
+    let (open_first, open_second) = (gate(&first), gate(&second));
+    setup.emulator.finish_jobs().await;
+
+    // The second job's webhook: its result fetched, its handler waits.
+    let event =
+        soniox_types::WebhookEvent::new(second.clone(), soniox_types::WebhookStatus::Completed);
+    let delivery = soniox_webhook::testing::TestDelivery::new(event)
+        .uri("/hooks/soniox")
+        .auth(HEADER, SECRET);
+    let addr = receiver.local_addr();
+    let answer = tokio::spawn(send_raw(addr, delivery.into_request().expect("a request")));
+    assert_eq!(handling.recv().await.as_ref(), Some(&second));
+    let deleted = setup.client.transcriptions().delete(&second).await;
+    deleted.expect("delete");
+    // The pass lists the jobs (the second one is missing) and handles the first one.
+    let pass = tokio::spawn({
+        let tracker = tracker.clone();
+        async move { tracker.reconcile().await }
+    });
+    assert_eq!(handling.recv().await.as_ref(), Some(&first));
+    // The second one's handling ends before the pass settles it.
+    open_second.send(()).expect("the second handler waits");
+    let answer = answer.await.expect("the delivery");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    open_first.send(()).expect("the first handler waits");
+    let pass = pass.await.expect("the pass").expect("a pass");
+    assert_eq!((pass.due, pass.gets, pass.handled), (2, 1, 1), "{pass:?}");
+
+    let metrics = tracker.metrics().await.expect("metrics");
+    assert_eq!((metrics.handled, metrics.lost), (2, 0), "{metrics:?}");
+    let progress = common::progress(&setup.database.locator()).await;
+    assert_eq!((progress.open, progress.lost), (0, 0), "{progress:?}");
+    receiver.shutdown().await.expect("stop");
+    setup.stop().await;
+}
+
 /// Jobs submitted under the caller's references, each twice at once and again once created:
 /// exactly one create per reference, the others find the recorded job; the handler gets the
 /// reference back. Empty and overlong references are refused before anything is recorded.
