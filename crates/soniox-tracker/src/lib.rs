@@ -119,8 +119,8 @@
 //! - **A lost create answer** is adopted from the API by its reference
 //!   ([`Metrics::adopted`]); **a create that never arrived** is sent again, once
 //!   ([`Metrics::resubmitted`]). The create grace ([`reconcile::Policy::create_grace`]) must
-//!   cover how long a create can take to land; the tracker gives up waiting for an answer after
-//!   half of it.
+//!   cover how long a create can take to land; the tracker gives up waiting for an answer
+//!   half of it after recording the job.
 //! - **The API is down or rate-limits**: the pass fails, its jobs come back after the retry
 //!   interval, and the next pass waits twice as long (up to ten times the period).
 //! - **A job deleted before it was handled** (by hand, or by another system) is reported and

@@ -25,9 +25,9 @@ use soniox_types::{OffsetDateTime, Transcription, TranscriptionId, Transcription
 pub struct Policy {
     /// How long a job recorded as submitting is left alone: its create request may still be
     /// on its way, and adopting or resubmitting under it would race it. The tracker gives up
-    /// waiting for a create's answer after half of it; the other half must cover the longest
-    /// a create can take to land at the API after that, or a resubmission can create the
-    /// job twice.
+    /// waiting for a create's answer half of it after recording the job (and sends none
+    /// when recording took that long); the other half must cover the longest a create can
+    /// take to land at the API after that, or a resubmission can create the job twice.
     pub create_grace: Duration,
     /// How long after submission the webhook is awaited before the first poll.
     pub webhook_grace: Duration,

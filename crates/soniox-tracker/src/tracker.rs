@@ -422,7 +422,7 @@ impl Tracker {
                 .await?;
         }
         Counters::add(&inner.counters.submitted);
-        match self.create(&request).await {
+        match self.create(&request, recorded).await {
             Created::Yes(id) => {
                 // Before the acceptance is written: the webhook may overtake it.
                 inner.references.insert(&id, &reference);
@@ -459,19 +459,25 @@ impl Tracker {
         }
     }
 
-    /// Sends a create request, giving up on its answer after half the create grace: a job
-    /// is looked at by the reconciler only once the create grace has passed since its create
-    /// was sent, so an abandoned create has had the other half to land (or not) before the
-    /// reconciler lists the API and decides between adopting and resending. Resending while
-    /// the first create may still land would create the job twice.
-    async fn create(&self, request: &CreateTranscription) -> Created {
-        let deadline = self.inner.policy.create_grace / 2;
+    /// Sends a create request, giving up on its answer half the create grace after `since`:
+    /// the reconciler looks at the job only once the whole grace has passed since `since`,
+    /// so an abandoned create has had the other half to land (or not) before the reconciler
+    /// lists the API and decides between adopting and resending. Resending while the first
+    /// create may still land would create the job twice. Counted from `since`, not from
+    /// the send, the margin holds however long the writes before the send took; with no
+    /// time left, nothing is sent.
+    async fn create(&self, request: &CreateTranscription, since: OffsetDateTime) -> Created {
+        let deadline = since + self.inner.policy.create_grace / 2;
+        let left = Duration::try_from(deadline - now()).unwrap_or(Duration::ZERO);
+        if left.is_zero() {
+            return Created::Maybe(format!("not sent: past its deadline {deadline}"));
+        }
         let transcriptions = self.inner.client.transcriptions();
-        match tokio::time::timeout(deadline, transcriptions.create(request)).await {
+        match tokio::time::timeout(left, transcriptions.create(request)).await {
             Ok(Ok(job)) => Created::Yes(job.id),
             Ok(Err(error)) if created_maybe(&error) => Created::Maybe(error.to_string()),
             Ok(Err(error)) => Created::Refused(error),
-            Err(_) => Created::Maybe(format!("no answer within {deadline:?}")),
+            Err(_) => Created::Maybe(format!("no answer by {deadline}")),
         }
     }
 
@@ -797,7 +803,7 @@ impl Tracker {
             tracing::debug!(reference = %due.job.reference, "another reconciler pass took the job");
             return Ok(());
         }
-        match self.create(&request).await {
+        match self.create(&request, now).await {
             Created::Yes(id) => {
                 Counters::add(&inner.counters.resubmitted);
                 tracing::info!(reference = %due.job.reference, %id, "resubmitted a job whose create request never reached the API");

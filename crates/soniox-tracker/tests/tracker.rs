@@ -767,6 +767,65 @@ async fn lost_creates(action: FaultAction, cleanup: bool) -> soniox_tracker::Met
     metrics
 }
 
+/// A record write that takes longer than half the create grace leaves the create no time to
+/// land before the reconciler may resend it: it is not sent, and the job is pending, for the
+/// reconciler to create after the grace. (The write is held by a table lock: PostgreSQL.)
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_past_its_deadline_after_a_slow_record_is_not_sent() {
+    use soniox_store::deadpool_postgres::tokio_postgres::{self, NoTls};
+
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let mut policy = quick_policy();
+    policy.create_grace = Duration::from_millis(400);
+    let emulator = emulator().start().await.expect("emulator");
+    let configure = |builder: TrackerBuilder| builder.policy(policy);
+    let setup = setup_on(database, emulator, Handling::Plain, configure).await;
+    let (locker, connection) = tokio_postgres::connect(&setup.database.locator(), NoTls)
+        .await
+        .expect("connect");
+    let connection = tokio::spawn(connection);
+    let lock = "BEGIN; LOCK TABLE soniox_jobs IN EXCLUSIVE MODE";
+    locker.batch_execute(lock).await.expect("lock the jobs");
+
+    let request = CreateTranscription::new("stt-async-v5").audio_url("http://127.0.0.1:9/a.wav");
+    let submit = tokio::spawn({
+        let tracker = setup.tracker.clone();
+        async move { tracker.submit(request).await }
+    });
+    // The record waits for the lock; the instant its create's deadline is counted from
+    // was read before.
+    let waiting = "SELECT COUNT(*) FROM pg_locks
+                   WHERE NOT granted AND relation = 'soniox_jobs'::regclass";
+    while locker
+        .query_one(waiting, &[])
+        .await
+        .expect("locks")
+        .get::<_, i64>(0)
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(policy.create_grace / 2).await;
+    locker.batch_execute("COMMIT").await.expect("unlock");
+
+    let submission = submit.await.expect("the submit").expect("recorded");
+    assert!(
+        matches!(submission, Submission::Pending { .. }),
+        "{submission:?}"
+    );
+    let creates = setup
+        .emulator
+        .request_counts()
+        .get("POST", "/v1/transcriptions");
+    assert_eq!(creates, 0, "POST /v1/transcriptions");
+    drop(locker);
+    let _ = connection.await;
+    setup.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_never_arrived_is_resubmitted_once() {
     let metrics = lost_creates(FaultAction::DropConnection, false).await;
