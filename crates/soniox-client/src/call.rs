@@ -33,7 +33,8 @@ pub(crate) enum Acted {
     /// The server carried it out: the call ends with the attempt's error, and the caller
     /// answers with what the lookup found.
     Yes,
-    /// It did not: replaying is safe.
+    /// It is not there (yet): replayed where the policy allows (after a 503), an unknown
+    /// outcome otherwise, since a request with no answer may still be running.
     No,
     /// The lookup failed: the outcome is unknown.
     Unknown,

@@ -213,15 +213,10 @@ impl Client {
                         (outcome, error)
                     }
                 };
-                // An upload whose body the server stopped taking cannot have been stored.
-                let acted_maybe = outcome.may_have_acted()
-                    && !matches!(
-                        error,
-                        Error::UploadStalled {
-                            body_sent: false,
-                            ..
-                        }
-                    );
+                // An upload whose body did not all go out (cut off, stalled, answered early)
+                // cannot have been stored.
+                let body_unsent = call.progress.is_some_and(|progress| !progress.body_sent());
+                let acted_maybe = outcome.may_have_acted() && !body_unsent;
                 may_have_acted |= acted_maybe;
                 let decision = self.inner.retry.decide(
                     attempt,
@@ -244,20 +239,21 @@ impl Client {
                     }
                     return Err(error);
                 }
-                // A request that may have been carried out is sent again, or its error
-                // returned as it is, only when a lookup shows that it was not.
+                // A request that may have been carried out is sent again only when a lookup
+                // shows that it was not and the policy replays it (a 503); found, it is not
+                // sent again; otherwise its outcome is unknown: not found may also mean not
+                // done yet.
                 let acted = match call.look_up {
                     Some(look_up) => look_up().await,
                     None => Acted::Unknown,
                 };
                 match acted {
                     Acted::No if retry => {}
-                    Acted::No => return Err(error),
                     Acted::Yes => {
                         tracing::debug!("the server already acted: not replaying");
                         return Err(error);
                     }
-                    Acted::Unknown => {
+                    Acted::No | Acted::Unknown => {
                         return Err(Error::OutcomeUnknown {
                             client_reference_id: call.reference.map(str::to_owned),
                             kept_file: None,

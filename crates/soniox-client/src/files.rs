@@ -24,8 +24,9 @@ impl Files<'_> {
     /// The size (≤ 1 GiB) and metadata are checked before anything is sent. A failure that
     /// proves the file was not stored (no connection, 408, 429) is retried, from the start
     /// of the source; one after which it may have been (the whole request was sent and no
-    /// answer came, or a 503, which a gateway may give after forwarding it) is not, since
-    /// the file would be stored twice.
+    /// answer came, or a 500, 502, 503 or 504, which may come after the request was forwarded
+    /// and acted on) is not, since the file would be stored twice. An upload cut off before
+    /// its body went out whole cannot have been stored, and ends with its plain error.
     ///
     /// # Errors
     /// [`Error::FileTooLarge`], [`Error::Validation`] or [`Error::Io`] before sending; API and

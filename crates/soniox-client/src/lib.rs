@@ -71,9 +71,10 @@
 //! freely; a retried DELETE answered 404 after an attempt that may have done it succeeds.
 //! `POST` requests (creating a job, uploading a file, minting a key) retry where the server
 //! certainly did not act: the connection never opened, or it answered 408 or 429. After a
-//! failure that may have been carried out (sent with no answer, or a 503, which a gateway may
-//! give after forwarding), only a job created under the client's own reference is replayed,
-//! once a lookup has not found it; the others end with [`Error::OutcomeUnknown`].
+//! failure that may have been carried out (sent with no answer, or a 500, 502, 503 or 504,
+//! which may come after the request was forwarded), a job created under the client's own
+//! reference is looked up: found, it is returned; not found after a 503, the create is sent
+//! again. Every other such failure ends with [`Error::OutcomeUnknown`].
 //!
 //! # Observability
 //!

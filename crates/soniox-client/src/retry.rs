@@ -20,8 +20,10 @@ pub enum Replay {
     OnlyIfNotProcessed,
     /// A `POST` whose effect the client can look up (a job created under a reference of the
     /// client's own, unique): retried as [`OnlyIfNotProcessed`](Self::OnlyIfNotProcessed),
-    /// and also after a failure that [may have acted](AttemptOutcome::may_have_acted), which
-    /// the client replays only once a lookup has shown that the earlier attempt did not.
+    /// and also after a 503, once a lookup has shown that the earlier attempt did not act.
+    /// The other failures that [may have acted](AttemptOutcome::may_have_acted) (no answer,
+    /// 500, 502, 504) are looked up but not replayed: the request may still be running on
+    /// the server, where a lookup cannot see it yet.
     AfterLookup,
     /// The request cannot be sent again at all (its body came from a reader that is now
     /// consumed): never retry.
@@ -48,9 +50,10 @@ pub enum AttemptOutcome {
 
 impl AttemptOutcome {
     /// Whether the server may have carried out the request although the attempt failed: it
-    /// was sent and no answer came, or the answer was 503, which a gateway may give after
-    /// forwarding the request. The other failures prove it was not carried out (the
-    /// connection never opened, 408, 429) or are final answers.
+    /// was sent and no answer came, or the answer was a server error (500) or a gateway's
+    /// (502, 503, 504), which may come after the request was forwarded and acted on. The
+    /// other failures prove it was not carried out (the connection never opened, 408, 429)
+    /// or are final answers.
     ///
     /// ```
     /// use soniox_client::retry::AttemptOutcome;
@@ -62,7 +65,11 @@ impl AttemptOutcome {
     pub fn may_have_acted(&self) -> bool {
         matches!(
             self,
-            AttemptOutcome::FailedAfterSend | AttemptOutcome::Status { status: 503, .. }
+            AttemptOutcome::FailedAfterSend
+                | AttemptOutcome::Status {
+                    status: 500 | 502 | 503 | 504,
+                    ..
+                }
         )
     }
 }
@@ -209,13 +216,13 @@ fn is_retryable(replay: Replay, outcome: AttemptOutcome) -> bool {
         (_, AttemptOutcome::ConnectFailed) => true,
         (Replay::Safe, AttemptOutcome::FailedAfterSend) => true,
         (Replay::OnlyIfNotProcessed, AttemptOutcome::FailedAfterSend) => false,
-        (Replay::AfterLookup, AttemptOutcome::FailedAfterSend) => true,
+        (Replay::AfterLookup, AttemptOutcome::FailedAfterSend) => false,
         (Replay::Safe, AttemptOutcome::Status { status, .. }) => is_transient_status(status),
         (Replay::OnlyIfNotProcessed, AttemptOutcome::Status { status, .. }) => {
             is_unprocessed_status(status)
         }
-        (Replay::AfterLookup, outcome @ AttemptOutcome::Status { status, .. }) => {
-            is_unprocessed_status(status) || outcome.may_have_acted()
+        (Replay::AfterLookup, AttemptOutcome::Status { status, .. }) => {
+            is_unprocessed_status(status) || status == 503
         }
     }
 }
@@ -304,11 +311,12 @@ mod tests {
             check(replay, status(504), false);
             check(replay, ConnectFailed, true);
         }
-        // May have acted: replayed only by a call that looks it up first.
+        // May have acted: a 503 is replayed only by a call that looks it up first; no
+        // answer at all, by neither (the request may still be running).
         check(Post, status(503), false);
         check(Lookup, status(503), true);
         check(Post, FailedAfterSend, false);
-        check(Lookup, FailedAfterSend, true);
+        check(Lookup, FailedAfterSend, false);
         check(Safe, ConnectFailed, true);
         check(Safe, FailedAfterSend, true);
         for outcome in [ConnectFailed, FailedAfterSend, status(429), status(503)] {

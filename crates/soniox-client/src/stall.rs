@@ -60,6 +60,11 @@ impl Progress {
         state.done = done;
     }
 
+    /// Whether the current attempt's body went out whole.
+    pub(crate) fn body_sent(&self) -> bool {
+        self.lock().done
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

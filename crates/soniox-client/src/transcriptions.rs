@@ -30,13 +30,14 @@ impl Transcriptions<'_> {
     /// Creates a job; it starts `queued`.
     ///
     /// The request is validated before sending. A failure that proves the job was not created
-    /// (no connection, 408, 429) is retried. A failure after which it may have been (the
-    /// request was sent and no answer came, or a 503, which a gateway may give after
-    /// forwarding it) is retried only for a request without a `client_reference_id`: the
-    /// client then sends one of its own, unique (`sxc-` and random hex), and looks the job
-    /// up under it before a replay, returning the job found instead of creating a second
-    /// one. A reference of the caller's own need not be unique, so it cannot tell this job
-    /// from an older one: such a create is not replayed, and fails with
+    /// (no connection, 408, 429) is retried. After one that may have created it (the request
+    /// was sent and no answer came, or a 500, 502, 503 or 504, which may come after the
+    /// request was forwarded and acted on), a request without a `client_reference_id` is
+    /// looked up under the one the client sent (its own, unique: `sxc-` and random hex), and
+    /// the job found is returned instead of creating a second one; not found, it is sent
+    /// again after a 503 only, since a request with no answer may still be running on the
+    /// server. A reference of the caller's own need not be unique, so it cannot tell this job
+    /// from an older one and is not looked up. Every other such failure ends with
     /// [`Error::OutcomeUnknown`], which names the reference to look the job up by.
     ///
     /// # Errors

@@ -542,6 +542,23 @@ async fn stalled_error_body_server() -> std::net::SocketAddr {
     .await
 }
 
+/// Cut off with most of its body unsent, the file cannot have been stored: a plain error,
+/// not an unknown outcome.
+#[tokio::test]
+async fn an_upload_cut_off_before_its_body_went_out_is_not_an_unknown_outcome() {
+    use tokio::io::AsyncReadExt as _;
+    let addr = raw_server(|mut stream| async move {
+        let mut head = vec![0u8; 1024];
+        let _ = stream.read_exact(&mut head).await;
+        // Dropped with the rest unread: the connection is reset under the client.
+    })
+    .await;
+    // Far more than the loopback socket's buffers hold, so most of it is never handed over.
+    let error = upload_error(&stalled_client(addr), 64 << 20).await;
+    assert!(!matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
+    assert!(error.is_retryable(), "{error:?}");
+}
+
 #[tokio::test]
 async fn an_upload_error_body_that_stalls_is_bounded() {
     let client = stalled_client(stalled_error_body_server().await);

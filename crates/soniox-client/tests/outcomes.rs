@@ -1,15 +1,16 @@
 //! Requests that fail in a way that leaves open whether the server carried them out (no
-//! answer, or a 503, which a gateway may give after forwarding): a create is looked up before
-//! a replay only under the client's own reference, the others are neither replayed nor
-//! guessed, and a delete whose answer was lost succeeds.
+//! answer, or a 500, 502, 503 or 504, which may come after the request was forwarded): a
+//! create is looked up only under the client's own reference (and sent again only after a
+//! 503), the others are neither replayed nor guessed, and a delete whose answer was lost
+//! succeeds.
 
 mod common;
 
 use std::time::Duration;
 
-use soniox_client::{Audio, CleanUp, Error, TranscribeOptions, Upload};
+use soniox_client::{Audio, CleanUp, Client, Error, TranscribeOptions, Upload};
 use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
-use soniox_types::TranscriptionId;
+use soniox_types::{CreateTranscription, TranscriptionId};
 
 use common::{client, counts, emulator, job_for, quick_wait, start, url_request, wav};
 
@@ -27,6 +28,28 @@ fn on_create(action: FaultAction) -> FaultRule {
 /// How many `method` requests `route` received.
 fn requests(emulator: &Emulator, method: &str, route: &str) -> u64 {
     emulator.request_counts().get(method, route)
+}
+
+/// Sends `request` under the faults in force, expecting an unknown outcome (`what` says
+/// which); returns the reference the error names, and the error.
+async fn unknown_create(
+    client: &Client,
+    request: &CreateTranscription,
+    what: &dyn std::fmt::Debug,
+) -> (Option<String>, Error) {
+    let error = client
+        .transcriptions()
+        .create(request)
+        .await
+        .expect_err("the outcome is unknown");
+    let Error::OutcomeUnknown {
+        client_reference_id,
+        ..
+    } = &error
+    else {
+        panic!("{what:?}: expected an unknown outcome, got {error:?}");
+    };
+    (client_reference_id.clone(), error)
 }
 
 /// The faults that let a request through to the server, or may seem to: its answer lost, or
@@ -79,21 +102,17 @@ async fn an_ambiguous_create_under_the_callers_reference_is_neither_replayed_nor
         .expect("create");
     for (sent, fault) in (2..).zip(ambiguous_faults()) {
         emulator.add_fault(on_create(fault.clone()));
-        let error = client
-            .transcriptions()
-            .create(&request)
-            .await
-            .expect_err("the outcome is unknown");
+        let (reference, error) = unknown_create(&client, &request, &fault).await;
         emulator.clear_faults();
         let Error::OutcomeUnknown {
-            client_reference_id,
             kept_file: None,
             source,
+            ..
         } = &error
         else {
-            panic!("{fault:?}: expected an unknown outcome, got {error:?}");
+            panic!("{fault:?}: a kept file, in {error:?}");
         };
-        assert_eq!(client_reference_id.as_deref(), Some("order-2"));
+        assert_eq!(reference.as_deref(), Some("order-2"));
         assert!(!error.is_retryable(), "{fault:?}");
         if fault == (FaultAction::Error { status: 503 }) {
             assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
@@ -112,15 +131,18 @@ async fn an_ambiguous_create_under_the_callers_reference_is_neither_replayed_nor
 }
 
 #[tokio::test]
-async fn an_ambiguous_create_under_the_clients_own_reference_is_found_or_replayed() {
+async fn an_ambiguous_create_under_the_clients_own_reference_is_looked_up() {
     let emulator = start(emulator()).await;
     let client = client(&emulator);
     let request = url_request("stt-async-v5");
     // Every second attempt is carried out and its answer lost: the lookup finds the job.
-    // Then every second attempt is dropped unread: the lookup finds nothing, and the replay
-    // creates the job.
+    // Then every second attempt is refused with a 503: the lookup finds nothing, and the
+    // create is sent again.
     let mut jobs = std::collections::HashSet::new();
-    for fault in [FaultAction::DropResponse, FaultAction::DropConnection] {
+    for fault in [
+        FaultAction::DropResponse,
+        FaultAction::Error { status: 503 },
+    ] {
         emulator.add_fault(on_create(fault.clone()).every_nth(2));
         for _ in 0..4 {
             let job = client
@@ -134,8 +156,22 @@ async fn an_ambiguous_create_under_the_clients_own_reference_is_found_or_replaye
     }
     assert_eq!(counts(&client).await.0, 8, "one job per create");
     // One attempt each under the first fault; under the second, the first create gets through
-    // and each of the others is dropped once (its own second attempt is the rule's next).
+    // and each of the others is refused once (its own second attempt is the rule's next).
     assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 4 + 7);
+
+    // No answer at all, or a gateway's 504, and no job found: the request may still be
+    // running on the server, so it is not sent again and its outcome is unknown.
+    for (sent, fault) in (12..).zip([
+        FaultAction::DropConnection,
+        FaultAction::Error { status: 504 },
+    ]) {
+        emulator.add_fault(on_create(fault.clone()));
+        let (reference, _) = unknown_create(&client, &request, &fault).await;
+        emulator.clear_faults();
+        assert!(reference.is_some_and(|id| id.starts_with("sxc-")));
+        assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), sent);
+    }
+    assert_eq!(counts(&client).await.0, 8, "nothing created meanwhile");
 
     // When the lookup itself fails, nothing is replayed or guessed.
     emulator.add_fault(on_create(FaultAction::Error { status: 503 }));
@@ -144,20 +180,9 @@ async fn an_ambiguous_create_under_the_clients_own_reference_is_found_or_replaye
         "/v1/transcriptions",
         FaultAction::Error { status: 500 },
     ));
-    let error = client
-        .transcriptions()
-        .create(&request)
-        .await
-        .expect_err("the lookup fails");
-    let Error::OutcomeUnknown {
-        client_reference_id: Some(reference),
-        ..
-    } = &error
-    else {
-        panic!("expected an unknown outcome, got {error:?}");
-    };
-    assert!(reference.starts_with("sxc-"), "{reference}");
-    assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 12);
+    let (reference, _) = unknown_create(&client, &request, &"a failed lookup").await;
+    assert!(reference.is_some_and(|id| id.starts_with("sxc-")));
+    assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 14);
 }
 
 #[tokio::test]
