@@ -233,9 +233,19 @@ impl Client {
                     }
                     RetryDecision::Stop => false,
                 };
+                let unknown = |error| Error::OutcomeUnknown {
+                    client_reference_id: call.reference.map(str::to_owned),
+                    kept_file: None,
+                    source: Box::new(error),
+                };
                 if call.replay == Replay::Safe || !acted_maybe {
                     if retry {
                         continue;
+                    }
+                    // This attempt's failure does not undo an earlier one that may have been
+                    // carried out.
+                    if call.replay != Replay::Safe && may_have_acted {
+                        return Err(unknown(error));
                     }
                     return Err(error);
                 }
@@ -253,13 +263,7 @@ impl Client {
                         tracing::debug!("the server already acted: not replaying");
                         return Err(error);
                     }
-                    Acted::No | Acted::Unknown => {
-                        return Err(Error::OutcomeUnknown {
-                            client_reference_id: call.reference.map(str::to_owned),
-                            kept_file: None,
-                            source: Box::new(error),
-                        });
-                    }
+                    Acted::No | Acted::Unknown => return Err(unknown(error)),
                 }
             }
         }

@@ -185,6 +185,25 @@ async fn an_ambiguous_create_under_the_clients_own_reference_is_looked_up() {
     assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 14);
 }
 
+/// A later attempt's plain failure does not undo an earlier one that may have been carried
+/// out: a 503 whose job the lookup did not find (yet), then 429s until the attempts run out.
+#[tokio::test]
+async fn a_create_that_may_have_acted_earlier_ends_as_an_unknown_outcome() {
+    let emulator = start(emulator()).await;
+    let client = client(&emulator);
+    // The first rule that fires wins: attempts 1, 2 and 4 are refused with a 429, attempt 3
+    // with a 503.
+    emulator.add_fault(on_create(FaultAction::Error { status: 503 }).every_nth(3));
+    emulator.add_fault(on_create(FaultAction::RateLimited {
+        retry_after_seconds: 0,
+    }));
+    let request = url_request("stt-async-v5");
+    let (reference, error) = unknown_create(&client, &request, &"503 then 429").await;
+    assert!(reference.is_some_and(|id| id.starts_with("sxc-")));
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(429), "{error:?}");
+    assert_eq!(requests(&emulator, "POST", "/v1/transcriptions"), 4);
+}
+
 #[tokio::test]
 async fn an_upload_that_may_have_been_stored_is_not_replayed() {
     let emulator = start(emulator()).await;
