@@ -8,8 +8,8 @@
 //!
 //! # Quick start
 //!
-//! Build a request; `validate` checks every documented limit, and the client runs it before
-//! anything is sent:
+//! Build a request; `validate` checks every documented limit (and refuses a webhook auth
+//! header that HTTP cannot carry), and the client runs it before anything is sent:
 //!
 //! ```
 //! use soniox_types::{CreateTranscription, Translation};
