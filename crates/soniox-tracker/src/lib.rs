@@ -107,6 +107,10 @@
 //! - An [`EffectHandler`] ([`TrackerBuilder::build_with_effects`]) returns its writes as an
 //!   [`Effect`], committed in the transaction that records the job as handled: exactly once,
 //!   whatever fails or crashes around it.
+//! - With [`TrackerBuilder::cleanup`], a job recorded handled under its id is deleted from the
+//!   API in the end, with its uploaded file (when the API told which): the transaction that
+//!   records it handled also records the cleanup as owed, and the reconciler's passes retry
+//!   it until both deletes have succeeded.
 //!
 //! # Failure modes
 //!
@@ -125,6 +129,9 @@
 //!   interval, and the next pass waits twice as long (up to ten times the period).
 //! - **A job deleted before it was handled** (by hand, or by another system) is reported and
 //!   marked lost ([`Metrics::lost`]); nothing can be fetched any more.
+//! - **A cleanup that fails** (the deletes refused, cut short by the handler deadline or a
+//!   crash) is retried by the reconciler's passes after the retry interval; until then the
+//!   job and its file count towards the API's quotas.
 //! - **A job stuck** in queued or processing past [`reconcile::Policy::stuck_after`] is
 //!   reported ([`Metrics::stuck`]) and still polled.
 //! - **A webhook for a job the tracker has not recorded** (submitted elsewhere, or before its

@@ -13,7 +13,8 @@ pub struct Metrics {
     pub awaiting: u64,
     /// Finished jobs whose handling has not succeeded yet.
     pub unhandled: u64,
-    /// Jobs due for the reconciler now (their webhook is overdue, or a retry is due).
+    /// Jobs due for the reconciler now (their webhook is overdue, or a retry or an owed
+    /// cleanup is due).
     pub overdue: u64,
     /// Jobs submitted through the tracker.
     pub submitted: u64,

@@ -80,7 +80,8 @@ pub enum Stage {
         /// When to try its handling again, should it not be done by then.
         retry_at: OffsetDateTime,
     },
-    /// Handled successfully; nothing more to do.
+    /// Handled successfully; nothing more to decide (a cleanup the job owes is retried by
+    /// the tracker, not decided here).
     Done,
 }
 

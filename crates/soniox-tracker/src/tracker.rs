@@ -18,7 +18,7 @@ use crate::{
     handler::{
         BoxedHandler, EffectHandler, FinishedJob, JobHandler, JobOutcome, boxed, boxed_effects,
     },
-    jobs::{DueJob, Jobs},
+    jobs::{Cleanup, DueJob, Jobs},
     listing::{Listed, Listing, PAGE_SIZE},
     metrics::{Counters, Metrics},
     reconcile::{Decision, Delivery, Observation, Policy, Stage, decide},
@@ -174,7 +174,10 @@ impl TrackerBuilder {
     /// webhook first) is deleted only once the reconciler has found it through the API (under
     /// its reference while its id is unknown) and recorded it done: deleted before, it would
     /// be missing there, and created again. Delete jobs through this, not in the handler, for
-    /// the same reason.
+    /// the same reason. The cleanup is recorded as owed with the job done, in one
+    /// transaction: should a delete fail, or the process stop before both succeeded, the
+    /// reconciler's passes try again after the retry interval until both have (a job or file
+    /// already gone counts as deleted).
     #[must_use]
     pub fn cleanup(mut self, cleanup: bool) -> Self {
         self.cleanup = cleanup;
@@ -594,9 +597,14 @@ impl Tracker {
         // The inbox's completion records the job as handled, unless it is recorded here: with
         // the effect, or before the cleanup deletes what a retry would need.
         if effect.is_some() || inner.cleanup {
+            let now = now();
+            let cleanup = inner.cleanup.then(|| Cleanup {
+                due: now + inner.policy.retry_interval,
+                file: file.clone(),
+            });
             let found = inner
                 .jobs
-                .done_with(event.clone(), now(), effect)
+                .done_with(event.clone(), now, effect, cleanup)
                 .await
                 .map_err(|e| e.to_string())?;
             inner.events.recorded(event);
@@ -621,19 +629,29 @@ impl Tracker {
         job.ok().and_then(|job| job.file_id)
     }
 
+    /// Deletes the done job `id` and its uploaded `file` from the API; once both are gone,
+    /// records that the cleanup its record owes is done. Until then the record keeps it, for
+    /// a later reconciler pass.
     async fn clean_up(&self, id: &TranscriptionId, file: Option<soniox_types::FileId>) {
-        // Already gone is done: a webhook and a poll may both have handled the job.
+        // Already gone is done: a webhook and a poll may both have handled the job, and an
+        // earlier cleanup may have deleted one of the two.
         let client = &self.inner.client;
+        let mut gone = true;
         if let Err(error) = client.transcriptions().delete(id).await
             && !error.is_not_found()
         {
-            tracing::warn!(%id, %error, "cleanup: the transcription could not be deleted");
+            gone = false;
+            tracing::warn!(%id, %error, "cleanup: the transcription could not be deleted; retried later");
         }
         if let Some(file) = file
             && let Err(error) = client.files().delete(&file).await
             && !error.is_not_found()
         {
-            tracing::warn!(%id, %error, "cleanup: the uploaded file could not be deleted");
+            gone = false;
+            tracing::warn!(%id, %error, "cleanup: the uploaded file could not be deleted; retried later");
+        }
+        if gone && let Err(error) = self.inner.jobs.cleaned(id, now()).await {
+            tracing::warn!(%id, %error, "cleanup: done, but not recorded; repeated later");
         }
     }
 
@@ -688,6 +706,12 @@ impl Tracker {
         pass: &mut Pass,
     ) -> Result<(), TrackerError> {
         let inner = &self.inner;
+        // A handled job whose cleanup is still owed: the claim holds it for the retry
+        // interval, after which a failed cleanup is due again.
+        if let Some((id, file)) = due.cleanup {
+            self.clean_up(&id, file).await;
+            return Ok(());
+        }
         let now = now();
         let job = &due.job;
         let fetched;
@@ -844,15 +868,19 @@ impl Tracker {
             .await;
         match outcome {
             Outcome::Handled => return Ok(true),
-            Outcome::Duplicate => {
-                inner.jobs.done(id, now).await?;
-                // A job handled from its webhook before its id was recorded was left in the
-                // API (see `run_handler`); recorded done under its id now, it can go.
-                if inner.cleanup {
-                    let file = self.uploaded_file(id).await;
-                    self.clean_up(id, file).await;
-                }
+            // A job handled from its webhook before its id was recorded was left in the API
+            // (see `run_handler`); recorded done under its id now, it can go.
+            Outcome::Duplicate if inner.cleanup => {
+                let file = self.uploaded_file(id).await;
+                let due = now + inner.policy.retry_interval;
+                let cleanup = Cleanup {
+                    due,
+                    file: file.clone(),
+                };
+                inner.jobs.done_owing_cleanup(id, now, cleanup).await?;
+                self.clean_up(id, file).await;
             }
+            Outcome::Duplicate => inner.jobs.done(id, now).await?,
             Outcome::InProgress { .. } => {
                 let retry_at = now + inner.policy.retry_interval;
                 inner.jobs.finished(id, status, now, retry_at).await?;

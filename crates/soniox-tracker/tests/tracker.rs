@@ -459,6 +459,75 @@ async fn cleanup_deletes_a_failed_job_and_its_file() {
     setup.stop().await;
 }
 
+/// With cleanup, a handled job whose deletes fail through every retry of the client stays in
+/// the API only until a later pass: the cleanup is recorded as owed with the job done, and
+/// retried once due, until the job and its file are gone; then nothing is left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cleanup_is_retried_by_a_later_pass() {
+    failed_cleanup(TestDatabase::sqlite()).await;
+}
+
+/// [`a_failed_cleanup_is_retried_by_a_later_pass`] on PostgreSQL.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cleanup_is_retried_by_a_later_pass_on_postgres() {
+    if let Some(database) = TestDatabase::postgres().await {
+        failed_cleanup(database).await;
+    }
+}
+
+async fn failed_cleanup(database: TestDatabase) {
+    let emulator = every_webhook_withheld().await;
+    for path in ["/v1/transcriptions/", "/v1/files/"] {
+        let fault = FaultRule::new(FaultAction::Error { status: 503 });
+        emulator.add_fault(fault.method("DELETE").path_prefix(path));
+    }
+    // Due as soon as submitted, and the cleanup as soon as it failed. The client retries
+    // each delete for seconds: the handling is given the time.
+    let mut policy = Policy::default();
+    policy.webhook_grace = Duration::ZERO;
+    policy.retry_interval = Duration::ZERO;
+    let configure = |builder: TrackerBuilder| {
+        let builder = builder.policy(policy).cleanup(true);
+        builder.handler_deadline(Duration::from_secs(60))
+    };
+    let setup = setup_on(database, emulator, Handling::Plain, configure).await;
+    let submissions = setup.submit(1, 1).await;
+    let Submission::Created { id, reference } = &submissions[0] else {
+        panic!("{:?}", submissions[0]);
+    };
+    setup.emulator.finish_jobs().await;
+    let files = async || {
+        let page = setup.client.files().list_page(&ListParams::new()).await;
+        page.expect("list files").files.len()
+    };
+
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!((pass.due, pass.handled), (1, 1), "{pass:?}");
+    let state = setup.tracker.state_of(reference).await.expect("state");
+    assert_eq!(state, Some(JobState::Handled));
+    assert_eq!(setup.jobs_by_reference().await.len(), 1, "the job left");
+    assert_eq!(files().await, 1, "the file left");
+
+    setup.emulator.clear_faults();
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!(
+        (pass.due, pass.handled),
+        (1, 0),
+        "the cleanup owed: {pass:?}"
+    );
+    assert!(
+        setup.jobs_by_reference().await.is_empty(),
+        "the job deleted"
+    );
+    assert_eq!(files().await, 0, "the file deleted");
+    let pass = setup.tracker.reconcile().await.expect("a pass");
+    assert_eq!(pass.due, 0, "nothing left to do: {pass:?}");
+    let calls = setup.seen.lock().expect("seen")[id.as_str()].clone();
+    assert_eq!(calls, [true], "handled once");
+    setup.stop().await;
+}
+
 /// A job whose handling failed, deleted from the API before its retry, is marked lost by
 /// that retry, counted once, and never retried again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

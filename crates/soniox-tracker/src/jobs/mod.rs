@@ -7,9 +7,11 @@
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use soniox_store::StoreError;
-use soniox_types::{OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
+use soniox_types::{FileId, OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
 
 use crate::{
     Database, Effect, JobState,
@@ -22,7 +24,7 @@ const COMPONENT: &str = "jobs";
 
 /// `MIGRATIONS[n]` takes the jobs schema from version `n` to `n + 1`; SQL both databases
 /// run. Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
-/// done.
+/// done (a done job keeps one while its cleanup is owed).
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE soniox_jobs (
@@ -73,6 +75,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
         WHERE next_check_at IS NOT NULL;
 ",
+    // The uploaded file a done job's owed cleanup deletes with it: once the transcription is
+    // gone, the API no longer tells it.
+    "
+    ALTER TABLE soniox_jobs ADD COLUMN file_id TEXT;
+",
 ];
 
 // The statements, with PostgreSQL's `$n` parameters (the SQLite backend rewrites them as
@@ -110,6 +117,16 @@ const DONE: &str = "
     UPDATE soniox_jobs SET stage = 'done', next_check_at = NULL, updated_at = $2
     WHERE transcription_id = $1";
 
+/// [`DONE`] for a job to be deleted from the API, with its uploaded file `$4`: the cleanup
+/// is owed, and due at `$3`, until [`CLEANED`] records it done.
+const DONE_OWING_CLEANUP: &str = "
+    UPDATE soniox_jobs SET stage = 'done', next_check_at = $3, file_id = $4, updated_at = $2
+    WHERE transcription_id = $1";
+
+const CLEANED: &str = "
+    UPDATE soniox_jobs SET next_check_at = NULL, file_id = NULL, updated_at = $2
+    WHERE transcription_id = $1 AND stage = 'done'";
+
 /// The statement marking lost the job whose `$key` column is `$1`. Never a job handled
 /// meanwhile: a webhook may have recorded it done (and cleaned it up, hence the 404 that made
 /// the reconciler decide it lost) while the pass looked it up. Nor one lost already, so that
@@ -142,7 +159,7 @@ const TAKE: &str = "
 
 /// The columns [`Row`] is read from, in order.
 const COLUMNS: &str = "reference, transcription_id, request, stage, status, recorded_at, \
-                       submitted_at, polls, next_check_at";
+                       submitted_at, polls, next_check_at, file_id";
 
 const PENDING: &str = "
     SELECT COUNT(*) FILTER (WHERE stage = 'submitting'),
@@ -157,7 +174,12 @@ pub(crate) struct DueJob {
     pub(crate) job: TrackedJob,
     /// The create request, as recorded (without the webhook's secret).
     pub(crate) request: String,
+    /// For a done job, the cleanup it owes.
+    pub(crate) cleanup: Option<OwedCleanup>,
 }
+
+/// The cleanup a done job owes, as a pass finds it: the job's id and its uploaded file.
+pub(crate) type OwedCleanup = (TranscriptionId, Option<FileId>);
 
 /// How many jobs are in each stage that still needs work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -296,29 +318,51 @@ impl Jobs {
         dispatch!(self, write(write))
     }
 
-    /// Runs `effect` (if any), records the job as handled and its event as done, in one
-    /// transaction: all of them commit together, exactly once, or none does. Whether the job
-    /// was found under its id: not while its acceptance has yet to commit (a webhook that
-    /// overtook it), when the event is done all the same and the reconciler records the job.
+    /// [`Jobs::done`] for a job whose cleanup is owed: see [`Cleanup`].
+    pub(crate) async fn done_owing_cleanup(
+        &self,
+        id: &TranscriptionId,
+        now: OffsetDateTime,
+        cleanup: Cleanup,
+    ) -> Result<(), StoreError> {
+        let (sql, params) = done(id, millis(now), Some(cleanup));
+        dispatch!(self, execute(sql, params)).map(drop)
+    }
+
+    /// The cleanup the done job `id` owed has succeeded: nothing more to do.
+    pub(crate) async fn cleaned(
+        &self,
+        id: &TranscriptionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, execute(CLEANED, Params::text_at(id.as_str(), now))).map(drop)
+    }
+
+    /// Runs `effect` (if any), records the job as handled (owing `cleanup`, if any) and its
+    /// event as done, in one transaction: all of them commit together, exactly once, or none
+    /// does. Whether the job was found under its id: not while its acceptance has yet to
+    /// commit (a webhook that overtook it), when the event is done all the same and the
+    /// reconciler records the job.
     pub(crate) async fn done_with(
         &self,
         event: WebhookEvent,
         now: OffsetDateTime,
         effect: Option<Effect>,
+        cleanup: Option<Cleanup>,
     ) -> Result<bool, StoreError> {
-        let now = millis(now);
+        let done = done(&event.id, millis(now), cleanup);
         match (self, effect.map(|effect| effect.0)) {
             #[cfg(feature = "sqlite")]
-            (Self::Sqlite(jobs), None) => jobs.done_with(event, now, None).await,
+            (Self::Sqlite(jobs), None) => jobs.done_with(event, done, None).await,
             #[cfg(feature = "sqlite")]
             (Self::Sqlite(jobs), Some(EffectKind::Sqlite(effect))) => {
-                jobs.done_with(event, now, Some(effect)).await
+                jobs.done_with(event, done, Some(effect)).await
             }
             #[cfg(feature = "postgres")]
-            (Self::Postgres(jobs), None) => jobs.done_with(event, now, None).await,
+            (Self::Postgres(jobs), None) => jobs.done_with(event, done, None).await,
             #[cfg(feature = "postgres")]
             (Self::Postgres(jobs), Some(EffectKind::Postgres(effect))) => {
-                jobs.done_with(event, now, Some(effect)).await
+                jobs.done_with(event, done, Some(effect)).await
             }
             #[cfg(all(feature = "sqlite", feature = "postgres"))]
             (jobs, Some(effect)) => Err(StoreError::unavailable(format!(
@@ -343,7 +387,7 @@ impl Jobs {
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(jobs) => jobs
-                .done_with(event.clone(), millis(now), None)
+                .done_with(event.clone(), done(&event.id, millis(now), None), None)
                 .await
                 .map(drop),
             #[cfg(feature = "postgres")]
@@ -443,6 +487,33 @@ impl Jobs {
     }
 }
 
+/// The cleanup a job recorded done owes: deleting it, and its uploaded `file`, from the API.
+/// Recorded with the job done, so that no crash loses it; due at `due`, for the reconciler's
+/// passes to retry until both deletes succeeded ([`Jobs::cleaned`]).
+#[derive(Debug)]
+pub(crate) struct Cleanup {
+    pub(crate) due: OffsetDateTime,
+    pub(crate) file: Option<FileId>,
+}
+
+/// The statement that records job `id` done at `now`, owing `cleanup` if any, and its
+/// parameters.
+fn done(id: &TranscriptionId, now: i64, cleanup: Option<Cleanup>) -> (&'static str, Params) {
+    let id = id.as_str().to_owned();
+    match cleanup {
+        None => (DONE, Params::TextAt(id, now)),
+        Some(Cleanup { due, file }) => (
+            DONE_OWING_CLEANUP,
+            Params::Owing(
+                id,
+                now,
+                millis(due),
+                file.map(|file| file.as_str().to_owned()),
+            ),
+        ),
+    }
+}
+
 /// A write every job makes on its way: its record, its acceptance, its completion. The
 /// PostgreSQL backend batches those of concurrent jobs (and a handling's end, the job done
 /// with its event); SQLite's writer batches everything.
@@ -484,6 +555,8 @@ enum Params {
     Reschedule(String, i64, i64, i64),
     /// reference, claim, until, now.
     Take(String, i64, i64, i64),
+    /// id, now, cleanup due, file.
+    Owing(String, i64, i64, Option<String>),
 }
 
 impl Params {
@@ -501,6 +574,7 @@ macro_rules! bind {
             Params::Record(a, b, c, d) => vec![a, b, c, d],
             Params::Submitted(a, b, c, d) | Params::Finished(a, b, c, d) => vec![a, b, c, d],
             Params::Reschedule(a, b, c, d) | Params::Take(a, b, c, d) => vec![a, b, c, d],
+            Params::Owing(a, b, c, d) => vec![a, b, c, d],
         };
         values
     }};
@@ -519,6 +593,7 @@ macro_rules! read_row {
             submitted_at: $row.$get(6)?,
             polls: $row.$get(7)?,
             next_check_at: $row.$get(8)?,
+            file: $row.$get(9)?,
         }
     };
 }
@@ -536,6 +611,7 @@ struct Row {
     submitted_at: Option<i64>,
     polls: i64,
     next_check_at: i64,
+    file: Option<String>,
 }
 
 /// The state a `stage` column names: the one reading of the column, for the reconciler and
@@ -556,7 +632,15 @@ impl Row {
         let recorded_at = instant(self.recorded_at);
         let next_check = instant(self.next_check_at);
         let polls = u32::try_from(self.polls).unwrap_or(u32::MAX);
-        let stage = match (stage_state(&self.stage), self.id) {
+        let state = stage_state(&self.stage);
+        // A done job is due only while its cleanup is owed.
+        let cleanup = match (state, &self.id) {
+            (JobState::Handled, Some(id)) => {
+                Some((TranscriptionId::new(id.clone()), self.file.map(FileId::new)))
+            }
+            _ => None,
+        };
+        let stage = match (state, self.id) {
             (JobState::Submitted, Some(id)) => Stage::Submitted {
                 id: TranscriptionId::new(id),
                 at: self.submitted_at.map_or(recorded_at, instant),
@@ -583,6 +667,7 @@ impl Row {
                 stage,
             },
             request: self.request,
+            cleanup,
         }
     }
 }

@@ -23,7 +23,7 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{
-    COLUMNS, COMPONENT, DONE, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
+    COLUMNS, COMPONENT, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
 };
 use crate::handler::PostgresEffect;
 
@@ -68,20 +68,21 @@ impl PostgresJobs {
         execute(&self.db, sql, &params).await
     }
 
+    /// Runs `effect`, `done` (the statement recording the job done) and `event`'s completion
+    /// in one transaction.
     pub(super) async fn done_with(
         &self,
         event: WebhookEvent,
-        now: i64,
+        (done, params): (&'static str, Params),
         effect: Option<PostgresEffect>,
     ) -> Result<bool, StoreError> {
-        let done = Params::TextAt(event.id.as_str().to_owned(), now);
         self.db
             .transact(move |tx| {
                 Box::pin(async move {
                     if let Some(effect) = effect {
                         effect(tx).await?;
                     }
-                    let found = tx.execute(DONE, &values(&done)).await?;
+                    let found = tx.execute(done, &values(&params)).await?;
                     PostgresStore::complete_in(tx, &event).await?;
                     Ok::<_, PostgresError>(found > 0)
                 })

@@ -10,7 +10,7 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{
-    COLUMNS, COMPONENT, DONE, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
+    COLUMNS, COMPONENT, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
 };
 use crate::handler::SqliteEffect;
 
@@ -49,17 +49,19 @@ impl SqliteJobs {
         self.run(move |tx| execute(tx, sql, &params)).await
     }
 
+    /// Runs `effect`, `done` (the statement recording the job done) and `event`'s completion
+    /// in one transaction.
     pub(super) async fn done_with(
         &self,
         event: WebhookEvent,
-        now: i64,
+        done: (&'static str, Params),
         effect: Option<SqliteEffect>,
     ) -> Result<bool, StoreError> {
         self.run(move |tx| {
             if let Some(effect) = effect {
                 effect(tx)?;
             }
-            let found = execute(tx, DONE, &Params::TextAt(event.id.as_str().to_owned(), now))?;
+            let found = execute(tx, done.0, &done.1)?;
             SqliteStore::complete_in(tx, &event)?;
             Ok(found > 0)
         })
@@ -143,19 +145,25 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueJob> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn the_rebuilt_table_keeps_every_job_and_still_checks_the_stage() {
+    /// A database (in the directory returned with it) the tracker left at `version`.
+    async fn store_at(version: usize) -> (tempfile::TempDir, Arc<SqliteStore>) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Arc::new(
             SqliteStore::open(dir.path().join("jobs.db"))
                 .await
                 .expect("open"),
         );
-        // A database the tracker left at version 2, with a job in it.
         store
-            .migrate_component(COMPONENT, &MIGRATIONS[..2])
+            .migrate_component(COMPONENT, &MIGRATIONS[..version])
             .await
-            .expect("version 2");
+            .expect("the version");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn the_rebuilt_table_keeps_every_job_and_still_checks_the_stage() {
+        // A database the tracker left at version 2, with a job in it.
+        let (_dir, store) = store_at(2).await;
         let insert = "INSERT INTO soniox_jobs (reference, transcription_id, request, stage, \
                       recorded_at, next_check_at, updated_at, claim)
                       VALUES (?1, ?2, '{}', ?3, 1, 2, 1, 7)";
@@ -179,5 +187,18 @@ mod tests {
             .await
             .expect("the writer");
         assert_eq!(right.ok(), Some(1), "a known stage is taken");
+    }
+
+    #[tokio::test]
+    async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
+        let (_dir, store) = store_at(3).await;
+        store
+            .transact(|tx| tx.execute_batch(crate::jobs::tests::VERSION_3_JOBS))
+            .await
+            .expect("the writer")
+            .expect("jobs at version 3");
+
+        let jobs = SqliteJobs::open(&store).await.expect("migrated");
+        crate::jobs::tests::check_migrated(&crate::jobs::Jobs::Sqlite(jobs)).await;
     }
 }

@@ -7,7 +7,10 @@ use soniox_types::{TranscriptionId, WebhookStatus};
 use soniox_webhook::store::Claim;
 
 use super::*;
-use crate::jobs::STAGE_OF;
+use crate::jobs::{
+    Jobs, STAGE_OF,
+    tests::{VERSION_3_JOBS, check_migrated},
+};
 
 /// soniox-store's PostgreSQL test databases: one per test, dropped after it.
 #[path = "../../../../soniox-store/tests/common/mod.rs"]
@@ -132,4 +135,25 @@ async fn a_handling_end_refused_by_a_deadlock_runs_again() {
         .expect("the count")
         .get(0);
     assert_eq!(updates, 2, "refused once, then written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
+    let Some(db) = store_common::TestDb::create().await else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
+    store
+        .migrate_component(COMPONENT, &MIGRATIONS[..3])
+        .await
+        .expect("version 3");
+    let client = store.pool().get().await.expect("a connection");
+    client
+        .batch_execute(VERSION_3_JOBS)
+        .await
+        .expect("jobs at version 3");
+    drop(client);
+
+    let jobs = PostgresJobs::open(&store).await.expect("migrated");
+    check_migrated(&Jobs::Postgres(jobs)).await;
 }

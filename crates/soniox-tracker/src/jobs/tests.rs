@@ -1,0 +1,46 @@
+//! What the tests of both backends check of the job table.
+
+use super::*;
+
+/// The jobs a database at schema version 3 holds before it migrates: `ref-1` (`tr-1`) done,
+/// `ref-2` (`tr-2`) accepted and due at 2.
+pub(super) const VERSION_3_JOBS: &str = "
+    INSERT INTO soniox_jobs (reference, transcription_id, request, stage, recorded_at,
+        next_check_at, updated_at)
+    VALUES ('ref-1', 'tr-1', '{}', 'done', 1, NULL, 1),
+           ('ref-2', 'tr-2', '{}', 'submitted', 1, 2, 1)";
+
+/// The references of `due`, each with the cleanup it owes.
+fn owed(due: Vec<DueJob>) -> Vec<(String, Option<OwedCleanup>)> {
+    due.into_iter()
+        .map(|due| (due.job.reference, due.cleanup))
+        .collect()
+}
+
+/// `jobs`, migrated from [`VERSION_3_JOBS`], are as they were, and a job recorded done
+/// owing its cleanup is due with its file from the cleanup's due time until it is cleaned.
+pub(super) async fn check_migrated(jobs: &Jobs) {
+    let claim_at = async |ms: i64| {
+        let due = jobs.claim_due(instant(ms), instant(ms + 1), 10, ms).await;
+        owed(due.expect("claimed"))
+    };
+    assert_eq!(claim_at(2).await, [("ref-2".to_owned(), None)]);
+
+    let id = TranscriptionId::new("tr-2");
+    let file = FileId::new("file-2");
+    let cleanup = Cleanup {
+        due: instant(5),
+        file: Some(file.clone()),
+    };
+    let done = jobs.done_owing_cleanup(&id, instant(4), cleanup).await;
+    done.expect("done, owing its cleanup");
+    assert_eq!(claim_at(4).await, [], "not due before the cleanup is");
+    let owing = Some((id.clone(), Some(file)));
+    assert_eq!(claim_at(5).await, [("ref-2".to_owned(), owing)]);
+    jobs.cleaned(&id, instant(6)).await.expect("cleaned");
+    assert_eq!(claim_at(100).await, [], "nothing more to do");
+    for reference in ["ref-1", "ref-2"] {
+        let stage = jobs.stage_of(reference).await.expect("read");
+        assert_eq!(stage.as_deref(), Some("done"), "{reference}");
+    }
+}
