@@ -359,18 +359,30 @@ fn lost_a_race(error: &PostgresError) -> bool {
     })
 }
 
-/// What the server said of `error` (its message, detail and hint), or else the driver's own
-/// message, which names only the kind of error. Neither holds the connection's secrets.
+/// What the server said of `error` (its severity, code, message and hint), or else the
+/// driver's own message, which names only the kind of error. Never the detail: for a
+/// constraint violation it quotes the failing row, whose recorded request may hold a
+/// presigned audio URL. Neither holds the connection's secrets.
 fn server_said(error: &PostgresError) -> String {
-    error
-        .as_db_error()
-        .map_or_else(|| error.to_string(), ToString::to_string)
+    let Some(db) = error.as_db_error() else {
+        return error.to_string();
+    };
+    let mut said = format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+    if let Some(hint) = db.hint() {
+        said.push_str("; hint: ");
+        said.push_str(hint);
+    }
+    said
 }
 
 /// Answers every write of `batch` with `error`.
-fn answer_all(batch: Vec<Queued>, error: &dyn std::fmt::Display) {
-    // The driver's or the pool's message, which never holds the connection's secrets.
-    let message = format!("a batched job write failed: {error}");
+fn answer_all(batch: Vec<Queued>, error: &StoreError) {
+    // What went wrong is the error's source (what the server said, the driver's or the
+    // pool's message), which never holds the connection's secrets; its own words only name
+    // the kind.
+    let cause =
+        std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
+    let message = format!("a batched job write failed: {cause}");
     for (_, reply) in batch {
         let _ = reply.send(Err(StoreError::unavailable(message.clone())));
     }

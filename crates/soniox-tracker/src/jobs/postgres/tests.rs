@@ -86,6 +86,24 @@ async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
     );
 }
 
+/// A refused write reaches its caller with what the server said, but never the error's
+/// detail: for a constraint violation it quotes the failing row, which for other writes holds
+/// the recorded request (a presigned audio URL, say).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_says_why_without_the_detail() {
+    let Some((_db, store, _jobs, _event)) = handling().await else {
+        return;
+    };
+    let (taken, answer) = queued(Write::Job(record("ref-1")));
+    run_batch(&store, vec![taken]).await;
+
+    let error = answer.await.expect("answered").expect_err("refused");
+    // The server's words are the error's source.
+    let error = format!("{error:?}");
+    assert!(error.contains("duplicate key"), "{error}");
+    assert!(!error.contains("Key (reference)"), "{error}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handling_end_refused_by_a_deadlock_runs_again() {
     let Some((_db, store, jobs, event)) = handling().await else {
