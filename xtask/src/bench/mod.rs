@@ -17,9 +17,9 @@
 //! adding about 6 MB to both sides of the upload's peak RSS, in a binary nobody installs.
 //! Every feature of the package is on, so that benches with `required-features`
 //! (soniox-store's `receiver_load`) run rather than being skipped; PostgreSQL is measured
-//! when a server listens locally, as `cargo xtask ci` tests it. A bench that cannot measure something (no
-//! `wrk`, no PostgreSQL) records it as skipped; a bench that fails or records nothing is a
-//! failed row, and the command fails after writing the report.
+//! when a server listens locally, as `cargo xtask ci` tests it. A bench that cannot measure
+//! something (no `wrk`, no PostgreSQL) records it as skipped; a bench that fails or records
+//! nothing is a failed row, and the command fails after writing the report.
 //!
 //! `--quick` sets `SONIOX_BENCH_QUICK=1`: each bench shortens its rounds and takes fewer
 //! samples and jobs, so the whole run fits in a few minutes on a two-core machine.
