@@ -161,6 +161,8 @@ fn describe(error: &ClientError) -> String {
             request_id: Some(request_id),
             ..
         } => format!("{error} (request id {request_id})"),
+        // Its cause described as it would be alone, request id included.
+        ClientError::OutcomeUnknown { source, .. } => format!("{error}: {}", describe(source)),
         // The client's errors name their cause only as their source (an `Io` error its path,
         // a `Transport` error reqwest's error): the line is the whole chain.
         _ => {
@@ -221,6 +223,29 @@ mod tests {
             failure.line(),
             "error: the request may or may not have been carried out (client_reference_id \
              \"order-1\"): HTTP 503 Service Unavailable with an unexpected body: busy"
+        );
+    }
+
+    #[test]
+    fn an_unknown_outcome_keeps_its_causes_request_id() {
+        let body = ApiError::new(
+            504,
+            ApiErrorType::Unknown("gateway_timeout".into()),
+            "Late.",
+        )
+        .request_id("req-2");
+        let failure = Failure::from(ClientError::OutcomeUnknown {
+            client_reference_id: None,
+            kept_file: None,
+            source: Box::new(ClientError::Api {
+                status: http::StatusCode::GATEWAY_TIMEOUT,
+                body: Box::new(body),
+            }),
+        });
+        assert!(
+            failure.line().ends_with("(request id req-2)"),
+            "{}",
+            failure.line()
         );
     }
 

@@ -2,7 +2,7 @@
 
 use soniox_types::{CreateTemporaryApiKey, TemporaryApiKey};
 
-use crate::{Client, Error, client::Call};
+use crate::{Client, Error, call::Call};
 
 /// The `/v1/auth` endpoints. Get one from [`Client::auth`].
 #[derive(Clone, Copy, Debug)]

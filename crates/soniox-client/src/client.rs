@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-pub(crate) use crate::call::{Acted, Call};
+use crate::call::{Acted, Call};
 use crate::{
     ClientBuilder, Error,
     error::snippet,

@@ -87,8 +87,11 @@ pub enum Error {
     },
     /// A request that creates something (a job, a file, a temporary key) failed in a way that
     /// leaves open whether the server carried it out: it was sent and no answer came, or the
-    /// answer was a 503, which a gateway may give after forwarding the request. The client did
-    /// not send it again, which could create a second one, and had no lookup that could tell.
+    /// answer was a 500, 502, 503 or 504, which may come after the request was forwarded and
+    /// acted on (or an earlier attempt failed so). The client did not send it again, which
+    /// could create a second one; no lookup could tell (the request had no reference of the
+    /// client's own, the lookup failed, or found nothing while the request may still be
+    /// running).
     ///
     /// Look for what it may have created under its `client_reference_id` (jobs and files list
     /// it) before trying again. The failure is the source; [`status`](Self::status),

@@ -3,7 +3,7 @@
 use futures_util::Stream;
 use soniox_types::{Count, File, FileId, FileList, ListParams};
 
-use crate::{Client, Error, Upload, client::Call, pagination::paginate, stall::Progress};
+use crate::{Client, Error, Upload, call::Call, pagination::paginate, stall::Progress};
 
 /// The `/v1/files` endpoints. Get one from [`Client::files`].
 #[derive(Clone, Copy, Debug)]

@@ -2,7 +2,7 @@
 
 use soniox_types::ModelList;
 
-use crate::{Client, Error, client::Call};
+use crate::{Client, Error, call::Call};
 
 /// The `/v1/models` endpoint. Get one from [`Client::models`].
 #[derive(Clone, Copy, Debug)]

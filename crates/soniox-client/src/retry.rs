@@ -63,14 +63,14 @@ impl AttemptOutcome {
     /// assert!(AttemptOutcome::FailedAfterSend.may_have_acted());
     /// ```
     pub fn may_have_acted(&self) -> bool {
-        matches!(
-            self,
-            AttemptOutcome::FailedAfterSend
-                | AttemptOutcome::Status {
-                    status: 500 | 502 | 503 | 504,
-                    ..
-                }
-        )
+        match self {
+            AttemptOutcome::FailedAfterSend => true,
+            // A transient status the server may give after acting on the request.
+            AttemptOutcome::Status { status, .. } => {
+                is_transient_status(*status) && !is_unprocessed_status(*status)
+            }
+            AttemptOutcome::ConnectFailed => false,
+        }
     }
 }
 
@@ -215,8 +215,9 @@ fn is_retryable(replay: Replay, outcome: AttemptOutcome) -> bool {
         (Replay::Never, _) => false,
         (_, AttemptOutcome::ConnectFailed) => true,
         (Replay::Safe, AttemptOutcome::FailedAfterSend) => true,
-        (Replay::OnlyIfNotProcessed, AttemptOutcome::FailedAfterSend) => false,
-        (Replay::AfterLookup, AttemptOutcome::FailedAfterSend) => false,
+        (Replay::OnlyIfNotProcessed | Replay::AfterLookup, AttemptOutcome::FailedAfterSend) => {
+            false
+        }
         (Replay::Safe, AttemptOutcome::Status { status, .. }) => is_transient_status(status),
         (Replay::OnlyIfNotProcessed, AttemptOutcome::Status { status, .. }) => {
             is_unprocessed_status(status)

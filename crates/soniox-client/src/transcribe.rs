@@ -217,22 +217,17 @@ impl Client {
         };
         let result = async {
             let request = options.request(&source)?;
-            let transcription = match self.transcriptions().create(&request).await {
-                Ok(transcription) => transcription,
-                // The job may exist, reading the file: deleting the file would fail it.
-                Err(Error::OutcomeUnknown {
-                    client_reference_id,
-                    kept_file: _,
-                    source,
-                }) => {
-                    return Err(Error::OutcomeUnknown {
-                        client_reference_id,
-                        kept_file: cleanup.keep_file(),
-                        source,
-                    });
-                }
-                Err(error) => return Err(error),
-            };
+            let transcription =
+                self.transcriptions()
+                    .create(&request)
+                    .await
+                    .map_err(|mut error| {
+                        // The job may exist, reading the file: deleting the file would fail it.
+                        if let Error::OutcomeUnknown { kept_file, .. } = &mut error {
+                            *kept_file = cleanup.keep_file();
+                        }
+                        error
+                    })?;
             cleanup.transcription = Some(transcription.id.clone());
             let wait = std::mem::take(&mut options.wait);
             let transcription = self.transcriptions().wait(&transcription.id, wait).await?;

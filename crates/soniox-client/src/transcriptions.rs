@@ -8,7 +8,7 @@ use soniox_types::{
 
 use crate::{
     Client, Error,
-    client::{Acted, Call},
+    call::{Acted, Call},
     files::path_segment,
     pagination::paginate,
 };

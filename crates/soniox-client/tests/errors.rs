@@ -13,7 +13,7 @@ use soniox_client::{
 };
 use soniox_emulator::JobClock;
 
-use common::{Server, client, emulator, fast_retries, start};
+use common::{MISSING, Server, client, emulator, fast_retries, start};
 
 /// The error and its causes, one per line, with the parts that change between runs (ports,
 /// request ids) replaced.
@@ -80,7 +80,7 @@ async fn an_undecodable_success_keeps_a_snippet() {
 async fn api_errors_and_failed_jobs() {
     let emulator = start(emulator().job_clock(JobClock::Fixed(Duration::ZERO))).await;
     let client = client(&emulator);
-    let missing = TranscriptionId::new("00000000-0000-4000-8000-000000000000");
+    let missing = TranscriptionId::new(MISSING);
     let error = client
         .transcriptions()
         .get(&missing)

@@ -9,21 +9,14 @@ mod common;
 use std::time::Duration;
 
 use soniox_client::{Audio, CleanUp, Client, Error, TranscribeOptions, Upload};
-use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
-use soniox_types::{CreateTranscription, TranscriptionId};
+use soniox_emulator::{Emulator, FaultAction, JobClock};
+use soniox_types::{
+    CreateTemporaryApiKey, CreateTranscription, TemporaryKeyUsage, TranscriptionId,
+};
 
-use common::{client, counts, emulator, job_for, quick_wait, start, url_request, wav};
-
-/// An id of the emulator's form that names nothing.
-const MISSING: &str = "00000000-0000-4000-8000-000000000000";
-
-fn on(method: &str, prefix: &str, action: FaultAction) -> FaultRule {
-    FaultRule::new(action).method(method).path_prefix(prefix)
-}
-
-fn on_create(action: FaultAction) -> FaultRule {
-    on("POST", "/v1/transcriptions", action)
-}
+use common::{
+    MISSING, client, counts, emulator, job_for, on, on_create, quick_wait, start, url_request, wav,
+};
 
 /// How many `method` requests `route` received.
 fn requests(emulator: &Emulator, method: &str, route: &str) -> u64 {
@@ -229,6 +222,30 @@ async fn an_upload_that_may_have_been_stored_is_not_replayed() {
     }
     // The dropped answer's file was stored; the 503's was not.
     assert_eq!(counts(&client).await.1, 1);
+}
+
+/// A temporary key may have been minted: it is not minted again, and the caller is told.
+#[tokio::test]
+async fn a_temporary_key_that_may_have_been_minted_is_not_replayed() {
+    let emulator = start(emulator()).await;
+    let client = client(&emulator);
+    let route = "/v1/auth/temporary-api-key";
+    let request = CreateTemporaryApiKey::new(TemporaryKeyUsage::TranscribeWebsocket, 300)
+        .client_reference_id("browser-1");
+    for (sent, fault) in (1..).zip(ambiguous_faults()) {
+        emulator.add_fault(on("POST", route, fault.clone()));
+        let error = client
+            .auth()
+            .create_temporary_api_key(&request)
+            .await
+            .expect_err("the outcome is unknown");
+        emulator.clear_faults();
+        assert!(
+            matches!(&error, Error::OutcomeUnknown { .. }),
+            "{fault:?}: {error:?}"
+        );
+        assert_eq!(requests(&emulator, "POST", route), sent, "{fault:?}");
+    }
 }
 
 #[tokio::test]

@@ -10,16 +10,12 @@ use soniox_client::{Client, Error, RetryPolicy, Upload, types::ApiErrorType};
 use soniox_emulator::{Emulator, FaultAction, FaultRule};
 use soniox_types::{CreateTranscription, ListParams, TranscriptionId};
 
-use common::{KEY, client, client_builder, emulator, fast_retries, start, url_request, wav};
+use common::{
+    KEY, client, client_builder, emulator, fast_retries, on_create, start, url_request, wav,
+};
 
 fn request() -> CreateTranscription {
     url_request("stt-async-v5")
-}
-
-fn on_create(action: FaultAction) -> FaultRule {
-    FaultRule::new(action)
-        .method("POST")
-        .path_prefix("/v1/transcriptions")
 }
 
 fn on_reads(action: FaultAction) -> FaultRule {

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use soniox_client::{Client, ClientBuilder, RetryPolicy, Upload, WaitOptions};
-use soniox_emulator::{Emulator, EmulatorBuilder, JobClock};
+use soniox_emulator::{Emulator, EmulatorBuilder, FaultAction, FaultRule, JobClock};
 use soniox_types::{CreateTranscription, Transcription};
 use tokio::{net::TcpListener, sync::mpsc};
 
@@ -55,6 +55,19 @@ pub fn client_builder(emulator: &Emulator) -> ClientBuilder {
         .api_key(KEY)
         .base_url(emulator.base_url())
         .retry_policy(fast_retries())
+}
+
+/// A transcription id of the emulator's form that names nothing.
+pub const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+
+/// A fault rule applying `action` to `method` requests whose path starts with `prefix`.
+pub fn on(method: &str, prefix: &str, action: FaultAction) -> FaultRule {
+    FaultRule::new(action).method(method).path_prefix(prefix)
+}
+
+/// [`on`] job creations.
+pub fn on_create(action: FaultAction) -> FaultRule {
+    on("POST", "/v1/transcriptions", action)
 }
 
 /// A client pointed at `emulator`.
