@@ -290,7 +290,7 @@ async fn a_job_whose_advance_is_dropped_mid_download_still_moves_on() {
         let _ = released.await;
         let audio = wav(1_000);
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", audio.len());
-        // Before the fix the emulator has hung up by now.
+        // The emulator is still waiting for this answer, though the advance was dropped.
         let _ = stream.write_all(&[head.into_bytes(), audio].concat()).await;
     })
     .await;

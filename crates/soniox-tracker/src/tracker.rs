@@ -598,10 +598,7 @@ impl Tracker {
         // the effect, or before the cleanup deletes what a retry would need.
         if effect.is_some() || inner.cleanup {
             let now = now();
-            let cleanup = inner.cleanup.then(|| Cleanup {
-                due: now + inner.policy.retry_interval,
-                file: file.clone(),
-            });
+            let cleanup = inner.cleanup.then(|| self.owed_cleanup(now, file.clone()));
             let found = inner
                 .jobs
                 .done_with(event.clone(), now, effect, cleanup)
@@ -627,6 +624,15 @@ impl Tracker {
     async fn uploaded_file(&self, id: &TranscriptionId) -> Option<soniox_types::FileId> {
         let job = self.inner.client.transcriptions().get(id).await;
         job.ok().and_then(|job| job.file_id)
+    }
+
+    /// The cleanup a job recorded done at `now` owes, with its uploaded `file`: due after the
+    /// retry interval, for a pass to retry should this process's own attempt fail.
+    fn owed_cleanup(&self, now: OffsetDateTime, file: Option<soniox_types::FileId>) -> Cleanup {
+        Cleanup {
+            due: now + self.inner.policy.retry_interval,
+            file,
+        }
     }
 
     /// Deletes the done job `id` and its uploaded `file` from the API; once both are gone,
@@ -872,11 +878,7 @@ impl Tracker {
             // (see `run_handler`); recorded done under its id now, it can go.
             Outcome::Duplicate if inner.cleanup => {
                 let file = self.uploaded_file(id).await;
-                let due = now + inner.policy.retry_interval;
-                let cleanup = Cleanup {
-                    due,
-                    file: file.clone(),
-                };
+                let cleanup = self.owed_cleanup(now, file.clone());
                 inner.jobs.done_owing_cleanup(id, now, cleanup).await?;
                 self.clean_up(id, file).await;
             }

@@ -264,6 +264,12 @@ impl Setup {
         (pages, gets)
     }
 
+    /// Every file the API holds (one page holds every file there could be).
+    async fn files(&self) -> Vec<soniox_types::File> {
+        let page = self.client.files().list_page(&ListParams::new()).await;
+        page.expect("list files").files
+    }
+
     /// Every job the API holds, by reference: each must appear once.
     async fn jobs_by_reference(&self) -> HashMap<String, usize> {
         let jobs: Vec<_> = self
@@ -415,9 +421,7 @@ async fn cleanup_deletes_each_handled_job_and_its_file() {
         setup.jobs_by_reference().await.is_empty(),
         "every job deleted"
     );
-    // One page holds every file there could be.
-    let files = setup.client.files().list_page(&ListParams::new()).await;
-    let files = files.expect("list files").files;
+    let files = setup.files().await;
     assert!(files.is_empty(), "the uploaded file deleted: {files:?}");
     setup.stop().await;
 }
@@ -453,8 +457,7 @@ async fn cleanup_deletes_a_failed_job_and_its_file() {
         setup.jobs_by_reference().await.is_empty(),
         "the job deleted"
     );
-    let files = setup.client.files().list_page(&ListParams::new()).await;
-    let files = files.expect("list files").files;
+    let files = setup.files().await;
     assert!(files.is_empty(), "the uploaded file deleted: {files:?}");
     setup.stop().await;
 }
@@ -497,10 +500,7 @@ async fn failed_cleanup(database: TestDatabase) {
         panic!("{:?}", submissions[0]);
     };
     setup.emulator.finish_jobs().await;
-    let files = async || {
-        let page = setup.client.files().list_page(&ListParams::new()).await;
-        page.expect("list files").files.len()
-    };
+    let files = async || setup.files().await.len();
 
     let pass = setup.tracker.reconcile().await.expect("a pass");
     assert_eq!((pass.due, pass.handled), (1, 1), "{pass:?}");

@@ -57,11 +57,12 @@ impl SqliteJobs {
         done: (&'static str, Params),
         effect: Option<SqliteEffect>,
     ) -> Result<bool, StoreError> {
+        let (done, params) = done;
         self.run(move |tx| {
             if let Some(effect) = effect {
                 effect(tx)?;
             }
-            let found = execute(tx, done.0, &done.1)?;
+            let found = execute(tx, done, &params)?;
             SqliteStore::complete_in(tx, &event)?;
             Ok(found > 0)
         })
