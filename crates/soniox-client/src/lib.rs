@@ -99,6 +99,7 @@ mod client;
 mod config;
 mod delivery;
 mod error;
+mod file_chunks;
 mod files;
 mod models;
 mod pagination;

@@ -7,7 +7,6 @@ use std::{
 };
 
 use bytes::Bytes;
-use std::io::Read as _;
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use reqwest::multipart::{Form, Part};
@@ -15,11 +14,11 @@ use soniox_types::UploadMetadata;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
-use crate::{Error, stall::Progress as Watched};
-
-/// Read size for streamed uploads: large enough for full-speed loopback transfers, small enough
-/// that memory stays flat whatever the file size.
-const CHUNK_BYTES: usize = 256 * 1024;
+use crate::{
+    Error,
+    file_chunks::{CHUNK_BYTES, file_chunks},
+    stall::Progress as Watched,
+};
 
 type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 type Reader = Box<dyn AsyncRead + Send + Sync + Unpin>;
@@ -218,35 +217,6 @@ impl Upload {
             Source::Bytes(_) | Source::Reader { .. } => "audio".to_owned(),
         }
     }
-}
-
-/// Reads `file` on one blocking thread, a few chunks ahead of the socket. Unlike
-/// `tokio::fs::File`, this costs no hop to the blocking pool per chunk and no second copy, which
-/// brings a 1 GiB upload's CPU time down to curl's; memory stays at a few chunks.
-fn file_chunks(mut file: std::fs::File) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    const AHEAD: usize = 4;
-    let (chunks, received) = tokio::sync::mpsc::channel(AHEAD);
-    tokio::task::spawn_blocking(move || {
-        loop {
-            let mut chunk = Vec::with_capacity(CHUNK_BYTES);
-            match (&mut file).take(CHUNK_BYTES as u64).read_to_end(&mut chunk) {
-                Ok(0) => break,
-                Ok(_) => {
-                    // A closed channel means the request was dropped: stop reading.
-                    if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    let _ = chunks.blocking_send(Err(error));
-                    break;
-                }
-            }
-        }
-    });
-    futures_util::stream::unfold(received, |mut received| async {
-        received.recv().await.map(|item| (item, received))
-    })
 }
 
 /// Cheap slices of `bytes`, so progress is reported as the body goes out.
