@@ -8,7 +8,7 @@
 //! allocator's high-water mark drift a buffer or two higher on some runtimes than on others.
 
 use std::{
-    io::Read as _,
+    io::{ErrorKind, Read},
     sync::mpsc::{Receiver, SyncSender, sync_channel},
 };
 
@@ -19,32 +19,33 @@ use futures_util::Stream;
 /// flat whatever the file size.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
-/// Buffers per upload: the chunks queued ahead of the socket, the one being read and the ones
-/// the HTTP stack is writing.
+/// Buffers per upload: the chunks queued ahead of the socket, the one being read, and the
+/// one or two the HTTP stack is writing (hyper's HTTP/1 queue takes a second chunk while it
+/// holds less than about 400 KiB).
 const BUFFERS: usize = 6;
 
 /// Chunks of `file`, in order, ending after its last byte or at the first read error.
 pub(crate) fn file_chunks(
     file: std::fs::File,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    // A queue shorter than the buffers, so that one is being read while the queue is full and
-    // the HTTP stack holds the rest.
-    let (chunks, received) = tokio::sync::mpsc::channel(BUFFERS - 2);
+    // Room for every buffer: the pool alone holds the reader back.
+    let (chunks, received) = tokio::sync::mpsc::channel(BUFFERS);
     let (give_back, free) = sync_channel(BUFFERS);
     for _ in 0..BUFFERS {
-        // Allocated on first use: a small file needs one.
+        // Allocated on first use: a file of one chunk allocates one.
         let _ = give_back.send(Vec::new());
     }
-    tokio::task::spawn_blocking(move || read_into(file, &free, &give_back, &chunks));
+    tokio::task::spawn_blocking(move || read_ahead(file, &free, &give_back, &chunks));
     futures_util::stream::unfold(received, |mut received| async {
         received.recv().await.map(|item| (item, received))
     })
 }
 
-/// The reading thread's loop. It stops at the end of the file, at a read error (sent on), or
-/// when the stream is dropped: dropping the stream drops the queued chunks and the HTTP stack
-/// drops the ones it holds, so a buffer comes back and the next send finds the queue closed.
-fn read_into(
+/// The reading thread's loop. It stops after the last chunk (the first short one), at a read
+/// error (sent on), or when the stream is dropped: dropping the stream drops the queued chunks
+/// and the HTTP stack drops the ones it holds, so a buffer comes back and the next send finds
+/// the queue closed.
+fn read_ahead(
     mut file: std::fs::File,
     free: &Receiver<Vec<u8>>,
     give_back: &SyncSender<Vec<u8>>,
@@ -52,25 +53,39 @@ fn read_into(
 ) {
     // `give_back` lives as long as this loop, so `recv` only ever waits for a buffer.
     while let Ok(mut buffer) = free.recv() {
-        buffer.clear();
-        buffer.reserve_exact(CHUNK_BYTES);
-        let item = match (&mut file)
-            .take(CHUNK_BYTES as u64)
-            .read_to_end(&mut buffer)
-        {
+        // Zeroed once, on first use; a reused buffer is already full length.
+        buffer.resize(CHUNK_BYTES, 0);
+        let (item, last) = match fill(&mut file, &mut buffer) {
             Ok(0) => return,
-            Ok(_) => Ok(Bytes::from_owner(Pooled {
-                buffer,
-                give_back: give_back.clone(),
-            })),
-            Err(error) => Err(error),
+            Ok(read) => {
+                buffer.truncate(read);
+                let chunk = Bytes::from_owner(Pooled {
+                    buffer,
+                    give_back: give_back.clone(),
+                });
+                (Ok(chunk), read < CHUNK_BYTES)
+            }
+            Err(error) => (Err(error), true),
         };
-        let failed = item.is_err();
         // A closed queue means the stream was dropped: stop reading.
-        if chunks.blocking_send(item).is_err() || failed {
+        if chunks.blocking_send(item).is_err() || last {
             return;
         }
     }
+}
+
+/// Reads into all of `buffer` unless the file ends first: the bytes read.
+fn fill(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut read = 0;
+    while read < buffer.len() {
+        match file.read(&mut buffer[read..]) {
+            Ok(0) => break,
+            Ok(more) => read += more,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(read)
 }
 
 /// A chunk's buffer, handed back to its reader when the last `Bytes` of it is dropped.
@@ -87,19 +102,22 @@ impl AsRef<[u8]> for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        // Never blocks: there are as many free places as buffers. A reader that has stopped
-        // no longer takes them, and the buffer is freed with the channel.
+        // Never full: it has a place for every buffer. Once the reader has stopped, the send
+        // fails and the buffer is freed here.
         let _ = self.give_back.try_send(std::mem::take(&mut self.buffer));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
+    use std::{io::Write as _, time::Duration};
 
     use futures_util::StreamExt as _;
 
     use super::*;
+
+    /// Far longer than any read here takes: a stream that waits this long is stuck.
+    const STUCK: Duration = Duration::from_secs(10);
 
     fn file_of(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
         let content: Vec<u8> = (0..len).map(|at| (at % 251) as u8).collect();
@@ -108,18 +126,35 @@ mod tests {
         (file, content)
     }
 
-    #[tokio::test]
-    async fn reads_every_byte_in_order_through_reused_buffers() {
-        // More chunks than buffers, and a short last one.
-        let len = CHUNK_BYTES * (BUFFERS * 3) + 1234;
+    async fn next(stream: &mut (impl Stream<Item = std::io::Result<Bytes>> + Unpin)) -> Bytes {
+        let next = tokio::time::timeout(STUCK, stream.next()).await;
+        next.expect("stuck").expect("ended").expect("read")
+    }
+
+    async fn all(len: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
         let (file, content) = file_of(len);
         // Copied out, so each buffer goes back: keeping them all would stop the reader.
-        let chunks: Vec<Vec<u8>> = file_chunks(file.reopen().unwrap())
+        let chunks = file_chunks(file.reopen().unwrap())
             .map(|chunk| chunk.unwrap().to_vec())
-            .collect()
-            .await;
+            .collect();
+        (
+            tokio::time::timeout(STUCK, chunks).await.expect("stuck"),
+            content,
+        )
+    }
+
+    #[tokio::test]
+    async fn reads_every_byte_in_order() {
+        // More chunks than buffers, and a short last one.
+        let (chunks, content) = all(CHUNK_BYTES * (BUFFERS * 3) + 1234).await;
         assert_eq!(chunks.len(), BUFFERS * 3 + 1);
         assert_eq!(chunks.concat(), content);
+        // A file of whole chunks ends after its last one.
+        let (chunks, content) = all(CHUNK_BYTES * 2).await;
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks.concat(), content);
+        let (chunks, _) = all(0).await;
+        assert!(chunks.is_empty());
     }
 
     #[tokio::test]
@@ -129,28 +164,35 @@ mod tests {
         // Keep what arrives: once the reader has no buffer left, nothing more can come.
         let mut held = Vec::new();
         for _ in 0..BUFFERS {
-            held.push(stream.next().await.unwrap().unwrap());
+            held.push(next(&mut stream).await);
         }
-        let more = tokio::time::timeout(std::time::Duration::from_millis(200), stream.next());
+        let more = tokio::time::timeout(Duration::from_millis(200), stream.next());
         assert!(
             more.await.is_err(),
             "a seventh chunk arrived while six were held"
         );
-        // Handing one back lets the next chunk be read.
+        // Handing one back lets the next chunk be read, into that same buffer.
         let first = held.remove(0);
         assert_eq!(first[..], content[..CHUNK_BYTES]);
+        let first_buffer = first.as_ptr();
         drop(first);
-        let next = stream.next().await.unwrap().unwrap();
+        let seventh = next(&mut stream).await;
+        assert_eq!(seventh.as_ptr(), first_buffer);
         assert_eq!(
-            next[..],
+            seventh[..],
             content[BUFFERS * CHUNK_BYTES..(BUFFERS + 1) * CHUNK_BYTES]
         );
     }
 
-    #[tokio::test]
-    async fn an_empty_file_ends_at_once() {
-        let (file, _) = file_of(0);
-        let chunks: Vec<_> = file_chunks(file.reopen().unwrap()).collect().await;
-        assert!(chunks.is_empty());
+    #[test]
+    fn a_read_error_is_passed_on() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk gone"))
+            }
+        }
+        let error = fill(&mut Failing, &mut [0; 8]).unwrap_err();
+        assert_eq!(error.to_string(), "disk gone");
     }
 }
