@@ -25,11 +25,16 @@
 //! Built for speed (`opt-level = 3`) and building every subcommand, `soniox` ran 471 pages in
 //! 65 windows of 6.9 MB and peaked at 122 % of the yardstick (which then only uploaded); the
 //! workspace now builds it for size (see Cargo.toml), and it builds only the subcommand it
-//! runs (clap's `defer`). The linker spreads every crate's functions over the whole text, so
-//! running less code frees few windows: only 3 of the windows `soniox` runs code in hold
-//! nothing but code the yardstick does not run; the other extra windows hold code both run,
-//! spread thinner over a text twice the size. Building without LTO (115 %, both larger) and
-//! folding identical code (lld's `--icf=all`, 118 %) did not narrow it. Placing the
+//! runs (clap's `defer`). The text is laid out crate by crate, and each crate's functions in
+//! source order, so the few a command runs are spread over its crate's whole part: per window,
+//! the extra ones are `soniox`'s own code (6 of the 7 windows it spans; `main`, the derived
+//! `from_arg_matches`, `transcribe::run` and `Context::client` are 8 to 25 KB each), clap's
+//! build and parse (4), console and indicatif (2), request validation (2) and
+//! tracing-subscriber (1). Which window a page falls in moves with the load address
+//! (page-aligned, random), so the count moves too: 51-54 windows for `soniox`, 37-40 for the
+//! yardstick, over the 16 offsets a window can start at. Building
+//! without LTO (115 %, both larger), folding identical code (lld's `--icf=all`, 118 %) and
+//! sorting sections by name (`--sort-section=name`, 111-119 %) did not narrow it. Placing the
 //! functions the upload runs next to each other (lld's `--symbol-ordering-file` with the 837
 //! functions of that profile, in an earlier speed-built layout) halved the windows and brought
 //! the peak to 108 %; the build does not do it: the list goes stale with every change, it
