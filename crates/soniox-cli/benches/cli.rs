@@ -33,8 +33,10 @@
 //! tracing-subscriber (1). Which window a page falls in moves with the load address
 //! (page-aligned, random), so the count moves too: 51-54 windows for `soniox`, 37-40 for the
 //! yardstick, over the 16 offsets a window can start at. Building
-//! without LTO (115 %, both larger), folding identical code (lld's `--icf=all`, 118 %) and
-//! sorting sections by name (`--sort-section=name`, 111-119 %) did not narrow it. Placing the
+//! without LTO (115 %, both larger), folding identical code (lld's `--icf=all`, 118 %),
+//! sorting sections by name (`--sort-section=name`, 111-119 %) and moving cold code apart
+//! (`-z keep-text-section-prefix`, alone or after LLVM's `-hot-cold-split`, 111-112 %: only
+//! 140-160 KB of it is known cold without a profile) did not narrow it. Placing the
 //! functions the upload runs next to each other (lld's `--symbol-ordering-file` with the 837
 //! functions of that profile, in an earlier speed-built layout) halved the windows and brought
 //! the peak to 108 %; the build does not do it: the list goes stale with every change, it
