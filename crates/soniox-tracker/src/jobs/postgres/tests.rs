@@ -46,6 +46,27 @@ async fn handling() -> Option<(
     Some((db, store, jobs, event))
 }
 
+/// Asserts that the handling's end the batch task answered with `answer` was written: job
+/// `ref-1` done and its `event` too.
+async fn ended_on_the_second_try(
+    answer: oneshot::Receiver<Result<(), StoreError>>,
+    store: &PostgresStore,
+    jobs: &PostgresJobs,
+    event: &WebhookEvent,
+) {
+    answer
+        .await
+        .expect("answered")
+        .expect("the handling ended on the second try");
+    let stage = jobs.text(STAGE_OF, Params::Text("ref-1".into())).await;
+    assert_eq!(stage.expect("read").as_deref(), Some("done"));
+    let again = store.claim(event, Duration::from_secs(60)).await;
+    assert!(
+        matches!(again, Ok(Claim::Done)),
+        "the event is done: {again:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
     let Some((_db, store, jobs, event)) = handling().await else {
@@ -135,17 +156,7 @@ async fn a_handling_end_refused_by_a_deadlock_runs_again() {
     let (handled, answer) = queued(handled);
     run_batch(&store, vec![handled]).await;
 
-    answer
-        .await
-        .expect("answered")
-        .expect("the handling ended on the second try");
-    let stage = jobs.text(STAGE_OF, Params::Text("ref-1".into())).await;
-    assert_eq!(stage.expect("read").as_deref(), Some("done"));
-    let again = store.claim(&event, Duration::from_secs(60)).await;
-    assert!(
-        matches!(again, Ok(Claim::Done)),
-        "the event is done: {again:?}"
-    );
+    ended_on_the_second_try(answer, &store, &jobs, &event).await;
     let client = store.pool().get().await.expect("a connection");
     let updates: i64 = client
         .query_one("SELECT last_value FROM job_updates", &[])
@@ -153,6 +164,58 @@ async fn a_handling_end_refused_by_a_deadlock_runs_again() {
         .expect("the count")
         .get(0);
     assert_eq!(updates, 2, "refused once, then written");
+}
+
+/// Under a server whose default isolation is repeatable read, a handling's end that waited
+/// for another transaction's update of its job is refused as a serialization failure, and
+/// written on its second try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handling_end_refused_by_a_serialization_failure_runs_again() {
+    let Some((db, _, jobs, event)) = handling().await else {
+        return;
+    };
+    db.set_default("default_transaction_isolation = 'repeatable read'")
+        .await;
+    // Connections opened from now on take the new default.
+    let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
+    let mut holder = store.pool().get().await.expect("a connection");
+    let holding = holder.transaction().await.expect("begin");
+    holding
+        .execute(
+            "UPDATE soniox_jobs SET reference = reference WHERE reference = 'ref-1'",
+            &[],
+        )
+        .await
+        .expect("the job's row held");
+
+    let handled = Write::Handled("tr-1".into(), "completed".into(), 5);
+    let (handled, answer) = queued(handled);
+    let batch = tokio::spawn({
+        let store = store.clone();
+        async move { run_batch(&store, vec![handled]).await }
+    });
+    // The write has its snapshot once it waits for the row.
+    let watcher = store.pool().get().await.expect("a connection");
+    for look in 0.. {
+        assert!(look < 1000, "the write never waited for the row");
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("the waiting writes")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    holding.commit().await.expect("commit");
+
+    batch.await.expect("the batch task");
+    ended_on_the_second_try(answer, &store, &jobs, &event).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
