@@ -64,6 +64,32 @@ async fn handling_ended(
     );
 }
 
+/// Runs `body` (PL/pgSQL) before each update of the job table, for each `level` (`ROW` or
+/// `STATEMENT`), with a sequence `job_updates` to count in: a sequence does not roll back.
+async fn on_update(store: &PostgresStore, level: &str, body: &str) {
+    let client = store.pool().get().await.expect("a connection");
+    client
+        .batch_execute(&format!(
+            "CREATE SEQUENCE job_updates;
+             CREATE FUNCTION on_update() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN {body} END $$;
+             CREATE TRIGGER on_update BEFORE UPDATE ON soniox_jobs
+                 FOR EACH {level} EXECUTE FUNCTION on_update();"
+        ))
+        .await
+        .expect("the trigger");
+}
+
+/// How far `job_updates` has counted.
+async fn job_updates(store: &PostgresStore) -> i64 {
+    let client = store.pool().get().await.expect("a connection");
+    client
+        .query_one("SELECT last_value FROM job_updates", &[])
+        .await
+        .expect("the count")
+        .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
     let Some((_db, store, jobs, event)) = handling().await else {
@@ -130,36 +156,22 @@ async fn a_handling_end_refused_by_a_deadlock_runs_again() {
     // The server reports a deadlock on the first update of a job, as it does for the
     // transaction it picks to end a real one; a sequence counts the updates, since a
     // failed transaction's own writes roll back.
-    let client = store.pool().get().await.expect("a connection");
-    client
-        .batch_execute(
-            "CREATE SEQUENCE job_updates;
-             CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF nextval('job_updates') = 1 THEN
-                     RAISE EXCEPTION 'deadlock detected (injected)'
-                         USING ERRCODE = 'deadlock_detected';
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER deadlock_once BEFORE UPDATE ON soniox_jobs
-                 FOR EACH ROW EXECUTE FUNCTION deadlock_once();",
-        )
-        .await
-        .expect("the trigger");
-    drop(client);
+    on_update(
+        &store,
+        "ROW",
+        "IF nextval('job_updates') = 1 THEN
+             RAISE EXCEPTION 'deadlock detected (injected)' USING ERRCODE = 'deadlock_detected';
+         END IF;
+         RETURN NEW;",
+    )
+    .await;
 
     let handled = Write::Handled("tr-1".into(), "completed".into(), 5);
     let (handled, answer) = queued(handled);
     run_batch(&store, vec![handled]).await;
 
     handling_ended(answer, &store, &jobs, &event).await;
-    let client = store.pool().get().await.expect("a connection");
-    let updates: i64 = client
-        .query_one("SELECT last_value FROM job_updates", &[])
-        .await
-        .expect("the count")
-        .get(0);
+    let updates = job_updates(&store).await;
     assert_eq!(updates, 2, "refused once, then written");
 }
 
@@ -177,20 +189,13 @@ async fn a_handling_end_refused_by_a_serialization_failure_runs_again() {
     let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
     // Every update statement on the job table counts, whether or not it commits: a
     // statement trigger runs before any row is locked, and a sequence does not roll back.
+    on_update(
+        &store,
+        "STATEMENT",
+        "PERFORM nextval('job_updates'); RETURN NULL;",
+    )
+    .await;
     let client = store.pool().get().await.expect("a connection");
-    client
-        .batch_execute(
-            "CREATE SEQUENCE job_updates;
-             CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 PERFORM nextval('job_updates');
-                 RETURN NULL;
-             END $$;
-             CREATE TRIGGER count_update BEFORE UPDATE ON soniox_jobs
-                 FOR EACH STATEMENT EXECUTE FUNCTION count_update();",
-        )
-        .await
-        .expect("the trigger");
     let mut holder = store.pool().get().await.expect("a connection");
     let holding = holder.transaction().await.expect("begin");
     holding
@@ -236,11 +241,7 @@ async fn a_handling_end_refused_by_a_serialization_failure_runs_again() {
 
     batch.await.expect("the batch task");
     handling_ended(answer, &store, &jobs, &event).await;
-    let updates: i64 = client
-        .query_one("SELECT last_value FROM job_updates", &[])
-        .await
-        .expect("the count")
-        .get(0);
+    let updates = job_updates(&store).await;
     assert_eq!(updates, 3, "the holder's, the refused try, then the write");
 }
 
