@@ -88,7 +88,7 @@ impl PostgresJobs {
                 })
             })
             .await?
-            .map_err(StoreError::unavailable)
+            .map_err(statement_failed)
     }
 
     pub(super) async fn claim_due(
@@ -102,11 +102,11 @@ impl PostgresJobs {
         let rows = client
             .query(CLAIM_DUE.as_str(), &[&now, &limit, &held_until, &claim])
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(statement_failed)?;
         rows.iter()
             .map(|row| Ok(read_row!(row, try_get).into_due()))
             .collect::<Result<_, PostgresError>>()
-            .map_err(StoreError::unavailable)
+            .map_err(statement_failed)
     }
 
     /// The text in the first column of the first row `sql` returns, if any.
@@ -118,17 +118,14 @@ impl PostgresJobs {
         let client = self.client().await?;
         // Prepared once per connection: an ad hoc statement costs a second round trip and a
         // parse on the server every time.
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(StoreError::unavailable)?;
+        let statement = client.prepare_cached(sql).await.map_err(statement_failed)?;
         let row = client
             .query_opt(&statement, &values(&params))
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(statement_failed)?;
         row.map(|row| row.try_get(0))
             .transpose()
-            .map_err(StoreError::unavailable)
+            .map_err(statement_failed)
     }
 
     pub(super) async fn pending(&self, now: i64) -> Result<[i64; 4], StoreError> {
@@ -136,10 +133,10 @@ impl PostgresJobs {
         let row = client
             .query_one(PENDING, &[&now])
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(statement_failed)?;
         let mut counts = [0; 4];
         for (index, count) in counts.iter_mut().enumerate() {
-            *count = row.try_get(index).map_err(StoreError::unavailable)?;
+            *count = row.try_get(index).map_err(statement_failed)?;
         }
         Ok(counts)
     }
@@ -176,14 +173,11 @@ async fn execute(
     params: &Params,
 ) -> Result<u64, StoreError> {
     let client = db.pool().get().await.map_err(StoreError::unavailable)?;
-    let statement = client
-        .prepare_cached(sql)
-        .await
-        .map_err(StoreError::unavailable)?;
+    let statement = client.prepare_cached(sql).await.map_err(statement_failed)?;
     client
         .execute(&statement, &values(params))
         .await
-        .map_err(StoreError::unavailable)
+        .map_err(statement_failed)
 }
 
 /// The most writes one batch carries.
@@ -375,6 +369,13 @@ fn server_said(error: &PostgresError) -> String {
     said
 }
 
+/// A failed statement as its caller gets it: what the server said, without the detail that
+/// may quote a row (see [`server_said`]).
+#[expect(clippy::needless_pass_by_value, reason = "the shape `map_err` takes")]
+fn statement_failed(error: PostgresError) -> StoreError {
+    StoreError::unavailable(server_said(&error))
+}
+
 /// Answers every write of `batch` with `error`.
 fn answer_all(batch: Vec<Queued>, error: &StoreError) {
     // What went wrong is the error's source (what the server said, the driver's or the
@@ -401,7 +402,7 @@ impl Failure {
     /// said.
     fn into_error(self) -> StoreError {
         match self {
-            Self::Refused(error) => StoreError::unavailable(server_said(&error)),
+            Self::Refused(error) => statement_failed(error),
             Self::Unavailable(error) => error,
         }
     }

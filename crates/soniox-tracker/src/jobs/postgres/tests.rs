@@ -109,6 +109,10 @@ async fn a_refused_batch_is_rerun_write_by_write_and_a_handling_ends_whole() {
         answer.is_err(),
         "the taken reference is refused: {answer:?}"
     );
+    // Run again alone, it is refused without the detail that quotes the row.
+    let refused = format!("{answer:?}");
+    assert!(refused.contains("duplicate key"), "{refused}");
+    assert!(!refused.contains("Key (reference)"), "{refused}");
     new_answer
         .await
         .expect("answered")
