@@ -11,8 +11,7 @@ pub(crate) struct Call<'a> {
     pub(crate) path: &'a str,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) replay: Replay,
-    pub(crate) upload: bool,
-    /// The body progress of an upload, watched for stalls.
+    /// The body progress of an upload, watched for stalls; `Some` marks an upload.
     pub(crate) progress: Option<&'a Progress>,
     /// Asked, after an attempt that may have been carried out, whether it was; the call is
     /// replayed only when it was not (see [`Replay::AfterLookup`]).
@@ -47,7 +46,6 @@ impl<'a> Call<'a> {
             path,
             query: Vec::new(),
             replay: Replay::Safe,
-            upload: false,
             progress: None,
             look_up: None,
             reference: None,
@@ -98,7 +96,6 @@ impl<'a> Call<'a> {
     /// Marks an upload: its own timeout, a watch for stalls on `progress`, and no retry at all
     /// when its body cannot be replayed.
     pub(crate) fn upload(mut self, replayable: bool, progress: &'a Progress) -> Self {
-        self.upload = true;
         self.progress = Some(progress);
         if !replayable {
             self.replay = Replay::Never;

@@ -196,7 +196,7 @@ impl Client {
                         };
                         // An upload has no overall timeout: its error body is bounded like
                         // its answer's head.
-                        let limit = call.upload.then_some(self.inner.upload_stall.response);
+                        let limit = call.progress.map(|_| self.inner.upload_stall.response);
                         (outcome, error_from_response(response, limit).await)
                     }
                     Ok(Err(error)) => {
@@ -319,7 +319,7 @@ impl Client {
     ) -> Result<T, Error> {
         let bytes = read_capped(response, self.inner.max_response_bytes).await?;
         parse(&bytes).map_err(|source| {
-            if secret {
+            let (source, snippet) = if secret {
                 // serde_json's message may quote a value, the secret included: keep only
                 // where decoding failed.
                 let source = <serde_json::Error as serde::de::Error>::custom(format_args!(
@@ -328,16 +328,11 @@ impl Client {
                     source.line(),
                     source.column()
                 ));
-                Error::Decode {
-                    source,
-                    snippet: Error::WITHHELD_SNIPPET.to_owned(),
-                }
+                (source, Error::WITHHELD_SNIPPET.to_owned())
             } else {
-                Error::Decode {
-                    source,
-                    snippet: snippet(&bytes),
-                }
-            }
+                (source, snippet(&bytes))
+            };
+            Error::Decode { source, snippet }
         })
     }
 
@@ -364,7 +359,7 @@ impl Client {
     }
 
     fn timeout_for(&self, call: &Call<'_>) -> Option<Duration> {
-        if call.upload {
+        if call.progress.is_some() {
             self.inner.upload_timeout
         } else {
             Some(self.inner.request_timeout)

@@ -46,7 +46,7 @@ pub(crate) fn file_chunks(
 /// and the HTTP stack drops the ones it holds, so a buffer comes back and the next send finds
 /// the queue closed.
 fn read_ahead(
-    mut file: std::fs::File,
+    mut file: impl Read,
     free: &Receiver<Vec<u8>>,
     give_back: &SyncSender<Vec<u8>>,
     chunks: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
@@ -185,14 +185,22 @@ mod tests {
     }
 
     #[test]
-    fn a_read_error_is_passed_on() {
+    fn a_read_error_is_passed_on_and_ends_the_chunks() {
         struct Failing;
         impl Read for Failing {
             fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
                 Err(std::io::Error::other("disk gone"))
             }
         }
-        let error = fill(&mut Failing, &mut [0; 8]).unwrap_err();
+        let (chunks, mut received) = tokio::sync::mpsc::channel(BUFFERS);
+        let (give_back, free) = sync_channel(BUFFERS);
+        give_back.send(Vec::new()).unwrap();
+        give_back.send(Vec::new()).unwrap();
+        read_ahead(Failing, &free, &give_back, &chunks);
+        drop(chunks);
+        let error = received.try_recv().unwrap().unwrap_err();
         assert_eq!(error.to_string(), "disk gone");
+        // Nothing after it, though a buffer was free.
+        assert!(received.try_recv().is_err());
     }
 }

@@ -245,7 +245,8 @@ impl Client {
 
 /// What `transcribe` created, to delete when it ends, however it ends.
 struct Cleanup {
-    /// `None` when no cleanup was asked for, or once it ran.
+    /// `None` when no cleanup was asked for, or once `Drop` has taken it; a cleanup that ran
+    /// leaves no ids for `Drop` to delete.
     client: Option<Client>,
     transcription: Option<TranscriptionId>,
     file: Option<FileId>,
@@ -255,8 +256,8 @@ impl Cleanup {
     /// Deletes what was created. Each id is let go only once its delete has ended, so that if
     /// this future is dropped at an await, `Drop` deletes what is left.
     async fn run(mut self) {
-        if let Some(client) = self.client.clone() {
-            delete_created(&client, &mut self.transcription, &mut self.file).await;
+        if let Some(client) = &self.client {
+            delete_created(client, &mut self.transcription, &mut self.file).await;
         }
     }
 
