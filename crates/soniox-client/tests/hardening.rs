@@ -274,7 +274,7 @@ async fn until_counts(client: &Client, expected: (u64, u64)) -> (u64, u64) {
 #[tokio::test]
 async fn a_cancelled_transcribe_still_cleans_up() {
     use soniox_client::{Audio, TranscribeOptions, WaitOptions};
-    use soniox_emulator::{FaultAction, FaultRule};
+    use soniox_emulator::FaultAction;
     use std::time::Duration;
 
     let emulator = common::start(common::emulator()).await;
@@ -295,11 +295,11 @@ async fn a_cancelled_transcribe_still_cleans_up() {
     // while it is stuck in a read.
     statuses.recv().await.expect("a first status");
     assert_eq!(common::counts(&client).await, (1, 1));
-    emulator.add_fault(
-        FaultRule::new(FaultAction::Latency { millis: 600_000 })
-            .method("GET")
-            .path_prefix("/v1/transcriptions/"),
-    );
+    emulator.add_fault(common::on(
+        "GET",
+        "/v1/transcriptions/",
+        FaultAction::Latency { millis: 600_000 },
+    ));
     emulator.finish_jobs().await;
     flow.abort();
     assert!(flow.await.expect_err("aborted").is_cancelled());
@@ -456,7 +456,7 @@ async fn a_create_answered_503_after_it_acted_is_not_made_twice() {
 
 #[tokio::test]
 async fn endless_timeouts_mean_no_deadline() {
-    use soniox_client::{Upload, WaitOptions, types::CreateTranscription};
+    use soniox_client::WaitOptions;
     use soniox_emulator::JobClock;
     use std::time::Duration;
 
@@ -467,16 +467,7 @@ async fn endless_timeouts_mean_no_deadline() {
         .upload_response_timeout(Duration::MAX)
         .build()
         .expect("the client builds");
-    let file = client
-        .files()
-        .upload(Upload::bytes(common::wav(100), "a.wav"))
-        .await
-        .expect("upload");
-    let job = client
-        .transcriptions()
-        .create(&CreateTranscription::new("stt-async-v5").file_id(file.id))
-        .await
-        .expect("create");
+    let job = common::job_for(&client, common::wav(100)).await;
     let wait = WaitOptions::new()
         .initial_interval(Duration::from_millis(10))
         .timeout(Some(Duration::MAX));
@@ -569,7 +560,7 @@ async fn an_upload_error_body_that_stalls_is_bounded() {
 #[tokio::test]
 async fn a_transcribe_dropped_while_it_cleans_up_still_cleans_up() {
     use soniox_client::{Audio, TranscribeOptions, WaitOptions};
-    use soniox_emulator::{FaultAction, FaultRule, JobClock};
+    use soniox_emulator::{FaultAction, JobClock};
     use std::time::Duration;
 
     // Dropped while deleting the job, then while deleting the file.
@@ -577,11 +568,11 @@ async fn a_transcribe_dropped_while_it_cleans_up_still_cleans_up() {
         let emulator =
             common::start(common::emulator().job_clock(JobClock::Fixed(Duration::ZERO))).await;
         let client = common::client(&emulator);
-        emulator.add_fault(
-            FaultRule::new(FaultAction::Latency { millis: 600_000 })
-                .method("DELETE")
-                .path_prefix(collection),
-        );
+        emulator.add_fault(common::on(
+            "DELETE",
+            collection,
+            FaultAction::Latency { millis: 600_000 },
+        ));
         let options = TranscribeOptions::new()
             .cleanup(true)
             .wait(WaitOptions::new().initial_interval(Duration::from_millis(10)));
@@ -593,7 +584,7 @@ async fn a_transcribe_dropped_while_it_cleans_up_still_cleans_up() {
         // Cancel the call once its cleanup is held in that delete.
         let route = format!("{collection}{{id}}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while emulator.request_counts().get("DELETE", &route) == 0 {
+        while common::requests(&emulator, "DELETE", &route) == 0 {
             assert!(tokio::time::Instant::now() < deadline, "{route}: no delete");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

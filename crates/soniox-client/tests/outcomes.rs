@@ -9,19 +9,15 @@ mod common;
 use std::time::Duration;
 
 use soniox_client::{Audio, CleanUp, Client, Error, TranscribeOptions, Upload};
-use soniox_emulator::{Emulator, FaultAction, JobClock};
+use soniox_emulator::{FaultAction, JobClock};
 use soniox_types::{
     CreateTemporaryApiKey, CreateTranscription, TemporaryKeyUsage, TranscriptionId,
 };
 
 use common::{
-    MISSING, client, counts, emulator, job_for, on, on_create, quick_wait, start, url_request, wav,
+    MISSING, client, counts, emulator, job_for, on, on_create, quick_wait, requests, start,
+    url_request, wav,
 };
-
-/// How many `method` requests `route` received.
-fn requests(emulator: &Emulator, method: &str, route: &str) -> u64 {
-    emulator.request_counts().get(method, route)
-}
 
 /// Sends `request` under the faults in force, expecting an unknown outcome (`what` says
 /// which); returns the reference the error names, and the error.

@@ -19,7 +19,7 @@ fn request() -> CreateTranscription {
 }
 
 fn on_reads(action: FaultAction) -> FaultRule {
-    FaultRule::new(action).method("GET").path_prefix("/v1/")
+    common::on("GET", "/v1/", action)
 }
 
 /// A burst of three failures after every fourth request: the 2nd, 3rd and 4th fail, the 5th
@@ -266,11 +266,13 @@ async fn uploads_are_restreamed_from_their_source() {
     // A 429, which proves the file was not stored: an upload is not replayed after a failure
     // that may have stored it (see outcomes.rs).
     let uploads = || {
-        FaultRule::new(FaultAction::RateLimited {
-            retry_after_seconds: 0,
-        })
-        .method("POST")
-        .path_prefix("/v1/files")
+        common::on(
+            "POST",
+            "/v1/files",
+            FaultAction::RateLimited {
+                retry_after_seconds: 0,
+            },
+        )
     };
     emulator.add_fault(uploads());
 

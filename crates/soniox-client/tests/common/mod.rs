@@ -65,6 +65,11 @@ pub fn on(method: &str, prefix: &str, action: FaultAction) -> FaultRule {
     FaultRule::new(action).method(method).path_prefix(prefix)
 }
 
+/// How many `method` requests the emulator has answered on `route` (a path with `{id}`).
+pub fn requests(emulator: &Emulator, method: &str, route: &str) -> u64 {
+    emulator.request_counts().get(method, route)
+}
+
 /// [`on`] job creations.
 pub fn on_create(action: FaultAction) -> FaultRule {
     on("POST", "/v1/transcriptions", action)
