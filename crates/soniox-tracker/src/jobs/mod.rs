@@ -325,7 +325,7 @@ impl Jobs {
         now: OffsetDateTime,
         cleanup: Cleanup,
     ) -> Result<(), StoreError> {
-        let (sql, params) = done(id, millis(now), Some(cleanup));
+        let (sql, params) = done_statement(id, millis(now), Some(cleanup));
         dispatch!(self, execute(sql, params)).map(drop)
     }
 
@@ -350,7 +350,7 @@ impl Jobs {
         effect: Option<Effect>,
         cleanup: Option<Cleanup>,
     ) -> Result<bool, StoreError> {
-        let done = done(&event.id, millis(now), cleanup);
+        let done = done_statement(&event.id, millis(now), cleanup);
         match (self, effect.map(|effect| effect.0)) {
             #[cfg(feature = "sqlite")]
             (Self::Sqlite(jobs), None) => jobs.done_with(event, done, None).await,
@@ -387,7 +387,11 @@ impl Jobs {
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(jobs) => jobs
-                .done_with(event.clone(), done(&event.id, millis(now), None), None)
+                .done_with(
+                    event.clone(),
+                    done_statement(&event.id, millis(now), None),
+                    None,
+                )
                 .await
                 .map(drop),
             #[cfg(feature = "postgres")]
@@ -498,10 +502,14 @@ pub(crate) struct Cleanup {
 
 /// The statement that records job `id` done at `now`, owing `cleanup` if any, and its
 /// parameters.
-fn done(id: &TranscriptionId, now: i64, cleanup: Option<Cleanup>) -> (&'static str, Params) {
+fn done_statement(
+    id: &TranscriptionId,
+    now: i64,
+    cleanup: Option<Cleanup>,
+) -> (&'static str, Params) {
     let id = id.as_str().to_owned();
     match cleanup {
-        None => (DONE, Params::TextAt(id, now)),
+        None => JobWrite::Done(id, now).alone(),
         Some(Cleanup { due, file }) => (
             DONE_OWING_CLEANUP,
             Params::Owing(
