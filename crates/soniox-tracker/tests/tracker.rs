@@ -171,9 +171,7 @@ async fn setup_on(
         }
     }
     .expect("a tracker");
-    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
-    let service = WebhookService::new(tracker.inbox(verifier), tracker.webhook_handler());
-    let receiver = Receiver::from_listener(listener, service)
+    let receiver = Receiver::from_listener(listener, service_for(&tracker))
         .spawn()
         .expect("a receiver");
     Setup {
@@ -615,10 +613,7 @@ async fn a_job_handled_while_a_pass_finds_it_missing_is_not_lost() {
         })
         .await
         .expect("a tracker");
-    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
-    let service = WebhookService::new(tracker.inbox(verifier), tracker.webhook_handler());
-    let receiver = Receiver::bind("127.0.0.1:0", service).await.expect("bind");
-    let receiver = receiver.spawn().expect("a receiver");
+    let receiver = receiver_for(&tracker).await;
     let audio = soniox_emulator::wav(Duration::from_millis(300));
     let files = setup.client.files();
     let file = files.upload(Upload::bytes(audio, "a.wav")).await;
@@ -647,13 +642,8 @@ async fn a_job_handled_while_a_pass_finds_it_missing_is_not_lost() {
     setup.emulator.finish_jobs().await;
 
     // The second job's webhook: its result fetched, its handler waits.
-    let event =
-        soniox_types::WebhookEvent::new(second.clone(), soniox_types::WebhookStatus::Completed);
-    let delivery = soniox_webhook::testing::TestDelivery::new(event)
-        .uri("/hooks/soniox")
-        .auth(HEADER, SECRET);
     let addr = receiver.local_addr();
-    let answer = tokio::spawn(send_raw(addr, delivery.into_request().expect("a request")));
+    let answer = tokio::spawn(send_raw(addr, signed_completed(second.clone())));
     assert_eq!(handling.recv().await.as_ref(), Some(&second));
     let deleted = setup.client.transcriptions().delete(&second).await;
     deleted.expect("delete");
@@ -942,6 +932,28 @@ async fn effects_commit_exactly_once_through_duplicates_failures_and_lost_webhoo
     setup.stop().await;
 }
 
+/// The webhook service of `tracker`, verifying deliveries signed with `HEADER` and `SECRET`.
+fn service_for(tracker: &Tracker) -> WebhookService<soniox_tracker::WebhookHandler> {
+    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
+    WebhookService::new(tracker.inbox(verifier), tracker.webhook_handler())
+}
+
+/// [`service_for`] `tracker`, served on a port of its own.
+async fn receiver_for(tracker: &Tracker) -> RunningReceiver {
+    let receiver = Receiver::bind("127.0.0.1:0", service_for(tracker));
+    receiver.await.expect("bind").spawn().expect("a receiver")
+}
+
+/// A signed delivery of job `id`'s `completed` webhook to the tracker's path.
+fn signed_completed(id: soniox_types::TranscriptionId) -> http::Request<bytes::Bytes> {
+    let event = soniox_types::WebhookEvent::new(id, soniox_types::WebhookStatus::Completed);
+    soniox_webhook::testing::TestDelivery::new(event)
+        .uri("/hooks/soniox")
+        .auth(HEADER, SECRET)
+        .into_request()
+        .expect("a request")
+}
+
 /// Sends `request` to `addr` over a fresh connection; the whole answer.
 async fn send_raw(addr: std::net::SocketAddr, request: http::Request<bytes::Bytes>) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -1090,19 +1102,8 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
         })
         .await
         .expect("a second tracker");
-    let verifier = Verifier::new(HEADER, Secret::new(SECRET)).expect("a verifier");
-    let service = WebhookService::new(other.inbox(verifier), other.webhook_handler());
-    let receiver = Receiver::bind("127.0.0.1:0", service)
-        .await
-        .expect("bind")
-        .spawn()
-        .expect("a receiver");
-    let event = soniox_types::WebhookEvent::new(id, soniox_types::WebhookStatus::Completed);
-    let delivery = soniox_webhook::testing::TestDelivery::new(event)
-        .uri("/hooks/soniox")
-        .auth(HEADER, SECRET);
-    let request = delivery.into_request().expect("a request");
-    let answer = send_raw(receiver.local_addr(), request).await;
+    let receiver = receiver_for(&other).await;
+    let answer = send_raw(receiver.local_addr(), signed_completed(id)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(
         *references.lock().expect("references"),
