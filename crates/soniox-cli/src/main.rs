@@ -35,6 +35,7 @@ mod commands;
 mod context;
 mod deliver;
 mod failure;
+mod grouped_lines;
 mod interrupt;
 mod job;
 mod listing;

@@ -41,11 +41,9 @@ impl Output {
 
     /// Prints `value` as one compact JSON line on stdout.
     pub(crate) fn json_line(self, value: &impl Serialize) -> Result<(), Failure> {
-        let mut line = serde_json::to_vec(value)
-            .map_err(|error| Failure::other(format!("cannot encode JSON: {error}")))?;
-        line.push(b'\n');
-        // Whole lines go from the caller's buffer to stdout in one write, without a copy
-        // into stdout's own buffer (`webhook listen` prints one per delivery).
+        let line = json_bytes(value)?;
+        // The whole line goes from the caller's buffer to stdout in one write, without a copy
+        // into stdout's own buffer.
         self.write(|stdout| stdout.write_all(&line))
     }
 
@@ -81,12 +79,23 @@ impl Output {
         let mut stdout = io::stdout().lock();
         write(&mut stdout)
             .and_then(|()| stdout.flush())
-            .map_err(|error| {
-                if error.kind() == io::ErrorKind::BrokenPipe {
-                    Failure::reader_gone()
-                } else {
-                    Failure::io("stdout", &error)
-                }
-            })
+            .map_err(|error| stdout_failure(&error))
+    }
+}
+
+/// `value` as one compact JSON line, newline included.
+pub(crate) fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, Failure> {
+    let mut line = serde_json::to_vec(value)
+        .map_err(|error| Failure::other(format!("cannot encode JSON: {error}")))?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// The failure of a write to stdout: silent when its reader is gone (as for `head`).
+pub(crate) fn stdout_failure(error: &io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Failure::reader_gone()
+    } else {
+        Failure::io("stdout", error)
     }
 }

@@ -103,6 +103,33 @@ async fn listen_accepts_good_deliveries_and_logs_bad_ones() {
 }
 
 #[tokio::test]
+async fn listen_answers_500_while_it_cannot_print_so_the_delivery_comes_again() {
+    let mut server = listener(&[]).await;
+    server.close_stdout();
+    let url = server.url().to_owned();
+    // Soniox's retries of the same delivery: each is refused, none is taken as done.
+    for _ in 0..2 {
+        let run = soniox(&[
+            "webhook",
+            "send",
+            "--url",
+            &url,
+            "--id",
+            "tr-1",
+            "--status",
+            "completed",
+            "--secret",
+            SECRET,
+        ])
+        .await;
+        assert_eq!(run.stdout, "500 Internal Server Error\nhandler failed\n");
+        assert_eq!(run.code, 3, "{}", run.stderr);
+    }
+    let run = server.stop().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[tokio::test]
 async fn listen_fetches_the_transcript_of_a_real_job() {
     let dir = tempfile::tempdir().expect("tempdir");
     let emulator = emulator().await;

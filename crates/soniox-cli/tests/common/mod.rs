@@ -161,7 +161,8 @@ pub struct Server {
     pub child: tokio::process::Child,
     /// The first stderr line, such as `listening on http://127.0.0.1:PORT/hook`.
     pub first_line: String,
-    stdout: Lines<tokio::process::ChildStdout>,
+    /// `None` once closed.
+    stdout: Option<Lines<tokio::process::ChildStdout>>,
     stderr: Lines<tokio::process::ChildStderr>,
 }
 
@@ -182,7 +183,7 @@ impl Server {
         Server {
             child,
             first_line,
-            stdout,
+            stdout: Some(stdout),
             stderr,
         }
     }
@@ -198,10 +199,17 @@ impl Server {
     /// The next line it prints on stdout.
     pub async fn next_line(&mut self) -> String {
         self.stdout
+            .as_mut()
+            .expect("stdout is open")
             .next_line()
             .await
             .expect("read")
             .expect("a line")
+    }
+
+    /// Closes the reading end of its stdout, as a reader that went away does.
+    pub fn close_stdout(&mut self) {
+        self.stdout = None;
     }
 
     /// The next line it prints on stderr.
@@ -217,9 +225,11 @@ impl Server {
     pub async fn stop(mut self) -> Run {
         interrupt(&self.child).await;
         let mut stdout = String::new();
-        while let Some(line) = self.stdout.next_line().await.expect("stdout") {
-            stdout.push_str(&line);
-            stdout.push('\n');
+        if let Some(lines) = &mut self.stdout {
+            while let Some(line) = lines.next_line().await.expect("stdout") {
+                stdout.push_str(&line);
+                stdout.push('\n');
+            }
         }
         let mut stderr = String::new();
         while let Some(line) = self.stderr.next_line().await.expect("stderr") {

@@ -10,7 +10,7 @@ use soniox_types::{Secret, WEBHOOK_SECRET_ENV, WebhookStatus};
 use soniox_webhook::{ReceivedEvent, Receiver, Verifier, WebhookService};
 
 use super::HeaderArg;
-use crate::{context::Context, failure::Failure, output::Output};
+use crate::{context::Context, failure::Failure, grouped_lines::GroupedLines};
 
 /// Where `soniox-webhook` logs a rejected delivery (at debug level, with its status and
 /// reason, never the secret); shown on stderr while listening.
@@ -55,9 +55,11 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
         None
     };
     let output = context.output;
+    let lines = GroupedLines::stdout();
     let handler = move |event: ReceivedEvent| {
         let client = client.clone();
-        async move { print_event(output, client.as_ref(), &event).await }
+        let lines = lines.clone();
+        async move { print_event(&lines, client.as_ref(), &event).await }
     };
     let mut receiver = Receiver::bind(args.addr, WebhookService::new(verifier, handler))
         .await
@@ -79,9 +81,9 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
 }
 
 /// Prints one accepted event; with a client, fetches the transcript first. Failing to fetch
-/// fails the handler, so the delivery is answered 500 and Soniox sends it again.
+/// or to print fails the handler, so the delivery is answered 500 and Soniox sends it again.
 async fn print_event(
-    output: Output,
+    lines: &GroupedLines,
     client: Option<&Client>,
     event: &ReceivedEvent,
 ) -> Result<(), Failure> {
@@ -95,12 +97,14 @@ async fn print_event(
         ),
         _ => None,
     };
-    output.json_line(&Line {
-        id: event.id().as_str(),
-        status: event.status().as_str(),
-        metadata: metadata(event),
-        text,
-    })
+    lines
+        .json_line(&Line {
+            id: event.id().as_str(),
+            status: event.status().as_str(),
+            metadata: metadata(event),
+            text,
+        })
+        .await
 }
 
 /// One accepted delivery, as printed.
