@@ -2,19 +2,24 @@
 //!
 //! `webhook listen` answers a delivery only once its line is written, so a line lost to a
 //! crash is a delivery Soniox sends again. A write per line cost more than the rest of
-//! handling a delivery (the `cli` bench); here every line queued while the last write ran goes
-//! out in the next one, and each task learns when its own line is out.
+//! handling a delivery (the `cli` bench). Here the writer is a task of its own: the lines
+//! queued by the tasks that ran before its turn go out in one write, and each task learns when
+//! its own line is out.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{failure::Failure, output};
+use crate::{failure::Failure, output::json_bytes};
 
-/// The most lines one write takes, which bounds its buffer. Under load a write takes the
-/// lines that queued during the last one, far fewer.
-const MOST_LINES: usize = 1024;
+/// The most lines one write takes, which bounds the queue's share of it. Under load a write
+/// takes the lines queued since the last one, far fewer.
+const MAX_LINES_PER_WRITE: usize = 1024;
+
+/// The buffer a write leaves allocated: a batch of `--fetch` lines, which carry whole
+/// transcripts, does not keep its size for good.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// A line and where to say whether it was written.
 type Queued = (Vec<u8>, oneshot::Sender<Result<(), Failure>>);
@@ -23,6 +28,7 @@ type Queued = (Vec<u8>, oneshot::Sender<Result<(), Failure>>);
 #[derive(Clone, Debug)]
 pub(crate) struct GroupedLines {
     queue: mpsc::UnboundedSender<Queued>,
+    reader_gone: watch::Receiver<bool>,
 }
 
 impl GroupedLines {
@@ -34,68 +40,154 @@ impl GroupedLines {
     /// Starts a writer to `sink`; the blocking writes run on the runtime's thread, as any
     /// print to stdout does.
     fn start(sink: impl Write + Send + 'static) -> Self {
-        // Unbounded: each queued line has a task waiting on it, so the queue holds at most
-        // one line per delivery being handled.
+        // Unbounded: each queued line was queued by a handler, which waits for it unless it
+        // was cancelled, so the queue holds about one line per delivery being handled.
         let (queue, lines) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(sink, lines));
-        Self { queue }
+        let (gone, reader_gone) = watch::channel(false);
+        tokio::spawn(write_batches(sink, lines, gone));
+        Self { queue, reader_gone }
     }
 
     /// Prints `value` as one compact JSON line; returns once the line is written, or why it
     /// was not.
     pub(crate) async fn json_line(&self, value: &impl Serialize) -> Result<(), Failure> {
-        let line = output::json_bytes(value)?;
+        let line = json_bytes(value)?;
         let (written, outcome) = oneshot::channel();
         self.queue.send((line, written)).map_err(|_| stopped())?;
         outcome.await.unwrap_or_else(|_| Err(stopped()))
     }
+
+    /// Completes once a write found stdout's reader gone: no line can be printed again.
+    pub(crate) async fn reader_gone(&self) {
+        let mut gone = self.reader_gone.clone();
+        // Fails only once the writer has ended, and then no line is printed either.
+        let _ = gone.wait_for(|gone| *gone).await;
+    }
 }
 
 fn stopped() -> Failure {
-    Failure::other("the stdout writer stopped")
+    Failure::other("cannot print the delivery: the stdout writer stopped")
 }
 
-async fn write_batches(mut sink: impl Write, mut lines: mpsc::UnboundedReceiver<Queued>) {
+async fn write_batches(
+    mut sink: impl Write,
+    mut lines: mpsc::UnboundedReceiver<Queued>,
+    reader_gone: watch::Sender<bool>,
+) {
     let mut batch = Vec::new();
     let mut bytes = Vec::new();
-    while lines.recv_many(&mut batch, MOST_LINES).await != 0 {
+    // Whether a failed write ended inside a line: the next write starts a new line, so that
+    // the lines after it are whole.
+    let mut broken_line = false;
+    while lines.recv_many(&mut batch, MAX_LINES_PER_WRITE).await != 0 {
         bytes.clear();
+        if broken_line {
+            bytes.push(b'\n');
+        }
         for (line, _) in &batch {
             bytes.extend_from_slice(line);
         }
-        let written = sink.write_all(&bytes).and_then(|()| sink.flush());
-        // A failed write may have written some of the lines; every one of them is reported
-        // failed, so its delivery is answered 500 and sent again: printed twice at worst,
-        // never lost.
+        let written = write_whole(&mut sink, &bytes);
+        broken_line = written
+            .as_ref()
+            .is_err_and(|&(taken, _)| taken > 0 && bytes.get(taken - 1) != Some(&b'\n'));
+        if let Err((_, error)) = &written
+            && error.kind() == io::ErrorKind::BrokenPipe
+        {
+            reader_gone.send_replace(true);
+        }
+        // A failed write may have printed some of the lines: every one of them is reported
+        // failed, so its delivery is answered 500 and sent again, and printed twice at worst.
         for (_, waiter) in batch.drain(..) {
             // A waiter that gave up (its handling was cancelled) needs no answer.
-            let _ = waiter.send(written.as_ref().map_err(output::stdout_failure).copied());
+            let _ = waiter.send(
+                written
+                    .as_ref()
+                    .map_err(|(_, error)| not_printed(error))
+                    .copied(),
+            );
+        }
+        bytes.shrink_to(KEPT_BUFFER);
+    }
+}
+
+/// Why a delivery's line was not printed, for the handler's log line.
+fn not_printed(error: &io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Failure::other("cannot print the delivery: stdout's reader is gone")
+    } else {
+        Failure::io("cannot print the delivery: stdout", error)
+    }
+}
+
+/// Writes all of `bytes` and flushes; on failure, also says how many bytes `sink` took.
+fn write_whole(sink: &mut impl Write, bytes: &[u8]) -> Result<(), (usize, io::Error)> {
+    let mut taken = 0;
+    while taken < bytes.len() {
+        match sink.write(&bytes[taken..]) {
+            Ok(0) => return Err((taken, io::ErrorKind::WriteZero.into())),
+            Ok(count) => taken += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err((taken, error)),
         }
     }
+    sink.flush().map_err(|error| (taken, error))
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use futures_util::FutureExt as _;
+    use futures_util::{FutureExt as _, future::join_all};
 
     use super::*;
 
-    /// Keeps each write apart; fails every write with `fail` when set.
-    #[derive(Clone, Default)]
+    /// Records each write; the first `failures` writes take `taken` bytes (none when 0) and
+    /// then fail with `error`.
+    #[derive(Clone)]
     struct Writes {
         seen: Arc<Mutex<Vec<Vec<u8>>>>,
-        fail: Option<io::ErrorKind>,
+        failures: Arc<Mutex<usize>>,
+        taken: usize,
+        error: io::ErrorKind,
+    }
+
+    impl Writes {
+        fn failing(failures: usize, taken: usize, error: io::ErrorKind) -> Self {
+            Self {
+                seen: Arc::default(),
+                failures: Arc::new(Mutex::new(failures)),
+                taken,
+                error,
+            }
+        }
+
+        fn ok() -> Self {
+            Self::failing(0, 0, io::ErrorKind::Other)
+        }
+
+        fn seen(&self) -> Vec<Vec<u8>> {
+            self.seen.lock().unwrap().clone()
+        }
     }
 
     impl Write for Writes {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            if let Some(kind) = self.fail {
-                return Err(kind.into());
+            let mut failures = self.failures.lock().unwrap();
+            let mut seen = self.seen.lock().unwrap();
+            if *failures == 0 {
+                seen.push(bytes.to_vec());
+                return Ok(bytes.len());
             }
-            self.seen.lock().unwrap().push(bytes.to_vec());
-            Ok(bytes.len())
+            // A failing write that took some bytes reports them, as `write` does; the next
+            // call then fails.
+            let taken = std::mem::take(&mut self.taken);
+            if taken > 0 && bytes.len() > taken {
+                seen.push(bytes[..taken].to_vec());
+                return Ok(taken);
+            }
+            *failures -= 1;
+            Err(self.error.into())
         }
 
         fn flush(&mut self) -> io::Result<()> {
@@ -103,72 +195,100 @@ mod tests {
         }
     }
 
-    async fn print_from_tasks(lines: &GroupedLines, count: usize) -> Vec<Result<(), Failure>> {
-        let tasks: Vec<_> = (0..count)
-            .map(|n| {
-                let lines = lines.clone();
-                tokio::spawn(async move { lines.json_line(&serde_json::json!({ "n": n })).await })
-            })
+    /// Prints `count` lines from futures all queued before the writer's turn.
+    async fn print_together(
+        lines: &GroupedLines,
+        first: usize,
+        count: usize,
+    ) -> Vec<Result<(), Failure>> {
+        let values: Vec<_> = (first..first + count)
+            .map(|n| serde_json::json!({ "n": n }))
             .collect();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.unwrap());
-        }
-        results
+        join_all(values.iter().map(|value| lines.json_line(value))).await
+    }
+
+    fn numbered(range: std::ops::Range<usize>) -> Vec<u8> {
+        range
+            .map(|n| format!("{{\"n\":{n}}}\n"))
+            .collect::<String>()
+            .into_bytes()
     }
 
     #[tokio::test]
     async fn lines_queued_together_go_out_in_one_write_in_order() {
-        let writes = Writes::default();
+        let writes = Writes::ok();
         let lines = GroupedLines::start(writes.clone());
-        let results = print_from_tasks(&lines, 5).await;
+        let results = print_together(&lines, 0, 5).await;
         assert!(results.iter().all(Result::is_ok));
-        let seen = writes.seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        let text = String::from_utf8(seen[0].clone()).unwrap();
-        let expected: String = (0..5).map(|n| format!("{{\"n\":{n}}}\n")).collect();
-        assert_eq!(text, expected);
-        // A line queued later gets a write of its own, after the first.
+        assert_eq!(writes.seen(), [numbered(0..5)]);
+        // A line queued later gets a write of its own.
         lines
             .json_line(&serde_json::json!({ "n": 5 }))
             .await
             .unwrap();
-        assert_eq!(writes.seen.lock().unwrap()[1], b"{\"n\":5}\n");
+        assert_eq!(writes.seen(), [numbered(0..5), numbered(5..6)]);
     }
 
     #[tokio::test]
-    async fn a_failed_write_fails_every_line_in_it() {
-        let writes = Writes {
-            fail: Some(io::ErrorKind::BrokenPipe),
-            ..Writes::default()
-        };
-        let results = print_from_tasks(&GroupedLines::start(writes.clone()), 3).await;
-        assert_eq!(results.len(), 3);
-        assert!(
-            results
-                .iter()
-                .all(|result| result.as_ref().is_err_and(Failure::is_silent))
-        );
-
-        let writes = Writes {
-            fail: Some(io::ErrorKind::StorageFull),
-            ..Writes::default()
-        };
-        let results = print_from_tasks(&GroupedLines::start(writes), 2).await;
-        for result in results {
+    async fn a_failed_write_fails_every_line_in_it_and_the_next_write_goes_on() {
+        let writes = Writes::failing(1, 0, io::ErrorKind::StorageFull);
+        let lines = GroupedLines::start(writes.clone());
+        for result in print_together(&lines, 0, 3).await {
             let failure = result.unwrap_err();
-            assert!(failure.line().contains("stdout"), "{}", failure.line());
+            assert!(
+                failure.line().contains("cannot print the delivery: stdout"),
+                "{}",
+                failure.line()
+            );
         }
+        assert!(writes.seen().is_empty());
+        assert!(print_together(&lines, 3, 2).await.iter().all(Result::is_ok));
+        assert_eq!(writes.seen(), [numbered(3..5)]);
+        assert!(
+            lines.reader_gone().now_or_never().is_none(),
+            "only a broken pipe means the reader is gone"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_that_failed_inside_a_line_is_followed_by_a_new_line() {
+        let writes = Writes::failing(1, 10, io::ErrorKind::StorageFull);
+        let lines = GroupedLines::start(writes.clone());
+        assert!(
+            print_together(&lines, 0, 2)
+                .await
+                .iter()
+                .all(Result::is_err)
+        );
+        lines
+            .json_line(&serde_json::json!({ "n": 2 }))
+            .await
+            .unwrap();
+        let printed = writes.seen().concat();
+        assert_eq!(
+            printed,
+            [&numbered(0..2)[..10], b"\n", &numbered(2..3)].concat()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_pipe_says_the_reader_is_gone() {
+        let lines = GroupedLines::start(Writes::failing(usize::MAX, 0, io::ErrorKind::BrokenPipe));
+        let failure = lines.json_line(&"lost").await.unwrap_err();
+        assert_eq!(
+            failure.line(),
+            "error: cannot print the delivery: stdout's reader is gone"
+        );
+        lines.reader_gone().await;
     }
 
     #[tokio::test]
     async fn a_waiter_that_gives_up_does_not_hold_back_the_others() {
-        let writes = Writes::default();
+        let writes = Writes::ok();
         let lines = GroupedLines::start(writes.clone());
-        // Queued, then dropped before the writer runs.
+        // Queued, then dropped before the writer's turn.
         assert!(lines.json_line(&"gone").now_or_never().is_none());
         lines.json_line(&"kept").await.unwrap();
-        let seen = writes.seen.lock().unwrap().concat();
-        assert_eq!(seen, b"\"gone\"\n\"kept\"\n");
+        assert_eq!(writes.seen().concat(), b"\"gone\"\n\"kept\"\n");
     }
 }

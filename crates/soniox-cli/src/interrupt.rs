@@ -39,11 +39,6 @@ impl Interrupt {
         }
     }
 
-    /// [`Interrupt::wait`] as a future that owns its interrupt.
-    pub(crate) async fn wait_owned(self) {
-        self.wait().await;
-    }
-
     /// Runs `work` unless a signal comes first; `None` when interrupted (the work is dropped).
     pub(crate) async fn guard<T>(&self, work: impl Future<Output = T>) -> Option<T> {
         tokio::select! {

@@ -92,7 +92,7 @@ pub(crate) fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, Failure> {
 }
 
 /// The failure of a write to stdout: silent when its reader is gone (as for `head`).
-pub(crate) fn stdout_failure(error: &io::Error) -> Failure {
+fn stdout_failure(error: &io::Error) -> Failure {
     if error.kind() == io::ErrorKind::BrokenPipe {
         Failure::reader_gone()
     } else {

@@ -103,30 +103,79 @@ async fn listen_accepts_good_deliveries_and_logs_bad_ones() {
 }
 
 #[tokio::test]
-async fn listen_answers_500_while_it_cannot_print_so_the_delivery_comes_again() {
-    let mut server = listener(&[]).await;
-    server.close_stdout();
+async fn listen_prints_every_delivery_it_accepts_from_many_at_once() {
+    let server = listener(&[]).await;
     let url = server.url().to_owned();
-    // Soniox's retries of the same delivery: each is refused, none is taken as done.
-    for _ in 0..2 {
-        let run = soniox(&[
-            "webhook",
-            "send",
-            "--url",
-            &url,
-            "--id",
-            "tr-1",
-            "--status",
-            "completed",
-            "--secret",
-            SECRET,
-        ])
-        .await;
-        assert_eq!(run.stdout, "500 Internal Server Error\nhandler failed\n");
-        assert_eq!(run.code, 3, "{}", run.stderr);
+    let ids: Vec<String> = (0..16).map(|n| format!("tr-{n}")).collect();
+    let runs = futures_util::future::join_all(ids.iter().map(|id| {
+        let url = &url;
+        async move {
+            soniox(&[
+                "webhook",
+                "send",
+                "--url",
+                url,
+                "--id",
+                id,
+                "--status",
+                "completed",
+                "--secret",
+                SECRET,
+            ])
+            .await
+        }
+    }))
+    .await;
+    for run in &runs {
+        assert_eq!(run.success(), "200 OK\nok\n");
     }
     let run = server.stop().await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut printed: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).expect("a whole JSON line");
+            line["id"].as_str().expect("an id").to_owned()
+        })
+        .collect();
+    printed.sort();
+    let mut expected = ids;
+    expected.sort();
+    assert_eq!(printed, expected);
+}
+
+#[tokio::test]
+async fn listen_stops_once_stdout_is_gone_and_answers_500_so_the_delivery_comes_again() {
+    let mut server = listener(&[]).await;
+    server.close_stdout();
+    let url = server.url().to_owned();
+    let run = soniox(&[
+        "webhook",
+        "send",
+        "--url",
+        &url,
+        "--id",
+        "tr-1",
+        "--status",
+        "completed",
+        "--secret",
+        SECRET,
+    ])
+    .await;
+    assert_eq!(run.stdout, "500 Internal Server Error\nhandler failed\n");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    // It stops on its own, quietly, as a writer into `head` does.
+    let run = tokio::time::timeout(Duration::from_secs(60), server.exit())
+        .await
+        .expect("it stops on its own");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot print the delivery: stdout's reader is gone"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]

@@ -222,8 +222,14 @@ impl Server {
     }
 
     /// Stops it with SIGINT and returns its exit code, the rest of stdout and of stderr.
-    pub async fn stop(mut self) -> Run {
+    pub async fn stop(self) -> Run {
         interrupt(&self.child).await;
+        self.exit().await
+    }
+
+    /// Waits for it to exit on its own and returns its exit code, the rest of stdout and of
+    /// stderr.
+    pub async fn exit(mut self) -> Run {
         let mut stdout = String::new();
         if let Some(lines) = &mut self.stdout {
             while let Some(line) = lines.next_line().await.expect("stdout") {

@@ -56,9 +56,10 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
     };
     let output = context.output;
     let lines = GroupedLines::stdout();
+    let printer = lines.clone();
     let handler = move |event: ReceivedEvent| {
         let client = client.clone();
-        let lines = lines.clone();
+        let lines = printer.clone();
         async move { print_event(&lines, client.as_ref(), &event).await }
     };
     let mut receiver = Receiver::bind(args.addr, WebhookService::new(verifier, handler))
@@ -74,10 +75,24 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
         "listening on http://{addr}{}",
         args.path.as_deref().unwrap_or("/")
     ));
+    // Ends on Ctrl-C, or once stdout's reader is gone (as a writer into `head` does): no
+    // delivery could be printed, and each would be answered 500.
+    let interrupt = context.interrupt.clone();
+    let stop = async {
+        tokio::select! {
+            () = interrupt.wait() => {}
+            () = lines.reader_gone() => {}
+        }
+    };
     receiver
-        .run_until(context.interrupt.clone().wait_owned())
+        .run_until(stop)
         .await
-        .map_err(|error| Failure::io("the receiver", &error))
+        .map_err(|error| Failure::io("the receiver", &error))?;
+    if context.interrupt.is_set() {
+        Ok(())
+    } else {
+        Err(Failure::reader_gone())
+    }
 }
 
 /// Prints one accepted event; with a client, fetches the transcript first. Failing to fetch
