@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, app)
         .with_graceful_shutdown(termination())
         .await?;
-    // Handlers run detached from their connections: give the running ones time to finish.
+    // Handlers outlive their connections: give the running ones time to finish.
     inbox.drain(soniox_webhook::DEFAULT_DRAIN_DEADLINE).await;
     Ok(())
 }

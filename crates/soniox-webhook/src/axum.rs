@@ -58,8 +58,8 @@ impl SonioxWebhook {
         &self.received
     }
 
-    /// Runs `handler` on the delivery with [`Inbox::process`]: claimed first, run in a task of
-    /// its own (a sender hanging up does not cancel it), recorded as done only on `Ok`.
+    /// Runs `handler` on the delivery with [`Inbox::process`]: claimed first, run to its end
+    /// even if the sender hangs up, recorded as done only on `Ok`.
     pub async fn handle<F, Fut, E>(self, handler: F) -> Outcome
     where
         F: FnOnce(ReceivedEvent) -> Fut + Send + 'static,

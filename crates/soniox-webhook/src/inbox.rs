@@ -8,7 +8,7 @@ use std::{
 
 use http::{Request, StatusCode};
 use http_body::Body;
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 
 use crate::{
     ReceivedEvent, Rejection, Verifier,
@@ -52,8 +52,8 @@ const MIN_STORE_WAIT: Duration = Duration::from_secs(1);
 ///
 /// 1. claims the event in the store: done → 200 without calling the handler; in progress
 ///    elsewhere → 503 with `Retry-After`; store unreachable → 503;
-/// 2. runs the handler **in a task of its own**, so a sender that hangs up, or a server that
-///    drops the request, does not cancel it;
+/// 2. runs the handler **detached from the request**: a sender that hangs up, or a server
+///    that drops the request, does not cancel it (the handling moves into a task of its own);
 /// 3. on `Ok`, records the event as done and answers 200; on `Err` or a panic, releases it and
 ///    answers 500; past the deadline, cancels the handler, releases it and answers 503.
 ///
@@ -237,9 +237,10 @@ impl Inbox {
     /// Handles `received` with `handler` under the delivery guarantees (see [`Inbox`]) and
     /// says how it went; [`Outcome::to_response`] is the answer to send.
     ///
-    /// The handling runs in a task of its own: dropping this future (the sender hung up) does
-    /// not cancel it, and the event still ends up done or released. Nothing happens until the
-    /// future is first polled.
+    /// The handling runs inside this future while it is polled; dropping the future (the
+    /// sender hung up) does not cancel it: the rest of it moves into a task of its own, and
+    /// the event still ends up done or released. Nothing happens until the future is first
+    /// polled.
     pub fn process<F, Fut, E>(
         &self,
         received: ReceivedEvent,
@@ -252,39 +253,21 @@ impl Inbox {
     {
         // Boxed here, outside the returned future: a future built inside it would make it as
         // large as the handling (handler included), and the request's future around it,
-        // copied whole wherever it moves.
+        // copied whole wherever it moves. Boxed, it can also move into a task of its own.
         let shared = Arc::clone(&self.shared);
-        let settling: Pin<Box<dyn Future<Output = Outcome> + Send>> =
-            Box::pin(async move { shared.settle(received, handler).await });
+        let settling: Settling = Box::pin(async move { shared.settle(received, handler).await });
         async move {
             if self.shared.shutdown.is_started() {
                 self.shared.counts.record(Outcome::ShuttingDown);
                 return Outcome::ShuttingDown;
             }
-            let mut settling = settling;
-            // A store and a handler that finish without waiting (the memory store, a handler
-            // that only queues the event) finish in this first poll and need no task.
-            // Otherwise the work moves, still pinned in its box, into a task of its own.
-            // Nothing can drop it in between: the first poll and the spawn happen within one
-            // poll of this future.
-            let first =
-                std::future::poll_fn(|cx| Poll::Ready(poll_caught(settling.as_mut(), cx))).await;
-            match first {
-                Ok(Poll::Ready(outcome)) => return outcome,
-                Ok(Poll::Pending) => {}
-                Err(_) => return self.store_panicked(),
-            }
-            let task = self.shared.handlers.spawn(settling);
-            task.await.unwrap_or_else(|_| self.store_panicked())
+            let mut handling = Detachable {
+                settling: Some(settling),
+                shared: &self.shared,
+                waiting: None,
+            };
+            std::future::poll_fn(|cx| handling.poll_here(cx)).await
         }
-    }
-
-    /// Only a panicking store gets here (the handler's panics are caught in `settle`); its
-    /// claim stays until the lease runs out.
-    fn store_panicked(&self) -> Outcome {
-        tracing::error!("the webhook event store panicked");
-        self.shared.counts.record(Outcome::Failed);
-        Outcome::Failed
     }
 
     /// Waits for running handlers to finish, at most `deadline`; then cancels the rest, which
@@ -317,6 +300,14 @@ impl Inbox {
 }
 
 impl Shared {
+    /// Only a panicking store gets here (the handler's panics are caught in `settle`); its
+    /// claim stays until the lease runs out.
+    fn store_panicked(&self) -> Outcome {
+        tracing::error!("the webhook event store panicked");
+        self.counts.record(Outcome::Failed);
+        Outcome::Failed
+    }
+
     fn lease(&self) -> Duration {
         self.handler_deadline.saturating_add(self.lease_margin)
     }
@@ -534,6 +525,75 @@ where
     }
 }
 
+/// A handling under way: [`Shared::settle`] for one event.
+type Settling = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// A handling polled in the request's own task, as most finish at once (the memory store, a
+/// handler that only queues the event) or soon, and a task of their own would cost a spawn
+/// and a wake each. If the request's future is dropped first, the rest of the handling moves
+/// into a task of its own, so it still ends with the event done or released.
+struct Detachable<'a> {
+    /// `None` once finished.
+    settling: Option<Settling>,
+    shared: &'a Arc<Shared>,
+    /// From the handling's first wait on: the runtime polling it, which runs the rest if the
+    /// request goes away, and a token that counts it among the running handlings
+    /// [`Inbox::drain`] waits for.
+    waiting: Option<(tokio::runtime::Handle, TaskTrackerToken)>,
+}
+
+impl Detachable<'_> {
+    fn poll_here(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Outcome> {
+        let settling = self
+            .settling
+            .as_mut()
+            .expect("a handling is not polled after it finished");
+        let outcome = match poll_caught(settling.as_mut(), cx) {
+            Ok(Poll::Pending) => {
+                if self.waiting.is_none() {
+                    // The timers in the handling need a Tokio runtime, so there is one.
+                    self.waiting = tokio::runtime::Handle::try_current()
+                        .ok()
+                        .map(|runtime| (runtime, self.shared.handlers.token()));
+                }
+                return Poll::Pending;
+            }
+            Ok(Poll::Ready(outcome)) => outcome,
+            Err(Panicked) => self.shared.store_panicked(),
+        };
+        self.settling = None;
+        self.waiting = None;
+        Poll::Ready(outcome)
+    }
+}
+
+impl Drop for Detachable<'_> {
+    fn drop(&mut self) {
+        let Some(mut settling) = self.settling.take() else {
+            return;
+        };
+        let Some((runtime, _running)) = self.waiting.take() else {
+            // Never polled (so nothing claimed yet), or polled outside any runtime.
+            return;
+        };
+        let shared = Arc::clone(self.shared);
+        // Tracked before `_running` is dropped, so that a drain never sees it gone. On a
+        // runtime that is shutting down the task is dropped at once, as it would be there
+        // anyway: the claim stays until its lease runs out, and a later delivery handles the
+        // event (drain before the runtime ends to avoid it).
+        self.shared.handlers.spawn_on(
+            std::future::poll_fn(move |cx| match poll_caught(settling.as_mut(), cx) {
+                Ok(poll) => poll.map(drop),
+                Err(Panicked) => {
+                    shared.store_panicked();
+                    Poll::Ready(())
+                }
+            }),
+            &runtime,
+        );
+    }
+}
+
 /// Polls `future` once, turning a panic into `Err(Panicked)`.
 fn poll_caught<F: Future + ?Sized>(
     future: Pin<&mut F>,
@@ -554,5 +614,89 @@ impl fmt::Display for Chain<'_> {
             source = error.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, time::Duration};
+
+    use futures_util::FutureExt as _;
+    use soniox_types::{Secret, TranscriptionId, WebhookEvent, WebhookStatus};
+
+    use super::*;
+    use crate::{
+        store::{ClaimToken, StoreFuture},
+        testing::TestDelivery,
+    };
+
+    const HEADER: &str = "X-Soniox-Webhook-Secret";
+
+    /// Claims every event after `claim_wait` (none when zero); panics when asked to complete.
+    struct PanicsOnComplete {
+        claim_wait: Duration,
+    }
+
+    impl EventStore for PanicsOnComplete {
+        fn claim<'a>(&'a self, _: &'a WebhookEvent, _: Duration) -> StoreFuture<'a, Claim> {
+            Box::pin(async move {
+                if !self.claim_wait.is_zero() {
+                    tokio::time::sleep(self.claim_wait).await;
+                }
+                Ok(Claim::Claimed(ClaimToken::new(1)))
+            })
+        }
+
+        fn complete<'a>(&'a self, _: &'a WebhookEvent, _: ClaimToken) -> StoreFuture<'a, ()> {
+            Box::pin(async { panic!("the store broke") })
+        }
+
+        fn release<'a>(&'a self, _: &'a WebhookEvent, _: ClaimToken) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    async fn received(inbox: &Inbox) -> ReceivedEvent {
+        let event = WebhookEvent::new(TranscriptionId::new("tr-1"), WebhookStatus::Completed);
+        let request = TestDelivery::new(event)
+            .auth(HEADER, Secret::new("s3cr3t"))
+            .into_request()
+            .unwrap()
+            .map(http_body_util::Full::new);
+        inbox.receive(request).await.unwrap()
+    }
+
+    fn inbox(claim_wait: Duration) -> Inbox {
+        let verifier = Verifier::new(HEADER, Secret::new("s3cr3t")).unwrap();
+        Inbox::new(verifier).store(PanicsOnComplete { claim_wait })
+    }
+
+    async fn succeed(_: ReceivedEvent) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_store_that_panics_fails_the_delivery() {
+        let inbox = inbox(Duration::ZERO);
+        let event = received(&inbox).await;
+        assert_eq!(inbox.process(event, succeed).await, Outcome::Failed);
+        assert_eq!(inbox.counts().failed, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handling_dropped_while_waiting_runs_on_in_a_task_that_drain_waits_for() {
+        let inbox = inbox(Duration::from_secs(1));
+        let event = received(&inbox).await;
+        let mut processing = Box::pin(inbox.process(event, succeed));
+        assert!((&mut processing).now_or_never().is_none());
+        // Waiting in place, it counts as running; the request then goes away, and the
+        // handling moves to a task, still counted.
+        assert_eq!(inbox.shared.handlers.len(), 1);
+        drop(processing);
+        assert_eq!(inbox.shared.handlers.len(), 1);
+        assert_eq!(inbox.counts().failed, 0);
+        inbox.drain(Duration::from_secs(60)).await;
+        // The task ran the handler and met the panicking store, and drain waited for it.
+        assert_eq!(inbox.counts().failed, 1);
     }
 }

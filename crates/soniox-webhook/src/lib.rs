@@ -71,9 +71,9 @@
 //!   done. Every other ending releases the event, so Soniox's next retry runs the handler
 //!   again; when the store fails to record the event as done or to release it, the claim
 //!   holds until its lease expires, and deliveries meanwhile get 503.
-//! - The handler runs in a task of its own: a sender that hangs up (or a proxy timeout) does
-//!   not cancel it. A handler past its deadline, or still running at the end of a shutdown's
-//!   drain, is cancelled and its event released. A crash leaves the claim until its lease
+//! - A sender that hangs up (or a proxy timeout) does not cancel the handler: its handling
+//!   moves into a task of its own. A handler past its deadline, or still running at the end
+//!   of a shutdown's drain, is cancelled and its event released. A crash leaves the claim until its lease
 //!   ([`Inbox::lease`]) expires; then the next delivery takes it over.
 //! - Of concurrent deliveries of one event, on one process or on replicas sharing a
 //!   PostgreSQL store, exactly one runs the handler.

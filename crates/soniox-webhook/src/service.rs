@@ -54,9 +54,9 @@ where
 /// | handler returned `Err` or panicked | 500, event released so Soniox's retry handles it |
 /// | handler past its deadline, store unreachable, shutting down | 503, event released |
 ///
-/// The handler runs in a task of its own, so a sender that hangs up does not cancel it. It is
-/// a `tower::Service` with the `tower` feature and a `hyper` service with the `hyper` feature;
-/// [`WebhookService::handle`] is the same logic as a plain async method.
+/// A sender that hangs up does not cancel the handler: its handling moves into a task of its
+/// own. It is a `tower::Service` with the `tower` feature and a `hyper` service with the
+/// `hyper` feature; [`WebhookService::handle`] is the same logic as a plain async method.
 pub struct WebhookService<H> {
     inbox: Inbox,
     handler: Arc<H>,
