@@ -13,33 +13,33 @@
 //!   threads seen. Both binaries are built with the same profile and upload through the
 //!   same code, with the same buffers and the same allocator.
 //!
-//! Where the RSS difference comes from (fat LTO, `/proc/<pid>/smaps` and `pagemap` at the
-//! peak, the code run traced with `valgrind --tool=lackey`): the private memory of the two is
-//! within a few percent; the difference is the executable's pages, clean ones shared with
-//! the page cache. The kernel maps the 64 KiB around each page where code runs, so the code's
-//! share of RSS is 64 KiB for each such window. A 1 MiB upload runs code on 389 pages of
-//! `soniox`'s 6.1 MiB of text and on 285 of the yardstick's 3.0 MiB. Which window a page
-//! falls in moves with the load address (page-aligned, random), so the count of windows
-//! moves too: over the 16 offsets a window can start at, 51-54 for `soniox` and 37-40 for
-//! the yardstick. The loader also reads every relocation and writes every relocated pointer:
-//! 208 against 112 KiB of relocations, 132 against 79 KiB of pointers. Built for speed
-//! (`opt-level = 3`) and building every subcommand, `soniox` ran 471 pages in 65 windows of
-//! 6.9 MB and peaked at 122 % of the yardstick (which then only uploaded); the workspace now
-//! builds it for size (see Cargo.toml), and it builds only the subcommand it runs (clap's
-//! `defer`), for 109-116 % now (their heaps peak within 40 KB of each other under massif).
-//! The text is laid out crate by crate, and each crate's functions in source order, so the
-//! few a command runs are spread over its crate's whole part. The windows only `soniox` touches hold its own code (its own code spans 7 windows
-//! and the upload touches 6: `main`, the derived `from_arg_matches`, `transcribe::run` and
-//! `Context::client` are 8 to 25 KiB each), clap's build and parse (4), console and
-//! indicatif (2) and tracing-subscriber (1). Building without LTO (115 %, both larger),
-//! folding identical code (lld's `--icf=all`, 118 %), sorting sections by name
-//! (`--sort-section=name`, 111-119 %) and moving cold code apart (`-z
-//! keep-text-section-prefix`, alone or after LLVM's `-hot-cold-split`, 111-112 %: only
-//! 140-160 KiB of it is known cold without a profile) did not narrow it. Placing the
-//! functions the upload runs next to each other (lld's `--symbol-ordering-file` with the 837
-//! functions of that profile, in an earlier speed-built layout) halved the windows and brought
-//! the peak to 108 %; the build does not do it: the list goes stale with every change, it
-//! needs lld, and `soniox` would get a layout the yardstick does not have.
+//! Where the RSS difference comes from (fat LTO, `/proc/<pid>/smaps` and `pagemap` at the peak,
+//! the code run traced with `valgrind --tool=lackey`): the private memory of the two is within
+//! a few percent; the difference is the executable's pages, clean ones shared with the page
+//! cache. The kernel maps the 64 KiB around each page where code runs, so the code's share of
+//! RSS is 64 KiB for each such window. A 1 MiB upload runs code on 389 pages of `soniox`'s 6.1
+//! MiB of text and on 285 of the yardstick's 3.0 MiB. Which window a page falls in moves with
+//! the load address (page-aligned, random), so the count of windows moves too: over the 16
+//! offsets a window can start at, 51-54 for `soniox` and 37-40 for the yardstick. The loader
+//! also reads every relocation and writes every relocated pointer: 208 against 112 KiB of
+//! relocations, 132 against 79 KiB of pointers. Built for speed (`opt-level = 3`) and building
+//! every subcommand, `soniox` ran 471 pages in 65 windows of 6.9 MB and peaked at 122 % of the
+//! yardstick (which then only uploaded); the workspace now builds it for size (see Cargo.toml),
+//! and it builds only the subcommand it runs (clap's `defer`), for 109-116 % now (their heaps
+//! peak within 40 KB of each other under massif). The text is laid out crate by crate, and each
+//! crate's functions in source order, so the few a command runs are spread over its crate's
+//! whole part. The windows only `soniox` touches hold its own code (its own code spans 7
+//! windows and the upload touches 6: `main`, the derived `from_arg_matches`, `transcribe::run`
+//! and `Context::client` are 8 to 25 KiB each), clap's build and parse (4), console and
+//! indicatif (2) and tracing-subscriber (1). Building without LTO (115 %, both larger), folding
+//! identical code (lld's `--icf=all`, 118 %), sorting sections by name (`--sort-section=name`,
+//! 111-119 %) and moving cold code apart (`-z keep-text-section-prefix`, alone or after LLVM's
+//! `-hot-cold-split`, 111-112 %: only 140-160 KiB of it is known cold without a profile) did
+//! not narrow it. Placing the functions the upload runs next to each other (lld's
+//! `--symbol-ordering-file` with the 837 functions of that profile, in an earlier speed-built
+//! layout) halved the windows and brought the peak to 108 %; the build does not do it: the list
+//! goes stale with every change, it needs lld, and `soniox` would get a layout the yardstick
+//! does not have.
 //!
 //! Build it on its own (`cargo bench -p soniox-cli`, as `cargo xtask bench` does): with the
 //! whole workspace, features unify and link OpenSSL into both binaries, which is not the

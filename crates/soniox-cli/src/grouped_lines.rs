@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::{failure::Failure, output::json_bytes};
 
-/// The most lines one write takes, which bounds the queue's share of it. Under load a write
-/// takes the lines queued since the last one, far fewer.
+/// The most lines one write takes, which caps its buffer. Under load a write takes the lines
+/// queued since the last one, far fewer.
 const MAX_LINES_PER_WRITE: usize = 1024;
 
 /// The buffer a write leaves allocated: a batch of `--fetch` lines, which carry whole
@@ -80,6 +80,12 @@ async fn write_batches(
     // the lines after it are whole.
     let mut broken_line = false;
     while lines.recv_many(&mut batch, MAX_LINES_PER_WRITE).await != 0 {
+        // The line of a handling cancelled meanwhile (its deadline, a drain) is not printed:
+        // its delivery was not acknowledged, and the next one prints it.
+        batch.retain(|(_, waiter)| !waiter.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         bytes.clear();
         if broken_line {
             bytes.push(b'\n');
@@ -88,9 +94,12 @@ async fn write_batches(
             bytes.extend_from_slice(line);
         }
         let written = write_whole(&mut sink, &bytes);
-        broken_line = written
-            .as_ref()
-            .is_err_and(|&(taken, _)| taken > 0 && bytes.get(taken - 1) != Some(&b'\n'));
+        broken_line = match &written {
+            Ok(()) => false,
+            // Nothing taken: the line is as broken as it was.
+            Err((0, _)) => broken_line,
+            Err((taken, _)) => bytes.get(taken - 1) != Some(&b'\n'),
+        };
         if let Err((_, error)) = &written
             && error.kind() == io::ErrorKind::BrokenPipe
         {
@@ -195,7 +204,8 @@ mod tests {
         }
     }
 
-    /// Prints `count` lines from futures all queued before the writer's turn.
+    /// Prints `count` lines from futures all queued before the writer's turn (the test runtime
+    /// has one thread, and `join_all` polls every future before it waits).
     async fn print_together(
         lines: &GroupedLines,
         first: usize,
@@ -252,7 +262,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_that_failed_inside_a_line_is_followed_by_a_new_line() {
-        let writes = Writes::failing(1, 10, io::ErrorKind::StorageFull);
+        // The first write takes 10 bytes, then fails; the second fails taking nothing.
+        let writes = Writes::failing(2, 10, io::ErrorKind::StorageFull);
         let lines = GroupedLines::start(writes.clone());
         assert!(
             print_together(&lines, 0, 2)
@@ -260,14 +271,20 @@ mod tests {
                 .iter()
                 .all(Result::is_err)
         );
+        assert!(
+            lines
+                .json_line(&serde_json::json!({ "n": 2 }))
+                .await
+                .is_err()
+        );
         lines
-            .json_line(&serde_json::json!({ "n": 2 }))
+            .json_line(&serde_json::json!({ "n": 3 }))
             .await
             .unwrap();
         let printed = writes.seen().concat();
         assert_eq!(
             printed,
-            [&numbered(0..2)[..10], b"\n", &numbered(2..3)].concat()
+            [&numbered(0..2)[..10], b"\n", &numbered(3..4)].concat()
         );
     }
 
@@ -279,16 +296,17 @@ mod tests {
             failure.line(),
             "error: cannot print the delivery: stdout's reader is gone"
         );
-        lines.reader_gone().await;
+        assert!(lines.reader_gone().now_or_never().is_some());
     }
 
     #[tokio::test]
     async fn a_waiter_that_gives_up_does_not_hold_back_the_others() {
         let writes = Writes::ok();
         let lines = GroupedLines::start(writes.clone());
-        // Queued, then dropped before the writer's turn.
+        // Queued, then dropped before the writer's turn: not printed, as its delivery was not
+        // acknowledged.
         assert!(lines.json_line(&"gone").now_or_never().is_none());
         lines.json_line(&"kept").await.unwrap();
-        assert_eq!(writes.seen().concat(), b"\"gone\"\n\"kept\"\n");
+        assert_eq!(writes.seen(), [b"\"kept\"\n"]);
     }
 }

@@ -619,7 +619,7 @@ impl fmt::Display for Chain<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::{convert::Infallible, time::Duration};
+    use std::convert::Infallible;
 
     use futures_util::FutureExt as _;
     use soniox_types::{Secret, TranscriptionId, WebhookEvent, WebhookStatus};
@@ -675,12 +675,20 @@ mod tests {
         Ok(())
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_store_that_panics_fails_the_delivery() {
-        let inbox = inbox(Duration::ZERO);
-        let event = received(&inbox).await;
-        assert_eq!(inbox.process(event, succeed).await, Outcome::Failed);
-        assert_eq!(inbox.counts().failed, 1);
+        // At once, and after a wait, when the handling has been counted as running.
+        for claim_wait in [Duration::ZERO, Duration::from_secs(1)] {
+            let inbox = inbox(claim_wait);
+            let event = received(&inbox).await;
+            assert_eq!(inbox.process(event, succeed).await, Outcome::Failed);
+            assert_eq!(inbox.counts().failed, 1);
+            assert_eq!(
+                inbox.shared.handlers.len(),
+                0,
+                "a finished handling is not running"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

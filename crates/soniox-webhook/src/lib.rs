@@ -73,8 +73,8 @@
 //!   holds until its lease expires, and deliveries meanwhile get 503.
 //! - A sender that hangs up (or a proxy timeout) does not cancel the handler: its handling
 //!   moves into a task of its own. A handler past its deadline, or still running at the end
-//!   of a shutdown's drain, is cancelled and its event released. A crash leaves the claim until its lease
-//!   ([`Inbox::lease`]) expires; then the next delivery takes it over.
+//!   of a shutdown's drain, is cancelled and its event released. A crash leaves the claim
+//!   until its lease ([`Inbox::lease`]) expires; then the next delivery takes it over.
 //! - Of concurrent deliveries of one event, on one process or on replicas sharing a
 //!   PostgreSQL store, exactly one runs the handler.
 //!

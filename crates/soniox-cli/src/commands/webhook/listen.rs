@@ -1,6 +1,6 @@
 //! `soniox webhook listen`: a verifying receiver that prints what it accepts.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use clap::Args;
 use serde::Serialize;
@@ -55,12 +55,14 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
         None
     };
     let output = context.output;
-    let lines = GroupedLines::stdout();
-    let printer = lines.clone();
-    let handler = move |event: ReceivedEvent| {
-        let client = client.clone();
-        let lines = printer.clone();
-        async move { print_event(&lines, client.as_ref(), &event).await }
+    let lines = Arc::new(GroupedLines::stdout());
+    let handler = {
+        let lines = Arc::clone(&lines);
+        move |event: ReceivedEvent| {
+            let client = client.clone();
+            let lines = Arc::clone(&lines);
+            async move { print_event(&lines, client.as_ref(), &event).await }
+        }
     };
     let mut receiver = Receiver::bind(args.addr, WebhookService::new(verifier, handler))
         .await
@@ -77,22 +79,16 @@ pub(crate) async fn run(context: &mut Context, args: ListenArgs) -> Result<(), F
     ));
     // Ends on Ctrl-C, or once stdout's reader is gone (as a writer into `head` does): no
     // delivery could be printed, and each would be answered 500.
-    let interrupt = context.interrupt.clone();
     let stop = async {
         tokio::select! {
-            () = interrupt.wait() => {}
+            () = context.interrupt.wait() => {}
             () = lines.reader_gone() => {}
         }
     };
     receiver
         .run_until(stop)
         .await
-        .map_err(|error| Failure::io("the receiver", &error))?;
-    if context.interrupt.is_set() {
-        Ok(())
-    } else {
-        Err(Failure::reader_gone())
-    }
+        .map_err(|error| Failure::io("the receiver", &error))
 }
 
 /// Prints one accepted event; with a client, fetches the transcript first. Failing to fetch
