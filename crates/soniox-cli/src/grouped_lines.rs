@@ -24,8 +24,8 @@ const KEPT_BUFFER: usize = 64 * 1024;
 /// A line and where to say whether it was written.
 type Queued = (Vec<u8>, oneshot::Sender<Result<(), Failure>>);
 
-/// A handle on the writer; cheap to clone. The writer ends when the last handle is dropped.
-#[derive(Clone, Debug)]
+/// The handle on the writer, which ends when the handle is dropped.
+#[derive(Debug)]
 pub(crate) struct GroupedLines {
     queue: mpsc::UnboundedSender<Queued>,
     reader_gone: watch::Receiver<bool>,

@@ -79,7 +79,13 @@ impl Output {
         let mut stdout = io::stdout().lock();
         write(&mut stdout)
             .and_then(|()| stdout.flush())
-            .map_err(|error| stdout_failure(&error))
+            .map_err(|error| {
+                if error.kind() == io::ErrorKind::BrokenPipe {
+                    Failure::reader_gone()
+                } else {
+                    Failure::io("stdout", &error)
+                }
+            })
     }
 }
 
@@ -89,13 +95,4 @@ pub(crate) fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, Failure> {
         .map_err(|error| Failure::other(format!("cannot encode JSON: {error}")))?;
     line.push(b'\n');
     Ok(line)
-}
-
-/// The failure of a write to stdout: silent when its reader is gone (as for `head`).
-fn stdout_failure(error: &io::Error) -> Failure {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        Failure::reader_gone()
-    } else {
-        Failure::io("stdout", error)
-    }
 }

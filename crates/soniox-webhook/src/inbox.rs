@@ -548,18 +548,14 @@ impl Detachable<'_> {
             .settling
             .as_mut()
             .expect("a handling is not polled after it finished");
-        let outcome = match poll_caught(settling.as_mut(), cx) {
-            Ok(Poll::Pending) => {
-                if self.waiting.is_none() {
-                    // The timers in the handling need a Tokio runtime, so there is one.
-                    self.waiting = tokio::runtime::Handle::try_current()
-                        .ok()
-                        .map(|runtime| (runtime, self.shared.handlers.token()));
-                }
-                return Poll::Pending;
+        let Poll::Ready(outcome) = poll_settling(settling, self.shared, cx) else {
+            if self.waiting.is_none() {
+                // The timers in the handling need a Tokio runtime, so there is one.
+                self.waiting = tokio::runtime::Handle::try_current()
+                    .ok()
+                    .map(|runtime| (runtime, self.shared.handlers.token()));
             }
-            Ok(Poll::Ready(outcome)) => outcome,
-            Err(Panicked) => self.shared.store_panicked(),
+            return Poll::Pending;
         };
         self.settling = None;
         self.waiting = None;
@@ -582,15 +578,21 @@ impl Drop for Detachable<'_> {
         // anyway: the claim stays until its lease runs out, and a later delivery handles the
         // event (drain before the runtime ends to avoid it).
         self.shared.handlers.spawn_on(
-            std::future::poll_fn(move |cx| match poll_caught(settling.as_mut(), cx) {
-                Ok(poll) => poll.map(drop),
-                Err(Panicked) => {
-                    shared.store_panicked();
-                    Poll::Ready(())
-                }
-            }),
+            std::future::poll_fn(move |cx| poll_settling(&mut settling, &shared, cx).map(drop)),
             &runtime,
         );
+    }
+}
+
+/// Polls a handling; one whose store panicked ends as failed.
+fn poll_settling(
+    settling: &mut Settling,
+    shared: &Shared,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Outcome> {
+    match poll_caught(settling.as_mut(), cx) {
+        Ok(poll) => poll,
+        Err(Panicked) => Poll::Ready(shared.store_panicked()),
     }
 }
 
