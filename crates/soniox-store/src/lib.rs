@@ -163,7 +163,7 @@ mod sqlite;
 
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use crate::postgres::{PostgresStore, PostgresStoreBuilder};
+pub use crate::postgres::{PostgresStore, PostgresStoreBuilder, server_said};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use crate::sqlite::{Durability, SqliteStore, SqliteStoreBuilder};

@@ -782,6 +782,7 @@ fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
 
 /// Sorts the driver's errors into the store's: tables of another shape are `Corrupt`,
 /// everything else (lost connections, a server shutting down, timeouts) `Unavailable`.
+#[expect(clippy::needless_pass_by_value, reason = "the shape `map_err` takes")]
 fn pg_error(error: tokio_postgres::Error) -> StoreError {
     let foreign = [
         SqlState::UNDEFINED_TABLE,
@@ -789,16 +790,34 @@ fn pg_error(error: tokio_postgres::Error) -> StoreError {
         SqlState::DATATYPE_MISMATCH,
     ];
     if error.code().is_some_and(|code| foreign.contains(code)) {
-        StoreError::Corrupt(Box::new(error))
+        StoreError::Corrupt(server_said(&error).into())
     } else {
-        StoreError::Unavailable(Box::new(error))
+        StoreError::Unavailable(server_said(&error).into())
     }
 }
 
 /// Any of the driver's errors as [`StoreError::Unavailable`]: for a `transact` caller's
 /// transaction, whose tables are not the store's to call corrupt.
+#[expect(clippy::needless_pass_by_value, reason = "the shape `map_err` takes")]
 fn unavailable(error: tokio_postgres::Error) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
+    StoreError::Unavailable(server_said(&error).into())
+}
+
+/// What the server said of `error` (its severity, message, code and hint), or else the
+/// driver's own message, which names only the kind of error. Never the detail: for a
+/// constraint violation it quotes the failing row, and a row of a `transact` caller's table
+/// (the tracker's jobs) can hold a presigned audio URL. Neither holds the connection's
+/// secrets. Every error of this store is built from it.
+pub fn server_said(error: &tokio_postgres::Error) -> String {
+    let Some(db) = error.as_db_error() else {
+        return error.to_string();
+    };
+    let mut said = format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+    if let Some(hint) = db.hint() {
+        said.push_str("; hint: ");
+        said.push_str(hint);
+    }
+    said
 }
 
 /// Rolls back a `transact` transaction whose answer is already decided.

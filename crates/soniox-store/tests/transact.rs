@@ -639,6 +639,34 @@ mod postgres_only {
         assert_eq!(notes, 0);
     }
 
+    /// A commit the server refuses (a deferred constraint) is answered with what the server
+    /// said, never its detail, which quotes the row (here a presigned URL's signature).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_commit_does_not_quote_the_row() {
+        let Some((answer, _)) = in_notes(|transaction| {
+            Box::pin(async move {
+                transaction
+                    .batch_execute(
+                        "CREATE TEMP TABLE held (url text UNIQUE DEFERRABLE INITIALLY DEFERRED);
+                         INSERT INTO held VALUES ('https://audio.test/a?sig=s3cr3t'),
+                                                 ('https://audio.test/a?sig=s3cr3t')",
+                    )
+                    .await
+            })
+        })
+        .await
+        else {
+            return;
+        };
+        let Err(error @ StoreError::Unavailable(_)) = answer else {
+            panic!("the commit is refused: {answer:?}");
+        };
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        let shown = format!("{error} {error:?} {source:?}");
+        assert!(shown.contains("(23505)"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
     /// Replicas starting together migrate a component once, taking turns on the lock.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replicas_migrate_a_component_once() {

@@ -19,6 +19,7 @@ use soniox_store::{
             types::{ToSql, Type},
         },
     },
+    server_said,
 };
 use soniox_types::WebhookEvent;
 
@@ -351,22 +352,6 @@ fn lost_a_race(error: &PostgresError) -> bool {
     error.code().is_some_and(|code| {
         *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
     })
-}
-
-/// What the server said of `error` (its severity, code, message and hint), or else the
-/// driver's own message, which names only the kind of error. Never the detail: for a
-/// constraint violation it quotes the failing row, whose recorded request may hold a
-/// presigned audio URL. Neither holds the connection's secrets.
-fn server_said(error: &PostgresError) -> String {
-    let Some(db) = error.as_db_error() else {
-        return error.to_string();
-    };
-    let mut said = format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
-    if let Some(hint) = db.hint() {
-        said.push_str("; hint: ");
-        said.push_str(hint);
-    }
-    said
 }
 
 /// A failed statement as its caller gets it: what the server said, without the detail that
