@@ -102,4 +102,9 @@ impl<'a> Call<'a> {
         }
         self
     }
+
+    /// Whether this is an upload (see [`Call::upload`]).
+    pub(crate) fn is_upload(&self) -> bool {
+        self.progress.is_some()
+    }
 }

@@ -196,7 +196,7 @@ impl Client {
                         };
                         // An upload has no overall timeout: its error body is bounded like
                         // its answer's head.
-                        let limit = call.progress.map(|_| self.inner.upload_stall.response);
+                        let limit = call.is_upload().then_some(self.inner.upload_stall.response);
                         (outcome, error_from_response(response, limit).await)
                     }
                     Ok(Err(error)) => {
@@ -359,7 +359,7 @@ impl Client {
     }
 
     fn timeout_for(&self, call: &Call<'_>) -> Option<Duration> {
-        if call.progress.is_some() {
+        if call.is_upload() {
             self.inner.upload_timeout
         } else {
             Some(self.inner.request_timeout)

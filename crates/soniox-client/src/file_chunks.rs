@@ -74,7 +74,8 @@ fn read_ahead(
     }
 }
 
-/// Reads into all of `buffer` unless the file ends first: the bytes read.
+/// Reads into all of `buffer` unless the file ends first: the bytes read. (Not
+/// `take(..).read_to_end`, which grows its buffer in steps: six read calls a chunk.)
 fn fill(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
     let mut read = 0;
     while read < buffer.len() {
@@ -182,6 +183,35 @@ mod tests {
             seventh[..],
             content[BUFFERS * CHUNK_BYTES..(BUFFERS + 1) * CHUNK_BYTES]
         );
+    }
+
+    #[test]
+    fn dropping_the_chunks_stops_the_reader() {
+        struct Endless;
+        impl Read for Endless {
+            fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+                Ok(buffer.len())
+            }
+        }
+        let (chunks, mut received) = tokio::sync::mpsc::channel(BUFFERS);
+        let (give_back, free) = sync_channel(BUFFERS);
+        for _ in 0..BUFFERS {
+            give_back.send(Vec::new()).unwrap();
+        }
+        let (stopped, reader_stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            read_ahead(Endless, &free, &give_back, &chunks);
+            let _ = stopped.send(());
+        });
+        let first = received.blocking_recv().unwrap().unwrap();
+        assert_eq!(first.len(), CHUNK_BYTES);
+        // The queued chunks go with the stream, handing their buffers back; the reader's
+        // next send finds the queue closed.
+        drop(received);
+        drop(first);
+        reader_stopped
+            .recv_timeout(STUCK)
+            .expect("the reader stops once the stream is dropped");
     }
 
     #[test]
