@@ -70,11 +70,6 @@ pub(crate) async fn deliver(
 
 /// The error with its causes, without the URL repeated by reqwest's own line.
 fn network_error(url: &str, error: &reqwest::Error) -> String {
-    let mut line = format!("cannot deliver to {url}");
-    let mut source: Option<&dyn std::error::Error> = Some(error);
-    while let Some(cause) = source {
-        line.push_str(&format!(": {cause}").replace(&format!(" for url ({url})"), ""));
-        source = cause.source();
-    }
-    line
+    let causes = crate::failure::with_causes(error).replace(&format!(" for url ({url})"), "");
+    format!("cannot deliver to {url}: {causes}")
 }

@@ -1,6 +1,6 @@
 //! Why a command failed, the one line that says so on stderr, and the exit code.
 
-use std::{error::Error as _, fmt, process::ExitCode};
+use std::{fmt, process::ExitCode};
 
 use soniox_client::Error as ClientError;
 
@@ -165,16 +165,16 @@ fn describe(error: &ClientError) -> String {
         ClientError::OutcomeUnknown { source, .. } => format!("{error}: {}", describe(source)),
         // The client's errors name their cause only as their source (an `Io` error its path,
         // a `Transport` error reqwest's error): the line is the whole chain.
-        _ => {
-            let mut line = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                line.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            line
-        }
+        _ => with_causes(error),
     }
+}
+
+/// `error`'s message and each of its causes', joined by `: `.
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |&error| error.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 #[cfg(test)]

@@ -18,13 +18,7 @@ use common::{MISSING, Server, client, emulator, fast_retries, start};
 /// The error and its causes, one per line, with the parts that change between runs (ports,
 /// request ids) replaced.
 fn chain(error: &Error, replace: &[(&str, &str)]) -> String {
-    let mut lines = vec![error.to_string()];
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        lines.push(format!("caused by: {cause}"));
-        source = cause.source();
-    }
-    let mut text = lines.join("\n");
+    let mut text = common::messages(error).join("\ncaused by: ");
     for (from, to) in replace {
         text = text.replace(from, to);
     }

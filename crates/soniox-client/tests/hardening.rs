@@ -271,9 +271,22 @@ async fn until_counts(client: &Client, expected: (u64, u64)) -> (u64, u64) {
     }
 }
 
+/// A `transcribe` of a short upload with cleanup, waiting as `wait` says, on a task of its
+/// own for the test to abort.
+fn cleaning_transcribe(
+    client: &Client,
+    wait: soniox_client::WaitOptions,
+) -> tokio::task::JoinHandle<Result<soniox_client::Transcribed, Error>> {
+    use soniox_client::{Audio, TranscribeOptions, Upload};
+    let options = TranscribeOptions::new().cleanup(true).wait(wait);
+    let client = client.clone();
+    let upload = Upload::bytes(common::wav(500), "a.wav");
+    tokio::spawn(async move { client.transcribe(Audio::Upload(upload), options).await })
+}
+
 #[tokio::test]
 async fn a_cancelled_transcribe_still_cleans_up() {
-    use soniox_client::{Audio, TranscribeOptions, WaitOptions};
+    use soniox_client::WaitOptions;
     use soniox_emulator::FaultAction;
     use std::time::Duration;
 
@@ -285,12 +298,7 @@ async fn a_cancelled_transcribe_still_cleans_up() {
         .on_status_change(move |job| {
             let _ = seen.send(job.status.clone());
         });
-    let options = TranscribeOptions::new().cleanup(true).wait(wait);
-    let flow = tokio::spawn({
-        let client = client.clone();
-        let upload = soniox_client::Upload::bytes(common::wav(500), "a.wav");
-        async move { client.transcribe(Audio::Upload(upload), options).await }
-    });
+    let flow = cleaning_transcribe(&client, wait);
     // The job exists and is polled: hold every later read, finish the job, and cancel the call
     // while it is stuck in a read.
     statuses.recv().await.expect("a first status");
@@ -500,12 +508,8 @@ async fn a_temporary_key_that_does_not_decode_is_not_quoted() {
             panic!("{body}: expected a decode error, got {error:?}");
         };
         assert_eq!(snippet, Error::WITHHELD_SNIPPET);
-        let mut shown = vec![error.to_string(), format!("{error:?}")];
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            shown.push(cause.to_string());
-            source = cause.source();
-        }
+        let mut shown = common::messages(&error);
+        shown.push(format!("{error:?}"));
         for text in shown {
             assert!(!text.contains("NEVERSHOWN"), "{body}: {text}");
         }
@@ -559,7 +563,7 @@ async fn an_upload_error_body_that_stalls_is_bounded() {
 
 #[tokio::test]
 async fn a_transcribe_dropped_while_it_cleans_up_still_cleans_up() {
-    use soniox_client::{Audio, TranscribeOptions, WaitOptions};
+    use soniox_client::WaitOptions;
     use soniox_emulator::{FaultAction, JobClock};
     use std::time::Duration;
 
@@ -573,14 +577,10 @@ async fn a_transcribe_dropped_while_it_cleans_up_still_cleans_up() {
             collection,
             FaultAction::Latency { millis: 600_000 },
         ));
-        let options = TranscribeOptions::new()
-            .cleanup(true)
-            .wait(WaitOptions::new().initial_interval(Duration::from_millis(10)));
-        let flow = tokio::spawn({
-            let client = client.clone();
-            let upload = soniox_client::Upload::bytes(common::wav(500), "a.wav");
-            async move { client.transcribe(Audio::Upload(upload), options).await }
-        });
+        let flow = cleaning_transcribe(
+            &client,
+            WaitOptions::new().initial_interval(Duration::from_millis(10)),
+        );
         // Cancel the call once its cleanup is held in that delete.
         let route = format!("{collection}{{id}}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -73,6 +73,28 @@ struct Setup {
     references: Arc<Mutex<HashMap<String, Option<String>>>>,
 }
 
+/// A test of `$body` on SQLite, named `$sqlite` and documented by `$doc`, and the same on
+/// PostgreSQL (with the `postgres` feature), named `$postgres`, which does nothing without a
+/// server outside CI (see `TestDatabase::postgres`).
+macro_rules! on_each_database {
+    ($(#[doc = $doc:expr])* $sqlite:ident, $postgres:ident: $body:ident) => {
+        $(#[doc = $doc])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $body(TestDatabase::sqlite()).await;
+        }
+
+        #[doc = concat!("[`", stringify!($sqlite), "`] on PostgreSQL.")]
+        #[cfg(feature = "postgres")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            if let Some(database) = TestDatabase::postgres().await {
+                $body(database).await;
+            }
+        }
+    };
+}
+
 async fn setup(emulator: Emulator) -> Setup {
     setup_with(emulator, Handling::Plain).await
 }
@@ -460,21 +482,11 @@ async fn cleanup_deletes_a_failed_job_and_its_file() {
     setup.stop().await;
 }
 
-/// With cleanup, a handled job whose deletes fail through every retry of the client stays in
-/// the API only until a later pass: the cleanup is recorded as owed with the job done, and
-/// retried once due, until the job and its file are gone; then nothing is left to do.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_cleanup_is_retried_by_a_later_pass() {
-    failed_cleanup(TestDatabase::sqlite()).await;
-}
-
-/// [`a_failed_cleanup_is_retried_by_a_later_pass`] on PostgreSQL.
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_cleanup_is_retried_by_a_later_pass_on_postgres() {
-    if let Some(database) = TestDatabase::postgres().await {
-        failed_cleanup(database).await;
-    }
+on_each_database! {
+    /// With cleanup, a handled job whose deletes fail through every retry of the client stays in
+    /// the API only until a later pass: the cleanup is recorded as owed with the job done, and
+    /// retried once due, until the job and its file are gone; then nothing is left to do.
+    a_failed_cleanup_is_retried_by_a_later_pass, a_failed_cleanup_is_retried_by_a_later_pass_on_postgres: failed_cleanup
 }
 
 async fn failed_cleanup(database: TestDatabase) {
@@ -526,20 +538,10 @@ async fn failed_cleanup(database: TestDatabase) {
     setup.stop().await;
 }
 
-/// A job whose handling failed, deleted from the API before its retry, is marked lost by
-/// that retry, counted once, and never retried again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_job_deleted_before_its_retry_is_lost() {
-    finished_job_deleted(TestDatabase::sqlite()).await;
-}
-
-/// [`a_finished_job_deleted_before_its_retry_is_lost`] on PostgreSQL.
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_job_deleted_before_its_retry_is_lost_on_postgres() {
-    if let Some(database) = TestDatabase::postgres().await {
-        finished_job_deleted(database).await;
-    }
+on_each_database! {
+    /// A job whose handling failed, deleted from the API before its retry, is marked lost by
+    /// that retry, counted once, and never retried again.
+    a_finished_job_deleted_before_its_retry_is_lost, a_finished_job_deleted_before_its_retry_is_lost_on_postgres: finished_job_deleted
 }
 
 async fn finished_job_deleted(database: TestDatabase) {
@@ -669,21 +671,11 @@ async fn a_job_handled_while_a_pass_finds_it_missing_is_not_lost() {
     setup.stop().await;
 }
 
-/// Jobs submitted under the caller's references, each twice at once and again once created:
-/// exactly one create per reference, the others find the recorded job; the handler gets the
-/// reference back. Empty and overlong references are refused before anything is recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reference_submitted_again_creates_nothing() {
-    references_submitted_again(TestDatabase::sqlite()).await;
-}
-
-/// [`a_reference_submitted_again_creates_nothing`] on PostgreSQL.
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reference_submitted_again_creates_nothing_on_postgres() {
-    if let Some(database) = TestDatabase::postgres().await {
-        references_submitted_again(database).await;
-    }
+on_each_database! {
+    /// Jobs submitted under the caller's references, each twice at once and again once created:
+    /// exactly one create per reference, the others find the recorded job; the handler gets the
+    /// reference back. Empty and overlong references are refused before anything is recorded.
+    a_reference_submitted_again_creates_nothing, a_reference_submitted_again_creates_nothing_on_postgres: references_submitted_again
 }
 
 async fn references_submitted_again(database: TestDatabase) {
@@ -1058,21 +1050,11 @@ async fn an_effect_for_the_other_database_fails_the_handling_and_nothing_is_reco
     setup.stop().await;
 }
 
-/// A job submitted by one tracker and delivered to another on the same database (another
-/// replica, or this one after a restart) is handed its reference, read from the job table
-/// since only the submitting tracker holds it in memory.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delivery_to_another_tracker_carries_the_reference() {
-    reference_read_by_another_tracker(TestDatabase::sqlite()).await;
-}
-
-/// [`a_delivery_to_another_tracker_carries_the_reference`] on PostgreSQL.
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delivery_to_another_tracker_carries_the_reference_on_postgres() {
-    if let Some(database) = TestDatabase::postgres().await {
-        reference_read_by_another_tracker(database).await;
-    }
+on_each_database! {
+    /// A job submitted by one tracker and delivered to another on the same database (another
+    /// replica, or this one after a restart) is handed its reference, read from the job table
+    /// since only the submitting tracker holds it in memory.
+    a_delivery_to_another_tracker_carries_the_reference, a_delivery_to_another_tracker_carries_the_reference_on_postgres: reference_read_by_another_tracker
 }
 
 async fn reference_read_by_another_tracker(database: TestDatabase) {

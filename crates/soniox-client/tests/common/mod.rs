@@ -21,6 +21,13 @@ use soniox_emulator::{Emulator, EmulatorBuilder, FaultAction, FaultRule, JobCloc
 use soniox_types::{CreateTranscription, Transcription};
 use tokio::{net::TcpListener, sync::mpsc};
 
+/// The message of `error`, then of each of its causes in turn.
+pub fn messages(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    std::iter::successors(Some(error), |&error| error.source())
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// The key every test emulator accepts.
 pub const KEY: &str = "client-test-key";
 
