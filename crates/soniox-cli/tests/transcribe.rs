@@ -108,6 +108,40 @@ async fn output_file_keep_and_several_inputs() {
     emulator.shutdown().await;
 }
 
+/// The transcript is written before the job and the upload are deleted: when it cannot be
+/// written, both are kept, and the note says so, so that it can be fetched again.
+#[tokio::test]
+async fn a_transcript_that_cannot_be_written_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+    let out = dir.path().join("missing").join("call.txt");
+    let run = soniox_at(
+        &emulator,
+        &[
+            "transcribe",
+            &path,
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--poll-interval",
+            "10ms",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        matches!(
+            stderr[..],
+            [job, file, error] if job.starts_with("kept transcription ")
+                && file.starts_with("kept file ")
+                && error.starts_with("error: ") && error.contains("call.txt")
+        ),
+        "{stderr:?}"
+    );
+    assert_eq!(held(&emulator).await, (1, 1), "the job and the upload kept");
+    emulator.shutdown().await;
+}
+
 #[tokio::test]
 async fn no_wait_prints_the_job_and_leaves_it() {
     let dir = tempfile::tempdir().expect("tempdir");

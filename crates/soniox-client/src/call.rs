@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use crate::{retry::Replay, stall::Progress};
+use crate::{Error, retry::Replay, stall::Progress};
 
 /// One API call, described independently of its body so it can be rebuilt per attempt.
 pub(crate) struct Call<'a> {
@@ -103,8 +103,36 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// What reading or decoding this call's success answer turns an error into, kept apart
+    /// from the call, which sending it consumes.
+    pub(crate) fn unread_answer(&self) -> UnreadAnswer {
+        UnreadAnswer {
+            creates: self.replay != Replay::Safe,
+            reference: self.reference.map(str::to_owned),
+        }
+    }
+
     /// Whether this is an upload (see [`Call::upload`]).
     pub(crate) fn is_upload(&self) -> bool {
         self.progress.is_some()
+    }
+}
+
+/// See [`Call::unread_answer`].
+pub(crate) struct UnreadAnswer {
+    creates: bool,
+    reference: Option<String>,
+}
+
+impl UnreadAnswer {
+    /// The error of a success answer (2xx) that could not be read or decoded. A call that
+    /// creates something did create it, and the caller cannot tell what: its outcome is
+    /// unknown, to look up by its reference rather than send again. Other calls keep `error`.
+    pub(crate) fn error(self, error: Error) -> Error {
+        if self.creates {
+            Error::unknown_outcome(self.reference, error)
+        } else {
+            error
+        }
     }
 }

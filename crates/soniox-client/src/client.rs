@@ -233,11 +233,8 @@ impl Client {
                     }
                     RetryDecision::Stop => false,
                 };
-                let unknown = |error| Error::OutcomeUnknown {
-                    client_reference_id: call.reference.map(str::to_owned),
-                    kept_file: None,
-                    source: Box::new(error),
-                };
+                let unknown =
+                    |error| Error::unknown_outcome(call.reference.map(str::to_owned), error);
                 if call.replay == Replay::Safe || !acted_maybe {
                     if retry {
                         continue;
@@ -280,9 +277,11 @@ impl Client {
     /// Sends a call without a body and decodes the JSON answer with `parse`, for types with a
     /// faster decoder than their serde implementation.
     pub(crate) async fn json_parsed<T>(&self, call: Call<'_>, parse: Parse<T>) -> Result<T, Error> {
-        let secret = call.secret_response;
+        let (secret, unread) = (call.secret_response, call.unread_answer());
         let response = self.send(call, |request| Some(Ok(request))).await?;
-        self.decode_with(response, parse, secret).await
+        self.decode_with(response, parse, secret)
+            .await
+            .map_err(|error| unread.error(error))
     }
 
     /// Sends a call with a JSON body and decodes the JSON answer.
@@ -291,12 +290,13 @@ impl Client {
         call: Call<'_>,
         body: &B,
     ) -> Result<T, Error> {
-        let secret = call.secret_response;
+        let (secret, unread) = (call.secret_response, call.unread_answer());
         let response = self
             .send(call, |request| Some(Ok(request.json(body))))
             .await?;
         self.decode_with(response, |bytes| serde_json::from_slice(bytes), secret)
             .await
+            .map_err(|error| unread.error(error))
     }
 
     /// Sends a call whose success has no body (204).

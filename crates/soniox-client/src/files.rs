@@ -37,23 +37,23 @@ impl Files<'_> {
     pub async fn upload(&self, upload: Upload) -> Result<File, Error> {
         let size = upload.prepare().await?;
         let progress = Progress::new();
+        let call = Call::post("/v1/files")
+            .upload(upload.is_replayable(), &progress)
+            .reference(upload.reference());
+        let unread = call.unread_answer();
         let response = self
             .client
-            .send(
-                Call::post("/v1/files")
-                    .upload(upload.is_replayable(), &progress)
-                    .reference(upload.reference()),
-                |request| {
-                    upload
-                        .form(size, &progress)
-                        .map(|form| form.map(|form| request.multipart(form)))
-                },
-            )
+            .send(call, |request| {
+                upload
+                    .form(size, &progress)
+                    .map(|form| form.map(|form| request.multipart(form)))
+            })
             .await?;
         // The answer's body is bounded like its head: a server must not stall it either.
         progress
             .watch(self.client.upload_stall(), self.client.decode(response))
             .await
+            .map_err(|error| unread.error(error))
     }
 
     /// Gets a file's metadata.

@@ -170,7 +170,8 @@ impl Client {
     /// [`Error::WaitTimeout`], say) cannot be deleted, and its file is then kept too, since
     /// the job still reads it. So is the file when the create may or may not have made the
     /// job: the error, [`Error::OutcomeUnknown`], names it as
-    /// [`kept_file`](Error::OutcomeUnknown::kept_file).
+    /// [`kept_file`](Error::OutcomeUnknown::kept_file); dropped while the create is in
+    /// flight, the call keeps the file and logs its id.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), soniox_client::Error> {
@@ -205,6 +206,7 @@ impl Client {
             client: options.cleanup.then(|| self.clone()),
             transcription: None,
             file: None,
+            creating: false,
         };
         let source = match audio {
             Audio::Url(url) => Source::Url(url),
@@ -217,17 +219,16 @@ impl Client {
         };
         let result = async {
             let request = options.request(&source)?;
-            let transcription =
-                self.transcriptions()
-                    .create(&request)
-                    .await
-                    .map_err(|mut error| {
-                        // The job may exist, reading the file: deleting the file would fail it.
-                        if let Error::OutcomeUnknown { kept_file, .. } = &mut error {
-                            *kept_file = cleanup.keep_file();
-                        }
-                        error
-                    })?;
+            cleanup.creating = true;
+            let created = self.transcriptions().create(&request).await;
+            cleanup.creating = false;
+            let transcription = created.map_err(|mut error| {
+                // The job may exist, reading the file: deleting the file would fail it.
+                if let Error::OutcomeUnknown { kept_file, .. } = &mut error {
+                    *kept_file = cleanup.keep_file();
+                }
+                error
+            })?;
             cleanup.transcription = Some(transcription.id.clone());
             let wait = std::mem::take(&mut options.wait);
             let transcription = self.transcriptions().wait(&transcription.id, wait).await?;
@@ -250,6 +251,9 @@ struct Cleanup {
     client: Option<Client>,
     transcription: Option<TranscriptionId>,
     file: Option<FileId>,
+    /// Whether the create is in flight: dropped then, the job may or may not exist, and if it
+    /// does it reads the file.
+    creating: bool,
 }
 
 impl Cleanup {
@@ -276,6 +280,15 @@ impl Drop for Cleanup {
         let Some(client) = self.client.take() else {
             return;
         };
+        if self.creating
+            && let Some(file) = self.file.take()
+        {
+            tracing::warn!(
+                %file,
+                "transcribe was dropped while creating its job, which may exist and read the \
+                 file: the file is kept"
+            );
+        }
         let (mut transcription, mut file) = (self.transcription.take(), self.file.take());
         if transcription.is_none() && file.is_none() {
             return;

@@ -81,6 +81,49 @@ async fn a_success_body_over_the_limit_is_refused() {
     );
 }
 
+/// A create or an upload answered 201 whose answer does not decode did create a job or a
+/// file, and which one is unknown: an unknown outcome under its reference, not a retryable
+/// error that a caller would answer by creating a second one. A read (GET) keeps its error.
+#[tokio::test]
+async fn a_created_answer_that_does_not_decode_is_an_unknown_outcome() {
+    use soniox_client::{Upload, types::CreateTranscription};
+    let server = Server::start(vec![(201, Bytes::from_static(b"{\"id\": tr"))]).await;
+    let client = client_for(&server);
+    let request = CreateTranscription::new("stt-async-v4")
+        .audio_url("https://example.com/a.wav")
+        .client_reference_id("ref-1");
+    let error = client
+        .transcriptions()
+        .create(&request)
+        .await
+        .expect_err("does not decode");
+    let Error::OutcomeUnknown {
+        client_reference_id,
+        source,
+        ..
+    } = &error
+    else {
+        panic!("expected an unknown outcome, got {error:?}");
+    };
+    assert_eq!(client_reference_id.as_deref(), Some("ref-1"));
+    assert!(matches!(**source, Error::Decode { .. }), "{source:?}");
+    assert!(!error.is_retryable());
+
+    let upload = Upload::bytes(vec![0; 64], "a.wav").client_reference_id("ref-2");
+    let error = client
+        .files()
+        .upload(upload)
+        .await
+        .expect_err("does not decode");
+    assert!(
+        matches!(&error, Error::OutcomeUnknown { client_reference_id: Some(id), .. } if id == "ref-2"),
+        "{error:?}"
+    );
+
+    let error = client.files().count().await.expect_err("does not decode");
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+}
+
 #[tokio::test]
 async fn a_chunked_success_body_over_the_limit_is_refused() {
     // No Content-Length: the limit is enforced while reading.
@@ -504,8 +547,12 @@ async fn a_temporary_key_that_does_not_decode_is_not_quoted() {
             ))
             .await
             .expect_err("does not decode");
-        let Error::Decode { snippet, .. } = &error else {
-            panic!("{body}: expected a decode error, got {error:?}");
+        // A key was minted, and which is unknown: an unknown outcome, of a decode error.
+        let Error::OutcomeUnknown { source, .. } = &error else {
+            panic!("{body}: expected an unknown outcome, got {error:?}");
+        };
+        let Error::Decode { snippet, .. } = &**source else {
+            panic!("{body}: expected a decode error, got {source:?}");
         };
         assert_eq!(snippet, Error::WITHHELD_SNIPPET);
         let mut shown = common::messages(&error);
@@ -559,6 +606,37 @@ async fn an_upload_error_body_that_stalls_is_bounded() {
     let client = stalled_client(stalled_error_body_server().await);
     let error = upload_error(&client, 4096).await;
     assert_eq!(error.status().map(|s| s.as_u16()), Some(500), "{error:?}");
+}
+
+/// Dropped while its create is in flight, the call cannot know whether the job exists; if it
+/// does, it reads the file, so the file is kept (deleting it would fail the job).
+#[tokio::test]
+async fn a_transcribe_dropped_while_it_creates_keeps_the_file() {
+    use soniox_client::WaitOptions;
+    use soniox_emulator::FaultAction;
+    use std::time::Duration;
+
+    let emulator = common::start(common::emulator()).await;
+    let client = common::client(&emulator);
+    emulator.add_fault(common::on(
+        "POST",
+        "/v1/transcriptions",
+        FaultAction::Latency { millis: 600_000 },
+    ));
+    let flow = cleaning_transcribe(&client, WaitOptions::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while common::requests(&emulator, "POST", "/v1/transcriptions") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no create");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    flow.abort();
+    assert!(flow.await.expect_err("aborted").is_cancelled());
+    emulator.clear_faults();
+    // A cleanup sends its delete at once, on a loopback connection; this waits far longer
+    // than that takes. (A kept file passes however long it waits.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(common::requests(&emulator, "DELETE", "/v1/files/{id}"), 0);
+    assert_eq!(common::counts(&client).await.1, 1, "the upload kept");
 }
 
 #[tokio::test]

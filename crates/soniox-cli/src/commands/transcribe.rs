@@ -122,24 +122,35 @@ pub(crate) async fn run(context: &mut Context, args: TranscribeArgs) -> Result<(
         )
         .await;
         let submitted = matches!(result, Ok(Done::Submitted(_)));
-        if args.keep || submitted {
-            if args.keep {
-                note_kept(context, &created);
+        // Written before anything is deleted: a transcript that cannot be written (a full
+        // disk, a missing directory) is kept in the API to fetch again, not paid for twice.
+        let (shown, unwritten) = match result {
+            Ok(Done::Submitted(transcription)) => {
+                let shown = context
+                    .output
+                    .record(&transcription, || transcription.id.to_string());
+                (shown, false)
             }
-        } else {
+            Ok(Done::Transcribed(transcript)) => {
+                let header = several && args.output.is_none() && format != Format::Json;
+                let shown = async {
+                    if header {
+                        context.output.line(&format!("==> {input} <=="))?;
+                    }
+                    write(context.output, &transcript, format, args.output.as_deref()).await
+                }
+                .await;
+                let unwritten = shown.is_err();
+                (shown, unwritten)
+            }
+            Err(failure) => (Err(failure), false),
+        };
+        if args.keep || unwritten {
+            note_kept(context, &created);
+        } else if !submitted {
             clean_up(context, &client, created).await;
         }
-        match result? {
-            Done::Submitted(transcription) => context
-                .output
-                .record(&transcription, || transcription.id.to_string())?,
-            Done::Transcribed(transcript) => {
-                if several && args.output.is_none() && format != Format::Json {
-                    context.output.line(&format!("==> {input} <=="))?;
-                }
-                write(context.output, &transcript, format, args.output.as_deref()).await?;
-            }
-        }
+        shown?;
     }
     Ok(())
 }
