@@ -575,7 +575,9 @@ impl Tracker {
         // Whatever the job's status: deleted, a failed job would leave its file unfindable.
         let file = match (&outcome, inner.cleanup) {
             (_, false) => None,
-            (JobOutcome::Completed(_), true) => self.uploaded_file(id).await,
+            (JobOutcome::Completed(_), true) => {
+                self.uploaded_file(id).await.map_err(|e| e.to_string())?
+            }
             (_, true) => file,
         };
         let reference = match inner.references.get(id) {
@@ -620,10 +622,17 @@ impl Tracker {
     }
 
     /// The file job `id` transcribed, for the cleanup to delete with it; `None` when the job
-    /// had none, or cannot be read (then only the job is deleted).
-    async fn uploaded_file(&self, id: &TranscriptionId) -> Option<soniox_types::FileId> {
-        let job = self.inner.client.transcriptions().get(id).await;
-        job.ok().and_then(|job| job.file_id)
+    /// had none, or is gone (so that nothing can tell any more). Any other failure is an
+    /// error: once the job is deleted, its file could never be found again.
+    async fn uploaded_file(
+        &self,
+        id: &TranscriptionId,
+    ) -> Result<Option<soniox_types::FileId>, soniox_client::Error> {
+        match self.inner.client.transcriptions().get(id).await {
+            Ok(job) => Ok(job.file_id),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// The cleanup a job recorded done at `now` owes, with its uploaded `file`: due after the
@@ -877,7 +886,14 @@ impl Tracker {
             // A job handled from its webhook before its id was recorded was left in the API
             // (see `run_handler`); recorded done under its id now, it can go.
             Outcome::Duplicate if inner.cleanup => {
-                let file = self.uploaded_file(id).await;
+                let file = match self.uploaded_file(id).await {
+                    Ok(file) => file,
+                    // Due again after the retry interval, from when it was taken.
+                    Err(error) => {
+                        tracing::warn!(%id, %error, "cleanup: the job's file could not be looked up; retried later");
+                        return Ok(false);
+                    }
+                };
                 let cleanup = self.owed_cleanup(now, file.clone());
                 inner.jobs.done_owing_cleanup(id, now, cleanup).await?;
                 self.clean_up(id, file).await;

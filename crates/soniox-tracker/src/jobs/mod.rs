@@ -118,9 +118,12 @@ const DONE: &str = "
     WHERE transcription_id = $1";
 
 /// [`DONE`] for a job to be deleted from the API, with its uploaded file `$4`: the cleanup
-/// is owed, and due at `$3`, until [`CLEANED`] records it done.
+/// is owed, and due at `$3`, until [`CLEANED`] records it done. A file already recorded is
+/// kept when `$4` is null: a handling that found the job gone (deleted by an earlier
+/// cleanup) no longer learns its file, which may not be deleted yet.
 const DONE_OWING_CLEANUP: &str = "
-    UPDATE soniox_jobs SET stage = 'done', next_check_at = $3, file_id = $4, updated_at = $2
+    UPDATE soniox_jobs
+    SET stage = 'done', next_check_at = $3, file_id = COALESCE($4, file_id), updated_at = $2
     WHERE transcription_id = $1";
 
 const CLEANED: &str = "

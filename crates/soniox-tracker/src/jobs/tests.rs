@@ -18,7 +18,8 @@ fn owed(due: Vec<DueJob>) -> Vec<(String, Option<OwedCleanup>)> {
 }
 
 /// `jobs`, migrated from [`VERSION_3_JOBS`], are as they were, and a job recorded done
-/// owing its cleanup is due with its file from the cleanup's due time until it is cleaned.
+/// owing its cleanup (twice, the second time without its file) is due with its file from
+/// the cleanup's due time until it is cleaned.
 pub(super) async fn check_migrated(jobs: &Jobs) {
     let claim_at = async |ms: i64| {
         let due = jobs.claim_due(instant(ms), instant(ms + 1), 10, ms).await;
@@ -34,6 +35,14 @@ pub(super) async fn check_migrated(jobs: &Jobs) {
     };
     let done = jobs.done_owing_cleanup(&id, instant(4), cleanup).await;
     done.expect("done, owing its cleanup");
+    // Recorded done again by a handling that could no longer learn the file (its cleanup had
+    // deleted the job): the file recorded first is still owed.
+    let again = Cleanup {
+        due: instant(5),
+        file: None,
+    };
+    let done = jobs.done_owing_cleanup(&id, instant(4), again).await;
+    done.expect("done again, owing its cleanup");
     assert_eq!(claim_at(4).await, [], "not due before the cleanup is");
     let owing = Some((id.clone(), Some(file)));
     assert_eq!(claim_at(5).await, [("ref-2".to_owned(), owing)]);
