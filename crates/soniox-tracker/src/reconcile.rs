@@ -41,6 +41,34 @@ pub struct Policy {
     pub retry_interval: Duration,
 }
 
+impl Policy {
+    /// The longest any of its durations may be: ten years. An instant plus any of them then
+    /// stays far inside the dates the tracker computes with (`Duration::MAX` for "never"
+    /// would overflow them).
+    pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+    /// Refuses a duration over [`Self::MAX_DURATION`], naming its field.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let fields = [
+            ("create_grace", self.create_grace),
+            ("webhook_grace", self.webhook_grace),
+            ("max_poll_interval", self.max_poll_interval),
+            ("stuck_after", self.stuck_after),
+            ("retry_interval", self.retry_interval),
+        ];
+        match fields
+            .iter()
+            .find(|(_, duration)| *duration > Self::MAX_DURATION)
+        {
+            Some((name, duration)) => Err(format!(
+                "{name} is {duration:?}, over the most a policy takes, {:?}",
+                Self::MAX_DURATION
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Policy {
     /// 2 minutes of create grace, 5 minutes of webhook grace, polls at most every 30 minutes,
     /// stuck after 6 hours, handling retried after 1 minute.

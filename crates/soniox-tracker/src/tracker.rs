@@ -48,6 +48,10 @@ pub enum TrackerError {
     /// A recorded create request could not be read back.
     #[error("a recorded transcription request is unreadable")]
     Unreadable(#[source] serde_json::Error),
+    /// The [`Policy`] given to [`TrackerBuilder::policy`] has a duration over
+    /// [`Policy::MAX_DURATION`].
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
 }
 
 /// What [`Tracker::submit`] did.
@@ -189,7 +193,8 @@ impl TrackerBuilder {
     ///
     /// # Errors
     ///
-    /// When the store's database cannot hold the job table.
+    /// [`TrackerError::InvalidPolicy`] for a policy with a duration over
+    /// [`Policy::MAX_DURATION`]; a store error when the database cannot hold the job table.
     pub async fn build(self, handler: impl JobHandler) -> Result<Tracker, TrackerError> {
         self.build_boxed(boxed(handler)).await
     }
@@ -200,7 +205,7 @@ impl TrackerBuilder {
     ///
     /// # Errors
     ///
-    /// When the store's database cannot hold the job table.
+    /// As [`build`](Self::build).
     pub async fn build_with_effects(
         self,
         handler: impl EffectHandler,
@@ -209,6 +214,7 @@ impl TrackerBuilder {
     }
 
     async fn build_boxed(self, handler: BoxedHandler) -> Result<Tracker, TrackerError> {
+        self.policy.check().map_err(TrackerError::InvalidPolicy)?;
         let jobs = Jobs::open(&self.database).await?;
         let counters = Arc::new(Counters::default());
         let events = Arc::new(TrackedEvents::new(

@@ -19,7 +19,8 @@ use soniox_emulator::{
     Emulator, FaultAction, FaultRule, JobClock, Quotas, WebhookFault, WebhookFaultRule,
 };
 use soniox_tracker::{
-    FinishedJob, JobOutcome, JobState, Submission, Tracker, TrackerBuilder, reconcile::Policy,
+    FinishedJob, JobOutcome, JobState, Submission, Tracker, TrackerBuilder, TrackerError,
+    reconcile::Policy,
 };
 use soniox_types::{CreateTranscription, ListParams, Secret};
 use soniox_webhook::{Receiver, RunningReceiver, Verifier, WebhookService};
@@ -317,6 +318,28 @@ impl Setup {
         self.receiver.shutdown().await.expect("stop");
         self.emulator.shutdown().await;
     }
+}
+
+/// A policy with a duration no date can be moved by (`Duration::MAX` meant as "never") is
+/// refused when the tracker is built, not met as an overflow by a reconciler pass.
+#[tokio::test]
+async fn a_policy_over_ten_years_is_refused() {
+    let database = TestDatabase::sqlite();
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .expect("a client");
+    let mut policy = Policy::default();
+    policy.max_poll_interval = Duration::MAX;
+    let built = Tracker::builder(client, database.open().await)
+        .policy(policy)
+        .build(|_job: FinishedJob| async { Ok::<_, String>(()) })
+        .await;
+    let Err(TrackerError::InvalidPolicy(why)) = built else {
+        panic!("expected an invalid policy, got {built:?}");
+    };
+    assert!(why.starts_with("max_poll_interval is "), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -727,10 +750,7 @@ async fn references_submitted_again(database: TestDatabase) {
     for reference in [String::new(), "r".repeat(257)] {
         let refused = setup.tracker.submit_with_reference(reference, request());
         assert!(
-            matches!(
-                refused.await,
-                Err(soniox_tracker::TrackerError::InvalidReference(_))
-            ),
+            matches!(refused.await, Err(TrackerError::InvalidReference(_))),
             "refused"
         );
     }
