@@ -138,6 +138,11 @@ impl Context {
         Ok(builder.build()?)
     }
 
+    /// Whether `--allow-insecure-http` was given.
+    pub(crate) fn allow_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
+
     /// The first polling interval of waits: short against an embedded emulator, whose jobs
     /// take a fraction of a second.
     pub(crate) fn default_poll_interval(&self) -> Duration {

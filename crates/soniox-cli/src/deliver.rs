@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use soniox_types::{Secret, WebhookEvent};
+use soniox_types::{Secret, TranscriptionId, WebhookEvent, WebhookStatus};
 use soniox_webhook::testing::TestDelivery;
 
 use crate::failure::{Failure, Kind};
@@ -36,6 +36,28 @@ pub(crate) fn http_client() -> Result<reqwest::Client, Failure> {
         .map_err(|error| Failure::other(format!("cannot build the HTTP client: {error}")))
 }
 
+/// Checks, before anything is sent, that deliveries to `url` with the `auth` header can be
+/// built, and that they would not carry its secret in cleartext to another machine unless
+/// `allow_insecure_http`: the client refuses the same for a job's webhook.
+///
+/// # Errors
+/// A usage failure for either.
+pub(crate) fn check(
+    url: &str,
+    auth: Option<&(String, Secret)>,
+    allow_insecure_http: bool,
+) -> Result<(), Failure> {
+    let event = WebhookEvent::new(TranscriptionId::new("check"), WebhookStatus::Completed);
+    request(url, event, auth)?;
+    if auth.is_some() && !allow_insecure_http && soniox_client::sends_in_cleartext(url) {
+        return Err(Failure::usage(format!(
+            "{url} is plain http to another machine, which would send the webhook secret in \
+             cleartext: use https, or pass --allow-insecure-http"
+        )));
+    }
+    Ok(())
+}
+
 /// POSTs `event` to `url` with the `auth` header, once.
 ///
 /// # Errors
@@ -47,15 +69,7 @@ pub(crate) async fn deliver(
     event: WebhookEvent,
     auth: Option<&(String, Secret)>,
 ) -> Result<Answer, Failure> {
-    let mut delivery = TestDelivery::new(event).uri(url);
-    if let Some((name, secret)) = auth {
-        delivery = delivery.auth(name.clone(), secret.clone());
-    }
-    let request = delivery
-        .into_request()
-        .map_err(|error| Failure::usage(format!("cannot build the delivery to {url}: {error}")))?;
-    let request = reqwest::Request::try_from(request)
-        .map_err(|error| Failure::usage(format!("cannot send to {url}: {error}")))?;
+    let request = request(url, event, auth)?;
     let response = http
         .execute(request)
         .await
@@ -66,6 +80,23 @@ pub(crate) async fn deliver(
         .await
         .map_err(|error| Failure::new(Kind::Network, network_error(url, &error)))?;
     Ok(Answer { status, body })
+}
+
+/// The request delivering `event` to `url` with the `auth` header.
+fn request(
+    url: &str,
+    event: WebhookEvent,
+    auth: Option<&(String, Secret)>,
+) -> Result<reqwest::Request, Failure> {
+    let mut delivery = TestDelivery::new(event).uri(url);
+    if let Some((name, secret)) = auth {
+        delivery = delivery.auth(name.clone(), secret.clone());
+    }
+    let request = delivery
+        .into_request()
+        .map_err(|error| Failure::usage(format!("cannot build the delivery to {url}: {error}")))?;
+    reqwest::Request::try_from(request)
+        .map_err(|error| Failure::usage(format!("cannot send to {url}: {error}")))
 }
 
 /// The error with its causes, without the URL repeated by reqwest's own line.

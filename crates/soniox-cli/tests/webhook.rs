@@ -258,3 +258,39 @@ async fn listen_refuses_to_run_without_a_secret() {
     .await;
     assert_eq!(run.failure(2), "error: --path must start with `/`: hook");
 }
+
+/// `send` and `relay` refuse, before sending or polling anything, a secret that would cross
+/// the network in cleartext (unless `--allow-insecure-http`), and a target no delivery can
+/// be built for, as the client refuses a job's webhook secret over plain http.
+#[tokio::test]
+async fn send_and_relay_refuse_what_no_delivery_should_carry_before_starting() {
+    let cleartext = "http://example.com/hook";
+    let run = soniox(&[
+        "webhook", "send", "--url", cleartext, "--id", "tr-1", "--status", "error", "--secret",
+        SECRET,
+    ])
+    .await;
+    let line = run.failure(2);
+    assert!(line.contains("--allow-insecure-http"), "{line}");
+    assert!(!line.contains(SECRET), "{line}");
+
+    // No API key: the relay stops before it needs one.
+    let run = soniox(&["webhook", "relay", "--to", cleartext, "--secret", SECRET]).await;
+    let line = run.failure(2);
+    assert!(line.contains("--allow-insecure-http"), "{line}");
+    let run = soniox(&["webhook", "relay", "--to", "localhost:8080/hook"]).await;
+    let line = run.failure(2);
+    assert!(line.contains("localhost:8080/hook"), "{line}");
+    let run = soniox(&[
+        "webhook",
+        "relay",
+        "--to",
+        "http://127.0.0.1:9/hook",
+        "--header",
+        "bad header",
+        "--secret",
+        SECRET,
+    ])
+    .await;
+    assert_eq!(run.failure(2).matches("error: ").count(), 1);
+}

@@ -457,17 +457,27 @@ const TLS: bool = cfg!(any(feature = "rustls", feature = "native-tls"));
 /// `secret_name` names would cross the network in cleartext. Loopback (`localhost`, `127.0.0.0/8`, `::1`) is
 /// always allowed, for emulators and local receivers.
 pub(crate) fn refuse_cleartext(url: &str, what: &str, secret_name: &str) -> Result<(), Error> {
-    let Ok(parsed) = Url::parse(url) else {
-        // Unparsable URLs are the validation's to report.
-        return Ok(());
-    };
-    if parsed.scheme() != "http" || is_loopback(&parsed) {
+    if !sends_in_cleartext(url) {
         return Ok(());
     }
     Err(Error::Config(format!(
         "{what} {url:?} is plain http to another host, which would send {secret_name} in cleartext: \
          use https, or allow it with `ClientBuilder::allow_insecure_http(true)`"
     )))
+}
+
+/// Whether a request to `url` crosses the network unencrypted: plain `http` to a host that
+/// is not loopback (`127.0.0.0/8`, `::1`, `localhost`). A header it carries, an API key or a
+/// webhook secret, can then be read on the way. `false` for a URL that does not parse, which
+/// is for its own validation to refuse.
+///
+/// ```
+/// assert!(soniox_client::sends_in_cleartext("http://example.com/hook"));
+/// assert!(!soniox_client::sends_in_cleartext("https://example.com/hook"));
+/// assert!(!soniox_client::sends_in_cleartext("http://localhost:8080/hook"));
+/// ```
+pub fn sends_in_cleartext(url: &str) -> bool {
+    Url::parse(url).is_ok_and(|url| url.scheme() == "http" && !is_loopback(&url))
 }
 
 fn is_loopback(url: &Url) -> bool {

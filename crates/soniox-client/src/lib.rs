@@ -114,7 +114,7 @@ mod webhook;
 pub use crate::{
     auth::Auth,
     cleanup::{CleanUp, CleanUpReport, Deletion},
-    client::Client,
+    client::{Client, sends_in_cleartext},
     config::{
         API_KEY_ENV, BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES,
     },

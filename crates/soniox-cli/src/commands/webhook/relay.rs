@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::{
     context::Context,
-    deliver::{deliver, http_client},
+    deliver::{check, deliver, http_client},
     failure::Failure,
     output::Output,
 };
@@ -52,6 +52,14 @@ pub(crate) struct RelayArgs {
 }
 
 pub(crate) async fn run(context: &mut Context, args: RelayArgs) -> Result<(), Failure> {
+    // What every delivery would fail on is refused before the relay starts: a job's own
+    // header name may replace the default, and its query is added to `--to`.
+    let header = args.header.as_deref().unwrap_or(DEFAULT_WEBHOOK_HEADER);
+    let auth = args
+        .secret
+        .clone()
+        .map(|secret| (header.to_owned(), secret));
+    check(&args.to, auth.as_ref(), context.allow_insecure_http())?;
     let client = context.client().await?;
     let http = http_client()?;
     let output = context.output;

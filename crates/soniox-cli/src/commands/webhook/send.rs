@@ -8,7 +8,7 @@ use super::HeaderArg;
 use crate::{
     commands::transcribe::parse_pair,
     context::Context,
-    deliver::{deliver, http_client},
+    deliver::{check, deliver, http_client},
     failure::{Failure, Kind},
 };
 
@@ -58,7 +58,14 @@ pub(crate) async fn run(context: &mut Context, args: SendArgs) -> Result<(), Fai
     };
     let event = WebhookEvent::new(TranscriptionId::new(args.id), status);
     let auth = args.secret.map(|secret| (args.header.header, secret));
-    let answer = deliver(&http_client()?, &url, event, auth.as_ref()).await?;
+    check(&url, auth.as_ref(), context.allow_insecure_http())?;
+    let http = http_client()?;
+    let sent = deliver(&http, &url, event, auth.as_ref());
+    let answer = context
+        .interrupt
+        .guard(sent)
+        .await
+        .ok_or_else(Failure::interrupted)??;
     let body = String::from_utf8_lossy(&answer.body);
     context.output.record(
         &serde_json::json!({ "status": answer.status.as_u16(), "body": body }),
