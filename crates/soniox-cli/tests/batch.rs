@@ -111,6 +111,10 @@ async fn a_directory_is_transcribed_and_cleaned_up() {
     let emulator = emulator().await;
     let input = inputs(dir.path(), 5);
     std::fs::write(input.join("notes.txt"), "not audio").expect("write");
+    // Over the upload limit (sparse: nothing is written): refused before it is sent, and
+    // the batch goes on without it.
+    let big = std::fs::File::create(input.join("big.wav")).expect("create");
+    big.set_len((1 << 30) + 1).expect("size");
     let out = dir.path().join("out");
     let (input, out) = (input.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
     let args = [
@@ -126,15 +130,17 @@ async fn a_directory_is_transcribed_and_cleaned_up() {
         "srt",
     ];
     let run = soniox_at(&emulator, &args).await;
+    let failed = "error: 2 of 7 files failed; see the .error.txt files\n";
     assert_eq!(run.code, 5, "one input is not audio: {}", run.stderr);
-    assert_eq!(
-        run.stderr,
-        "error: 1 of 6 files failed; see the .error.txt files\n"
-    );
+    assert_eq!(run.stderr, failed);
     let mut lines: Vec<&str> = run.stdout.lines().collect();
     lines.sort_unstable();
-    assert_eq!(lines[0], "call-1.wav -> call-1.wav.srt");
-    assert_eq!(lines[5], "notes.txt -> notes.txt.error.txt");
+    assert_eq!(lines[0], "big.wav -> big.wav.error.txt");
+    assert_eq!(lines[1], "call-1.wav -> call-1.wav.srt");
+    assert_eq!(lines[6], "notes.txt -> notes.txt.error.txt");
+    let error = std::fs::read_to_string(Path::new(out).join("big.wav.error.txt")).expect("written");
+    assert!(error.starts_with("upload_refused: "), "{error}");
+    assert!(error.contains("1 GiB"), "{error}");
     for n in 1..=5 {
         let srt = std::fs::read_to_string(Path::new(out).join(format!("call-{n}.wav.srt")))
             .expect("written");
@@ -156,9 +162,10 @@ async fn a_directory_is_transcribed_and_cleaned_up() {
     // named by the jobs' references, without a GET each.
     assert!(gets <= 6, "{gets} GET /v1/transcriptions/{{id}}");
 
-    // Run again: everything is done, nothing is submitted.
+    // Run again: everything is done, nothing is submitted, and the batch ends as it did.
     let run = soniox_at(&emulator, &args).await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_eq!(run.stderr, failed);
     assert_eq!(run.stdout, "");
     assert_eq!(creates(&emulator), 6);
     emulator.shutdown().await;

@@ -37,6 +37,7 @@ use crate::{
     context::Context,
     failure::{Failure, Kind},
     interrupt::Interrupt,
+    output::Output,
     progress,
     render::{Format, render},
     request::RequestArgs,
@@ -161,9 +162,15 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
         .map(|pending| (pending.input.name.clone(), pending.reference))
         .collect();
     let mut queue = plan.queue.into_iter();
-    let bar = progress::count_bar(context.output, inputs.len() as u64);
-    bar.set_position(plan.done as u64);
-    let mut failed = 0_usize;
+    let mut tally = Tally {
+        bar: progress::count_bar(context.output, inputs.len() as u64),
+        // Failed in earlier runs too: a resumed batch ends as the whole batch did.
+        failed: inputs
+            .iter()
+            .filter(|input| args.out.join(error_name(&input.name)).exists())
+            .count(),
+    };
+    tally.bar.set_position(plan.done as u64);
     let interrupt = context.interrupt.clone();
     let concurrency = usize::from(args.concurrency);
     let result: Result<(), Failure> = async {
@@ -172,15 +179,33 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
                 && let Some(pending) = queue.next()
             {
                 let file = uploads.remove(&pending.reference);
-                submit(&client, &tracker, &args, &pending, file, &interrupt).await?;
-                waiting.insert(pending.input.name.clone(), pending.reference);
-                bar.set_message(format!("{} in flight, {failed} failed", waiting.len()));
+                let name = pending.input.name.clone();
+                match submit(&client, &tracker, &args, &pending, file, &interrupt).await? {
+                    Submitted::Yes => {
+                        waiting.insert(name, pending.reference);
+                    }
+                    Submitted::Refused(why) => {
+                        let error = format!(
+                            "upload_refused: {why}; delete this file and run the batch again \
+                             to submit the input again\n"
+                        );
+                        write_atomically(&args.out.join(error_name(&name)), error.as_bytes())
+                            .await?;
+                        let refused = Finished { name, failed: true };
+                        tally.settled(context.output, &refused, args.format)?;
+                    }
+                }
+                tally.in_flight(waiting.len());
             }
             if waiting.is_empty() {
                 return Ok(());
             }
             let next = tokio::time::timeout(lost_check, finished_rx.recv());
-            let finished = match interrupt.guard(next).await.ok_or_else(Failure::interrupted)? {
+            let finished = match interrupt
+                .guard(next)
+                .await
+                .ok_or_else(Failure::interrupted)?
+            {
                 Ok(finished) => finished.ok_or_else(|| Failure::other("the tracker stopped"))?,
                 // Nothing finished for a while: a job the API lost will never finish.
                 Err(_) => match lost(&tracker, &waiting, &args.out).await? {
@@ -189,25 +214,13 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
                 },
             };
             if waiting.remove(&finished.name).is_some() {
-                bar.inc(1);
-                if finished.failed {
-                    failed += 1;
-                }
-                bar.set_message(format!("{} in flight, {failed} failed", waiting.len()));
-                let output = if finished.failed {
-                    error_name(&finished.name)
-                } else {
-                    output_name(&finished.name, args.format)
-                };
-                context.output.record(
-                    &serde_json::json!({ "input": finished.name, "output": output, "failed": finished.failed }),
-                    || format!("{} -> {output}", finished.name),
-                )?;
+                tally.settled(context.output, &finished, args.format)?;
+                tally.in_flight(waiting.len());
             }
         }
     }
     .await;
-    bar.finish_and_clear();
+    tally.bar.finish_and_clear();
     reconciler.stop().await;
     // The ids of the jobs just created are recorded in the background: written before the
     // process ends, a resumed batch finds those jobs at once rather than after the create
@@ -221,10 +234,11 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
             Err(failure)
         }
         Err(failure) => Err(failure),
-        Ok(()) if failed > 0 => Err(Failure::new(
+        Ok(()) if tally.failed > 0 => Err(Failure::new(
             Kind::JobFailed,
             format!(
-                "{failed} of {} files failed; see the .error.txt files",
+                "{} of {} files failed; see the .error.txt files",
+                tally.failed,
                 inputs.len()
             ),
         )),
@@ -237,11 +251,58 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
     }
 }
 
+/// The inputs settled, on the progress bar, and how many of them failed.
+struct Tally {
+    bar: indicatif::ProgressBar,
+    failed: usize,
+}
+
+impl Tally {
+    /// Counts `finished` and prints which output it got.
+    fn settled(
+        &mut self,
+        output: Output,
+        finished: &Finished,
+        format: Format,
+    ) -> Result<(), Failure> {
+        self.bar.inc(1);
+        let file = if finished.failed {
+            self.failed += 1;
+            error_name(&finished.name)
+        } else {
+            output_name(&finished.name, format)
+        };
+        output.record(
+            &serde_json::json!({ "input": finished.name, "output": file, "failed": finished.failed }),
+            || format!("{} -> {file}", finished.name),
+        )
+    }
+
+    /// Shows `count` inputs in flight.
+    fn in_flight(&self, count: usize) {
+        self.bar
+            .set_message(format!("{count} in flight, {} failed", self.failed));
+    }
+}
+
+/// What [`submit`] did with an input.
+enum Submitted {
+    /// Its job is submitted.
+    Yes,
+    /// Its upload failed for a reason of its own (too large, unreadable, refused by the API
+    /// for what it is), said here: it fails alone, and the batch goes on.
+    Refused(String),
+}
+
 /// Uploads the input under its name and its job's reference (unless `file`, an upload of an
 /// earlier run, is given) and submits its job through the tracker under that reference.
 /// Ctrl-C stops the upload, not the submission, which the tracker records before creating
 /// the job; a resumed batch finds the input submitted by its reference, or its upload by the
 /// same reference.
+///
+/// # Errors
+/// A failure that would fail every input alike (the network, the key, the quotas, the job
+/// request): the batch stops.
 async fn submit(
     client: &Client,
     tracker: &Tracker,
@@ -249,7 +310,7 @@ async fn submit(
     pending: &Pending<'_>,
     file: Option<FileId>,
     interrupt: &Interrupt,
-) -> Result<(), Failure> {
+) -> Result<Submitted, Failure> {
     let input = pending.input;
     let file = match file {
         Some(file) => file,
@@ -257,11 +318,17 @@ async fn submit(
             let upload = Upload::path(&input.path)
                 .filename(input.name.clone())
                 .client_reference_id(pending.reference.clone());
-            interrupt
+            let uploaded = interrupt
                 .guard(client.files().upload(upload))
                 .await
-                .ok_or_else(Failure::interrupted)??
-                .id
+                .ok_or_else(Failure::interrupted)?;
+            match uploaded {
+                Ok(file) => file.id,
+                Err(error) if is_the_inputs_own(&error) => {
+                    return Ok(Submitted::Refused(Failure::from(error).to_string()));
+                }
+                Err(error) => return Err(Failure::from(error)),
+            }
         }
     };
     let request = args.request.request().file_id(file);
@@ -272,7 +339,20 @@ async fn submit(
             soniox_tracker::TrackerError::Api(error) => Failure::from(error),
             other => Failure::other(format!("{}: {other}", input.name)),
         })?;
-    Ok(())
+    Ok(Submitted::Yes)
+}
+
+/// Whether an upload's failure is its input's own: the file too large or unreadable, or
+/// refused by the API with a 4xx that is not about the key, the rate or a timeout.
+fn is_the_inputs_own(error: &soniox_client::Error) -> bool {
+    use soniox_client::Error;
+    match error {
+        Error::FileTooLarge { .. } | Error::Io { .. } | Error::Validation(_) => true,
+        Error::Api { .. } => error.status().is_some_and(|status| {
+            status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 429)
+        }),
+        _ => false,
+    }
 }
 
 /// The first input in flight whose job the tracker has found lost (the API no longer has it:
@@ -324,7 +404,10 @@ impl Writer {
             .and_then(|reference| self.names.get(References::first_attempt(reference)));
         let name = match known {
             Some(name) => name.clone(),
-            None => self.client.transcriptions().get(&job.id).await?.filename,
+            None => {
+                let filename = self.client.transcriptions().get(&job.id).await?.filename;
+                plain_name(filename).unwrap_or_else(|| job.id.to_string())
+            }
         };
         let (file, contents, failed) = match job.outcome {
             JobOutcome::Completed(transcript) => (
@@ -376,6 +459,42 @@ fn output_name(name: &str, format: Format) -> String {
     format!("{name}.{extension}")
 }
 
+/// `filename` if it is a plain file name, as every input's is: one path component, neither
+/// `.` nor `..`, and no line break. A name the API answered with is written under `--out`
+/// only so.
+fn plain_name(filename: String) -> Option<String> {
+    let mut components = Path::new(&filename).components();
+    let plain = matches!(components.next(), Some(std::path::Component::Normal(_)))
+        && components.next().is_none()
+        && !filename.contains(['/', '\n']);
+    plain.then_some(filename)
+}
+
 fn error_name(name: &str) -> String {
     format!("{name}.error.txt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_name;
+
+    #[test]
+    fn only_plain_file_names_name_outputs() {
+        for name in ["a.wav", "call 1.mp3", "..a", "a..b"] {
+            assert_eq!(plain_name(name.to_owned()).as_deref(), Some(name));
+        }
+        for name in [
+            "",
+            ".",
+            "..",
+            "../a.wav",
+            "/etc/passwd",
+            "a/b.wav",
+            "a/",
+            "./a",
+            "a\nb",
+        ] {
+            assert_eq!(plain_name(name.to_owned()), None, "{name:?}");
+        }
+    }
 }
