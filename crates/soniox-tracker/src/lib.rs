@@ -150,13 +150,22 @@
 //!   just before is left to its webhook alone. In the `pipeline` bench the
 //!   tracker on SQLite keeps above 60% of the jobs per second of a plain client and receiver.
 //! - `PostgresStore` (feature `postgres`): one database, any number of replicas. Each due
-//!   job is taken by one replica (`FOR UPDATE SKIP LOCKED`), and a killed replica's claims
-//!   come back when their leases run out. The writes of concurrent jobs are batched into
+//!   job is taken by one replica (`FOR UPDATE SKIP LOCKED`) and held for the policy's retry
+//!   interval; a pass still busy with it after that may find another replica taking it too,
+//!   which costs API calls but never a second handling (the handling's claim is fenced), and
+//!   a killed replica's claims come back when their leases run out. The writes of concurrent jobs are batched into
 //!   one statement, sharing the server's commits; still, each is a round trip, so a
 //!   single process does fewer jobs per second than on SQLite, and replicas add capacity.
 //!
 //! An [`Effect`] is made for the tracker's database (`Effect::sqlite`, `Effect::postgres`);
 //! one for the other database fails the handling, every time, with an error saying so.
+//!
+//! # Housekeeping
+//!
+//! The tracker keeps every job's record, with its create request, until [`Tracker::prune`]
+//! deletes those over for good (handled with no cleanup owed, or lost) longer ago than a
+//! given age; the store's own `prune` does the same for the webhook events. Run both, with
+//! an age of days, for example once a day. A pruned reference can be submitted anew.
 //!
 //! # Observability
 //!

@@ -402,6 +402,23 @@ impl Tracker {
         Ok(stage.map(|stage| crate::jobs::stage_state(&stage)))
     }
 
+    /// Deletes the records of jobs whose tracking is over for good, handled (with no cleanup
+    /// owed) or lost, and last changed `older_than` or longer ago; returns how many. Nothing
+    /// else deletes them, and each keeps its create request. A pruned job's reference is
+    /// free again: [`submit_with_reference`](Self::submit_with_reference) then submits it
+    /// anew, and [`state_of`](Self::state_of) answers `None`. Prune with an age well past
+    /// the longest a caller may resubmit a reference (days, not minutes), for example once a
+    /// day, beside the event store's own prune.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn prune(&self, older_than: Duration) -> Result<u64, TrackerError> {
+        // No record is older than the limit, and a date cannot move by `Duration::MAX`.
+        let before = now() - older_than.min(Policy::MAX_DURATION);
+        Ok(self.inner.jobs.prune(before).await?)
+    }
+
     /// Records the job under `reference` (only if none is, when `chosen` by the caller) and
     /// creates it.
     async fn submit_as(

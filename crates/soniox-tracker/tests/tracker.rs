@@ -438,6 +438,42 @@ async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
     setup.stop().await;
 }
 
+on_each_database! {
+    /// `prune` deletes the records of the jobs handled longer ago than the age it is given,
+    /// and none of a job still on its way; a pruned reference is unknown again.
+    prune_deletes_only_the_records_of_jobs_over_for_good, prune_deletes_only_the_records_of_jobs_over_for_good_on_postgres: pruned
+}
+
+async fn pruned(database: TestDatabase) {
+    let emulator = every_other_webhook_withheld().await;
+    let configure = |builder: TrackerBuilder| builder.policy(quick_policy());
+    let setup = setup_on(database, emulator, Handling::Plain, configure).await;
+    let handled = setup.submit_all().await;
+    setup.emulator.finish_jobs().await;
+    setup.reconcile_until_handled().await;
+    let running = setup.submit(1, 1).await;
+    let reference = |submission: &Submission| match submission {
+        Submission::Created { reference, .. } => reference.clone(),
+        other => panic!("{other:?}"),
+    };
+    let (handled, running) = (reference(&handled[0]), reference(&running[0]));
+
+    let prune = async |age| setup.tracker.prune(age).await.expect("prune");
+    assert_eq!(
+        prune(Duration::from_secs(3600)).await,
+        0,
+        "none is that old"
+    );
+    assert_eq!(prune(Duration::MAX).await, 0, "an age past any date");
+    // Records are stamped in milliseconds: the handled ones are then strictly older.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(prune(Duration::ZERO).await, JOBS as u64);
+    let state = async |reference: &str| setup.tracker.state_of(reference).await.expect("state");
+    assert_eq!(state(&handled).await, None);
+    assert_eq!(state(&running).await, Some(JobState::Submitted));
+    setup.stop().await;
+}
+
 /// With cleanup, every handled job is deleted from the API, and its file with it, whether the
 /// webhook or a poll handled it; each is still handled once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -103,6 +103,12 @@ const STAGE_OF: &str = "SELECT stage FROM soniox_jobs WHERE reference = $1";
 
 const FORGET: &str = "DELETE FROM soniox_jobs WHERE reference = $1 AND stage = 'submitting'";
 
+/// Deletes the jobs over for good (handled, with no cleanup owed, or lost) last changed
+/// before `$1`.
+const PRUNE: &str = "
+    DELETE FROM soniox_jobs
+    WHERE (stage = 'done' OR stage = 'lost') AND next_check_at IS NULL AND updated_at < $1";
+
 const SUBMITTED: &str = "
     UPDATE soniox_jobs
     SET transcription_id = $2, stage = 'submitted', submitted_at = $3, polls = 0,
@@ -269,6 +275,11 @@ impl Jobs {
     /// The stage column of the job recorded under `reference`, if one is.
     pub(crate) async fn stage_of(&self, reference: &str) -> Result<Option<String>, StoreError> {
         dispatch!(self, text(STAGE_OF, Params::Text(reference.to_owned())))
+    }
+
+    /// Deletes the jobs over for good (see [`PRUNE`]) last changed before `before`; how many.
+    pub(crate) async fn prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        dispatch!(self, execute(PRUNE, Params::At(millis(before))))
     }
 
     /// Forgets a job whose create request the API refused outright.
@@ -552,6 +563,8 @@ impl JobWrite {
 /// The parameters of one statement, owned so that they can move to SQLite's writer thread.
 #[derive(Debug)]
 enum Params {
+    /// One instant.
+    At(i64),
     /// reference, request, now, check at.
     Record(String, String, i64, i64),
     /// One text.
@@ -580,6 +593,7 @@ impl Params {
 macro_rules! bind {
     ($params:expr => $to_sql:ty) => {{
         let values: Vec<$to_sql> = match $params {
+            Params::At(a) => vec![a],
             Params::Text(a) => vec![a],
             Params::TextAt(a, b) => vec![a, b],
             Params::Record(a, b, c, d) => vec![a, b, c, d],
