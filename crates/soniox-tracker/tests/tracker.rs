@@ -439,24 +439,39 @@ async fn a_pass_reads_each_page_the_overdue_jobs_fill_once() {
 }
 
 on_each_database! {
-    /// `prune` deletes the records of the jobs handled longer ago than the age it is given,
-    /// and none of a job still on its way; a pruned reference is unknown again.
+    /// `prune` deletes the records of the jobs over for good longer ago than the age it is
+    /// given: lost ones, and handled ones once their cleanup is done; none of a job still on
+    /// its way or still owing its cleanup. A pruned reference is unknown again.
     prune_deletes_only_the_records_of_jobs_over_for_good, prune_deletes_only_the_records_of_jobs_over_for_good_on_postgres: pruned
 }
 
 async fn pruned(database: TestDatabase) {
-    let emulator = every_other_webhook_withheld().await;
-    let configure = |builder: TrackerBuilder| builder.policy(quick_policy());
+    // Jobs are handled by the reconciler's passes only.
+    let emulator = every_webhook_withheld().await;
+    let configure = |builder: TrackerBuilder| builder.policy(quick_policy()).cleanup(true);
     let setup = setup_on(database, emulator, Handling::Plain, configure).await;
-    let handled = setup.submit_all().await;
-    setup.emulator.finish_jobs().await;
-    setup.reconcile_until_handled().await;
-    let running = setup.submit(1, 1).await;
     let reference = |submission: &Submission| match submission {
-        Submission::Created { reference, .. } => reference.clone(),
+        Submission::Created { reference, id } => (reference.clone(), id.clone()),
         other => panic!("{other:?}"),
     };
-    let (handled, running) = (reference(&handled[0]), reference(&running[0]));
+    // Lost: finished, then deleted from the API before any pass handled it.
+    let (lost, lost_id) = reference(&setup.submit(1, 1).await[0]);
+    setup.emulator.finish_jobs().await;
+    let deleted = setup.client.transcriptions().delete(&lost_id).await;
+    deleted.expect("delete");
+    // Handled, with each cleanup refused (a 400, which the client does not retry): owed.
+    for path in ["/v1/transcriptions/", "/v1/files/"] {
+        let fault = FaultRule::new(FaultAction::Error { status: 400 });
+        setup
+            .emulator
+            .add_fault(fault.method("DELETE").path_prefix(path));
+    }
+    let (handled, _) = reference(&setup.submit_all().await[0]);
+    setup.emulator.finish_jobs().await;
+    setup.reconcile_until_handled().await;
+    let (running, _) = reference(&setup.submit(1, 1).await[0]);
+    let state = async |reference: &str| setup.tracker.state_of(reference).await.expect("state");
+    assert_eq!(state(&lost).await, Some(JobState::Lost));
 
     let prune = async |age| setup.tracker.prune(age).await.expect("prune");
     assert_eq!(
@@ -465,10 +480,29 @@ async fn pruned(database: TestDatabase) {
         "none is that old"
     );
     assert_eq!(prune(Duration::MAX).await, 0, "an age past any date");
-    // Records are stamped in milliseconds: the handled ones are then strictly older.
+    // Records are stamped in milliseconds: those written above are then strictly older.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        prune(Duration::ZERO).await,
+        1,
+        "the lost job; the others owe a cleanup"
+    );
+    assert_eq!(state(&lost).await, None);
+    assert_eq!(state(&handled).await, Some(JobState::Handled));
+
+    // The cleanups go through at the passes after the retry interval.
+    setup.emulator.clear_faults();
+    let cleaned = async {
+        while setup.jobs_by_reference().await.len() > 1 {
+            setup.tracker.reconcile().await.expect("a pass");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(GIVE_UP_AFTER, cleaned)
+        .await
+        .expect("every cleanup done");
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(prune(Duration::ZERO).await, JOBS as u64);
-    let state = async |reference: &str| setup.tracker.state_of(reference).await.expect("state");
     assert_eq!(state(&handled).await, None);
     assert_eq!(state(&running).await, Some(JobState::Submitted));
     setup.stop().await;

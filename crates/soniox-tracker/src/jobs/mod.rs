@@ -22,34 +22,13 @@ use crate::{
 /// This crate's component in the `soniox_schema` table.
 const COMPONENT: &str = "jobs";
 
-/// `MIGRATIONS[n]` takes the jobs schema from version `n` to `n + 1`; SQL both databases
-/// run. Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
-/// done (a done job keeps one while its cleanup is owed).
-const MIGRATIONS: &[&str] = &[
-    "
-    CREATE TABLE soniox_jobs (
-        reference TEXT PRIMARY KEY NOT NULL,
-        transcription_id TEXT UNIQUE,
-        request TEXT NOT NULL,
-        stage TEXT NOT NULL
-            CHECK (stage IN ('submitting', 'submitted', 'finished', 'done', 'lost')),
-        status TEXT,
-        recorded_at BIGINT NOT NULL,
-        submitted_at BIGINT,
-        polls BIGINT NOT NULL DEFAULT 0,
-        next_check_at BIGINT,
-        updated_at BIGINT NOT NULL
-    );
-    CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
-        WHERE next_check_at IS NOT NULL;
-",
-    "
-    ALTER TABLE soniox_jobs ADD COLUMN claim BIGINT;
-",
-    // The stage check without an `IN` list: SQLite builds an ephemeral table for an `IN`
-    // list each time it evaluates one, that is, on every insert and update of a job; a
-    // check cannot be altered, so the table is rebuilt.
-    "
+/// The job table rebuilt with the stage check written without an `IN` list: SQLite builds
+/// an ephemeral table for an `IN` list each time it evaluates one, that is, on every insert
+/// and update of a job; a check cannot be altered, so the table is rebuilt. Migration 3 of
+/// [`MIGRATIONS`], a literal so that `POSTGRES_MIGRATIONS` can prefix it.
+macro_rules! rebuild_jobs {
+    () => {
+        "
     CREATE TABLE soniox_jobs_rebuilt (
         reference TEXT PRIMARY KEY NOT NULL,
         transcription_id TEXT UNIQUE,
@@ -74,13 +53,57 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE soniox_jobs_rebuilt RENAME TO soniox_jobs;
     CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
         WHERE next_check_at IS NOT NULL;
+"
+    };
+}
+
+/// `MIGRATIONS[n]` takes the jobs schema from version `n` to `n + 1`; SQL both databases
+/// run. Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
+/// done (a done job keeps one while its cleanup is owed).
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE soniox_jobs (
+        reference TEXT PRIMARY KEY NOT NULL,
+        transcription_id TEXT UNIQUE,
+        request TEXT NOT NULL,
+        stage TEXT NOT NULL
+            CHECK (stage IN ('submitting', 'submitted', 'finished', 'done', 'lost')),
+        status TEXT,
+        recorded_at BIGINT NOT NULL,
+        submitted_at BIGINT,
+        polls BIGINT NOT NULL DEFAULT 0,
+        next_check_at BIGINT,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
+        WHERE next_check_at IS NOT NULL;
 ",
+    "
+    ALTER TABLE soniox_jobs ADD COLUMN claim BIGINT;
+",
+    // The stage check without an `IN` list (see `rebuild_jobs`).
+    rebuild_jobs!(),
     // The uploaded file a done job's owed cleanup deletes with it: once the transcription is
     // gone, the API no longer tells it.
     "
     ALTER TABLE soniox_jobs ADD COLUMN file_id TEXT;
 ",
 ];
+
+/// [`MIGRATIONS`] as PostgreSQL runs them. The rebuild copies the table, then drops the old
+/// one: it locks the table first, or a replica still running the previous version could
+/// commit a write between the copy and the drop, lost with the old table; locked, the write
+/// waits and then lands in the new one. (SQLite migrates in its one writer's transaction.)
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    MIGRATIONS[0],
+    MIGRATIONS[1],
+    concat!("LOCK TABLE soniox_jobs IN EXCLUSIVE MODE;", rebuild_jobs!()),
+    MIGRATIONS[3],
+];
+
+#[cfg(feature = "postgres")]
+const _: () = assert!(POSTGRES_MIGRATIONS.len() == MIGRATIONS.len());
 
 // The statements, with PostgreSQL's `$n` parameters (the SQLite backend rewrites them as
 // `?n`). Each names what it does in the backends' methods of the same name.

@@ -24,7 +24,7 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{
-    COLUMNS, COMPONENT, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
+    COLUMNS, COMPONENT, DueJob, JobWrite, PENDING, POSTGRES_MIGRATIONS, Params, Row, bind, read_row,
 };
 use crate::handler::PostgresEffect;
 
@@ -36,7 +36,7 @@ pub(crate) struct PostgresJobs {
 
 impl PostgresJobs {
     pub(super) async fn open(db: &Arc<PostgresStore>) -> Result<Self, StoreError> {
-        db.migrate_component(COMPONENT, MIGRATIONS).await?;
+        db.migrate_component(COMPONENT, POSTGRES_MIGRATIONS).await?;
         Ok(Self {
             db: Arc::clone(db),
             writes: Arc::new(Batcher::spawn(db)),

@@ -256,7 +256,7 @@ async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
     };
     let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
     store
-        .migrate_component(COMPONENT, &MIGRATIONS[..3])
+        .migrate_component(COMPONENT, &POSTGRES_MIGRATIONS[..3])
         .await
         .expect("version 3");
     let client = store.pool().get().await.expect("a connection");
@@ -268,4 +268,55 @@ async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
 
     let jobs = PostgresJobs::open(&store).await.expect("migrated");
     check_migrated(&Jobs::Postgres(jobs)).await;
+}
+
+/// Rebuilding the job table (migration 3) while a replica of the previous version writes to
+/// it loses no write: the rebuild locks the table before its copy, so the write waits for
+/// the rebuild, then lands in the rebuilt table. (Unlocked, it committed into the old table
+/// at once, and was dropped with it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_during_the_rebuild_lands_in_the_rebuilt_table() {
+    let Some(db) = store_common::TestDb::create().await else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
+    store
+        .migrate_component(COMPONENT, &POSTGRES_MIGRATIONS[..2])
+        .await
+        .expect("version 2");
+    let (copy, rest) = POSTGRES_MIGRATIONS[2]
+        .split_once("DROP TABLE")
+        .expect("the rebuild drops the old table");
+    let mut migrating = store.pool().get().await.expect("a connection");
+    let rebuild = migrating.transaction().await.expect("begin");
+    rebuild
+        .batch_execute(copy)
+        .await
+        .expect("locked and copied");
+
+    let writer = store.pool().get().await.expect("a connection");
+    let write = tokio::spawn(async move {
+        let insert = "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, \
+                      updated_at) VALUES ('late', '{}', 'submitting', 1, 1)";
+        writer.execute(insert, &[]).await
+    });
+    // Long enough for an unlocked write to commit; a locked one cannot, however long.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!write.is_finished(), "the write waits for the rebuild");
+    rebuild
+        .batch_execute(&format!("DROP TABLE{rest}"))
+        .await
+        .expect("rebuilt");
+    rebuild.commit().await.expect("commit");
+    let inserted = write.await.expect("the write task");
+    assert_eq!(inserted.expect("the write lands"), 1);
+    let client = store.pool().get().await.expect("a connection");
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM soniox_jobs WHERE reference = 'late'",
+            &[],
+        )
+        .await
+        .expect("count");
+    assert_eq!(row.get::<_, i64>(0), 1, "in the rebuilt table");
 }
