@@ -292,5 +292,34 @@ async fn send_and_relay_refuse_what_no_delivery_should_carry_before_starting() {
         SECRET,
     ])
     .await;
-    assert_eq!(run.failure(2).matches("error: ").count(), 1);
+    let line = run.failure(2);
+    assert!(line.contains("\"bad header\""), "{line}");
+}
+
+/// Ctrl-C while a delivery waits for its answer stops `send` at once, exit 130.
+#[tokio::test]
+async fn send_stops_on_ctrl_c() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    let child = command(&[
+        "webhook",
+        "send",
+        "--url",
+        &url,
+        "--id",
+        "tr-1",
+        "--status",
+        "completed",
+    ])
+    .spawn()
+    .expect("spawn");
+    // The delivery is out once its connection is taken; it is never answered.
+    let (_connection, _) = listener.accept().await.expect("a delivery");
+    common::interrupt(&child).await;
+    let output = child.wait_with_output().await.expect("exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr, "error: interrupted\n");
 }

@@ -25,8 +25,9 @@ impl Auth<'_> {
     ///
     /// # Errors
     /// [`Error::Validation`] for out-of-range values, before sending; API and transport errors;
-    /// [`Error::OutcomeUnknown`] when a key may have been minted (it then expires unused). An
-    /// [`Error::Decode`] quotes nothing of the answer, which would carry the key.
+    /// [`Error::OutcomeUnknown`] when a key may have been minted (it then expires unused),
+    /// also when its answer does not decode: that [`Error::Decode`], its source, quotes
+    /// nothing of the answer, which would carry the key.
     pub async fn create_temporary_api_key(
         &self,
         request: &CreateTemporaryApiKey,

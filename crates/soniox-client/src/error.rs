@@ -88,8 +88,8 @@ pub enum Error {
     /// A request that creates something (a job, a file, a temporary key) failed in a way that
     /// leaves open whether the server carried it out: it was sent and no answer came, or the
     /// answer was a 500, 502, 503 or 504, which may come after the request was forwarded and
-    /// acted on (or an earlier attempt failed so). Also when the server answered that it did
-    /// (2xx) but the answer could not be read or decoded: what it created is then unknown. The client did not send it again, which
+    /// acted on (or an earlier attempt failed so). Also when the server answered that it
+    /// did (2xx) but the answer could not be read or decoded: what it created is unknown. The client did not send it again, which
     /// could create a second one; no lookup could tell (the request had no reference of the
     /// client's own, the lookup failed, or found nothing while the request may still be
     /// running).

@@ -36,8 +36,9 @@ impl Transcriptions<'_> {
     /// looked up under the one the client sent (its own, unique: `sxc-` and random hex), and
     /// the job found is returned instead of creating a second one; not found, it is sent
     /// again after a 503 only, since a request with no answer may still be running on the
-    /// server. A reference of the caller's own need not be unique, so it cannot tell this job
-    /// from an older one and is not looked up. Every other such failure ends with
+    /// server. So is the job of an answer that says it was created (2xx) but cannot be read.
+    /// A reference of the caller's own need not be unique, so it cannot tell this job from an
+    /// older one and is not looked up. Every other such failure ends with
     /// [`Error::OutcomeUnknown`], which names the reference to look the job up by.
     ///
     /// # Errors
@@ -87,6 +88,14 @@ impl Transcriptions<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match (result, found) {
             (Err(_), Some(job)) => Ok(job),
+            // Created for sure when its answer (2xx) could not be read, and perhaps by now
+            // when none came: one more look.
+            (Err(error @ Error::OutcomeUnknown { .. }), None) if generated => {
+                match self.find_by_reference(&reference).await {
+                    Ok(Some(job)) => Ok(job),
+                    _ => Err(error),
+                }
+            }
             (result, _) => result,
         }
     }

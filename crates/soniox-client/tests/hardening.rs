@@ -428,8 +428,9 @@ async fn a_webhook_secret_over_plain_http_to_another_host_is_refused() {
 }
 
 /// A gateway in front of `upstream` that forwards everything, but answers the first create
-/// with 503 after forwarding it: the job exists, and the client was told it does not.
-async fn lying_gateway(upstream: String) -> String {
+/// with `lie` (a status and a body) after forwarding it: the job exists, and the client was
+/// told it does not (a 503), or cannot read that it does (a 201 that does not decode).
+async fn lying_gateway(upstream: String, lie: (u16, &'static [u8])) -> String {
     use http_body_util::{BodyExt as _, Full};
     use std::sync::{
         Arc,
@@ -460,11 +461,11 @@ async fn lying_gateway(upstream: String) -> String {
                         }
                     }
                     let answer = forwarded.send().await.expect("the emulator answers");
-                    let lie = parts.method == http::Method::POST
+                    let lying = parts.method == http::Method::POST
                         && target == "/v1/transcriptions"
                         && first.swap(false, Ordering::SeqCst);
-                    let (status, bytes) = if lie {
-                        (503, Bytes::from_static(b"upstream busy"))
+                    let (status, bytes) = if lying {
+                        (lie.0, Bytes::from_static(lie.1))
                     } else {
                         let status = answer.status().as_u16();
                         (status, answer.bytes().await.expect("body"))
@@ -483,26 +484,30 @@ async fn lying_gateway(upstream: String) -> String {
     format!("http://{addr}")
 }
 
+/// A create answered 503 after it acted, or 201 with an answer that does not decode, is
+/// looked up under the client's own reference and the job found returned: made once.
 #[tokio::test]
-async fn a_create_answered_503_after_it_acted_is_not_made_twice() {
-    let emulator = common::start(common::emulator()).await;
-    let gateway = lying_gateway(emulator.base_url().to_string()).await;
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(gateway)
-        .retry_policy(common::fast_retries())
-        .build()
-        .expect("the client builds");
-    let request = common::url_request("stt-async-v5");
-    let job = client
-        .transcriptions()
-        .create(&request)
-        .await
-        .expect("the job is found, not created again");
-    let reference = job.client_reference_id.as_deref().unwrap_or_default();
-    assert!(reference.starts_with("sxc-"), "{reference:?}");
-    let direct = common::client(&emulator);
-    assert_eq!(common::counts(&direct).await.0, 1);
+async fn a_create_that_acted_but_said_otherwise_is_not_made_twice() {
+    for lie in [(503, &b"upstream busy"[..]), (201, &b"{\"id\": "[..])] {
+        let emulator = common::start(common::emulator()).await;
+        let gateway = lying_gateway(emulator.base_url().to_string(), lie).await;
+        let client = Client::builder()
+            .api_key(KEY)
+            .base_url(gateway)
+            .retry_policy(common::fast_retries())
+            .build()
+            .expect("the client builds");
+        let request = common::url_request("stt-async-v5");
+        let job = client
+            .transcriptions()
+            .create(&request)
+            .await
+            .expect("the job is found, not created again");
+        let reference = job.client_reference_id.as_deref().unwrap_or_default();
+        assert!(reference.starts_with("sxc-"), "{reference:?}");
+        let direct = common::client(&emulator);
+        assert_eq!(common::counts(&direct).await.0, 1, "{}", lie.0);
+    }
 }
 
 #[tokio::test]

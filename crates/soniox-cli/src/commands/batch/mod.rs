@@ -19,7 +19,7 @@ mod reference;
 mod resume;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -161,14 +161,26 @@ pub(crate) async fn run(context: &mut Context, args: BatchArgs) -> Result<(), Fa
         .into_iter()
         .map(|pending| (pending.input.name.clone(), pending.reference))
         .collect();
+    // Failed in earlier runs too: a resumed batch ends as the whole batch did. Only inputs
+    // the plan found done count: one still in flight may fail (and get its error file) any
+    // moment now, and is counted when it is reported.
+    let queued: HashSet<&str> = plan
+        .queue
+        .iter()
+        .map(|pending| pending.input.name.as_str())
+        .collect();
+    let failed_before = inputs
+        .iter()
+        .filter(|input| {
+            !waiting.contains_key(&input.name)
+                && !queued.contains(input.name.as_str())
+                && args.out.join(error_name(&input.name)).exists()
+        })
+        .count();
     let mut queue = plan.queue.into_iter();
     let mut tally = Tally {
         bar: progress::count_bar(context.output, inputs.len() as u64),
-        // Failed in earlier runs too: a resumed batch ends as the whole batch did.
-        failed: inputs
-            .iter()
-            .filter(|input| args.out.join(error_name(&input.name)).exists())
-            .count(),
+        failed: failed_before,
     };
     tally.bar.set_position(plan.done as u64);
     let interrupt = context.interrupt.clone();
@@ -343,14 +355,15 @@ async fn submit(
 }
 
 /// Whether an upload's failure is its input's own: the file too large or unreadable, or
-/// refused by the API with a 4xx that is not about the key, the rate or a timeout.
+/// refused by the API for what it is (400, 413, 415, 422). Other statuses (a 404 from a
+/// wrong `--base-url`, a proxy's 407, the key's 401) would refuse every input alike.
 fn is_the_inputs_own(error: &soniox_client::Error) -> bool {
     use soniox_client::Error;
     match error {
         Error::FileTooLarge { .. } | Error::Io { .. } | Error::Validation(_) => true,
-        Error::Api { .. } => error.status().is_some_and(|status| {
-            status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 429)
-        }),
+        Error::Api { .. } => error
+            .status()
+            .is_some_and(|status| matches!(status.as_u16(), 400 | 413 | 415 | 422)),
         _ => false,
     }
 }

@@ -54,11 +54,10 @@ pub(crate) struct RelayArgs {
 pub(crate) async fn run(context: &mut Context, args: RelayArgs) -> Result<(), Failure> {
     // What every delivery would fail on is refused before the relay starts: a job's own
     // header name may replace the default, and its query is added to `--to`.
-    let header = args.header.as_deref().unwrap_or(DEFAULT_WEBHOOK_HEADER);
     let auth = args
         .secret
         .clone()
-        .map(|secret| (header.to_owned(), secret));
+        .map(|secret| (header_for(&args, None), secret));
     check(&args.to, auth.as_ref(), context.allow_insecure_http())?;
     let client = context.client().await?;
     let http = http_client()?;
@@ -229,12 +228,7 @@ impl Relay {
             _ => WebhookStatus::Error,
         };
         let url = target_url(&self.args.to, job.webhook_url.as_deref());
-        let header = self
-            .args
-            .header
-            .clone()
-            .or_else(|| job.webhook_auth_header_name.clone())
-            .unwrap_or_else(|| DEFAULT_WEBHOOK_HEADER.to_owned());
+        let header = header_for(&self.args, job.webhook_auth_header_name.as_deref());
         let auth = self
             .args
             .secret
@@ -277,6 +271,15 @@ impl Relay {
             )
         })
     }
+}
+
+/// The header that carries the secret: `--header`, else the job's own, else the default.
+fn header_for(args: &RelayArgs, job_header: Option<&str>) -> String {
+    args.header
+        .as_deref()
+        .or(job_header)
+        .unwrap_or(DEFAULT_WEBHOOK_HEADER)
+        .to_owned()
 }
 
 /// `to` with the query of the job's own webhook URL added, byte for byte.
