@@ -605,11 +605,11 @@ impl Tracker {
         };
         let reference = match inner.references.get(id) {
             Some(reference) => Some(reference),
-            None => inner
-                .jobs
-                .reference_of(id)
-                .await
-                .map_err(|e| e.to_string())?,
+            None => match inner.jobs.reference_of(id).await {
+                Ok(Some(reference)) => Some(reference),
+                Ok(None) => self.reference_from_api(id).await?,
+                Err(error) => return Err(error.to_string()),
+            },
         };
         let job = FinishedJob {
             id: id.clone(),
@@ -642,6 +642,23 @@ impl Tracker {
             }
         }
         Ok(())
+    }
+
+    /// The reference of job `id` as the API holds it, if the tracker recorded a job under it:
+    /// a job of this tracker's whose id is not recorded yet (its create's answer was lost, or
+    /// the process that sent it stopped before recording it). `None` for a job the tracker
+    /// did not submit.
+    async fn reference_from_api(&self, id: &TranscriptionId) -> Result<Option<String>, String> {
+        let job = match self.inner.client.transcriptions().get(id).await {
+            Ok(job) => job,
+            Err(error) if error.is_not_found() => return Ok(None),
+            Err(error) => return Err(error.to_string()),
+        };
+        let Some(reference) = job.client_reference_id else {
+            return Ok(None);
+        };
+        let recorded = self.inner.jobs.stage_of(&reference).await;
+        Ok(recorded.map_err(|e| e.to_string())?.map(|_| reference))
     }
 
     /// The file job `id` transcribed, for the cleanup to delete with it; `None` when the job

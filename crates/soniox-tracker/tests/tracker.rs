@@ -1156,7 +1156,8 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
         .files()
         .upload(Upload::bytes(audio, "a.wav"))
         .await;
-    let request = CreateTranscription::new("stt-async-v5").file_id(file.expect("upload").id);
+    let file = file.expect("upload").id;
+    let request = CreateTranscription::new("stt-async-v5").file_id(file.clone());
     let submitted = setup.tracker.submit_with_reference("elsewhere-1", request);
     let Submission::Created { id, .. } = submitted.await.expect("submit") else {
         panic!("not created");
@@ -1177,9 +1178,39 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
     let receiver = receiver_for(&other).await;
     let answer = send_raw(receiver.local_addr(), signed_completed(id)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A job whose create's answer was lost: its id is recorded nowhere, and the reference is
+    // read from the job the API holds (recorded under it, so one of the tracker's).
+    let drop_answer = FaultRule::new(FaultAction::DropResponse).method("POST");
+    setup
+        .emulator
+        .add_fault(drop_answer.path_prefix("/v1/transcriptions"));
+    let request = CreateTranscription::new("stt-async-v5").file_id(file);
+    let submitted = setup.tracker.submit_with_reference("elsewhere-2", request);
+    let submitted = submitted.await.expect("submit");
+    assert!(
+        matches!(submitted, Submission::Pending { .. }),
+        "{submitted:?}"
+    );
+    // (The fault stays: clearing it would clear the one withholding the webhooks too.)
+    setup.emulator.finish_jobs().await;
+    let jobs = setup.jobs_by_reference().await;
+    assert_eq!(jobs.get("elsewhere-2"), Some(&1), "created once: {jobs:?}");
+    let listed = setup.client.transcriptions().list(ListParams::new());
+    let lost_answer: Vec<_> = listed.try_collect().await.expect("list");
+    let id = lost_answer
+        .into_iter()
+        .find(|job| job.client_reference_id.as_deref() == Some("elsewhere-2"))
+        .expect("the job")
+        .id;
+    let answer = send_raw(receiver.local_addr(), signed_completed(id)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(
         *references.lock().expect("references"),
-        [Some("elsewhere-1".to_owned())]
+        [
+            Some("elsewhere-1".to_owned()),
+            Some("elsewhere-2".to_owned())
+        ]
     );
     receiver.shutdown().await.expect("stop");
     setup.stop().await;
