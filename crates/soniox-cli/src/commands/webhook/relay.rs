@@ -1,5 +1,10 @@
 //! `soniox webhook relay`: deliver, to a local URL, the webhooks Soniox would have sent for
 //! jobs that finish while it runs — found by polling the transcriptions list, no tunnel.
+//!
+//! What polling cannot see, it cannot relay: a job that finishes and is deleted between two
+//! looks (`transcribe` without `--keep` deletes its job at once) is never delivered, where
+//! Soniox would have sent its webhook. Deliveries still being retried when the relay stops
+//! are not made by a later relay, which relays only the jobs that finish after it starts.
 
 use std::{collections::HashMap, time::Duration};
 
