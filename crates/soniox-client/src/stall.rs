@@ -19,6 +19,27 @@ use crate::Error;
 /// How often a watch with an endless limit looks whether the other limit applies yet.
 const UNBOUNDED_RECHECK: Duration = Duration::from_secs(1);
 
+/// One attempt's body progress: see [`Progress::begin`].
+#[derive(Clone, Debug)]
+pub(crate) struct Attempt {
+    progress: Progress,
+    number: u64,
+}
+
+impl Attempt {
+    /// A chunk went out; `done` when the body is all sent. Whether this is still the current
+    /// attempt: a later one's start silences it.
+    pub(crate) fn advanced(&self, done: bool) -> bool {
+        let mut state = self.progress.lock();
+        if state.attempt != self.number {
+            return false;
+        }
+        state.last = Instant::now();
+        state.done = done;
+        true
+    }
+}
+
 /// The two bounds of an upload attempt.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StallLimits {
@@ -40,6 +61,9 @@ struct State {
     last: Instant,
     /// Whether the whole body went out.
     done: bool,
+    /// The current attempt's number: a body stream of an earlier attempt, which the HTTP
+    /// client may still be sending on its old connection, reports nothing any more.
+    attempt: u64,
 }
 
 impl Progress {
@@ -48,16 +72,21 @@ impl Progress {
             state: Arc::new(Mutex::new(State {
                 last: Instant::now(),
                 done: false,
+                attempt: 0,
             })),
         }
     }
 
-    /// A chunk went out, or an attempt starts (`done` then when its body is empty); `done`
-    /// when the body is all sent.
-    pub(crate) fn advanced(&self, done: bool) {
+    /// An attempt starts (`done` when its body is empty): what its body reports to.
+    pub(crate) fn begin(&self, done: bool) -> Attempt {
         let mut state = self.lock();
+        state.attempt += 1;
         state.last = Instant::now();
         state.done = done;
+        Attempt {
+            progress: self.clone(),
+            number: state.attempt,
+        }
     }
 
     /// Whether the current attempt's body went out whole.
@@ -111,5 +140,24 @@ impl Progress {
             }
             tokio::time::sleep_until(deadline).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    /// The body of a replaced attempt, still streaming, does not report the current one's
+    /// body as sent (which would make its stall look like a stored file).
+    #[test]
+    fn an_earlier_attempts_body_reports_nothing() {
+        let progress = Progress::new();
+        let first = progress.begin(false);
+        assert!(first.advanced(false));
+        let second = progress.begin(false);
+        assert!(!first.advanced(true), "the first attempt's end");
+        assert!(!progress.body_sent());
+        assert!(second.advanced(true));
+        assert!(progress.body_sent());
     }
 }

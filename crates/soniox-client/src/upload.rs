@@ -17,7 +17,7 @@ use tokio_util::io::ReaderStream;
 use crate::{
     Error,
     file_chunks::{CHUNK_BYTES, file_chunks},
-    stall::Progress as Watched,
+    stall::{Attempt, Progress as Watched},
 };
 
 type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
@@ -102,7 +102,8 @@ impl Upload {
     }
 
     /// Calls `progress(bytes_sent, total_bytes)` as the body is streamed. A retried upload
-    /// starts counting again from zero.
+    /// starts counting again from zero, and the earlier attempt's body, should the HTTP
+    /// client still be sending it, reports no more.
     pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self
@@ -139,26 +140,26 @@ impl Upload {
     ///
     /// Each chunk sent is reported to `watched`, which the client watches for stalls.
     pub(crate) fn form(&self, size: u64, watched: &Watched) -> Option<Result<Form, Error>> {
-        watched.advanced(size == 0);
+        let attempt = watched.begin(size == 0);
         let filename = self
             .filename
             .clone()
             .unwrap_or_else(|| self.default_filename());
         let body = match &self.source {
             Source::Path(path) => match std::fs::File::open(path) {
-                Ok(file) => self.counted(file_chunks(file), size, watched),
+                Ok(file) => self.counted(file_chunks(file), size, &attempt),
                 Err(error) => return Some(Err(Error::io(path)(error))),
             },
             Source::Bytes(bytes) => {
                 let chunks = bytes_chunks(bytes.clone()).map(Ok::<_, std::io::Error>);
-                self.counted(futures_util::stream::iter(chunks), size, watched)
+                self.counted(futures_util::stream::iter(chunks), size, &attempt)
             }
             Source::Reader { reader, .. } => {
                 let reader = reader
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .take()?;
-                self.streamed(reader, size, watched)
+                self.streamed(reader, size, &attempt)
             }
         };
         let part = Part::stream_with_length(body, size).file_name(filename);
@@ -177,30 +178,32 @@ impl Upload {
         &self,
         reader: impl AsyncRead + Send + Sync + 'static,
         total: u64,
-        watched: &Watched,
+        attempt: &Attempt,
     ) -> reqwest::Body {
         self.counted(
             ReaderStream::with_capacity(reader, CHUNK_BYTES),
             total,
-            watched,
+            attempt,
         )
     }
 
-    /// The body for `chunks`, reporting progress as they are sent.
+    /// The body for `chunks`, reporting progress as they are sent, while `attempt` is the
+    /// current one.
     fn counted(
         &self,
         chunks: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
         total: u64,
-        watched: &Watched,
+        attempt: &Attempt,
     ) -> reqwest::Body {
         let progress = self.progress.clone();
-        let watched = watched.clone();
+        let attempt = attempt.clone();
         let mut sent = 0u64;
         let stream = chunks
             .inspect_ok(move |chunk| {
                 sent += chunk.len() as u64;
-                watched.advanced(sent >= total);
-                if let Some(progress) = &progress {
+                if attempt.advanced(sent >= total)
+                    && let Some(progress) = &progress
+                {
                     progress(sent, total);
                 }
             })
