@@ -36,9 +36,10 @@ pub(crate) fn http_client() -> Result<reqwest::Client, Failure> {
         .map_err(|error| Failure::other(format!("cannot build the HTTP client: {error}")))
 }
 
-/// Checks, before anything is sent, that deliveries to `url` with the `auth` header can be
-/// built, and that they would not carry its secret in cleartext to another machine unless
-/// `allow_insecure_http`: the client refuses the same for a job's webhook.
+/// Checks, before anything is sent, that `url` is an absolute http(s) URL, that deliveries
+/// to it with the `auth` header can be built, and that they would not carry its secret in
+/// cleartext to another machine unless `allow_insecure_http` (the client refuses the same
+/// for a job's webhook).
 ///
 /// # Errors
 /// A usage failure for either.
@@ -47,6 +48,12 @@ pub(crate) fn check(
     auth: Option<&(String, Secret)>,
     allow_insecure_http: bool,
 ) -> Result<(), Failure> {
+    let absolute = url.parse::<http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+    });
+    if !absolute {
+        return Err(Failure::usage(format!("{url} is not an http(s) URL")));
+    }
     let event = WebhookEvent::new(TranscriptionId::new("check"), WebhookStatus::Completed);
     request(url, event, auth)?;
     if auth.is_some() && !allow_insecure_http && soniox_client::sends_in_cleartext(url) {
