@@ -61,7 +61,9 @@ impl Transcriptions<'_> {
             })
             .clone();
         let found = std::sync::Mutex::new(None);
+        let looked = std::sync::atomic::AtomicBool::new(false);
         let look_up = || -> futures_util::future::BoxFuture<'_, Acted> {
+            looked.store(true, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async {
                 match self.find_by_reference(&reference).await {
                     Ok(Some(job)) => {
@@ -88,9 +90,11 @@ impl Transcriptions<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match (result, found) {
             (Err(_), Some(job)) => Ok(job),
-            // Created for sure when its answer (2xx) could not be read, and perhaps by now
-            // when none came: one more look.
-            (Err(error @ Error::OutcomeUnknown { .. }), None) if generated => {
+            // Not looked up while sending: a 2xx whose answer could not be read. The job
+            // was created; look.
+            (Err(error @ Error::OutcomeUnknown { .. }), None)
+                if generated && !looked.into_inner() =>
+            {
                 match self.find_by_reference(&reference).await {
                     Ok(Some(job)) => Ok(job),
                     _ => Err(error),

@@ -644,10 +644,11 @@ impl Tracker {
         Ok(())
     }
 
-    /// The reference of job `id` as the API holds it, if the tracker recorded a job under it:
-    /// a job of this tracker's whose id is not recorded yet (its create's answer was lost, or
-    /// the process that sent it stopped before recording it). `None` for a job the tracker
-    /// did not submit.
+    /// The reference of job `id` as the API holds it, if the tracker recorded a job under it
+    /// and does not know that job's id: a job of this tracker's whose id is not recorded yet
+    /// (its create's answer was lost, or the process that sent it stopped before recording
+    /// it). `None` for a job the tracker did not submit, or another job under a reference
+    /// whose own job is known. A failed read fails the handling, retried later.
     async fn reference_from_api(&self, id: &TranscriptionId) -> Result<Option<String>, String> {
         let job = match self.inner.client.transcriptions().get(id).await {
             Ok(job) => job,
@@ -657,8 +658,8 @@ impl Tracker {
         let Some(reference) = job.client_reference_id else {
             return Ok(None);
         };
-        let recorded = self.inner.jobs.stage_of(&reference).await;
-        Ok(recorded.map_err(|e| e.to_string())?.map(|_| reference))
+        let ours = self.inner.jobs.awaits_id(&reference).await;
+        Ok(ours.map_err(|e| e.to_string())?.then_some(reference))
     }
 
     /// The file job `id` transcribed, for the cleanup to delete with it; `None` when the job

@@ -1176,6 +1176,7 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
         .await
         .expect("a second tracker");
     let receiver = receiver_for(&other).await;
+    let first = id.clone();
     let answer = send_raw(receiver.local_addr(), signed_completed(id)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
@@ -1185,7 +1186,7 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
     setup
         .emulator
         .add_fault(drop_answer.path_prefix("/v1/transcriptions"));
-    let request = CreateTranscription::new("stt-async-v5").file_id(file);
+    let request = CreateTranscription::new("stt-async-v5").file_id(file.clone());
     let submitted = setup.tracker.submit_with_reference("elsewhere-2", request);
     let submitted = submitted.await.expect("submit");
     assert!(
@@ -1205,11 +1206,30 @@ async fn reference_read_by_another_tracker(database: TestDatabase) {
         .id;
     let answer = send_raw(receiver.local_addr(), signed_completed(id)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A job made elsewhere under a reference whose own job is known is not handed it. (Its
+    // create's answer is dropped too: the job is found in the list.)
+    let request = CreateTranscription::new("stt-async-v5")
+        .file_id(file)
+        .client_reference_id("elsewhere-1");
+    let created = setup.client.transcriptions().create(&request).await;
+    assert!(created.is_err(), "its answer dropped: {created:?}");
+    let listed = setup.client.transcriptions().list(ListParams::new());
+    let all: Vec<_> = listed.try_collect().await.expect("list");
+    let stranger = all
+        .into_iter()
+        .find(|job| job.client_reference_id.as_deref() == Some("elsewhere-1") && job.id != first)
+        .expect("the other job")
+        .id;
+    setup.emulator.finish_jobs().await;
+    let answer = send_raw(receiver.local_addr(), signed_completed(stranger)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(
         *references.lock().expect("references"),
         [
             Some("elsewhere-1".to_owned()),
-            Some("elsewhere-2".to_owned())
+            Some("elsewhere-2".to_owned()),
+            None
         ]
     );
     receiver.shutdown().await.expect("stop");

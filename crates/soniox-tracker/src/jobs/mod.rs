@@ -124,6 +124,10 @@ const REFERENCE_OF: &str = "SELECT reference FROM soniox_jobs WHERE transcriptio
 /// The stage of the job with a reference.
 const STAGE_OF: &str = "SELECT stage FROM soniox_jobs WHERE reference = $1";
 
+/// The reference `$1`, if the job recorded under it has no id recorded yet.
+const AWAITING_ID: &str =
+    "SELECT reference FROM soniox_jobs WHERE reference = $1 AND transcription_id IS NULL";
+
 const FORGET: &str = "DELETE FROM soniox_jobs WHERE reference = $1 AND stage = 'submitting'";
 
 /// Deletes the jobs over for good (handled, with no cleanup owed, or lost) last changed
@@ -298,6 +302,13 @@ impl Jobs {
     /// The stage column of the job recorded under `reference`, if one is.
     pub(crate) async fn stage_of(&self, reference: &str) -> Result<Option<String>, StoreError> {
         dispatch!(self, text(STAGE_OF, Params::Text(reference.to_owned())))
+    }
+
+    /// Whether a job is recorded under `reference` without its id (its create's answer was
+    /// lost, or not recorded yet).
+    pub(crate) async fn awaits_id(&self, reference: &str) -> Result<bool, StoreError> {
+        let found = dispatch!(self, text(AWAITING_ID, Params::Text(reference.to_owned())));
+        Ok(found?.is_some())
     }
 
     /// Deletes the jobs over for good (see [`PRUNE`]) last changed before `before`; how many.
