@@ -326,7 +326,12 @@ impl Tracker {
     ///
     /// When the request is invalid, the API refused it outright (a 4xx other than 408 and
     /// 429; the record is dropped), or the store failed: to record the job (then nothing was
-    /// sent), or to drop the record of a job the API refused.
+    /// sent), or to drop the record of a job the API refused. Nothing was sent, but the
+    /// record may exist: a commit whose answer was lost (a connection dropped after
+    /// PostgreSQL's `COMMIT` went out), or a future dropped once its record was queued, can
+    /// leave it, and the reconciler then creates the job. Retry with
+    /// [`submit_with_reference`](Self::submit_with_reference) and one reference per piece of
+    /// work, which finds that record, rather than with `submit`, which records a second job.
     pub async fn submit(&self, request: CreateTranscription) -> Result<Submission, TrackerError> {
         self.submit_as(new_reference(), request, false).await
     }
