@@ -249,16 +249,23 @@ async fn a_handling_end_refused_by_a_serialization_failure_runs_again() {
     assert_eq!(updates, 3, "the holder's, the refused try, then the write");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
-    let Some(db) = store_common::TestDb::create().await else {
-        return;
-    };
+/// A database of its own (dropped with the first value) that the tracker left at `version`,
+/// or `None` when the PostgreSQL tests are skipped.
+async fn store_at(version: usize) -> Option<(store_common::TestDb, Arc<PostgresStore>)> {
+    let db = store_common::TestDb::create().await?;
     let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
     store
-        .migrate_component(COMPONENT, &POSTGRES_MIGRATIONS[..3])
+        .migrate_component(COMPONENT, &POSTGRES_MIGRATIONS[..version])
         .await
-        .expect("version 3");
+        .expect("the version");
+    Some((db, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
+    let Some((_db, store)) = store_at(3).await else {
+        return;
+    };
     let client = store.pool().get().await.expect("a connection");
     client
         .batch_execute(VERSION_3_JOBS)
@@ -276,14 +283,9 @@ async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
 /// at once, and was dropped with it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_during_the_rebuild_lands_in_the_rebuilt_table() {
-    let Some(db) = store_common::TestDb::create().await else {
+    let Some((_db, store)) = store_at(2).await else {
         return;
     };
-    let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
-    store
-        .migrate_component(COMPONENT, &POSTGRES_MIGRATIONS[..2])
-        .await
-        .expect("version 2");
     let (copy, rest) = POSTGRES_MIGRATIONS[2]
         .split_once("DROP TABLE")
         .expect("the rebuild drops the old table");
