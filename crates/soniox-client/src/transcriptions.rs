@@ -1,9 +1,11 @@
 //! `client.transcriptions()`: create jobs, follow them, fetch transcripts.
 
+use std::time::Duration;
+
 use futures_util::Stream;
 use soniox_types::{
-    Count, CreateTranscription, ListParams, Transcript, Transcription, TranscriptionId,
-    TranscriptionList,
+    Count, CreateTranscription, ListParams, OffsetDateTime, Transcript, Transcription,
+    TranscriptionId, TranscriptionList,
 };
 
 use crate::{
@@ -60,12 +62,15 @@ impl Transcriptions<'_> {
                 format!("sxc-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
             })
             .clone();
+        // Before sending: the job, if made, was made after this by the API's clock (give or
+        // take the margin).
+        let sent = OffsetDateTime::now_utc();
         let found = std::sync::Mutex::new(None);
         let looked = std::sync::atomic::AtomicBool::new(false);
         let look_up = || -> futures_util::future::BoxFuture<'_, Acted> {
             looked.store(true, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async {
-                match self.find_by_reference(&reference).await {
+                match self.find_by_reference(&reference, sent).await {
                     Ok(Some(job)) => {
                         *found
                             .lock()
@@ -95,7 +100,7 @@ impl Transcriptions<'_> {
             (Err(error @ Error::OutcomeUnknown { .. }), None)
                 if generated && !looked.into_inner() =>
             {
-                match self.find_by_reference(&reference).await {
+                match self.find_by_reference(&reference, sent).await {
                     Ok(Some(job)) => Ok(job),
                     _ => Err(error),
                 }
@@ -104,15 +109,37 @@ impl Transcriptions<'_> {
         }
     }
 
-    /// The newest job with `reference`, among the most recent ones.
-    async fn find_by_reference(&self, reference: &str) -> Result<Option<Transcription>, Error> {
-        let page = self
-            .list_page(&ListParams::new().limit(RECENT_JOBS))
-            .await?;
-        Ok(page
-            .transcriptions
-            .into_iter()
-            .find(|job| job.client_reference_id.as_deref() == Some(reference)))
+    /// The job with `reference`, made by a create sent at `sent` or later.
+    ///
+    /// The list cannot filter by reference, and its order is not documented: newest first, as
+    /// far as anyone has seen. Pages are read until one is in that order and ends with a job
+    /// made before `sent` (less [`CLOCK_MARGIN`]), after which no page can hold the job, or to
+    /// the end of the list in any other order. The first page is small: the job was made
+    /// moments ago.
+    async fn find_by_reference(
+        &self,
+        reference: &str,
+        sent: OffsetDateTime,
+    ) -> Result<Option<Transcription>, Error> {
+        let cutoff = sent - CLOCK_MARGIN;
+        let mut params = ListParams::new().limit(RECENT_JOBS);
+        loop {
+            let page = self.list_page(&params).await?;
+            let last = ends_before(&page.transcriptions, cutoff);
+            if let Some(job) = page
+                .transcriptions
+                .into_iter()
+                .find(|job| job.client_reference_id.as_deref() == Some(reference))
+            {
+                return Ok(Some(job));
+            }
+            match page.next_page_cursor {
+                Some(cursor) if !last => {
+                    params = ListParams::new().limit(PAGE_LIMIT).cursor(cursor);
+                }
+                _ => return Ok(None),
+            }
+        }
     }
 
     /// Gets a job.
@@ -182,9 +209,23 @@ impl Transcriptions<'_> {
     }
 }
 
-/// How many of the newest jobs are searched for a create whose answer was lost: the list
-/// cannot filter by reference, and the job was created moments ago.
+/// The first page read to find a create whose answer was lost: the job was made moments ago.
 const RECENT_JOBS: u32 = 100;
+
+/// The pages read after it, if any: the API's largest.
+const PAGE_LIMIT: u32 = 1000;
+
+/// How far the API's clock may be behind this machine's for a lookup to see a job made
+/// after its create was sent.
+const CLOCK_MARGIN: Duration = Duration::from_secs(10 * 60);
+
+/// Whether `jobs` are newest first and end with one made before `cutoff`: then no later page
+/// holds a job made after it.
+fn ends_before(jobs: &[Transcription], cutoff: OffsetDateTime) -> bool {
+    jobs.windows(2)
+        .all(|pair| pair[0].created_at >= pair[1].created_at)
+        && jobs.last().is_some_and(|job| job.created_at < cutoff)
+}
 
 /// The path of one job (or of `suffix` under it); [`Error::InvalidId`] for an id that cannot
 /// be a path segment.
@@ -193,4 +234,40 @@ fn item_path(id: &TranscriptionId, suffix: &str) -> Result<String, Error> {
         "/v1/transcriptions/{}{suffix}",
         path_segment(id.as_str())?
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use soniox_types::TranscriptionStatus;
+
+    use super::*;
+
+    fn jobs_made_at(minutes_ago: &[u64], now: OffsetDateTime) -> Vec<Transcription> {
+        minutes_ago
+            .iter()
+            .map(|&minutes| {
+                Transcription::new(
+                    TranscriptionId::new(format!("job-{minutes}")),
+                    TranscriptionStatus::Queued,
+                    now - Duration::from_secs(minutes * 60),
+                    "stt-async-v5",
+                    "a.wav",
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_a_page_newest_first_that_ends_before_the_cutoff_is_the_last_to_read() {
+        let now = OffsetDateTime::now_utc();
+        let cutoff = now - CLOCK_MARGIN;
+        // Newest first, ending before the cutoff: no later page can hold the job.
+        assert!(ends_before(&jobs_made_at(&[0, 5, 60], now), cutoff));
+        // Newest first, all within the margin: a later page may still hold it.
+        assert!(!ends_before(&jobs_made_at(&[0, 1, 2], now), cutoff));
+        // Oldest first: the job may be on the last page, whatever the times.
+        assert!(!ends_before(&jobs_made_at(&[60, 30, 20], now), cutoff));
+        // An empty page says nothing.
+        assert!(!ends_before(&[], cutoff));
+    }
 }
