@@ -29,6 +29,7 @@ use tracing::{
     span::{Attributes, Record},
     subscriber::Interest,
 };
+use tracing_core::span::Current;
 
 /// Installs the logger. `extra` raises the level of some targets (a receiver's rejections,
 /// which `soniox-webhook` logs at debug level) unless `quiet`.
@@ -106,17 +107,28 @@ struct Logger {
     sink: Box<dyn Fn(&str) + Send + Sync>,
 }
 
-/// A span's name and fields as text, and how many handles to it are alive.
+/// A span's fields as text, its parent, and how many handles to it (its own, and its
+/// children's, which keep their parent alive) are alive.
 #[derive(Debug)]
 struct SpanEntry {
-    name: &'static str,
+    metadata: &'static Metadata<'static>,
     fields: String,
+    parent: Option<u64>,
     handles: usize,
 }
 
 thread_local! {
     /// The spans this thread is in, innermost last.
     static CURRENT: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The span this thread is in, if any. None while the thread's locals are being torn down,
+/// when a future dropped then may still enter its span.
+fn current_id() -> Option<u64> {
+    CURRENT
+        .try_with(|current| current.borrow().last().copied())
+        .ok()
+        .flatten()
 }
 
 impl Logger {
@@ -136,6 +148,18 @@ impl Logger {
         self.spans.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The span a new span or an event belongs to: none for a root, the given one for an
+    /// explicit parent, else the one this thread is in.
+    fn parent_of(is_root: bool, is_contextual: bool, explicit: Option<&Id>) -> Option<u64> {
+        if is_root {
+            None
+        } else if is_contextual {
+            current_id()
+        } else {
+            explicit.map(Id::into_u64)
+        }
+    }
+
     /// The line for `event`.
     fn line(&self, event: &Event<'_>) -> String {
         let mut line = String::with_capacity(128);
@@ -147,11 +171,17 @@ impl Logger {
         } else {
             let _ = write!(line, "{level:>5} ");
         }
-        let current = CURRENT.with(|current| current.borrow().clone());
-        if !current.is_empty() {
+        let leaf = Self::parent_of(event.is_root(), event.is_contextual(), event.parent());
+        if leaf.is_some() {
             let spans = self.spans();
-            for entry in current.iter().filter_map(|id| spans.get(id)) {
-                line.push_str(entry.name);
+            // From the leaf up, then written from the root down.
+            let scope: Vec<&SpanEntry> =
+                std::iter::successors(leaf.and_then(|id| spans.get(&id)), |entry| {
+                    entry.parent.and_then(|id| spans.get(&id))
+                })
+                .collect();
+            for entry in scope.iter().rev() {
+                line.push_str(entry.metadata.name());
                 if !entry.fields.is_empty() {
                     let _ = write!(line, "{{{}}}", entry.fields);
                 }
@@ -204,11 +234,24 @@ impl Subscriber for Logger {
         let mut fields = Fields::default();
         span.record(&mut fields);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.spans().insert(
+        let mut spans = self.spans();
+        let parent =
+            Self::parent_of(span.is_root(), span.is_contextual(), span.parent()).filter(|parent| {
+                match spans.get_mut(parent) {
+                    // A child keeps its parent alive, to show it in its events.
+                    Some(entry) => {
+                        entry.handles += 1;
+                        true
+                    }
+                    None => false,
+                }
+            });
+        spans.insert(
             id,
             SpanEntry {
-                name: span.metadata().name(),
+                metadata: span.metadata(),
                 fields: fields.joined(),
+                parent,
                 handles: 1,
             },
         );
@@ -234,17 +277,27 @@ impl Subscriber for Logger {
     }
 
     fn enter(&self, span: &Id) {
-        CURRENT.with(|current| current.borrow_mut().push(span.into_u64()));
+        let _ = CURRENT.try_with(|current| current.borrow_mut().push(span.into_u64()));
     }
 
     fn exit(&self, span: &Id) {
         let id = span.into_u64();
-        CURRENT.with(|current| {
+        let _ = CURRENT.try_with(|current| {
             let mut current = current.borrow_mut();
             if let Some(at) = current.iter().rposition(|&entered| entered == id) {
                 current.remove(at);
             }
         });
+    }
+
+    fn current_span(&self) -> Current {
+        current_id()
+            .and_then(|id| {
+                let spans = self.spans();
+                let metadata = spans.get(&id)?.metadata;
+                Some(Current::new(Id::from_u64(id), metadata))
+            })
+            .unwrap_or_else(Current::none)
     }
 
     fn clone_span(&self, span: &Id) -> Id {
@@ -256,16 +309,23 @@ impl Subscriber for Logger {
 
     fn try_close(&self, span: Id) -> bool {
         let mut spans = self.spans();
-        let id = span.into_u64();
-        let Some(entry) = spans.get_mut(&id) else {
-            return false;
-        };
-        entry.handles -= 1;
-        if entry.handles > 0 {
-            return false;
+        let closing = span.into_u64();
+        // The span, then each parent it held the last handle of.
+        let mut next = Some(closing);
+        let mut closed = false;
+        while let Some(id) = next.take() {
+            let Some(entry) = spans.get_mut(&id) else {
+                break;
+            };
+            entry.handles -= 1;
+            if entry.handles > 0 {
+                break;
+            }
+            next = entry.parent;
+            spans.remove(&id);
+            closed |= id == closing;
         }
-        spans.remove(&id);
-        true
+        closed
     }
 }
 
@@ -289,14 +349,34 @@ impl Fields {
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
+        let text = if field.name() == "message" {
+            &mut self.message
         } else {
             if !self.rest.is_empty() {
                 self.rest.push(' ');
             }
-            let _ = write!(self.rest, "{}={value:?}", field.name());
+            let _ = write!(self.rest, "{}=", field.name());
+            &mut self.rest
+        };
+        let _ = write!(Escaped(text), "{value:?}");
+    }
+}
+
+/// Writes text with its control characters escaped (`\n`, `\u{1b}`), so that a value from
+/// the network (an error's message, a rejected body's field) cannot move the cursor, recolour
+/// or rewrite the terminal, or pass for a line of its own.
+struct Escaped<'a>(&'a mut String);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for character in text.chars() {
+            if character.is_control() {
+                let _ = write!(self.0, "{}", character.escape_default());
+            } else {
+                self.0.push(character);
+            }
         }
+        Ok(())
     }
 }
 
@@ -377,19 +457,75 @@ mod tests {
     }
 
     #[test]
+    fn fields_recorded_through_the_current_span_show() {
+        let lines = lines_of(filter(Level::DEBUG, &[]), || {
+            let span = tracing::info_span!("soniox.request", attempt = tracing::field::Empty);
+            span.in_scope(|| {
+                tracing::Span::current().record("attempt", 3);
+                tracing::debug!("sent");
+            });
+        });
+        assert_eq!(lines, ["DEBUG soniox.request{attempt=3}: sent\n"]);
+    }
+
+    #[test]
+    fn an_event_shows_the_spans_it_belongs_to_from_the_root() {
+        let lines = lines_of(filter(Level::DEBUG, &[]), || {
+            let outer = tracing::info_span!("outer", n = 1);
+            let inner = outer.in_scope(|| tracing::info_span!("inner"));
+            // The parent's own handle gone, the child keeps it.
+            drop(outer);
+            // Entered on another thread, where the parent was never entered.
+            let logger = dispatcher::get_default(Dispatch::clone);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    dispatcher::with_default(&logger, || {
+                        inner.in_scope(|| tracing::debug!("deep"));
+                    });
+                });
+            });
+            // An explicit parent, outside any span; and a root event inside one.
+            tracing::debug!(parent: &inner, "explicit");
+            inner.in_scope(|| tracing::debug!(parent: None, "root"));
+        });
+        assert_eq!(
+            lines,
+            [
+                "DEBUG outer{n=1}: inner: deep\n",
+                "DEBUG outer{n=1}: inner: explicit\n",
+                "DEBUG root\n",
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_in_values_are_escaped() {
+        let lines = lines_of(filter(Level::WARN, &[]), || {
+            let sent = "\x1b[2J\nERROR forged";
+            tracing::warn!(reason = %sent, "refused: {sent}");
+        });
+        assert_eq!(
+            lines,
+            [" WARN refused: \\u{1b}[2J\\nERROR forged reason=\\u{1b}[2J\\nERROR forged\n"]
+        );
+    }
+
+    #[test]
     fn a_closed_span_is_forgotten() {
         let logger = Logger::new(filter(Level::INFO, &[]), false, Box::new(|_| {}));
         let dispatch = Dispatch::new(logger);
         dispatcher::with_default(&dispatch, || {
             let span = tracing::info_span!("outer");
             let copy = span.clone();
+            let child = span.in_scope(|| tracing::info_span!("child"));
             drop(span);
+            drop(copy);
             assert_eq!(
                 dispatch.downcast_ref::<Logger>().unwrap().spans().len(),
-                1,
-                "a handle is still alive"
+                2,
+                "the child keeps its parent"
             );
-            drop(copy);
+            drop(child);
         });
         assert!(
             dispatch

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use soniox_types::{
     Count, CreateTranscription, ListParams, OffsetDateTime, Transcript, Transcription,
     TranscriptionId, TranscriptionList,
@@ -112,34 +112,27 @@ impl Transcriptions<'_> {
     /// The job with `reference`, made by a create sent at `sent` or later.
     ///
     /// The list cannot filter by reference, and its order is not documented: newest first, as
-    /// far as anyone has seen. Pages are read until one is in that order and ends with a job
-    /// made before `sent` (less [`CLOCK_MARGIN`]), after which no page can hold the job, or to
-    /// the end of the list in any other order. The first page is small: the job was made
-    /// moments ago.
+    /// far as anyone has seen. It is read until a job made before `sent` (less
+    /// [`CLOCK_MARGIN`]) comes after only newer ones, past which no job can be this one, or
+    /// to its end in any other order. Its pages are small: the job was made moments ago.
     async fn find_by_reference(
         &self,
         reference: &str,
         sent: OffsetDateTime,
     ) -> Result<Option<Transcription>, Error> {
-        let cutoff = sent - CLOCK_MARGIN;
-        let mut params = ListParams::new().limit(RECENT_JOBS);
-        loop {
-            let page = self.list_page(&params).await?;
-            let last = ends_before(&page.transcriptions, cutoff);
-            if let Some(job) = page
-                .transcriptions
-                .into_iter()
-                .find(|job| job.client_reference_id.as_deref() == Some(reference))
-            {
+        let jobs = self.list(ListParams::new().limit(RECENT_JOBS));
+        let mut jobs = std::pin::pin!(jobs);
+        let mut past = Past::new(sent - CLOCK_MARGIN);
+        while let Some(job) = jobs.next().await {
+            let job = job?;
+            if job.client_reference_id.as_deref() == Some(reference) {
                 return Ok(Some(job));
             }
-            match page.next_page_cursor {
-                Some(cursor) if !last => {
-                    params = ListParams::new().limit(PAGE_LIMIT).cursor(cursor);
-                }
-                _ => return Ok(None),
+            if past.reached(job.created_at) {
+                break;
             }
         }
+        Ok(None)
     }
 
     /// Gets a job.
@@ -209,22 +202,47 @@ impl Transcriptions<'_> {
     }
 }
 
-/// The first page read to find a create whose answer was lost: the job was made moments ago.
+/// The page size of the lookup of a create whose answer was lost: the job was made moments
+/// ago, so it is on the first page of a list that is newest first.
 const RECENT_JOBS: u32 = 100;
-
-/// The pages read after it, if any: the API's largest.
-const PAGE_LIMIT: u32 = 1000;
 
 /// How far the API's clock may be behind this machine's for a lookup to see a job made
 /// after its create was sent.
 const CLOCK_MARGIN: Duration = Duration::from_secs(10 * 60);
 
-/// Whether `jobs` are newest first and end with one made before `cutoff`: then no later page
-/// holds a job made after it.
-fn ends_before(jobs: &[Transcription], cutoff: OffsetDateTime) -> bool {
-    jobs.windows(2)
-        .all(|pair| pair[0].created_at >= pair[1].created_at)
-        && jobs.last().is_some_and(|job| job.created_at < cutoff)
+/// Whether a list read in order has gone past the jobs made since `cutoff`: it has, at a job
+/// made before it, if the jobs so far came newest first (each no newer than the one before,
+/// and one at least older: a list that starts with an old job may be oldest first).
+#[derive(Debug)]
+struct Past {
+    cutoff: OffsetDateTime,
+    previous: Option<OffsetDateTime>,
+    /// No job so far was newer than the one before it.
+    never_newer: bool,
+    /// Some job so far was older than the one before it.
+    some_older: bool,
+}
+
+impl Past {
+    fn new(cutoff: OffsetDateTime) -> Self {
+        Self {
+            cutoff,
+            previous: None,
+            never_newer: true,
+            some_older: false,
+        }
+    }
+
+    /// Takes the next job's creation time; true once no later job can have been made since
+    /// the cutoff.
+    fn reached(&mut self, created_at: OffsetDateTime) -> bool {
+        if let Some(previous) = self.previous {
+            self.never_newer &= created_at <= previous;
+            self.some_older |= created_at < previous;
+        }
+        self.previous = Some(created_at);
+        self.never_newer && self.some_older && created_at < self.cutoff
+    }
 }
 
 /// The path of one job (or of `suffix` under it); [`Error::InvalidId`] for an id that cannot
@@ -238,36 +256,27 @@ fn item_path(id: &TranscriptionId, suffix: &str) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
-    use soniox_types::TranscriptionStatus;
-
     use super::*;
 
-    fn jobs_made_at(minutes_ago: &[u64], now: OffsetDateTime) -> Vec<Transcription> {
+    /// Where `Past` stops reading jobs made `minutes_ago`: the index of the job it stops at.
+    fn stops_at(minutes_ago: &[u64]) -> Option<usize> {
+        let now = OffsetDateTime::now_utc();
+        let mut past = Past::new(now - CLOCK_MARGIN);
         minutes_ago
             .iter()
-            .map(|&minutes| {
-                Transcription::new(
-                    TranscriptionId::new(format!("job-{minutes}")),
-                    TranscriptionStatus::Queued,
-                    now - Duration::from_secs(minutes * 60),
-                    "stt-async-v5",
-                    "a.wav",
-                )
-            })
-            .collect()
+            .position(|&minutes| past.reached(now - Duration::from_secs(minutes * 60)))
     }
 
     #[test]
-    fn only_a_page_newest_first_that_ends_before_the_cutoff_is_the_last_to_read() {
-        let now = OffsetDateTime::now_utc();
-        let cutoff = now - CLOCK_MARGIN;
-        // Newest first, ending before the cutoff: no later page can hold the job.
-        assert!(ends_before(&jobs_made_at(&[0, 5, 60], now), cutoff));
-        // Newest first, all within the margin: a later page may still hold it.
-        assert!(!ends_before(&jobs_made_at(&[0, 1, 2], now), cutoff));
-        // Oldest first: the job may be on the last page, whatever the times.
-        assert!(!ends_before(&jobs_made_at(&[60, 30, 20], now), cutoff));
-        // An empty page says nothing.
-        assert!(!ends_before(&[], cutoff));
+    fn a_list_is_read_past_the_cutoff_only_while_it_is_newest_first() {
+        // Newest first: the first job made before the cutoff ends the search.
+        assert_eq!(stops_at(&[0, 5, 60, 61]), Some(2));
+        assert_eq!(stops_at(&[60, 61]), Some(1));
+        // All within the margin: every job is read.
+        assert_eq!(stops_at(&[0, 1, 2]), None);
+        // Oldest first, or one old job alone: the job may come last.
+        assert_eq!(stops_at(&[60, 30, 20, 0]), None);
+        assert_eq!(stops_at(&[60]), None);
+        assert_eq!(stops_at(&[60, 60, 0]), None);
     }
 }
