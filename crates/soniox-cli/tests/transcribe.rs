@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{KEY, at, emulator, emulator_with, held, soniox, soniox_at, wav};
-use soniox_emulator::JobClock;
+use soniox_emulator::{FaultAction, FaultRule, JobClock};
 
 const SCRIPT: &str = "Hello there. How are you today? I am fine, thanks for asking.";
 
@@ -338,6 +338,36 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
         held(&emulator).await,
         (0, 0),
         "a failed job is cleaned up too"
+    );
+    emulator.shutdown().await;
+}
+
+/// An upload whose answer never comes may have stored the file (here it did): the command
+/// fails, and finds the file by the reference it uploaded it with, and deletes it.
+#[tokio::test]
+async fn an_upload_whose_answer_was_lost_is_found_and_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, path) = scripted(dir.path()).await;
+    emulator.add_fault(
+        FaultRule::new(FaultAction::DropResponse)
+            .method("POST")
+            .path_prefix("/v1/files"),
+    );
+    let run = soniox_at(&emulator, &["transcribe", &path]).await;
+    let line = run.failure(4);
+    assert!(
+        line.contains("may or may not have been carried out"),
+        "{line}"
+    );
+    assert_eq!(
+        emulator.request_counts().get("POST", "/v1/files"),
+        1,
+        "not sent twice"
+    );
+    assert_eq!(
+        held(&emulator).await,
+        (0, 0),
+        "the stored upload is deleted"
     );
     emulator.shutdown().await;
 }

@@ -7,9 +7,10 @@ use std::{
 };
 
 use clap::Args;
-use soniox_client::{Client, Webhook};
+use futures_util::StreamExt as _;
+use soniox_client::{Client, Error as ClientError, Webhook};
 use soniox_types::{
-    DEFAULT_WEBHOOK_HEADER, FileId, Secret, Transcript, Transcription, TranscriptionId,
+    DEFAULT_WEBHOOK_HEADER, FileId, ListParams, Secret, Transcript, Transcription, TranscriptionId,
     WEBHOOK_HEADER_ENV, WEBHOOK_SECRET_ENV,
 };
 
@@ -89,6 +90,9 @@ pub(crate) fn parse_pair(value: &str) -> Result<(String, String), String> {
 /// What was created for one input, to delete afterwards.
 #[derive(Debug, Default)]
 struct Created {
+    /// The reference of an upload whose answer never came (cut off by Ctrl-C, or lost), which
+    /// may have stored the file all the same: it finds the file.
+    upload_reference: Option<String>,
     file: Option<FileId>,
     transcription: Option<TranscriptionId>,
 }
@@ -194,9 +198,18 @@ async fn transcribe_one(
     if is_url(input) {
         request = request.audio_url(input);
     } else {
+        let reference = format!("soniox-cli-{:016x}", fastrand::u64(..));
         let (upload, bar) = progress::upload_with_bar(output, Path::new(input));
+        let upload = upload.client_reference_id(reference.clone());
         let uploaded = interrupt.guard(client.files().upload(upload)).await;
         progress::clear(bar);
+        // Cut off, or its answer lost: the file may be stored, known by its reference only.
+        if matches!(
+            uploaded,
+            None | Some(Err(ClientError::OutcomeUnknown { .. }))
+        ) {
+            created.upload_reference = Some(reference);
+        }
         let file = uploaded.ok_or_else(Failure::interrupted)??;
         created.file = Some(file.id.clone());
         request = request.file_id(file.id);
@@ -265,7 +278,22 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
                 )),
             }
         }
-        if let Some(id) = created.file {
+        let file = match (created.file, created.upload_reference) {
+            (Some(id), _) => Some(id),
+            (None, Some(reference)) => match uploaded_file(client, &reference).await {
+                Ok(found) => found,
+                Err(error) => {
+                    output.note(&format!(
+                        "warning: could not look for the upload that may have been stored \
+                         (reference {reference}): {}",
+                        Failure::from(error)
+                    ));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        if let Some(id) = file {
             match client.files().delete(&id).await {
                 Ok(()) => tracing::info!(file = %id, "deleted"),
                 Err(error) => output.note(&format!(
@@ -278,6 +306,20 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
     if tokio::time::timeout(CLEANUP_TIMEOUT, work).await.is_err() {
         output.note("warning: cleanup took too long and was abandoned");
     }
+}
+
+/// The file stored under `reference`, if any: the list cannot filter by reference, so it is
+/// read until the file comes, or to its end (an account holds at most 1,000 files).
+async fn uploaded_file(client: &Client, reference: &str) -> Result<Option<FileId>, ClientError> {
+    let files = client.files().list(ListParams::new());
+    let mut files = std::pin::pin!(files);
+    while let Some(file) = files.next().await {
+        let file = file?;
+        if file.client_reference_id.as_deref() == Some(reference) {
+            return Ok(Some(file.id));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
