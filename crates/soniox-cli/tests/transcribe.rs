@@ -343,7 +343,8 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
 }
 
 /// An upload whose answer never comes may have stored the file (here it did): the command
-/// fails, and finds the file by the reference it uploaded it with, and deletes it.
+/// fails, and finds the file by the reference it uploaded it with, and deletes it, or with
+/// `--keep` names that reference.
 #[tokio::test]
 async fn an_upload_whose_answer_was_lost_is_found_and_deleted() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -354,10 +355,18 @@ async fn an_upload_whose_answer_was_lost_is_found_and_deleted() {
             .path_prefix("/v1/files"),
     );
     let run = soniox_at(&emulator, &["transcribe", &path]).await;
-    let line = run.failure(4);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let [found, error] = lines[..] else {
+        panic!("a note and the error: {}", run.stderr);
+    };
     assert!(
-        line.contains("may or may not have been carried out"),
-        "{line}"
+        found.starts_with("the upload was stored though its answer never came: deleting file "),
+        "{found}"
+    );
+    assert!(
+        error.contains("may or may not have been carried out"),
+        "{error}"
     );
     assert_eq!(
         emulator.request_counts().get("POST", "/v1/files"),
@@ -369,6 +378,16 @@ async fn an_upload_whose_answer_was_lost_is_found_and_deleted() {
         (0, 0),
         "the stored upload is deleted"
     );
+    // With --keep nothing is deleted, and the reference to look for is named.
+    let run = soniox_at(&emulator, &["transcribe", &path, "--keep"]).await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the upload may have been stored: look for client_reference_id soniox-cli-"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(held(&emulator).await, (1, 0));
     emulator.shutdown().await;
 }
 

@@ -255,6 +255,11 @@ fn note_kept(context: &Context, created: &Created) {
     }
     if let Some(id) = &created.file {
         context.output.note(&format!("kept file {id}"));
+    } else if let Some(reference) = &created.upload_reference {
+        context.output.note(&format!(
+            "the upload may have been stored: look for client_reference_id {reference} in \
+             `soniox files list --json`"
+        ));
     }
 }
 
@@ -281,11 +286,24 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
         let file = match (created.file, created.upload_reference) {
             (Some(id), _) => Some(id),
             (None, Some(reference)) => match uploaded_file(client, &reference).await {
-                Ok(found) => found,
+                Ok(Some(id)) => {
+                    output.note(&format!(
+                        "the upload was stored though its answer never came: deleting file {id}"
+                    ));
+                    Some(id)
+                }
+                // The server may still be storing it: the body had gone out whole.
+                Ok(None) => {
+                    output.note(&format!(
+                        "the upload may still be stored: look for client_reference_id \
+                         {reference} in `soniox files list --json`"
+                    ));
+                    None
+                }
                 Err(error) => {
                     output.note(&format!(
                         "warning: could not look for the upload that may have been stored \
-                         (reference {reference}): {}",
+                         (client_reference_id {reference}): {}",
                         Failure::from(error)
                     ));
                     None
@@ -309,7 +327,8 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
 }
 
 /// The file stored under `reference`, if any: the list cannot filter by reference, so it is
-/// read until the file comes, or to its end (an account holds at most 1,000 files).
+/// read until the file comes, or to its end (an account holds 1,000 files unless its limit
+/// was raised; the cleanup's time limit bounds the rest).
 async fn uploaded_file(client: &Client, reference: &str) -> Result<Option<FileId>, ClientError> {
     let files = client.files().list(ListParams::new());
     let mut files = std::pin::pin!(files);
