@@ -211,27 +211,37 @@ impl Inbox {
     /// # Errors
     ///
     /// The [`Rejection`] to answer with.
-    pub async fn receive<B>(&self, request: Request<B>) -> Result<ReceivedEvent, Rejection>
+    pub fn receive<B>(
+        &self,
+        request: Request<B>,
+    ) -> impl Future<Output = Result<ReceivedEvent, Rejection>> + use<B>
     where
         B: Body,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let verifier = &self.shared.verifier;
+        // Taken apart before the future, which owns the parts: an `async fn` keeps its
+        // arguments for its whole life, so the request would sit in its future next to its
+        // own parts, as in the future of each `async fn` around it. A request's future is
+        // boxed, and past 1 KiB the allocator takes its slow path.
+        let shared = Arc::clone(&self.shared);
         let (parts, body) = request.into_parts();
-        let verified = async {
-            verifier.verify_head(&parts.method, &parts.headers)?;
-            let read = read_limited(body, verifier.get_body_limit());
-            let bytes = match guarded(read, self.shared.body_timeout, None).await {
-                Guarded::Finished(read) => read?,
-                Guarded::TimedOut | Guarded::ShutDown => return Err(Rejection::BodyTimeout),
+        async move {
+            let verifier = &shared.verifier;
+            let verified = async {
+                verifier.verify_head(&parts.method, &parts.headers)?;
+                let read = read_limited(body, verifier.get_body_limit());
+                let bytes = match guarded(read, shared.body_timeout, None).await {
+                    Guarded::Finished(read) => read?,
+                    Guarded::TimedOut | Guarded::ShutDown => return Err(Rejection::BodyTimeout),
+                };
+                verifier.verify_rest(&parts.uri, &parts.headers, &bytes)
             };
-            verifier.verify_rest(&parts.uri, &parts.headers, &bytes)
-        };
-        let verified = verified.await;
-        if verified.is_err() {
-            self.shared.counts.reject();
+            let verified = verified.await;
+            if verified.is_err() {
+                shared.counts.reject();
+            }
+            verified
         }
-        verified
     }
 
     /// Handles `received` with `handler` under the delivery guarantees (see [`Inbox`]) and

@@ -95,14 +95,18 @@ impl<H: Handler> WebhookService<H> {
     }
 
     /// Handles one request and produces the answer. Never fails: every outcome is a response.
-    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    pub fn handle<B>(
+        &self,
+        request: Request<B>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + use<B, H>
     where
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let handler = Arc::clone(&self.handler);
-        self.respond(request, move |event| handler.call(event))
-            .await
+        respond(self.inbox.clone(), request, move |event| {
+            handler.call(event)
+        })
     }
 
     /// A copy for one connection of a server, with reference counts of its own: the copies
@@ -116,37 +120,50 @@ impl<H: Handler> WebhookService<H> {
         })
     }
 
-    /// [`WebhookService::handle`] on a copy made by [`WebhookService::for_connection`].
+    /// [`WebhookService::handle`] on a copy made by [`WebhookService::for_connection`]: the
+    /// handler is reached through that copy, whose count only this connection touches.
     #[cfg(feature = "hyper")]
-    pub(crate) async fn handle_on_connection<B>(
-        self: Arc<Self>,
+    pub(crate) fn handle_on_connection<B>(
+        self: &Arc<Self>,
         request: Request<B>,
-    ) -> Response<Full<Bytes>>
+    ) -> impl Future<Output = Response<Full<Bytes>>> + use<B, H>
     where
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let this = Arc::clone(&self);
-        self.respond(request, move |event| this.handler.call(event))
-            .await
+        let this = Arc::clone(self);
+        respond(self.inbox.clone(), request, move |event| {
+            this.handler.call(event)
+        })
     }
+}
 
-    async fn respond<B, F>(&self, request: Request<B>, handler: F) -> Response<Full<Bytes>>
-    where
-        B: Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-        F: FnOnce(ReceivedEvent) -> H::Future + Send + 'static,
-    {
-        let received = match self.inbox.receive(request).await {
-            Ok(received) => received,
-            Err(rejection) => {
-                tracing::debug!(status = rejection.status().as_u16(), %rejection, "webhook rejected");
-                return rejection.to_response().map(Full::new);
-            }
-        };
-        let outcome = self.inbox.process(received, handler).await;
-        outcome.to_response().map(Full::new)
-    }
+/// The answer to `request`: its rejection, or how `handler`'s handling of its event went.
+///
+/// The one `async fn` between a server and [`Inbox::receive`]: each keeps its arguments for
+/// its whole life, so every `async fn` around it would hold the request once more, and a
+/// request's future is boxed, where past 1 KiB the allocator takes its slow path.
+async fn respond<B, F, Fut, E>(
+    inbox: Inbox,
+    request: Request<B>,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    F: FnOnce(ReceivedEvent) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let received = match inbox.receive(request).await {
+        Ok(received) => received,
+        Err(rejection) => {
+            tracing::debug!(status = rejection.status().as_u16(), %rejection, "webhook rejected");
+            return rejection.to_response().map(Full::new);
+        }
+    };
+    let outcome = inbox.process(received, handler).await;
+    outcome.to_response().map(Full::new)
 }
 
 #[cfg(any(feature = "tower", feature = "hyper"))]
