@@ -16,7 +16,7 @@ use tokio::{
 };
 
 use self::head::HeadDeadline;
-use crate::{Handler, WebhookService};
+use crate::{Handler, WebhookService, service::Answered};
 
 /// How long a client may take to send a request head unless configured otherwise.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -351,37 +351,15 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
         if let Some(head) = &head {
             head.serving();
         }
-        Box::pin(Answering {
-            handling: self.service.handle_on_connection(request),
-            head,
-        })
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A request's handling, then its connection marked as awaiting its next head. A future
-    /// of its own rather than an `async` block around the handling, which would keep the
-    /// handling twice: as what the block captured, and as what it awaits.
-    struct Answering<F> {
-        #[pin]
-        handling: F,
-        head: Option<Arc<HeadDeadline>>,
-    }
-}
-
-impl<F: Future<Output = Response<Full<Bytes>>>> Future for Answering<F> {
-    type Output = Result<Response<Full<Bytes>>, Infallible>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let this = self.project();
-        let response = std::task::ready!(this.handling.poll(cx));
-        if let Some(head) = this.head.take() {
-            head.waiting();
-        }
-        std::task::Poll::Ready(Ok(response))
+        // Then the connection awaits its next head.
+        Box::pin(Answered::new(
+            self.service.handle_on_connection(request),
+            move || {
+                if let Some(head) = head {
+                    head.waiting();
+                }
+            },
+        ))
     }
 }
 

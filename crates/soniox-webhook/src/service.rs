@@ -178,8 +178,46 @@ impl<H: Handler> WebhookService<H> {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let service = self.clone();
-        Box::pin(async move { Ok(service.handle(request).await) })
+        Box::pin(Answered::new(self.handle(request), || {}))
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "hyper"))]
+pin_project_lite::pin_project! {
+    /// A handling's response as a service's `Ok`, with `after` run once it is ready. A future
+    /// of its own rather than an `async` block, which would keep the handling twice: as what
+    /// it captured, and as what it awaits.
+    pub(crate) struct Answered<F, A> {
+        #[pin]
+        handling: F,
+        after: Option<A>,
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "hyper"))]
+impl<F, A> Answered<F, A> {
+    pub(crate) fn new(handling: F, after: A) -> Self {
+        Self {
+            handling,
+            after: Some(after),
+        }
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "hyper"))]
+impl<F: Future<Output = Response<Full<Bytes>>>, A: FnOnce()> Future for Answered<F, A> {
+    type Output = Result<Response<Full<Bytes>>, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.handling.poll(cx));
+        if let Some(after) = this.after.take() {
+            after();
+        }
+        std::task::Poll::Ready(Ok(response))
     }
 }
 
