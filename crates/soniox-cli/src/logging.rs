@@ -171,15 +171,14 @@ impl Logger {
         } else {
             let _ = write!(line, "{level:>5} ");
         }
-        let leaf = Self::parent_of(event.is_root(), event.is_contextual(), event.parent());
-        if leaf.is_some() {
+        if let Some(leaf) = Self::parent_of(event.is_root(), event.is_contextual(), event.parent())
+        {
             let spans = self.spans();
             // From the leaf up, then written from the root down.
-            let scope: Vec<&SpanEntry> =
-                std::iter::successors(leaf.and_then(|id| spans.get(&id)), |entry| {
-                    entry.parent.and_then(|id| spans.get(&id))
-                })
-                .collect();
+            let scope: Vec<&SpanEntry> = std::iter::successors(spans.get(&leaf), |entry| {
+                entry.parent.and_then(|id| spans.get(&id))
+            })
+            .collect();
             for entry in scope.iter().rev() {
                 line.push_str(entry.metadata.name());
                 if !entry.fields.is_empty() {
@@ -190,13 +189,7 @@ impl Logger {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        line.push_str(&fields.message);
-        if !fields.rest.is_empty() {
-            if !fields.message.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&fields.rest);
-        }
+        line.push_str(&fields.joined());
         line.push('\n');
         line
     }
@@ -337,7 +330,7 @@ struct Fields {
 }
 
 impl Fields {
-    /// All of them, as a span shows them.
+    /// All of them, the message first.
     fn joined(self) -> String {
         match (self.message.is_empty(), self.rest.is_empty()) {
             (true, _) => self.rest,

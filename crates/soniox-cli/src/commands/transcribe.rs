@@ -257,8 +257,8 @@ fn note_kept(context: &Context, created: &Created) {
         context.output.note(&format!("kept file {id}"));
     } else if let Some(reference) = &created.upload_reference {
         context.output.note(&format!(
-            "the upload may have been stored: look for client_reference_id {reference} in \
-             `soniox files list --json`"
+            "the upload may have been stored: {}",
+            look_for(reference)
         ));
     }
 }
@@ -295,8 +295,8 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
                 // The server may still be storing it: the body had gone out whole.
                 Ok(None) => {
                     output.note(&format!(
-                        "the upload may still be stored: look for client_reference_id \
-                         {reference} in `soniox files list --json`"
+                        "the upload may still be stored: {}",
+                        look_for(&reference)
                     ));
                     None
                 }
@@ -324,6 +324,11 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
     if tokio::time::timeout(CLEANUP_TIMEOUT, work).await.is_err() {
         output.note("warning: cleanup took too long and was abandoned");
     }
+}
+
+/// How to find an upload that may have been stored under `reference`.
+fn look_for(reference: &str) -> String {
+    format!("look for client_reference_id {reference} in `soniox files list --json`")
 }
 
 /// The file stored under `reference`, if any: the list cannot filter by reference, so it is
