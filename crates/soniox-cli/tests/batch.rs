@@ -205,7 +205,8 @@ async fn an_interrupted_batch_resumes_without_submitting_twice() {
 async fn a_batch_killed_mid_submit_resumes_without_a_second_create() {
     let emulator = emulator().await;
     let folders = folders(2);
-    let args = folders.batch("1", ["--create-grace", "1s"]);
+    // The resumed run's create is waited for half the grace: long enough for a loaded machine.
+    let args = folders.batch("1", ["--create-grace", "4s"]);
     let lost_answer = FaultRule::new(FaultAction::DropResponse)
         .method("POST")
         .path_prefix("/v1/transcriptions");

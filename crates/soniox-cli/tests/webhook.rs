@@ -228,6 +228,8 @@ async fn listen_fetches_the_transcript_of_a_real_job() {
         }) {
             break;
         }
+        // Both attempts of the schedule made, none a success: fail rather than wait forever.
+        assert!(attempts.len() < 2, "the listener refused: {attempts:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let run = server.stop().await;

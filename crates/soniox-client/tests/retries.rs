@@ -320,13 +320,11 @@ async fn uploads_are_restreamed_from_their_source() {
 
 #[tokio::test]
 async fn connection_failures_are_retried_then_reported() {
-    // A port nobody listens on: bind, note it, close it.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port");
+    // Port 1: privileged, so no test's server can be listening there (a port bound and
+    // closed here could be taken by another test's emulator meanwhile).
     let client = Client::builder()
         .api_key(KEY)
-        .base_url(format!("http://{addr}"))
+        .base_url("http://127.0.0.1:1")
         .retry_policy(fast_retries())
         .build()
         .expect("client");

@@ -102,8 +102,8 @@ mod sqlite {
     /// while the first is handled.
     #[tokio::test]
     async fn a_lease_starts_when_the_lock_is_won() {
-        const SHORT: Duration = Duration::from_secs(2);
-        const HELD: Duration = Duration::from_millis(2500);
+        const SHORT: Duration = Duration::from_secs(4);
+        const HELD: Duration = Duration::from_millis(4500);
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("events.db");
         let store = SqliteStore::builder(&path)

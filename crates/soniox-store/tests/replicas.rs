@@ -43,12 +43,13 @@ const DB_VARIABLE: &str = "SONIOX_REPLICA_DB";
 const INDEX_VARIABLE: &str = "SONIOX_REPLICA_INDEX";
 /// The emulator's wait before each attempt, in milliseconds. Both copies of an event are
 /// retried in step and race each other, so a round gives the event one run of its handler,
-/// which fails one time in ten; and a round before the killed replica's lease (3 s) runs out
-/// gives it none. Hence a retry every 800 ms for 8 s after the first few: an event the victim
-/// held gets six rounds or more once its lease is gone. (9 attempts over 12.75 s left it one
-/// to three, and one delivery in a few runs ran out of attempts.)
-const RETRY_SCHEDULE_MS: [u64; 17] = [
-    0, 50, 100, 200, 400, 800, 1600, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800,
+/// which fails one time in ten; and a round before the killed replica's lease (5 s) runs out
+/// gives it none. Hence a retry every 800 ms for 10.4 s after the first few: an event the
+/// victim held gets six rounds or more once its lease is gone. (9 attempts over 12.75 s and a
+/// 3 s lease left it one to three, and one delivery in a few runs ran out of attempts.)
+const RETRY_SCHEDULE_MS: [u64; 20] = [
+    0, 50, 100, 200, 400, 800, 1600, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800,
+    800,
 ];
 const EFFECTS_TABLE: &str =
     "CREATE TABLE replica_effects (transcription_id TEXT NOT NULL, replica INT NOT NULL)";
@@ -85,13 +86,15 @@ async fn child_replica_process() {
             Ok(())
         }
     };
-    // A lease of 3 s instead of 40, so that the killed replica's claims come back within the
-    // emulator's retry schedule. The margin must still exceed the slowest claim-to-complete
-    // round trip under this load (about 1 s at worst here): a lease that runs out before its
-    // completion is recorded lets another replica handle the event a second time.
+    // A lease of 5 s instead of 40, so that the killed replica's claims come back within the
+    // emulator's retry schedule. The deadline must exceed the handler's slowest run (a wait
+    // for a pooled connection, an insert) and the margin the slowest claim-to-complete round
+    // trip under this load (about 1 s at worst here): a handler cancelled after its insert,
+    // or a lease that runs out before its completion is recorded, lets another replica handle
+    // the event a second time.
     let inbox = Inbox::new(verifier())
         .shared_store(store)
-        .handler_deadline(Duration::from_secs(1))
+        .handler_deadline(Duration::from_secs(3))
         .lease_margin(Duration::from_secs(2));
     let receiver = Receiver::bind("127.0.0.1:0", WebhookService::new(inbox, handler))
         .await

@@ -43,6 +43,11 @@ const HEADER: &str = "X-Soniox-Webhook-Secret";
 const SECRET: &str = "chaos-secret-3f9a";
 const JOBS: usize = 1000;
 const HANDLER_DEADLINE: Duration = Duration::from_secs(1);
+/// How long a claim outlives its handler's deadline. Past it, another delivery may handle the
+/// event a second time, so it must exceed the slowest claim-to-complete round trip: three
+/// processes, the database and the emulator share two cores, and a SQLite batch's commit
+/// with its fsync has taken over a second here.
+const LEASE_MARGIN_MS: u64 = 4000;
 /// Bounds a failing run; a passing one takes a fraction of it.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(150);
 
@@ -79,8 +84,9 @@ async fn child_tracker_process() {
     let mut policy = Policy::default();
     // Long enough for an abandoned create (given up after half of it) to land at the
     // emulator before the reconciler lists: three processes, PostgreSQL and the emulator
-    // share two cores, and a create queued behind them can land a second late.
-    policy.create_grace = Duration::from_secs(3);
+    // share two cores, and a create queued behind them has landed a second late: three
+    // seconds leaves room for a worse stall.
+    policy.create_grace = Duration::from_secs(6);
     policy.webhook_grace = Duration::from_millis(500);
     policy.max_poll_interval = Duration::from_millis(1000);
     policy.retry_interval = Duration::from_millis(500);
@@ -251,8 +257,9 @@ async fn finishing<T>(emulator: &Emulator, until: impl Future<Output = T>) -> T 
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
+    let until = tokio::time::timeout(GIVE_UP_AFTER, until);
     tokio::select! {
-        done = until => done,
+        done = until => done.expect("what the test waits for happens in time"),
         () = finishing => unreachable!("finishing never ends"),
     }
 }
@@ -327,7 +334,7 @@ async fn sqlite_a_process_killed_and_restarted_loses_nothing_and_doubles_nothing
     let port = free_port();
     let settings = |jobs: usize| {
         format!(
-            "{}|{}|{port}|http://127.0.0.1:{port}/hooks/soniox|{jobs}|1000",
+            "{}|{}|{port}|http://127.0.0.1:{port}/hooks/soniox|{jobs}|{LEASE_MARGIN_MS}",
             emulator.base_url(),
             database.locator()
         )
@@ -378,10 +385,9 @@ async fn postgres_three_replicas_one_killed_lose_nothing_and_double_nothing() {
     let share = JOBS / REPLICAS;
     let mut replicas = Vec::new();
     for port in &ports {
-        // A longer margin than one process needs: three replicas share two cores.
         replicas.push(
             Process::spawn(format!(
-                "{}|{}|{port}|http://{balancer}/hooks/soniox|{share}|2000",
+                "{}|{}|{port}|http://{balancer}/hooks/soniox|{share}|{LEASE_MARGIN_MS}",
                 emulator.base_url(),
                 database.locator()
             ))

@@ -42,7 +42,7 @@ fn quick_policy() -> Policy {
     // A create's answer is waited for half of this: long enough that a loaded machine does
     // not turn a create that succeeds into a pending one (tests count which creates were
     // pending), short enough that pending ones are reconciled within seconds.
-    policy.create_grace = Duration::from_secs(2);
+    policy.create_grace = Duration::from_secs(5);
     policy.webhook_grace = Duration::from_millis(50);
     policy.max_poll_interval = Duration::from_millis(200);
     policy.retry_interval = Duration::from_millis(100);

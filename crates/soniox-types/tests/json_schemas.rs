@@ -20,27 +20,26 @@ fn schemas_are_up_to_date() {
 
 #[test]
 fn a_stale_missing_or_extra_schema_is_named() {
-    let dir = std::env::temp_dir().join(format!("soniox-schemas-test-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("a temporary folder");
+    let temporary = tempfile::tempdir().expect("a temporary folder");
+    let dir = temporary.path();
     let schemas = wire_schemas::all();
     for (name, text) in &schemas {
         fs::write(dir.join(name), text).expect("written");
     }
-    assert!(problems(&dir, &schemas).is_empty());
+    assert!(problems(dir, &schemas).is_empty());
     let (first, _) = &schemas[0];
     let (last, _) = &schemas[schemas.len() - 1];
     fs::write(dir.join(first), "{}\n").expect("written");
     fs::remove_file(dir.join(last)).expect("removed");
     fs::write(dir.join("Gone.json"), "{}\n").expect("written");
     assert_eq!(
-        problems(&dir, &schemas),
+        problems(dir, &schemas),
         [
             format!("stale: schemas/{first}"),
             format!("missing: schemas/{last}"),
             "not generated: schemas/Gone.json".to_owned(),
         ]
     );
-    fs::remove_dir_all(&dir).expect("removed");
 }
 
 /// One line per file of `dir` that differs from `schemas`: stale, missing, or not generated.
