@@ -2,12 +2,19 @@
 //! the connection, complete or release, answer.
 
 use std::{
-    error::Error as StdError, fmt, future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc,
-    task::Poll, time::Duration,
+    error::Error as StdError,
+    fmt,
+    future::Future,
+    panic::AssertUnwindSafe,
+    pin::{Pin, pin},
+    sync::Arc,
+    task::Poll,
+    time::Duration,
 };
 
 use http::{Request, StatusCode};
 use http_body::Body;
+use soniox_types::WebhookEvent;
 use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 
 use crate::{
@@ -21,7 +28,7 @@ mod guard;
 
 pub use counts::DeliveryCounts;
 
-use guard::{Guarded, Shutdown, guarded};
+use guard::{Guard, Guarded, Shutdown, guarded};
 
 /// How long a handler may run unless configured otherwise. Senders give up on a delivery after
 /// some seconds (Svix after 15); answering before that keeps the retry schedule honest.
@@ -265,7 +272,24 @@ impl Inbox {
         // large as the handling (handler included), and the request's future around it,
         // copied whole wherever it moves. Boxed, it can also move into a task of its own.
         let shared = Arc::clone(&self.shared);
-        let settling: Settling = Box::pin(async move { shared.settle(received, handler).await });
+        let event = received.event().clone();
+        let call = (handler, received);
+        let settling: Settling = Box::pin(async move {
+            // Pinned here and lent: every `async fn` it were passed to would keep a copy of
+            // the handler and the event (or the handler's future) in the box, which would
+            // then outgrow the allocator's fast path (1 KiB) for handlers of common size.
+            // (For the same reason `call` is captured rather than a `Handling`, which is as
+            // large as the handler's future.)
+            let handling = Handling::Call { call: Some(call) };
+            let handling = pin!(guarded(
+                handling,
+                shared.handler_deadline,
+                Some(&shared.shutdown)
+            ));
+            let outcome = shared.claim_and_handle(&event, handling).await;
+            shared.counts.record(outcome);
+            outcome
+        });
         async move {
             if self.shared.shutdown.is_started() {
                 self.shared.counts.record(Outcome::ShuttingDown);
@@ -310,7 +334,7 @@ impl Inbox {
 }
 
 impl Shared {
-    /// Only a panicking store gets here (the handler's panics are caught in `settle`); its
+    /// Only a panicking store gets here (the handler's panics are caught in [`Handling`]); its
     /// claim stays until the lease runs out.
     fn store_panicked(&self) -> Outcome {
         tracing::error!("the webhook event store panicked");
@@ -336,27 +360,19 @@ impl Shared {
         })
     }
 
-    /// Claims, handles, completes or releases, and counts the outcome; runs to its end even
-    /// when the request that started it is gone.
-    async fn settle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
+    /// Claims `event`, runs `handling` (its handler, guarded: not yet polled), completes or
+    /// releases. Runs to its end even when the request that started it is gone.
+    async fn claim_and_handle<F, Fut, E>(
+        &self,
+        event: &WebhookEvent,
+        handling: Pin<&mut Guard<'_, Handling<F, Fut>>>,
+    ) -> Outcome
     where
         F: FnOnce(ReceivedEvent) -> Fut,
         Fut: Future<Output = Result<(), E>>,
         E: fmt::Display,
     {
-        let outcome = self.claim_and_handle(received, handler).await;
-        self.counts.record(outcome);
-        outcome
-    }
-
-    async fn claim_and_handle<F, Fut, E>(&self, received: ReceivedEvent, handler: F) -> Outcome
-    where
-        F: FnOnce(ReceivedEvent) -> Fut,
-        Fut: Future<Output = Result<(), E>>,
-        E: fmt::Display,
-    {
-        let event = received.event().clone();
-        let token = match self.bounded(self.store.claim(&event, self.lease())).await {
+        let token = match self.bounded(self.store.claim(event, self.lease())).await {
             Ok(Claim::Claimed(token)) => token,
             Ok(Claim::Done) => {
                 tracing::debug!(id = %event.id, status = %event.status, "duplicate of a handled webhook");
@@ -371,13 +387,10 @@ impl Shared {
                 return Outcome::StoreUnavailable;
             }
         };
-        let handling = Handling::Call {
-            call: Some((handler, received)),
-        };
-        let ended = match guarded(handling, self.handler_deadline, Some(&self.shutdown)).await {
+        let ended = match handling.await {
             Guarded::ShutDown => Outcome::ShuttingDown,
             Guarded::Finished(Ok(Ok(()))) => {
-                return match self.bounded(self.store.complete(&event, token)).await {
+                return match self.bounded(self.store.complete(event, token)).await {
                     Ok(()) => Outcome::Handled,
                     Err(error) => {
                         tracing::error!(id = %event.id, error = %Chain(&error),
@@ -400,7 +413,7 @@ impl Shared {
                 Outcome::DeadlineExceeded
             }
         };
-        if let Err(error) = self.bounded(self.store.release(&event, token)).await {
+        if let Err(error) = self.bounded(self.store.release(event, token)).await {
             tracing::error!(id = %event.id, error = %Chain(&error),
                 "cannot release webhook event; it is handled again once its lease expires");
         }
@@ -535,7 +548,7 @@ where
     }
 }
 
-/// A handling under way: [`Shared::settle`] for one event.
+/// A handling under way: [`Shared::claim_and_handle`] for one event, and its count.
 type Settling = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// A handling polled in the request's own task, as most finish at once (the memory store, a

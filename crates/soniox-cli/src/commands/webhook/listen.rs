@@ -99,10 +99,10 @@ async fn print_event(
     event: &ReceivedEvent,
 ) -> Result<(), Failure> {
     let text = match client {
+        // Boxed: in place, the fetch's future would make every handling as large as a fetch,
+        // `--fetch` or not, and past the allocator's fast path when the inbox boxes it.
         Some(client) if *event.status() == WebhookStatus::Completed => Some(
-            client
-                .transcriptions()
-                .transcript(event.id())
+            Box::pin(client.transcriptions().transcript(event.id()))
                 .await?
                 .spoken_text(),
         ),
