@@ -307,6 +307,10 @@ impl Inbox {
     /// Waits for running handlers to finish, at most `deadline`; then cancels the rest, which
     /// release their events (answering 503) so they are delivered again. New deliveries are
     /// answered 503 once the handlers have been cancelled.
+    ///
+    /// A handling that starts after `drain` returned (a request whose body was still arriving)
+    /// is not waited for: drain again once the server has stopped reading requests, as
+    /// [`Receiver`](crate::Receiver) does.
     pub async fn drain(&self, deadline: Duration) {
         let handlers = &self.shared.handlers;
         handlers.close();

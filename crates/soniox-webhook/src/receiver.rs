@@ -288,15 +288,23 @@ impl<H: Handler> Receiver<H> {
             }
         }
         drop(self.listener);
+        let started = tokio::time::Instant::now();
+        let inbox = self.service.inbox();
         let connections = tokio::time::timeout(
             self.drain_deadline.saturating_add(CLOSE_GRACE),
             graceful.shutdown(),
         );
-        let ((), closed) =
-            tokio::join!(self.service.inbox().drain(self.drain_deadline), connections);
+        let ((), closed) = tokio::join!(inbox.drain(self.drain_deadline), connections);
         if closed.is_err() {
             tracing::warn!("webhook connections still open after the drain deadline; leaving them");
         }
+        // A request whose body was still arriving when the drain began starts its handling
+        // after the drain found none running: wait for those within what is left of the
+        // deadline, then cancel and release them, rather than leave their events claimed
+        // until the leases run out.
+        inbox
+            .drain(self.drain_deadline.saturating_sub(started.elapsed()))
+            .await;
         Ok(())
     }
 }

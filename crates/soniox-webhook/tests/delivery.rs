@@ -300,6 +300,63 @@ async fn a_hung_up_delivery_is_answered_in_progress_then_duplicate() {
     }
 }
 
+/// A delivery whose body was still arriving when the shutdown began starts its handling after
+/// the drain found none running. The shutdown ends it all the same: cancelled and released,
+/// so its retry is handled at once rather than told "in progress" until the lease runs out.
+#[tokio::test]
+async fn a_handling_that_starts_after_the_drain_began_is_released_at_shutdown() {
+    let (started, mut starts) = mpsc::unbounded_channel();
+    let handler = move |_: ReceivedEvent| {
+        let _ = started.send(());
+        std::future::pending::<Result<(), Infallible>>()
+    };
+    let inbox = Inbox::new(verifier());
+    let running = Receiver::bind("127.0.0.1:0", WebhookService::new(inbox.clone(), handler))
+        .await
+        .expect("bind")
+        .drain_deadline(Duration::ZERO)
+        .spawn()
+        .expect("a bound address");
+    let addr = running.local_addr();
+
+    // The head, asking to be told to go on: the answer says the server reads the body.
+    let wire = Case::good("late").add("Expect", "100-continue").to_wire();
+    let (head, body) = wire.split_at(wire.len() - common::GOOD_BODY.len());
+    let mut late = TcpStream::connect(addr).await.expect("connect");
+    late.write_all(head).await.expect("write");
+    let mut go_on = [0; 25];
+    late.read_exact(&mut go_on).await.expect("read");
+    assert_eq!(&go_on, b"HTTP/1.1 100 Continue\r\n\r\n");
+
+    let stopping = tokio::spawn(stop_running(running));
+    // Refused once the listener is closed; the first drain, which found no handling
+    // running, ended in the same poll.
+    while TcpStream::connect(addr).await.is_ok() {
+        tokio::task::yield_now().await;
+    }
+    late.write_all(body).await.expect("write");
+    starts.recv().await.expect("the handler starts");
+    stopping.await.expect("the receiver stops");
+
+    let event = soniox_types::WebhookEvent::new(
+        soniox_types::TranscriptionId::new(common::ID),
+        soniox_types::WebhookStatus::Completed,
+    );
+    let claim = inbox
+        .get_store()
+        .claim(&event, Duration::from_secs(60))
+        .await;
+    assert!(
+        matches!(claim, Ok(soniox_webhook::store::Claim::Claimed(_))),
+        "released for its retry: {claim:?}"
+    );
+    let mut answer = Vec::new();
+    late.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.ends_with("shutting down"), "{answer}");
+}
+
 #[tokio::test]
 async fn a_handler_past_its_deadline_is_cancelled_answered_503_and_retried() {
     let (gated, mut starts) = Gated::new(false);
