@@ -257,7 +257,9 @@ async fn finishing<T>(emulator: &Emulator, until: impl Future<Output = T>) -> T 
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let until = tokio::time::timeout(GIVE_UP_AFTER, until);
+    // A backstop for the waits with no bound of their own, past the bound of those that
+    // have one (and say what was left when it passed).
+    let until = tokio::time::timeout(2 * GIVE_UP_AFTER, until);
     tokio::select! {
         done = until => done.expect("what the test waits for happens in time"),
         () = finishing => unreachable!("finishing never ends"),

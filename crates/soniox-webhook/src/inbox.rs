@@ -309,7 +309,7 @@ impl Inbox {
     /// answered 503 once the handlers have been cancelled.
     ///
     /// A handling that starts after `drain` returned (a request whose body was still arriving)
-    /// is not waited for: drain again once the server has stopped reading requests, as
+    /// is not waited for: drain once the server has stopped reading requests, as
     /// [`Receiver`](crate::Receiver) does.
     pub async fn drain(&self, deadline: Duration) {
         let handlers = &self.shared.handlers;
@@ -324,6 +324,18 @@ impl Inbox {
             running = handlers.len(),
             "webhook handlers still running at the drain deadline; cancelling and releasing them"
         );
+        self.stop().await;
+    }
+
+    /// Cancels the running handlers, which release their events, and answers every later
+    /// delivery 503 without claiming it; waits a little for the releases.
+    pub(crate) async fn stop(&self) {
+        if self.shared.shutdown.is_started() {
+            // Stopped before: the handlers then running were cancelled, and later ones refused.
+            return;
+        }
+        let handlers = &self.shared.handlers;
+        handlers.close();
         self.shared.shutdown.start();
         if tokio::time::timeout(RELEASE_GRACE, handlers.wait())
             .await

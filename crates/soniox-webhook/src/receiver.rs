@@ -230,7 +230,9 @@ impl<H: Handler> Receiver<H> {
 
     /// Serves until `shutdown` completes, then stops accepting, waits up to the drain deadline
     /// for running handlers (cancelling and releasing the rest), lets connections send their
-    /// last answers, and returns.
+    /// last answers, and returns. A connection still open after that grace is left, and any
+    /// handling on it cancelled and answered 503, as is every later delivery to the inbox
+    /// (and to the inboxes that share its store and handlers).
     ///
     /// # Errors
     ///
@@ -288,23 +290,33 @@ impl<H: Handler> Receiver<H> {
             }
         }
         drop(self.listener);
-        let started = tokio::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + self.drain_deadline;
         let inbox = self.service.inbox();
-        let connections = tokio::time::timeout(
+        let mut connections = std::pin::pin!(tokio::time::timeout(
             self.drain_deadline.saturating_add(CLOSE_GRACE),
             graceful.shutdown(),
-        );
-        let ((), closed) = tokio::join!(inbox.drain(self.drain_deadline), connections);
+        ));
+        // The drain starts once every request is answered or at the deadline, not at once: a
+        // request whose body is still arriving starts its handling later, and a drain that
+        // had found none running would not wait for it.
+        let closed = tokio::select! {
+            closed = &mut connections => Some(closed),
+            () = tokio::time::sleep_until(deadline) => None,
+        };
+        inbox
+            .drain(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await;
+        let closed = match closed {
+            Some(closed) => closed,
+            None => connections.await,
+        };
         if closed.is_err() {
             tracing::warn!("webhook connections still open after the drain deadline; leaving them");
+            // One may still be reading a request: its handling, and any running on it, is
+            // cancelled and answered 503 rather than left holding its event's claim after
+            // the receiver returned.
+            inbox.stop().await;
         }
-        // A request whose body was still arriving when the drain began starts its handling
-        // after the drain found none running: wait for those within what is left of the
-        // deadline, then cancel and release them, rather than leave their events claimed
-        // until the leases run out.
-        inbox
-            .drain(self.drain_deadline.saturating_sub(started.elapsed()))
-            .await;
         Ok(())
     }
 }

@@ -301,10 +301,19 @@ async fn a_hung_up_delivery_is_answered_in_progress_then_duplicate() {
 }
 
 /// A delivery whose body was still arriving when the shutdown began starts its handling after
-/// the drain found none running. The shutdown ends it all the same: cancelled and released,
-/// so its retry is handled at once rather than told "in progress" until the lease runs out.
+/// the shutdown began. With no drain time, the shutdown cancels it, answers 503 and releases
+/// its event, whether the drain sees it running (the body comes at once) or it starts after
+/// the drain (the body comes later; the connection is then left after its grace and the inbox
+/// stopped): its retry is handled at once rather than told "in progress" until the lease runs
+/// out. (A drain that ran when the shutdown began, found nothing and returned, left it claimed.)
 #[tokio::test]
-async fn a_handling_that_starts_after_the_drain_began_is_released_at_shutdown() {
+async fn a_handling_that_starts_after_the_shutdown_began_is_released() {
+    for body_after in [Duration::ZERO, Duration::from_millis(100)] {
+        handling_started_late(body_after).await;
+    }
+}
+
+async fn handling_started_late(body_after: Duration) {
     let (started, mut starts) = mpsc::unbounded_channel();
     let handler = move |_: ReceivedEvent| {
         let _ = started.send(());
@@ -329,11 +338,11 @@ async fn a_handling_that_starts_after_the_drain_began_is_released_at_shutdown() 
     assert_eq!(&go_on, b"HTTP/1.1 100 Continue\r\n\r\n");
 
     let stopping = tokio::spawn(stop_running(running));
-    // Refused once the listener is closed; the first drain, which found no handling
-    // running, ended in the same poll.
+    // Refused once the listener is closed: the rest of the body comes after the shutdown began.
     while TcpStream::connect(addr).await.is_ok() {
         tokio::task::yield_now().await;
     }
+    tokio::time::sleep(body_after).await;
     late.write_all(body).await.expect("write");
     starts.recv().await.expect("the handler starts");
     stopping.await.expect("the receiver stops");
@@ -348,12 +357,15 @@ async fn a_handling_that_starts_after_the_drain_began_is_released_at_shutdown() 
         .await;
     assert!(
         matches!(claim, Ok(soniox_webhook::store::Claim::Claimed(_))),
-        "released for its retry: {claim:?}"
+        "{body_after:?}: released for its retry: {claim:?}"
     );
     let mut answer = Vec::new();
     late.read_to_end(&mut answer).await.expect("read");
     let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 503"),
+        "{body_after:?}: {answer}"
+    );
     assert!(answer.ends_with("shutting down"), "{answer}");
 }
 
