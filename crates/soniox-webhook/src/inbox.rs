@@ -327,13 +327,15 @@ impl Inbox {
         self.stop().await;
     }
 
+    /// Whether [`Inbox::stop`] ran, here or on an inbox sharing the handlers.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.shared.shutdown.is_started()
+    }
+
     /// Cancels the running handlers, which release their events, and answers every later
     /// delivery 503 without claiming it; waits a little for the releases.
     pub(crate) async fn stop(&self) {
-        if self.shared.shutdown.is_started() {
-            // Stopped before: the handlers then running were cancelled, and later ones refused.
-            return;
-        }
         let handlers = &self.shared.handlers;
         handlers.close();
         self.shared.shutdown.start();

@@ -16,7 +16,7 @@ use tokio::{
 };
 
 use self::head::HeadDeadline;
-use crate::{Handler, WebhookService, service::Answered};
+use crate::{Handler, WebhookService, deadline::deadline_after, service::Answered};
 
 /// How long a client may take to send a request head unless configured otherwise.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -290,7 +290,7 @@ impl<H: Handler> Receiver<H> {
             }
         }
         drop(self.listener);
-        let deadline = tokio::time::Instant::now() + self.drain_deadline;
+        let deadline = deadline_after(tokio::time::Instant::now(), self.drain_deadline);
         let inbox = self.service.inbox();
         let mut connections = std::pin::pin!(tokio::time::timeout(
             self.drain_deadline.saturating_add(CLOSE_GRACE),
@@ -314,8 +314,11 @@ impl<H: Handler> Receiver<H> {
             tracing::warn!("webhook connections still open after the drain deadline; leaving them");
             // One may still be reading a request: its handling, and any running on it, is
             // cancelled and answered 503 rather than left holding its event's claim after
-            // the receiver returned.
-            inbox.stop().await;
+            // the receiver returned. (Unless the drain stopped the inbox already: its wait
+            // for the releases is over.)
+            if !inbox.is_stopped() {
+                inbox.stop().await;
+            }
         }
         Ok(())
     }

@@ -509,6 +509,17 @@ async fn the_longest_header_read_timeout_is_no_limit() {
     stop_running(running).await;
 }
 
+/// The same for the drain deadline: the shutdown's deadline must not overflow the clock
+/// (which panicked the receiver's task when it was asked to stop).
+#[tokio::test]
+async fn the_longest_drain_deadline_is_no_limit() {
+    let running =
+        running_receiver(succeed, |receiver| receiver.drain_deadline(Duration::MAX)).await;
+    let answer = deliver(running.local_addr()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stop_running(running).await;
+}
+
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let running = running_receiver(succeed, |receiver| receiver.max_connections(1)).await;
