@@ -1,7 +1,15 @@
 //! Progress on stderr: a bar while uploading, a spinner while waiting. Drawn only when stderr
 //! is a terminal and `--quiet` is off, so pipes and logs never see control codes.
 
-use std::{io::IsTerminal as _, path::Path, time::Duration};
+use std::{
+    io::IsTerminal as _,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use soniox_client::Upload;
@@ -21,15 +29,51 @@ fn target(output: Output) -> ProgressDrawTarget {
     }
 }
 
-/// An upload of the file at `path` with a bar of bytes sent, rate and ETA; finish the bar
-/// when the upload ends. Without a bar to draw, the upload is the library's own, with no
-/// callback per chunk, and no bar at all: even a hidden `ProgressBar` parses a style
-/// template, code on 18 pages of the executable that an upload to a pipe otherwise never
-/// runs (each page run keeps up to 64 KiB of the executable resident; see the CLI bench).
-pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, Option<ProgressBar>) {
-    if !visible(output) {
-        return (Upload::path(path), None);
+/// An upload of the file at `path`, with a bar of bytes sent, rate and ETA when one is drawn.
+pub(crate) struct TrackedUpload {
+    /// The upload to send.
+    pub(crate) upload: Upload,
+    /// The bar, to finish with [`clear`] when the upload ends.
+    pub(crate) bar: Option<ProgressBar>,
+    /// Whether its body has gone out whole.
+    pub(crate) sent: SentWhole,
+}
+
+/// Set once every byte of an upload's file has been handed to the connection. From then on
+/// the server stores the file whether or not the command waits for the answer, as the
+/// request is complete on its side; before it, dropping the request stores nothing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SentWhole(Arc<AtomicBool>);
+
+impl SentWhole {
+    /// Whether the body has gone out whole.
+    pub(crate) fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
     }
+}
+
+/// Tracks an upload of the file at `path`. Without a bar to draw, no bar is made at all: even
+/// a hidden `ProgressBar` parses a style template, code on 18 pages of the executable that an
+/// upload to a pipe otherwise never runs (each page run keeps up to 64 KiB of the executable
+/// resident; see the CLI bench).
+pub(crate) fn upload_with_bar(output: Output, path: &Path) -> TrackedUpload {
+    let bar = visible(output).then(|| bar_for(output, path));
+    let sent = SentWhole::default();
+    let (progress, whole) = (bar.clone(), sent.clone());
+    let upload = Upload::path(path).on_progress(move |bytes, total| {
+        if let Some(progress) = &progress {
+            progress.set_length(total);
+            progress.set_position(bytes);
+        }
+        if bytes >= total && !whole.0.swap(true, Ordering::AcqRel) {
+            tracing::info!(bytes, "upload sent whole; waiting for its answer");
+        }
+    });
+    TrackedUpload { upload, bar, sent }
+}
+
+/// A bar for uploading the file at `path`.
+fn bar_for(output: Output, path: &Path) -> ProgressBar {
     // The size as far as is known now; the upload reports the real one (or the error).
     let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
     let bar = ProgressBar::with_draw_target(Some(size), target(output));
@@ -45,12 +89,7 @@ pub(crate) fn upload_with_bar(output: Output, path: &Path) -> (Upload, Option<Pr
         |name| name.to_string_lossy().into_owned(),
     );
     bar.set_prefix(format!("uploading {name}"));
-    let progress = bar.clone();
-    let upload = Upload::path(path).on_progress(move |sent, total| {
-        progress.set_length(total);
-        progress.set_position(sent);
-    });
-    (upload, Some(bar))
+    bar
 }
 
 /// Clears `bar` from the terminal, if there is one.

@@ -417,3 +417,62 @@ async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
     assert_eq!(held(&emulator).await, (0, 1));
     emulator.shutdown().await;
 }
+
+/// Ctrl-C after the upload's body went out whole: the server stores the file all the same
+/// (here after its latency, with the body waiting in its socket), and only the answer names
+/// it. The command waits for that answer, deletes the file and exits 130, instead of
+/// looking for the file before it is stored and leaving it behind.
+#[tokio::test]
+async fn ctrl_c_after_the_upload_went_out_whole_deletes_the_file() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator_with(JobClock::Manual).await;
+    let path = wav(dir.path(), "a.wav", 1);
+    // Long enough that the signal, sent once the body has gone out, comes before the answer.
+    emulator.add_fault(
+        FaultRule::new(FaultAction::Latency { millis: 4_000 })
+            .method("POST")
+            .path_prefix("/v1/files"),
+    );
+    let mut child = at(&emulator, &["-v", "transcribe", &path])
+        .spawn()
+        .expect("spawn");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr piped")).lines();
+    let mut stderr = String::new();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .unwrap_or_else(|| panic!("the upload was never sent whole: {stderr}"));
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.contains("upload sent whole") {
+            break;
+        }
+    }
+    common::interrupt(&child).await;
+    while let Some(line) = lines.next_line().await.expect("read") {
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait().await.expect("exits");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted after the upload went out whole: waiting for its answer"),
+        "the signal came before the answer: {stderr}"
+    );
+    assert!(stderr.ends_with("error: interrupted\n"), "{stderr}");
+    assert_eq!(
+        emulator.request_counts().get("DELETE", "/v1/files/{id}"),
+        1,
+        "the file named by the answer is deleted: {stderr}"
+    );
+    assert_eq!(
+        emulator.request_counts().get("POST", "/v1/transcriptions"),
+        0,
+        "no job is created after Ctrl-C"
+    );
+    assert_eq!(held(&emulator).await, (0, 0), "nothing is left: {stderr}");
+    emulator.shutdown().await;
+}

@@ -84,12 +84,13 @@ pub(crate) async fn run(context: &mut Context, args: FilesArgs) -> Result<(), Fa
             client_reference_id,
         } => {
             for path in paths {
-                let (mut upload, bar) = progress::upload_with_bar(output, &path);
+                let tracked = progress::upload_with_bar(output, &path);
+                let mut upload = tracked.upload;
                 if let Some(reference) = &client_reference_id {
                     upload = upload.client_reference_id(reference.clone());
                 }
                 let uploaded = client.files().upload(upload).await;
-                progress::clear(bar);
+                progress::clear(tracked.bar);
                 let file = uploaded?;
                 output.record(&file, || line(&file))?;
             }

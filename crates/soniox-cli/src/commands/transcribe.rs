@@ -26,6 +26,10 @@ use soniox_emulator::options;
 /// How long a wait may take before it is given up.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
+/// How long the answer to an upload whose body went out whole is waited for after Ctrl-C: the
+/// server only has to store the file.
+const ANSWER_GRACE: Duration = Duration::from_secs(10);
+
 /// How long cleanup after Ctrl-C or a failure may take before it is given up.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -199,10 +203,11 @@ async fn transcribe_one(
         request = request.audio_url(input);
     } else {
         let reference = format!("soniox-cli-{:016x}", fastrand::u64(..));
-        let (upload, bar) = progress::upload_with_bar(output, Path::new(input));
-        let upload = upload.client_reference_id(reference.clone());
-        let uploaded = interrupt.guard(client.files().upload(upload)).await;
-        progress::clear(bar);
+        let tracked = progress::upload_with_bar(output, Path::new(input));
+        let upload = tracked.upload.client_reference_id(reference.clone());
+        let uploaded =
+            answer_unless_interrupted(context, client.files().upload(upload), &tracked.sent).await;
+        progress::clear(tracked.bar);
         // Cut off, or its answer lost: the file may be stored, known by its reference only.
         if matches!(
             uploaded,
@@ -210,8 +215,16 @@ async fn transcribe_one(
         ) {
             created.upload_reference = Some(reference);
         }
-        let file = uploaded.ok_or_else(Failure::interrupted)??;
+        let file = match uploaded {
+            Some(Ok(file)) => file,
+            Some(Err(error)) if !interrupt.is_set() => return Err(error.into()),
+            _ => return Err(Failure::interrupted()),
+        };
         created.file = Some(file.id.clone());
+        // The answer came after Ctrl-C: the file is known now, and deleted by the cleanup.
+        if interrupt.is_set() {
+            return Err(Failure::interrupted());
+        }
         request = request.file_id(file.id);
     }
     if let Some(webhook) = webhook {
@@ -243,6 +256,28 @@ async fn transcribe_one(
         .await
         .ok_or_else(Failure::interrupted)??;
     Ok(Done::Transcribed(transcript))
+}
+
+/// The upload's answer, or `None` when Ctrl-C cut it off first. Once its body has gone out
+/// whole, the server stores the file whether or not this command waits, and only the answer
+/// names the file for the cleanup: the answer is then waited for, at most [`ANSWER_GRACE`].
+/// Before that, dropping the request stores nothing.
+async fn answer_unless_interrupted<T>(
+    context: &Context,
+    upload: impl Future<Output = T>,
+    sent: &progress::SentWhole,
+) -> Option<T> {
+    let mut upload = std::pin::pin!(upload);
+    if let Some(answer) = context.interrupt.guard(upload.as_mut()).await {
+        return Some(answer);
+    }
+    if !sent.get() {
+        return None;
+    }
+    context
+        .output
+        .note("interrupted after the upload went out whole: waiting for its answer");
+    tokio::time::timeout(ANSWER_GRACE, upload).await.ok()
 }
 
 fn is_url(input: &str) -> bool {
@@ -292,7 +327,8 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
                     ));
                     Some(id)
                 }
-                // The server may still be storing it: the body had gone out whole.
+                // Not stored yet, or not at all: an answer that was lost, or that did not come
+                // within its grace after Ctrl-C, follows a body that may have gone out whole.
                 Ok(None) => {
                     output.note(&format!(
                         "the upload may still be stored: {}",
