@@ -1,18 +1,11 @@
 //! Progress on stderr: a bar while uploading, a spinner while waiting. Drawn only when stderr
 //! is a terminal and `--quiet` is off, so pipes and logs never see control codes.
 
-use std::{
-    io::IsTerminal as _,
-    path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{io::IsTerminal as _, path::Path, sync::Arc, time::Duration};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use soniox_client::Upload;
+use tokio::sync::watch;
 
 use crate::output::Output;
 
@@ -39,16 +32,35 @@ pub(crate) struct TrackedUpload {
     pub(crate) sent: SentWhole,
 }
 
-/// Set once every byte of an upload's file has been handed to the connection. From then on
-/// the server stores the file whether or not the command waits for the answer, as the
-/// request is complete on its side; before it, dropping the request stores nothing.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct SentWhole(Arc<AtomicBool>);
+/// Whether every byte of the current attempt's file has been handed to the HTTP client.
+/// From then on the server may store the file even if the request is dropped (what is left
+/// of the request is a few lines, perhaps already in the socket); before it, a dropped
+/// request stores nothing. A retry, which the client sends only when the server did not
+/// store the file, starts over from not sent.
+#[derive(Clone, Debug)]
+pub(crate) struct SentWhole(Arc<watch::Sender<bool>>);
 
 impl SentWhole {
+    fn new() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+
     /// Whether the body has gone out whole.
     pub(crate) fn get(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        *self.0.borrow()
+    }
+
+    /// Completes once the body is not whole (at once if it is not now): a retry began.
+    pub(crate) async fn cut(&self) {
+        // The sender lives in `self`: the wait cannot fail.
+        let _ = self.0.subscribe().wait_for(|whole| !whole).await;
+    }
+
+    /// Records progress; whether the body has just become whole.
+    fn set(&self, whole: bool) -> bool {
+        self.0
+            .send_if_modified(|was| std::mem::replace(was, whole) != whole)
+            && whole
     }
 }
 
@@ -58,14 +70,14 @@ impl SentWhole {
 /// resident; see the CLI bench).
 pub(crate) fn upload_with_bar(output: Output, path: &Path) -> TrackedUpload {
     let bar = visible(output).then(|| bar_for(output, path));
-    let sent = SentWhole::default();
+    let sent = SentWhole::new();
     let (progress, whole) = (bar.clone(), sent.clone());
     let upload = Upload::path(path).on_progress(move |bytes, total| {
         if let Some(progress) = &progress {
             progress.set_length(total);
             progress.set_position(bytes);
         }
-        if bytes >= total && !whole.0.swap(true, Ordering::AcqRel) {
+        if whole.set(bytes >= total) {
             tracing::info!(bytes, "upload sent whole; waiting for its answer");
         }
     });

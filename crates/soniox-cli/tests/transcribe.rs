@@ -476,3 +476,43 @@ async fn ctrl_c_after_the_upload_went_out_whole_deletes_the_file() {
     assert_eq!(held(&emulator).await, (0, 0), "nothing is left: {stderr}");
     emulator.shutdown().await;
 }
+
+/// Ctrl-C while the upload's body is still going out: the cut request stores nothing, so the
+/// command stops at once, without waiting for an answer or looking for the file.
+#[tokio::test]
+async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator_with(JobClock::Manual).await;
+    // More than the sockets between the two can hold while the server does not read: the body
+    // cannot have gone out whole when the signal comes. Sparse, so the disk is spared.
+    let path = dir.path().join("big.wav");
+    std::fs::File::create(&path)
+        .and_then(|file| file.set_len(64 << 20))
+        .expect("create the file");
+    emulator.add_fault(
+        FaultRule::new(FaultAction::Latency { millis: 4_000 })
+            .method("POST")
+            .path_prefix("/v1/files"),
+    );
+    let child = at(
+        &emulator,
+        &["transcribe", path.to_str().expect("utf-8 path")],
+    )
+    .spawn()
+    .expect("spawn");
+    // The upload has begun once its request has come.
+    while emulator.request_counts().get("POST", "/v1/files") == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    common::interrupt(&child).await;
+    let output = child.wait_with_output().await.expect("exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr, "error: interrupted\n", "no wait and no note");
+    assert_eq!(
+        emulator.request_counts().get("GET", "/v1/files"),
+        0,
+        "no file is looked for"
+    );
+    emulator.shutdown().await;
+}

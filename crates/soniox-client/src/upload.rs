@@ -101,9 +101,10 @@ impl Upload {
         self
     }
 
-    /// Calls `progress(bytes_sent, total_bytes)` as the body is streamed. A retried upload
-    /// starts counting again from zero, and the earlier attempt's body, should the HTTP
-    /// client still be sending it, reports no more.
+    /// Calls `progress(bytes_sent, total_bytes)` as the body is streamed: with 0 when each
+    /// attempt starts (an empty file's body is then whole), then after each chunk handed to
+    /// the HTTP client. A retried upload therefore reports 0 again, and the earlier attempt's
+    /// body, should the HTTP client still be sending it, reports no more.
     pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self
@@ -141,6 +142,11 @@ impl Upload {
     /// Each chunk sent is reported to `watched`, which the client watches for stalls.
     pub(crate) fn form(&self, size: u64, watched: &Watched) -> Option<Result<Form, Error>> {
         let attempt = watched.begin(size == 0);
+        // From zero for each attempt: a retry's progress starts again, and a caller learns that
+        // an empty body is whole before any chunk (it has none) is sent.
+        if let Some(progress) = &self.progress {
+            progress(0, size);
+        }
         let filename = self
             .filename
             .clone()

@@ -31,6 +31,7 @@ fn progress_log() -> (ProgressLog, impl Fn(u64, u64) + Send + Sync + 'static) {
 fn assert_progress_complete(log: &Mutex<Vec<(u64, u64)>>, size: u64) {
     let log = log.lock().expect("lock");
     assert!(!log.is_empty(), "progress was reported");
+    assert_eq!(log[0], (0, size), "each attempt reports from zero");
     assert!(
         log.windows(2).all(|pair| pair[0].0 < pair[1].0),
         "progress only grows: {log:?}"

@@ -405,3 +405,51 @@ async fn a_success_that_does_not_decode_keeps_a_snippet() {
     assert_eq!(snippet, "OK, but not JSON");
     assert!(!error.is_retryable());
 }
+
+/// Each upload attempt reports its progress from zero: a retried upload's count starts
+/// again, and an empty file's body is whole from the start.
+#[tokio::test]
+async fn a_retried_upload_reports_its_progress_from_zero_again() {
+    let emulator = start(emulator()).await;
+    // Allows the emulator's one-second Retry-After.
+    let patient = client_builder(&emulator)
+        .retry_policy(fast_retries().max_delay(Duration::from_secs(2)))
+        .build()
+        .expect("client");
+    emulator.add_fault(
+        FaultRule::new(FaultAction::RateLimited {
+            retry_after_seconds: 1,
+        })
+        .method("POST")
+        .path_prefix("/v1/files")
+        .every_nth(2),
+    );
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let upload = |bytes: Vec<u8>| {
+        let sink = std::sync::Arc::clone(&log);
+        Upload::bytes(bytes, "a.wav").on_progress(move |sent, total| {
+            sink.lock().expect("lock").push((sent, total));
+        })
+    };
+    let take = || std::mem::take(&mut *log.lock().expect("lock"));
+
+    patient
+        .files()
+        .upload(upload(vec![7; 1000]))
+        .await
+        .expect("not limited");
+    assert_eq!(take(), [(0, 1000), (1000, 1000)]);
+    patient
+        .files()
+        .upload(upload(vec![7; 1000]))
+        .await
+        .expect("limited once, then retried");
+    assert_eq!(take(), [(0, 1000), (1000, 1000), (0, 1000), (1000, 1000)]);
+    patient
+        .files()
+        .upload(upload(Vec::new()))
+        .await
+        .expect("limited once, then retried");
+    assert_eq!(take(), [(0, 0), (0, 0)], "an empty body is whole at once");
+    emulator.shutdown().await;
+}

@@ -27,7 +27,7 @@ use soniox_emulator::options;
 const WAIT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
 /// How long the answer to an upload whose body went out whole is waited for after Ctrl-C: the
-/// server only has to store the file.
+/// server only has to store the file and answer.
 const ANSWER_GRACE: Duration = Duration::from_secs(10);
 
 /// How long cleanup after Ctrl-C or a failure may take before it is given up.
@@ -208,11 +208,13 @@ async fn transcribe_one(
         let uploaded =
             answer_unless_interrupted(context, client.files().upload(upload), &tracked.sent).await;
         progress::clear(tracked.bar);
-        // Cut off, or its answer lost: the file may be stored, known by its reference only.
-        if matches!(
-            uploaded,
-            None | Some(Err(ClientError::OutcomeUnknown { .. }))
-        ) {
+        // Cut off after its body went out whole, or its answer lost: the file may be stored,
+        // known by its reference only. Cut off before, it is not.
+        let maybe_stored = match &uploaded {
+            None => tracked.sent.get(),
+            Some(result) => matches!(result, Err(ClientError::OutcomeUnknown { .. })),
+        };
+        if maybe_stored {
             created.upload_reference = Some(reference);
         }
         let file = match uploaded {
@@ -259,9 +261,10 @@ async fn transcribe_one(
 }
 
 /// The upload's answer, or `None` when Ctrl-C cut it off first. Once its body has gone out
-/// whole, the server stores the file whether or not this command waits, and only the answer
-/// names the file for the cleanup: the answer is then waited for, at most [`ANSWER_GRACE`].
-/// Before that, dropping the request stores nothing.
+/// whole, the server may store the file even if the request is dropped, and only the answer
+/// names the file for the cleanup: the answer is then waited for, at most [`ANSWER_GRACE`],
+/// or until a retry starts (the server did not store the file). Before that, dropping the
+/// request stores nothing.
 async fn answer_unless_interrupted<T>(
     context: &Context,
     upload: impl Future<Output = T>,
@@ -274,10 +277,20 @@ async fn answer_unless_interrupted<T>(
     if !sent.get() {
         return None;
     }
-    context
-        .output
-        .note("interrupted after the upload went out whole: waiting for its answer");
-    tokio::time::timeout(ANSWER_GRACE, upload).await.ok()
+    context.output.note(&format!(
+        "interrupted after the upload went out whole: waiting for its answer ({} s at most)",
+        ANSWER_GRACE.as_secs()
+    ));
+    let answer = async {
+        tokio::select! {
+            answer = upload => Some(answer),
+            () = sent.cut() => None,
+        }
+    };
+    tokio::time::timeout(ANSWER_GRACE, answer)
+        .await
+        .ok()
+        .flatten()
 }
 
 fn is_url(input: &str) -> bool {
