@@ -1,11 +1,13 @@
 //! Ctrl-C and SIGTERM as a value commands can wait on at the points where stopping is safe.
 
-use std::sync::Arc;
+use std::{io::Write as _, sync::Arc};
 
 use tokio::sync::watch;
 
 /// Becomes set on the first SIGINT or SIGTERM. The handlers are installed when it is made, at
-/// start-up, so a signal is never lost between two steps of a command.
+/// start-up, so a signal is never lost between two steps of a command. A second signal ends
+/// the process at once with code 130, skipping the cleanup or the wait the first one began:
+/// the user who presses Ctrl-C again does not want to wait for it.
 #[derive(Clone, Debug)]
 pub(crate) struct Interrupt {
     received: watch::Receiver<bool>,
@@ -22,6 +24,13 @@ impl Interrupt {
         tokio::spawn(async move {
             signalled.await;
             notify.send_replace(true);
+            // Made after the first signal, so only a later one completes it.
+            soniox_webhook::termination().await;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: interrupted again: stopped at once, without finishing cleanup"
+            );
+            std::process::exit(i32::from(crate::failure::code::INTERRUPTED));
         });
         Self {
             received,

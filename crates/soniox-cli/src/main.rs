@@ -26,7 +26,7 @@
 //! | 3 | the API answered with an error |
 //! | 4 | network: the API could not be reached |
 //! | 5 | a transcription ended with status `error` |
-//! | 130 | interrupted by Ctrl-C or SIGTERM |
+//! | 130 | interrupted by Ctrl-C or SIGTERM (a second one stops at once, without finishing cleanup) |
 //!
 //! A failure prints one line on stderr: `error: ...`, with the API's error type, message,
 //! validation locations and request id when the API answered.

@@ -516,3 +516,42 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
     );
     emulator.shutdown().await;
 }
+
+/// A second Ctrl-C ends the command at once, without waiting for the cleanup the first one
+/// began (here stuck: the emulator holds every delete for longer than the cleanup's limit).
+#[tokio::test]
+async fn a_second_ctrl_c_stops_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator_with(JobClock::Manual).await;
+    let path = wav(dir.path(), "a.wav", 1);
+    emulator.add_fault(FaultRule::new(FaultAction::Latency { millis: 60_000 }).method("DELETE"));
+    let child = at(&emulator, &["transcribe", &path, "--poll-interval", "10ms"])
+        .spawn()
+        .expect("spawn");
+    let seen = |method: &'static str| {
+        let emulator = &emulator;
+        async move {
+            while emulator
+                .request_counts()
+                .get(method, "/v1/transcriptions/{id}")
+                == 0
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // Waiting, then cleaning up.
+    seen("GET").await;
+    common::interrupt(&child).await;
+    seen("DELETE").await;
+    common::interrupt(&child).await;
+    let output = child.wait_with_output().await.expect("exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: interrupted again: stopped at once, without finishing cleanup\n"
+    );
+    // Dropped, not shut down: a shutdown would wait for the held delete.
+    drop(emulator);
+}

@@ -278,7 +278,8 @@ async fn answer_unless_interrupted<T>(
         return None;
     }
     context.output.note(&format!(
-        "interrupted after the upload went out whole: waiting for its answer ({} s at most)",
+        "interrupted after the upload went out whole: waiting for its answer ({} s at most; \
+         Ctrl-C again stops at once)",
         ANSWER_GRACE.as_secs()
     ));
     let answer = async {
