@@ -127,7 +127,12 @@ fn main() -> ExitCode {
             )));
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Without waiting for blocking work that nothing awaits any more (a name lookup of an
+    // abandoned request): dropping the runtime would wait for it, with the signal handlers
+    // still catching Ctrl-C and no task left to act on it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => report(&failure),
     }

@@ -490,7 +490,7 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
         .and_then(|file| file.set_len(64 << 20))
         .expect("create the file");
     emulator.add_fault(
-        FaultRule::new(FaultAction::Latency { millis: 4_000 })
+        FaultRule::new(FaultAction::Latency { millis: 30_000 })
             .method("POST")
             .path_prefix("/v1/files"),
     );
@@ -514,20 +514,27 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
         0,
         "no file is looked for"
     );
-    emulator.shutdown().await;
+    // Dropped, not shut down: a shutdown would wait for the held upload.
+    drop(emulator);
 }
 
 /// A second Ctrl-C ends the command at once, without waiting for the cleanup the first one
 /// began (here stuck: the emulator holds every delete for longer than the cleanup's limit).
 #[tokio::test]
 async fn a_second_ctrl_c_stops_at_once() {
+    use futures_util::TryStreamExt as _;
+    use tokio::io::AsyncBufReadExt as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let emulator = emulator_with(JobClock::Manual).await;
     let path = wav(dir.path(), "a.wav", 1);
     emulator.add_fault(FaultRule::new(FaultAction::Latency { millis: 60_000 }).method("DELETE"));
-    let child = at(&emulator, &["transcribe", &path, "--poll-interval", "10ms"])
-        .spawn()
-        .expect("spawn");
+    let mut child = at(
+        &emulator,
+        &["-v", "transcribe", &path, "--poll-interval", "10ms"],
+    )
+    .spawn()
+    .expect("spawn");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr piped")).lines();
     let seen = |method: &'static str| {
         let emulator = &emulator;
         async move {
@@ -540,17 +547,37 @@ async fn a_second_ctrl_c_stops_at_once() {
             }
         }
     };
-    // Waiting, then cleaning up.
+    // Waiting, then cleaning up, and a second signal is no longer taken for a copy of the
+    // first.
     seen("GET").await;
     common::interrupt(&child).await;
     seen("DELETE").await;
+    let mut stderr = String::new();
+    while !stderr.contains("a second signal now stops at once") {
+        let line = lines.next_line().await.expect("read").expect("a line");
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
     common::interrupt(&child).await;
-    let output = child.wait_with_output().await.expect("exits");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert_eq!(
-        stderr,
-        "error: interrupted again: stopped at once, without finishing cleanup\n"
+    while let Some(line) = lines.next_line().await.expect("read") {
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait().await.expect("exits");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let jobs: Vec<_> = common::client(&emulator)
+        .transcriptions()
+        .list(soniox_types::ListParams::new())
+        .try_collect()
+        .await
+        .expect("transcriptions");
+    let (id, file) = (&jobs[0].id, &common::files(&emulator).await[0].id);
+    assert!(
+        stderr.ends_with(&format!(
+            "left transcription {id}\nleft file {file}\n\
+             error: interrupted again: stopped at once, without finishing cleanup\n"
+        )),
+        "what is left is named: {stderr}"
     );
     // Dropped, not shut down: a shutdown would wait for the held delete.
     drop(emulator);

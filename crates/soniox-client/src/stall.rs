@@ -27,15 +27,18 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    /// A chunk went out; `done` when the body is all sent. Whether this is still the current
-    /// attempt: a later one's start silences it.
-    pub(crate) fn advanced(&self, done: bool) -> bool {
+    /// A chunk went out (or, at the start, none yet); `done` when the body is all sent. Runs
+    /// `report` if this is still the current attempt, under the lock, so that a later
+    /// attempt's start silences it and an earlier attempt's report cannot come after this
+    /// one's. Whether it was the current attempt.
+    pub(crate) fn advanced(&self, done: bool, report: impl FnOnce()) -> bool {
         let mut state = self.progress.lock();
         if state.attempt != self.number {
             return false;
         }
         state.last = Instant::now();
         state.done = done;
+        report();
         true
     }
 }
@@ -153,11 +156,14 @@ mod tests {
     fn an_earlier_attempts_body_reports_nothing() {
         let progress = Progress::new();
         let first = progress.begin(false);
-        assert!(first.advanced(false));
+        assert!(first.advanced(false, || {}));
         let second = progress.begin(false);
-        assert!(!first.advanced(true), "the first attempt's end");
+        assert!(
+            !first.advanced(true, || panic!("reported")),
+            "the first attempt's end"
+        );
         assert!(!progress.body_sent());
-        assert!(second.advanced(true));
+        assert!(second.advanced(true, || {}));
         assert!(progress.body_sent());
     }
 }

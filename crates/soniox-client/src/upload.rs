@@ -102,9 +102,10 @@ impl Upload {
     }
 
     /// Calls `progress(bytes_sent, total_bytes)` as the body is streamed: with 0 when each
-    /// attempt starts (an empty file's body is then whole), then after each chunk handed to
-    /// the HTTP client. A retried upload therefore reports 0 again, and the earlier attempt's
-    /// body, should the HTTP client still be sending it, reports no more.
+    /// attempt's body is ready (an empty file's is then whole), then after each chunk handed
+    /// to the HTTP client. A retried upload therefore reports 0 again, and the earlier attempt's
+    /// body, should the HTTP client still be sending it, reports no more. Keep it quick: it
+    /// runs on the task sending the body, with the upload's stall watch waiting on it.
     pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self
@@ -142,11 +143,6 @@ impl Upload {
     /// Each chunk sent is reported to `watched`, which the client watches for stalls.
     pub(crate) fn form(&self, size: u64, watched: &Watched) -> Option<Result<Form, Error>> {
         let attempt = watched.begin(size == 0);
-        // From zero for each attempt: a retry's progress starts again, and a caller learns that
-        // an empty body is whole before any chunk (it has none) is sent.
-        if let Some(progress) = &self.progress {
-            progress(0, size);
-        }
         let filename = self
             .filename
             .clone()
@@ -176,6 +172,11 @@ impl Upload {
         let mut form = Form::new().part("file", part);
         if let Some(id) = &self.metadata.client_reference_id {
             form = form.text("client_reference_id", id.clone());
+        }
+        // From zero once the attempt's body is ready: a retry's progress starts again, and a
+        // caller learns that an empty body (which has no chunk) is whole.
+        if let Some(progress) = &self.progress {
+            attempt.advanced(size == 0, || progress(0, size));
         }
         Some(Ok(form))
     }
@@ -207,11 +208,11 @@ impl Upload {
         let stream = chunks
             .inspect_ok(move |chunk| {
                 sent += chunk.len() as u64;
-                if attempt.advanced(sent >= total)
-                    && let Some(progress) = &progress
-                {
-                    progress(sent, total);
-                }
+                attempt.advanced(sent >= total, || {
+                    if let Some(progress) = &progress {
+                        progress(sent, total);
+                    }
+                });
             })
             .boxed();
         reqwest::Body::wrap_stream(stream)

@@ -8,6 +8,7 @@ use std::{
 
 use clap::Args;
 use futures_util::StreamExt as _;
+use indicatif::ProgressBar;
 use soniox_client::{Client, Error as ClientError, Webhook};
 use soniox_types::{
     DEFAULT_WEBHOOK_HEADER, FileId, ListParams, Secret, Transcript, Transcription, TranscriptionId,
@@ -203,15 +204,21 @@ async fn transcribe_one(
         request = request.audio_url(input);
     } else {
         let reference = format!("soniox-cli-{:016x}", fastrand::u64(..));
-        let tracked = progress::upload_with_bar(output, Path::new(input));
-        let upload = tracked.upload.client_reference_id(reference.clone());
-        let uploaded =
-            answer_unless_interrupted(context, client.files().upload(upload), &tracked.sent).await;
-        progress::clear(tracked.bar);
+        let progress::TrackedUpload { upload, bar, sent } =
+            progress::upload_with_bar(output, Path::new(input));
+        let upload = upload.client_reference_id(reference.clone());
+        let uploaded = answer_unless_interrupted(
+            context,
+            client.files().upload(upload),
+            (bar.as_ref(), &sent),
+            &reference,
+        )
+        .await;
+        progress::clear(bar);
         // Cut off after its body went out whole, or its answer lost: the file may be stored,
         // known by its reference only. Cut off before, it is not.
         let maybe_stored = match &uploaded {
-            None => tracked.sent.get(),
+            None => sent.get(),
             Some(result) => matches!(result, Err(ClientError::OutcomeUnknown { .. })),
         };
         if maybe_stored {
@@ -264,11 +271,13 @@ async fn transcribe_one(
 /// whole, the server may store the file even if the request is dropped, and only the answer
 /// names the file for the cleanup: the answer is then waited for, at most [`ANSWER_GRACE`],
 /// or until a retry starts (the server did not store the file). Before that, dropping the
-/// request stores nothing.
+/// request stores nothing. (After a 429 the body stays whole through the client's wait before
+/// its retry, which ends this wait when it starts.)
 async fn answer_unless_interrupted<T>(
     context: &Context,
     upload: impl Future<Output = T>,
-    sent: &progress::SentWhole,
+    (bar, sent): (Option<&ProgressBar>, &progress::SentWhole),
+    reference: &str,
 ) -> Option<T> {
     let mut upload = std::pin::pin!(upload);
     if let Some(answer) = context.interrupt.guard(upload.as_mut()).await {
@@ -277,11 +286,18 @@ async fn answer_unless_interrupted<T>(
     if !sent.get() {
         return None;
     }
+    // Off the terminal first: the note would be drawn over, then cleared with the bar.
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     context.output.note(&format!(
         "interrupted after the upload went out whole: waiting for its answer ({} s at most; \
          Ctrl-C again stops at once)",
         ANSWER_GRACE.as_secs()
     ));
+    context
+        .interrupt
+        .leaving(vec![maybe_stored_note(reference)]);
     let answer = async {
         tokio::select! {
             answer = upload => Some(answer),
@@ -299,17 +315,28 @@ fn is_url(input: &str) -> bool {
 }
 
 fn note_kept(context: &Context, created: &Created) {
+    for note in left_notes(created, "kept") {
+        context.output.note(&note);
+    }
+}
+
+/// What is in the account for `created` when it is not deleted, one note a line: `verb` says
+/// why ("kept", "left").
+fn left_notes(created: &Created, verb: &str) -> Vec<String> {
+    let mut notes = Vec::new();
     if let Some(id) = &created.transcription {
-        context.output.note(&format!("kept transcription {id}"));
+        notes.push(format!("{verb} transcription {id}"));
     }
     if let Some(id) = &created.file {
-        context.output.note(&format!("kept file {id}"));
+        notes.push(format!("{verb} file {id}"));
     } else if let Some(reference) = &created.upload_reference {
-        context.output.note(&format!(
-            "the upload may have been stored: {}",
-            look_for(reference)
-        ));
+        notes.push(maybe_stored_note(reference));
     }
+    notes
+}
+
+fn maybe_stored_note(reference: &str) -> String {
+    format!("the upload may have been stored: {}", look_for(reference))
 }
 
 /// Deletes the transcription, then the file. A job still processing cannot be deleted (the
@@ -318,6 +345,8 @@ fn note_kept(context: &Context, created: &Created) {
 /// whose audio is gone fails instead of running on unwanted.
 async fn clean_up(context: &Context, client: &Client, created: Created) {
     let output = context.output;
+    // Named if a second Ctrl-C stops the cleanup.
+    context.interrupt.leaving(left_notes(&created, "left"));
     let work = async {
         if let Some(id) = created.transcription {
             match client.transcriptions().delete(&id).await {
@@ -374,6 +403,7 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
     if tokio::time::timeout(CLEANUP_TIMEOUT, work).await.is_err() {
         output.note("warning: cleanup took too long and was abandoned");
     }
+    context.interrupt.leaving(Vec::new());
 }
 
 /// How to find an upload that may have been stored under `reference`.
