@@ -56,6 +56,9 @@ use crate::{
     interrupt::Interrupt,
 };
 
+/// How long the runtime's shutdown waits for work that nothing awaits any more.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 other failure, 2 usage, 3 API error, 4 network error,
 5 transcription failed, 130 interrupted.";
@@ -128,10 +131,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli));
-    // Without waiting for blocking work that nothing awaits any more (a name lookup of an
-    // abandoned request): dropping the runtime would wait for it, with the signal handlers
-    // still catching Ctrl-C and no task left to act on it.
-    runtime.shutdown_background();
+    // Dropping the runtime would wait for blocking work nothing awaits any more (a name
+    // lookup of an abandoned request) for as long as it takes, with the signal handlers
+    // still catching Ctrl-C and no task left to act on it. Tasks still hold what they drop
+    // on the way out (an embedded emulator's temporary directory), hence a short wait.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => report(&failure),

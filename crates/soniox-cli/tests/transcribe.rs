@@ -84,6 +84,15 @@ async fn output_file_keep_and_several_inputs() {
     assert_eq!(run.success(), "");
     let srt = std::fs::read_to_string(&out).expect("written");
     assert!(srt.starts_with("1\n00:00:00,"), "{srt}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the input and the output, renamed into place: {names:?}"
+    );
     assert!(run.stderr.contains("kept transcription"), "{}", run.stderr);
     assert_eq!(
         held(&emulator).await,
@@ -519,15 +528,26 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
 }
 
 /// A second Ctrl-C ends the command at once, without waiting for the cleanup the first one
-/// began (here stuck: the emulator holds every delete for longer than the cleanup's limit).
+/// began (here stuck: the emulator holds the file's delete for longer than the cleanup's
+/// limit), and names what is left: the file, not the transcription already deleted.
 #[tokio::test]
 async fn a_second_ctrl_c_stops_at_once() {
-    use futures_util::TryStreamExt as _;
     use tokio::io::AsyncBufReadExt as _;
     let dir = tempfile::tempdir().expect("tempdir");
-    let emulator = emulator_with(JobClock::Manual).await;
+    // The job is done at once, so the cleanup can delete it; the wait's first look is held,
+    // so the first Ctrl-C comes while waiting.
+    let emulator = emulator().await;
     let path = wav(dir.path(), "a.wav", 1);
-    emulator.add_fault(FaultRule::new(FaultAction::Latency { millis: 60_000 }).method("DELETE"));
+    emulator.add_fault(
+        FaultRule::new(FaultAction::Latency { millis: 60_000 })
+            .method("GET")
+            .path_prefix("/v1/transcriptions/"),
+    );
+    emulator.add_fault(
+        FaultRule::new(FaultAction::Latency { millis: 60_000 })
+            .method("DELETE")
+            .path_prefix("/v1/files/"),
+    );
     let mut child = at(
         &emulator,
         &["-v", "transcribe", &path, "--poll-interval", "10ms"],
@@ -535,23 +555,18 @@ async fn a_second_ctrl_c_stops_at_once() {
     .spawn()
     .expect("spawn");
     let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-    let seen = |method: &'static str| {
+    let seen = |method: &'static str, path: &'static str| {
         let emulator = &emulator;
         async move {
-            while emulator
-                .request_counts()
-                .get(method, "/v1/transcriptions/{id}")
-                == 0
-            {
+            while emulator.request_counts().get(method, path) == 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     };
-    // Waiting, then cleaning up, and a second signal is no longer taken for a copy of the
-    // first.
-    seen("GET").await;
+    seen("GET", "/v1/transcriptions/{id}").await;
     common::interrupt(&child).await;
-    seen("DELETE").await;
+    seen("DELETE", "/v1/files/{id}").await;
+    // A second signal is no longer taken for a copy of the first.
     let mut stderr = String::new();
     while !stderr.contains("a second signal now stops at once") {
         let line = lines.next_line().await.expect("read").expect("a line");
@@ -565,20 +580,22 @@ async fn a_second_ctrl_c_stops_at_once() {
     }
     let status = child.wait().await.expect("exits");
     assert_eq!(status.code(), Some(130), "{stderr}");
-    let jobs: Vec<_> = common::client(&emulator)
-        .transcriptions()
-        .list(soniox_types::ListParams::new())
-        .try_collect()
-        .await
-        .expect("transcriptions");
-    let (id, file) = (&jobs[0].id, &common::files(&emulator).await[0].id);
+    let file = &common::files(&emulator).await[0].id;
     assert!(
         stderr.ends_with(&format!(
-            "left transcription {id}\nleft file {file}\n\
+            "left file {file}\n\
              error: interrupted again: stopped at once, without finishing cleanup\n"
         )),
         "what is left is named: {stderr}"
     );
-    // Dropped, not shut down: a shutdown would wait for the held delete.
+    assert!(!stderr.contains("left transcription"), "{stderr}");
+    assert_eq!(
+        emulator
+            .request_counts()
+            .get("DELETE", "/v1/transcriptions/{id}"),
+        1,
+        "the transcription was deleted: {stderr}"
+    );
+    // Dropped, not shut down: a shutdown would wait for the held requests.
     drop(emulator);
 }

@@ -105,7 +105,7 @@ impl Upload {
     /// attempt's body is ready (an empty file's is then whole), then after each chunk handed
     /// to the HTTP client. A retried upload therefore reports 0 again, and the earlier attempt's
     /// body, should the HTTP client still be sending it, reports no more. Keep it quick: it
-    /// runs on the task sending the body, with the upload's stall watch waiting on it.
+    /// runs with the upload's attempt bookkeeping locked, which its stall watch also takes.
     pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self

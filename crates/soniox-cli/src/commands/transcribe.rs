@@ -286,6 +286,9 @@ async fn answer_unless_interrupted<T>(
     if !sent.get() {
         return None;
     }
+    context
+        .interrupt
+        .leaving(vec![maybe_stored_note(reference)]);
     // Off the terminal first: the note would be drawn over, then cleared with the bar.
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -295,9 +298,6 @@ async fn answer_unless_interrupted<T>(
          Ctrl-C again stops at once)",
         ANSWER_GRACE.as_secs()
     ));
-    context
-        .interrupt
-        .leaving(vec![maybe_stored_note(reference)]);
     let answer = async {
         tokio::select! {
             answer = upload => Some(answer),
@@ -315,6 +315,7 @@ fn is_url(input: &str) -> bool {
 }
 
 fn note_kept(context: &Context, created: &Created) {
+    context.interrupt.leaving(Vec::new());
     for note in left_notes(created, "kept") {
         context.output.note(&note);
     }
@@ -345,12 +346,17 @@ fn maybe_stored_note(reference: &str) -> String {
 /// whose audio is gone fails instead of running on unwanted.
 async fn clean_up(context: &Context, client: &Client, created: Created) {
     let output = context.output;
-    // Named if a second Ctrl-C stops the cleanup.
-    context.interrupt.leaving(left_notes(&created, "left"));
+    let interrupt = &context.interrupt;
+    // What is still in the account: named if a second Ctrl-C or the time limit stops this.
+    let mut left = created;
+    interrupt.leaving(left_notes(&left, "left"));
     let work = async {
-        if let Some(id) = created.transcription {
+        if let Some(id) = left.transcription.clone() {
             match client.transcriptions().delete(&id).await {
-                Ok(()) => tracing::info!(transcription = %id, "deleted"),
+                Ok(()) => {
+                    tracing::info!(transcription = %id, "deleted");
+                    left.transcription = None;
+                }
                 Err(error) if error.is_invalid_state() => output.note(&format!(
                     "transcription {id} is still processing; delete it later with \
                      `soniox transcriptions delete {id}`"
@@ -360,39 +366,38 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
                     Failure::from(error)
                 )),
             }
+            interrupt.leaving(left_notes(&left, "left"));
         }
-        let file = match (created.file, created.upload_reference) {
-            (Some(id), _) => Some(id),
-            (None, Some(reference)) => match uploaded_file(client, &reference).await {
+        if left.file.is_none()
+            && let Some(reference) = left.upload_reference.clone()
+        {
+            match uploaded_file(client, &reference).await {
                 Ok(Some(id)) => {
                     output.note(&format!(
                         "the upload was stored though its answer never came: deleting file {id}"
                     ));
-                    Some(id)
+                    left.file = Some(id);
                 }
                 // Not stored yet, or not at all: an answer that was lost, or that did not come
                 // within its grace after Ctrl-C, follows a body that may have gone out whole.
-                Ok(None) => {
-                    output.note(&format!(
-                        "the upload may still be stored: {}",
-                        look_for(&reference)
-                    ));
-                    None
-                }
-                Err(error) => {
-                    output.note(&format!(
-                        "warning: could not look for the upload that may have been stored \
-                         (client_reference_id {reference}): {}",
-                        Failure::from(error)
-                    ));
-                    None
-                }
-            },
-            (None, None) => None,
-        };
-        if let Some(id) = file {
+                Ok(None) => output.note(&format!(
+                    "the upload may still be stored: {}",
+                    look_for(&reference)
+                )),
+                Err(error) => output.note(&format!(
+                    "warning: could not look for the upload that may have been stored \
+                     (client_reference_id {reference}): {}",
+                    Failure::from(error)
+                )),
+            }
+            interrupt.leaving(left_notes(&left, "left"));
+        }
+        if let Some(id) = left.file.clone() {
             match client.files().delete(&id).await {
-                Ok(()) => tracing::info!(file = %id, "deleted"),
+                Ok(()) => {
+                    tracing::info!(file = %id, "deleted");
+                    (left.file, left.upload_reference) = (None, None);
+                }
                 Err(error) => output.note(&format!(
                     "warning: could not delete file {id}: {}",
                     Failure::from(error)
@@ -402,8 +407,11 @@ async fn clean_up(context: &Context, client: &Client, created: Created) {
     };
     if tokio::time::timeout(CLEANUP_TIMEOUT, work).await.is_err() {
         output.note("warning: cleanup took too long and was abandoned");
+        for note in left_notes(&left, "left") {
+            output.note(&note);
+        }
     }
-    context.interrupt.leaving(Vec::new());
+    interrupt.leaving(Vec::new());
 }
 
 /// How to find an upload that may have been stored under `reference`.
