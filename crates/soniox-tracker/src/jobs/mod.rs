@@ -93,12 +93,20 @@ const MIGRATIONS: &[&str] = &[
 /// [`MIGRATIONS`] as PostgreSQL runs them. The rebuild copies the table, then drops the old
 /// one: it locks the table first, or a replica still running the previous version could
 /// commit a write between the copy and the drop, lost with the old table; locked, the write
-/// waits and then lands in the new one. (SQLite migrates in its one writer's transaction.)
+/// waits and then lands in the new one. The lock is the drop's own (access exclusive), taken
+/// first: a weaker one (exclusive) let a replica's transaction that had read the table wait
+/// for it to write, while the drop waited for that transaction's read, a deadlock PostgreSQL
+/// broke by failing one of them. Waiting for the strongest lock from the start, the rebuild
+/// lets such a transaction finish first (it already holds a lock the rebuild waits for).
+/// (SQLite migrates in its one writer's transaction.)
 #[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: &[&str] = &[
     MIGRATIONS[0],
     MIGRATIONS[1],
-    concat!("LOCK TABLE soniox_jobs IN EXCLUSIVE MODE;", rebuild_jobs!()),
+    concat!(
+        "LOCK TABLE soniox_jobs IN ACCESS EXCLUSIVE MODE;",
+        rebuild_jobs!()
+    ),
     MIGRATIONS[3],
 ];
 

@@ -322,3 +322,59 @@ async fn a_write_during_the_rebuild_lands_in_the_rebuilt_table() {
         .expect("count");
     assert_eq!(row.get::<_, i64>(0), 1, "in the rebuilt table");
 }
+
+/// A replica of the previous version in a transaction that read the job table and then
+/// writes to it, while the rebuild (migration 3) starts: both finish. The rebuild waits for
+/// the transaction, whose write goes ahead of it, and the write lands in the rebuilt table.
+/// (With the rebuild locking less at first, each waited for the other and PostgreSQL failed
+/// one of them as a deadlock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_read_before_the_rebuild_writes_and_both_finish() {
+    let Some((_db, store)) = store_at(2).await else {
+        return;
+    };
+    let mut old_replica = store.pool().get().await.expect("a connection");
+    let reading = old_replica.transaction().await.expect("begin");
+    reading
+        .query_one("SELECT count(*) FROM soniox_jobs", &[])
+        .await
+        .expect("read");
+
+    let migrating = Arc::clone(&store);
+    let migration = tokio::spawn(async move { PostgresJobs::open(&migrating).await });
+    // The rebuild has begun once a lock on the job table is waited for.
+    let observer = store.pool().get().await.expect("a connection");
+    let waiting = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                   WHERE c.relname = 'soniox_jobs' AND NOT l.granted";
+    while observer
+        .query_one(waiting, &[])
+        .await
+        .expect("pg_locks")
+        .get::<_, i64>(0)
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let insert = "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, updated_at) \
+                  VALUES ('read-first', '{}', 'submitting', 1, 1)";
+    assert_eq!(
+        reading
+            .execute(insert, &[])
+            .await
+            .expect("the write goes ahead"),
+        1
+    );
+    reading.commit().await.expect("commit");
+    migration
+        .await
+        .expect("the migration task")
+        .expect("migrated after the transaction");
+    let row = observer
+        .query_one(
+            "SELECT count(*) FROM soniox_jobs WHERE reference = 'read-first'",
+            &[],
+        )
+        .await
+        .expect("count");
+    assert_eq!(row.get::<_, i64>(0), 1, "in the rebuilt table");
+}
