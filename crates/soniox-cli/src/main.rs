@@ -130,16 +130,16 @@ fn main() -> ExitCode {
             )));
         }
     };
-    let result = runtime.block_on(run(cli));
+    let code = match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => report(&failure),
+    };
     // Dropping the runtime would wait for blocking work nothing awaits any more (a name
     // lookup of an abandoned request) for as long as it takes, with the signal handlers
     // still catching Ctrl-C and no task left to act on it. Tasks still hold what they drop
     // on the way out (an embedded emulator's temporary directory), hence a short wait.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => report(&failure),
-    }
+    code
 }
 
 /// The runtime for the command: worker threads for the emulator (its own, or an embedded one

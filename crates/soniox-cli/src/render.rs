@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use clap::ValueEnum;
 use soniox_types::{SubtitleOptions, Transcript};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::{failure::Failure, output::Output};
 
@@ -77,25 +77,11 @@ pub(crate) async fn write(
 ) -> Result<(), Failure> {
     let text = render(transcript, format)?;
     match path {
-        Some(path) => write_atomically(path, text.as_bytes()).await,
+        Some(path) => tokio::fs::write(path, text)
+            .await
+            .map_err(|error| Failure::io(path.display(), &error)),
         None => output.text(&text),
     }
-}
-
-/// Writes `contents` to `path` through a temporary file (`PATH.partial`) renamed into place,
-/// so that the file exists only whole: a write cut off (Ctrl-C, a full disk) leaves no
-/// truncated transcript under the name, and `batch` takes an output's existence to mean its
-/// input is done.
-pub(crate) async fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), Failure> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".partial");
-    let temporary = PathBuf::from(temporary);
-    tokio::fs::write(&temporary, contents)
-        .await
-        .map_err(|error| Failure::io(temporary.display(), &error))?;
-    tokio::fs::rename(&temporary, path)
-        .await
-        .map_err(|error| Failure::io(path.display(), &error))
 }
 
 fn speakers(transcript: &Transcript) -> String {

@@ -141,6 +141,8 @@ pub(crate) async fn run(context: &mut Context, args: TranscribeArgs) -> Result<(
                 (shown, false)
             }
             Ok(Done::Transcribed(transcript)) => {
+                // A write blocked on a slow reader or disk can be stopped at once too.
+                context.interrupt.leaving(left_notes(&created, "left"));
                 let header = several && args.output.is_none() && format != Format::Json;
                 let shown = async {
                     if header {

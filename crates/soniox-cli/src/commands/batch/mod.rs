@@ -39,7 +39,7 @@ use crate::{
     interrupt::Interrupt,
     output::Output,
     progress,
-    render::{Format, render, write_atomically},
+    render::{Format, render},
     request::RequestArgs,
 };
 use soniox_emulator::options;
@@ -446,6 +446,20 @@ impl Writer {
         let _ = self.finished.send(Finished { name, failed });
         Ok(())
     }
+}
+
+/// Writes a temporary file and renames it, so that an output exists only whole: its
+/// existence is what marks the input done.
+async fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), Failure> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = PathBuf::from(temporary);
+    tokio::fs::write(&temporary, contents)
+        .await
+        .map_err(|error| Failure::io(temporary.display(), &error))?;
+    tokio::fs::rename(&temporary, path)
+        .await
+        .map_err(|error| Failure::io(path.display(), &error))
 }
 
 fn output_name(name: &str, format: Format) -> String {
