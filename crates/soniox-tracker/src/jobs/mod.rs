@@ -25,10 +25,8 @@ const COMPONENT: &str = "jobs";
 /// The job table rebuilt with the stage check written without an `IN` list: SQLite builds
 /// an ephemeral table for an `IN` list each time it evaluates one, that is, on every insert
 /// and update of a job; a check cannot be altered, so the table is rebuilt. Migration 3 of
-/// [`MIGRATIONS`], a literal so that `POSTGRES_MIGRATIONS` can prefix it.
-macro_rules! rebuild_jobs {
-    () => {
-        "
+/// [`MIGRATIONS`], on SQLite only (see `POSTGRES_MIGRATIONS`).
+const REBUILD_JOBS: &str = "
     CREATE TABLE soniox_jobs_rebuilt (
         reference TEXT PRIMARY KEY NOT NULL,
         transcription_id TEXT UNIQUE,
@@ -53,12 +51,10 @@ macro_rules! rebuild_jobs {
     ALTER TABLE soniox_jobs_rebuilt RENAME TO soniox_jobs;
     CREATE INDEX soniox_jobs_due ON soniox_jobs (next_check_at)
         WHERE next_check_at IS NOT NULL;
-"
-    };
-}
+";
 
 /// `MIGRATIONS[n]` takes the jobs schema from version `n` to `n + 1`; SQL both databases
-/// run. Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
+/// run, but for migration 3 (see `POSTGRES_MIGRATIONS`). Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
 /// done (a done job keeps one while its cleanup is owed).
 const MIGRATIONS: &[&str] = &[
     "
@@ -81,8 +77,8 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE soniox_jobs ADD COLUMN claim BIGINT;
 ",
-    // The stage check without an `IN` list (see `rebuild_jobs`).
-    rebuild_jobs!(),
+    // The stage check without an `IN` list, on SQLite (see `REBUILD_JOBS`).
+    REBUILD_JOBS,
     // The uploaded file a done job's owed cleanup deletes with it: once the transcription is
     // gone, the API no longer tells it.
     "
@@ -90,23 +86,19 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
-/// [`MIGRATIONS`] as PostgreSQL runs them. The rebuild copies the table, then drops the old
-/// one: it locks the table first, or a replica still running the previous version could
-/// commit a write between the copy and the drop, lost with the old table; locked, the write
-/// waits and then lands in the new one. The lock is the drop's own (access exclusive), taken
-/// first: a weaker one (exclusive) let a replica's transaction that had read the table wait
-/// for it to write, while the drop waited for that transaction's read, a deadlock PostgreSQL
-/// broke by failing one of them. Waiting for the strongest lock from the start, the rebuild
-/// lets such a transaction finish first (it already holds a lock the rebuild waits for).
-/// (SQLite migrates in its one writer's transaction.)
+/// [`MIGRATIONS`] as PostgreSQL runs them. Migration 3 does nothing here: PostgreSQL
+/// evaluates the stage check's `IN` list without building a table, so the rebuild SQLite
+/// needs would only cost replicas still running the previous version. It copied the table,
+/// dropped the old one and renamed the copy: even under the strongest lock, a statement of
+/// such a replica that waited for it resolved the new table, which a repeatable-read
+/// snapshot taken before the copy sees empty (an update was lost without an error), and a
+/// weaker lock let a replica's transaction that had read the table deadlock with it. The
+/// version stays in step with SQLite's.
 #[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: &[&str] = &[
     MIGRATIONS[0],
     MIGRATIONS[1],
-    concat!(
-        "LOCK TABLE soniox_jobs IN ACCESS EXCLUSIVE MODE;",
-        rebuild_jobs!()
-    ),
+    "-- nothing to do on PostgreSQL (see POSTGRES_MIGRATIONS)",
     MIGRATIONS[3],
 ];
 

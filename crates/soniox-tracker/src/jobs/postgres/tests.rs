@@ -277,59 +277,14 @@ async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
     check_migrated(&Jobs::Postgres(jobs)).await;
 }
 
-/// Rebuilding the job table (migration 3) while a replica of the previous version writes to
-/// it loses no write: the rebuild locks the table before its copy, so the write waits for
-/// the rebuild, then lands in the rebuilt table. (Unlocked, it committed into the old table
-/// at once, and was dropped with it.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_during_the_rebuild_lands_in_the_rebuilt_table() {
-    let Some((_db, store)) = store_at(2).await else {
-        return;
-    };
-    let (copy, rest) = POSTGRES_MIGRATIONS[2]
-        .split_once("DROP TABLE")
-        .expect("the rebuild drops the old table");
-    let mut migrating = store.pool().get().await.expect("a connection");
-    let rebuild = migrating.transaction().await.expect("begin");
-    rebuild
-        .batch_execute(copy)
-        .await
-        .expect("locked and copied");
-
-    let writer = store.pool().get().await.expect("a connection");
-    let write = tokio::spawn(async move {
-        let insert = "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, \
-                      updated_at) VALUES ('late', '{}', 'submitting', 1, 1)";
-        writer.execute(insert, &[]).await
-    });
-    // Long enough for an unlocked write to commit; a locked one cannot, however long.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!write.is_finished(), "the write waits for the rebuild");
-    rebuild
-        .batch_execute(&format!("DROP TABLE{rest}"))
-        .await
-        .expect("rebuilt");
-    rebuild.commit().await.expect("commit");
-    let inserted = write.await.expect("the write task");
-    assert_eq!(inserted.expect("the write lands"), 1);
-    let client = store.pool().get().await.expect("a connection");
-    let row = client
-        .query_one(
-            "SELECT count(*) FROM soniox_jobs WHERE reference = 'late'",
-            &[],
-        )
-        .await
-        .expect("count");
-    assert_eq!(row.get::<_, i64>(0), 1, "in the rebuilt table");
-}
-
 /// A replica of the previous version in a transaction that read the job table and then
-/// writes to it, while the rebuild (migration 3) starts: both finish. The rebuild waits for
-/// the transaction, whose write goes ahead of it, and the write lands in the rebuilt table.
-/// (With the rebuild locking less at first, each waited for the other and PostgreSQL failed
-/// one of them as a deadlock.)
+/// writes to it, while the migrations run: both finish. The first migration that locks the
+/// table (4, adding a column) waits for the transaction, whose write goes ahead of it: it
+/// already holds a lock the migration waits for. (Migration 3 used to rebuild the table
+/// after a weaker lock, and each then waited for the other: PostgreSQL failed one of them as
+/// a deadlock.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_that_read_before_the_rebuild_writes_and_both_finish() {
+async fn a_transaction_that_read_before_the_migrations_writes_and_both_finish() {
     let Some((_db, store)) = store_at(2).await else {
         return;
     };
@@ -342,10 +297,14 @@ async fn a_transaction_that_read_before_the_rebuild_writes_and_both_finish() {
 
     let migrating = Arc::clone(&store);
     let migration = tokio::spawn(async move { PostgresJobs::open(&migrating).await });
-    // The rebuild has begun once a lock on the job table is waited for.
+    // The migrations are under way once a lock on the job table is waited for, in this
+    // test's database.
     let observer = store.pool().get().await.expect("a connection");
     let waiting = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-                   WHERE c.relname = 'soniox_jobs' AND NOT l.granted";
+                   WHERE c.relname = 'soniox_jobs' AND NOT l.granted \
+                   AND l.database = (SELECT oid FROM pg_database \
+                                     WHERE datname = current_database())";
+    let started = Instant::now();
     while observer
         .query_one(waiting, &[])
         .await
@@ -353,6 +312,15 @@ async fn a_transaction_that_read_before_the_rebuild_writes_and_both_finish() {
         .get::<_, i64>(0)
         == 0
     {
+        assert!(
+            !migration.is_finished(),
+            "the migrations ended without waiting for the transaction's lock: {:?}",
+            migration.await
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the migrations never waited"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let insert = "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, updated_at) \
@@ -376,5 +344,50 @@ async fn a_transaction_that_read_before_the_rebuild_writes_and_both_finish() {
         )
         .await
         .expect("count");
-    assert_eq!(row.get::<_, i64>(0), 1, "in the rebuilt table");
+    assert_eq!(row.get::<_, i64>(0), 1, "kept");
+}
+
+/// A replica of the previous version in a repeatable-read transaction whose snapshot was
+/// taken before the migrations updates a job after them: the update finds the job. (A
+/// rebuilt table is a new table, which that snapshot saw empty: the update found nothing,
+/// and the write was lost without an error.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_with_a_snapshot_from_before_the_migrations_finds_its_job() {
+    let Some((_db, store)) = store_at(2).await else {
+        return;
+    };
+    let client = store.pool().get().await.expect("a connection");
+    client
+        .execute(
+            "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, updated_at) \
+             VALUES ('before', '{}', 'submitting', 1, 1)",
+            &[],
+        )
+        .await
+        .expect("a job");
+    drop(client);
+    let mut old_replica = store.pool().get().await.expect("a connection");
+    let snapshot = old_replica
+        .build_transaction()
+        .isolation_level(
+            soniox_store::deadpool_postgres::tokio_postgres::IsolationLevel::RepeatableRead,
+        )
+        .start()
+        .await
+        .expect("begin");
+    // The snapshot is taken by the first statement, which leaves the job table unlocked.
+    snapshot
+        .query_one("SELECT count(*) FROM soniox_schema", &[])
+        .await
+        .expect("read");
+    PostgresJobs::open(&store).await.expect("migrated");
+    let updated = snapshot
+        .execute(
+            "UPDATE soniox_jobs SET polls = polls + 1 WHERE reference = 'before'",
+            &[],
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated, 1, "the job is found");
+    snapshot.commit().await.expect("commit");
 }
