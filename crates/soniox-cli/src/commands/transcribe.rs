@@ -141,7 +141,8 @@ pub(crate) async fn run(context: &mut Context, args: TranscribeArgs) -> Result<(
                 (shown, false)
             }
             Ok(Done::Transcribed(transcript)) => {
-                // A write blocked on a slow reader or disk can be stopped at once too.
+                // Named if a second Ctrl-C stops a slow write to `-o` (it runs off this thread;
+                // one to stdout holds the thread, and the signal waits for it).
                 context.interrupt.leaving(left_notes(&created, "left"));
                 let header = several && args.output.is_none() && format != Format::Json;
                 let shown = async {

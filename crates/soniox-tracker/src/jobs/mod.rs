@@ -54,8 +54,9 @@ const REBUILD_JOBS: &str = "
 ";
 
 /// `MIGRATIONS[n]` takes the jobs schema from version `n` to `n + 1`; SQL both databases
-/// run, but for migration 3 (see `POSTGRES_MIGRATIONS`). Instants are Unix milliseconds; `next_check_at` is null once nothing more is to be
-/// done (a done job keeps one while its cleanup is owed).
+/// run, but for migration 3 (see `POSTGRES_MIGRATIONS`). Instants are Unix milliseconds;
+/// `next_check_at` is null once nothing more is to be done (a done job keeps one while its
+/// cleanup is owed).
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE soniox_jobs (

@@ -8,7 +8,7 @@ use soniox_webhook::store::Claim;
 
 use super::*;
 use crate::jobs::{
-    Jobs, STAGE_OF,
+    Jobs, REBUILD_JOBS, STAGE_OF,
     tests::{VERSION_3_JOBS, check_migrated},
 };
 
@@ -266,6 +266,29 @@ async fn a_database_at_version_3_migrates_and_records_owed_cleanups() {
     let Some((_db, store)) = store_at(3).await else {
         return;
     };
+    migrates_from_version_3(store).await;
+}
+
+/// A database that got to version 3 by the rebuild PostgreSQL once ran too (its table and
+/// constraints named after `soniox_jobs_rebuilt`) migrates and works the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_rebuilt_at_version_3_migrates_and_records_owed_cleanups() {
+    let Some((_db, store)) = store_at(2).await else {
+        return;
+    };
+    let client = store.pool().get().await.expect("a connection");
+    client
+        .batch_execute(&format!(
+            "{REBUILD_JOBS}; UPDATE soniox_schema SET version = 3 WHERE component = '{COMPONENT}'"
+        ))
+        .await
+        .expect("rebuilt at version 3");
+    drop(client);
+    migrates_from_version_3(store).await;
+}
+
+/// Fills `store`'s job table, at version 3, then migrates it and checks the jobs.
+async fn migrates_from_version_3(store: Arc<PostgresStore>) {
     let client = store.pool().get().await.expect("a connection");
     client
         .batch_execute(VERSION_3_JOBS)
