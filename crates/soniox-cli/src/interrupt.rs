@@ -8,6 +8,8 @@ use std::{
 
 use tokio::sync::watch;
 
+use crate::failure::{Failure, Kind, code};
+
 /// How long after the first signal a second one is taken for the same: a wrapper such as
 /// `npm run` forwards the terminal's SIGINT to a process that got it already.
 const REPEAT_WINDOW: Duration = Duration::from_millis(500);
@@ -95,9 +97,10 @@ fn stop_at_once(leftovers: &Mutex<Vec<String>>) -> ! {
     {
         let _ = writeln!(stderr, "{note}");
     }
-    let _ = writeln!(
-        stderr,
-        "error: interrupted again: stopped at once, without finishing cleanup"
+    let failure = Failure::new(
+        Kind::Interrupted,
+        "interrupted again: stopped at once, without finishing cleanup",
     );
-    std::process::exit(i32::from(crate::failure::code::INTERRUPTED))
+    let _ = writeln!(stderr, "{}", failure.line());
+    std::process::exit(i32::from(code::INTERRUPTED))
 }

@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{KEY, at, emulator, emulator_with, held, soniox, soniox_at, wav};
+use common::{
+    KEY, Stderr, at, emulator, emulator_with, held, hold, requested, soniox, soniox_at, wav,
+};
 use soniox_emulator::{FaultAction, FaultRule, JobClock};
 
 const SCRIPT: &str = "Hello there. How are you today? I am fine, thanks for asking.";
@@ -400,13 +400,7 @@ async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
         .spawn()
         .expect("spawn");
     // Waiting has begun once the job has been polled.
-    while emulator
-        .request_counts()
-        .get("GET", "/v1/transcriptions/{id}")
-        == 0
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    requested(&emulator, "GET", "/v1/transcriptions/{id}").await;
     common::interrupt(&child).await;
     let output = child.wait_with_output().await.expect("exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -424,38 +418,18 @@ async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
 /// looking for the file before it is stored and leaving it behind.
 #[tokio::test]
 async fn ctrl_c_after_the_upload_went_out_whole_deletes_the_file() {
-    use tokio::io::AsyncBufReadExt as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let emulator = emulator_with(JobClock::Manual).await;
     let path = wav(dir.path(), "a.wav", 1);
     // Long enough that the signal, sent once the body has gone out, comes before the answer.
-    emulator.add_fault(
-        FaultRule::new(FaultAction::Latency { millis: 4_000 })
-            .method("POST")
-            .path_prefix("/v1/files"),
-    );
+    hold(&emulator, "POST", "/v1/files", 4_000);
     let mut child = at(&emulator, &["-v", "transcribe", &path])
         .spawn()
         .expect("spawn");
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-    let mut stderr = String::new();
-    loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read")
-            .unwrap_or_else(|| panic!("the upload was never sent whole: {stderr}"));
-        stderr.push_str(&line);
-        stderr.push('\n');
-        if line.contains("upload sent whole") {
-            break;
-        }
-    }
+    let mut stderr = Stderr::of(&mut child);
+    stderr.until("upload sent whole").await;
     common::interrupt(&child).await;
-    while let Some(line) = lines.next_line().await.expect("read") {
-        stderr.push_str(&line);
-        stderr.push('\n');
-    }
+    let stderr = stderr.rest().await;
     let status = child.wait().await.expect("exits");
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
@@ -489,11 +463,7 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
     std::fs::File::create(&path)
         .and_then(|file| file.set_len(64 << 20))
         .expect("create the file");
-    emulator.add_fault(
-        FaultRule::new(FaultAction::Latency { millis: 30_000 })
-            .method("POST")
-            .path_prefix("/v1/files"),
-    );
+    hold(&emulator, "POST", "/v1/files", 30_000);
     let child = at(
         &emulator,
         &["transcribe", path.to_str().expect("utf-8 path")],
@@ -501,9 +471,7 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
     .spawn()
     .expect("spawn");
     // The upload has begun once its request has come.
-    while emulator.request_counts().get("POST", "/v1/files") == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    requested(&emulator, "POST", "/v1/files").await;
     common::interrupt(&child).await;
     let output = child.wait_with_output().await.expect("exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -523,52 +491,27 @@ async fn ctrl_c_before_the_upload_went_out_whole_stops_at_once() {
 /// limit), and names what is left: the file, not the transcription already deleted.
 #[tokio::test]
 async fn a_second_ctrl_c_stops_at_once() {
-    use tokio::io::AsyncBufReadExt as _;
     let dir = tempfile::tempdir().expect("tempdir");
     // The job is done at once, so the cleanup can delete it; the wait's first look is held,
     // so the first Ctrl-C comes while waiting.
     let emulator = emulator().await;
     let path = wav(dir.path(), "a.wav", 1);
-    emulator.add_fault(
-        FaultRule::new(FaultAction::Latency { millis: 60_000 })
-            .method("GET")
-            .path_prefix("/v1/transcriptions/"),
-    );
-    emulator.add_fault(
-        FaultRule::new(FaultAction::Latency { millis: 60_000 })
-            .method("DELETE")
-            .path_prefix("/v1/files/"),
-    );
+    hold(&emulator, "GET", "/v1/transcriptions/", 60_000);
+    hold(&emulator, "DELETE", "/v1/files/", 60_000);
     let mut child = at(
         &emulator,
         &["-v", "transcribe", &path, "--poll-interval", "10ms"],
     )
     .spawn()
     .expect("spawn");
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-    let seen = |method: &'static str, path: &'static str| {
-        let emulator = &emulator;
-        async move {
-            while emulator.request_counts().get(method, path) == 0 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    };
-    seen("GET", "/v1/transcriptions/{id}").await;
+    let mut stderr = Stderr::of(&mut child);
+    requested(&emulator, "GET", "/v1/transcriptions/{id}").await;
     common::interrupt(&child).await;
-    seen("DELETE", "/v1/files/{id}").await;
+    requested(&emulator, "DELETE", "/v1/files/{id}").await;
     // A second signal is no longer taken for a copy of the first.
-    let mut stderr = String::new();
-    while !stderr.contains("a second signal now stops at once") {
-        let line = lines.next_line().await.expect("read").expect("a line");
-        stderr.push_str(&line);
-        stderr.push('\n');
-    }
+    stderr.until("a second signal now stops at once").await;
     common::interrupt(&child).await;
-    while let Some(line) = lines.next_line().await.expect("read") {
-        stderr.push_str(&line);
-        stderr.push('\n');
-    }
+    let stderr = stderr.rest().await;
     let status = child.wait().await.expect("exits");
     assert_eq!(status.code(), Some(130), "{stderr}");
     let file = &common::files(&emulator).await[0].id;

@@ -175,9 +175,8 @@ impl Upload {
         }
         // From zero once the attempt's body is ready: a retry's progress starts again, and a
         // caller learns that an empty body (which has no chunk) is whole.
-        if let Some(progress) = &self.progress {
-            attempt.advanced(size == 0, || progress(0, size));
-        }
+        let progress = self.progress.as_ref();
+        attempt.advanced(size == 0, || report(progress, 0, size));
         Some(Ok(form))
     }
 
@@ -208,11 +207,7 @@ impl Upload {
         let stream = chunks
             .inspect_ok(move |chunk| {
                 sent += chunk.len() as u64;
-                attempt.advanced(sent >= total, || {
-                    if let Some(progress) = &progress {
-                        progress(sent, total);
-                    }
-                });
+                attempt.advanced(sent >= total, || report(progress.as_ref(), sent, total));
             })
             .boxed();
         reqwest::Body::wrap_stream(stream)
@@ -226,6 +221,13 @@ impl Upload {
             ),
             Source::Bytes(_) | Source::Reader { .. } => "audio".to_owned(),
         }
+    }
+}
+
+/// Calls the caller's progress callback, if there is one.
+fn report(progress: Option<&Progress>, sent: u64, total: u64) {
+    if let Some(progress) = progress {
+        progress(sent, total);
     }
 }
 

@@ -213,7 +213,8 @@ async fn transcribe_one(
         let uploaded = answer_unless_interrupted(
             context,
             client.files().upload(upload),
-            (bar.as_ref(), &sent),
+            bar.as_ref(),
+            &sent,
             &reference,
         )
         .await;
@@ -279,7 +280,8 @@ async fn transcribe_one(
 async fn answer_unless_interrupted<T>(
     context: &Context,
     upload: impl Future<Output = T>,
-    (bar, sent): (Option<&ProgressBar>, &progress::SentWhole),
+    bar: Option<&ProgressBar>,
+    sent: &progress::SentWhole,
     reference: &str,
 ) -> Option<T> {
     let mut upload = std::pin::pin!(upload);

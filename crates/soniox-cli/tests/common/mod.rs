@@ -6,7 +6,7 @@ use std::{path::Path, process::Stdio, time::Duration};
 
 use futures_util::TryStreamExt as _;
 use soniox_client::Client;
-use soniox_emulator::{Emulator, JobClock};
+use soniox_emulator::{Emulator, FaultAction, FaultRule, JobClock};
 use soniox_types::ListParams;
 
 /// The key the test emulators accept.
@@ -143,6 +143,67 @@ pub fn wav(dir: &Path, name: &str, seconds: u64) -> String {
     let path = dir.join(name);
     std::fs::write(&path, soniox_emulator::wav(Duration::from_secs(seconds))).expect("write wav");
     path.to_str().expect("utf-8 path").to_owned()
+}
+
+/// Makes `emulator` wait `millis` before handling each `method` request under `path_prefix`.
+pub fn hold(emulator: &Emulator, method: &str, path_prefix: &str, millis: u64) {
+    emulator.add_fault(
+        FaultRule::new(FaultAction::Latency { millis })
+            .method(method)
+            .path_prefix(path_prefix),
+    );
+}
+
+/// Waits until `emulator` has had a `method` request for `route` (such as
+/// `/v1/transcriptions/{id}`).
+pub async fn requested(emulator: &Emulator, method: &str, route: &str) {
+    while emulator.request_counts().get(method, route) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A running command's stderr, read a line at a time and kept.
+pub struct Stderr {
+    lines: Lines<tokio::process::ChildStderr>,
+    /// What was read so far.
+    pub text: String,
+}
+
+impl Stderr {
+    /// Takes `child`'s piped stderr.
+    pub fn of(child: &mut tokio::process::Child) -> Stderr {
+        let stderr = child.stderr.take().expect("stderr piped");
+        Stderr {
+            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr)),
+            text: String::new(),
+        }
+    }
+
+    /// Reads up to and including the first line that contains `needle`.
+    pub async fn until(&mut self, needle: &str) {
+        loop {
+            let Some(line) = self.next_line().await else {
+                panic!("no line with {needle:?}: {}", self.text);
+            };
+            if line.contains(needle) {
+                return;
+            }
+        }
+    }
+
+    /// Reads to the end; all it printed.
+    pub async fn rest(mut self) -> String {
+        while self.next_line().await.is_some() {}
+        self.text
+    }
+
+    /// The next line, also added to `text`; `None` at the end.
+    async fn next_line(&mut self) -> Option<String> {
+        let line = self.lines.next_line().await.expect("read stderr")?;
+        self.text.push_str(&line);
+        self.text.push('\n');
+        Some(line)
+    }
 }
 
 /// Sends SIGINT to `child`, as Ctrl-C does.

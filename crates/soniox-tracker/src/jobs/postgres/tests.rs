@@ -276,26 +276,27 @@ async fn a_database_rebuilt_at_version_3_migrates_and_records_owed_cleanups() {
     let Some((_db, store)) = store_at(2).await else {
         return;
     };
-    let client = store.pool().get().await.expect("a connection");
-    client
-        .batch_execute(&format!(
+    run_sql(
+        &store,
+        &format!(
             "{REBUILD_JOBS}; UPDATE soniox_schema SET version = 3 WHERE component = '{COMPONENT}'"
-        ))
-        .await
-        .expect("rebuilt at version 3");
-    drop(client);
+        ),
+    )
+    .await;
     migrates_from_version_3(store).await;
+}
+
+/// Runs `sql` (statements without parameters) on a connection of `store`'s pool.
+async fn run_sql(store: &PostgresStore, sql: &str) {
+    let client = store.pool().get().await.expect("a connection");
+    if let Err(error) = client.batch_execute(sql).await {
+        panic!("{sql}: {error}");
+    }
 }
 
 /// Fills `store`'s job table, at version 3, then migrates it and checks the jobs.
 async fn migrates_from_version_3(store: Arc<PostgresStore>) {
-    let client = store.pool().get().await.expect("a connection");
-    client
-        .batch_execute(VERSION_3_JOBS)
-        .await
-        .expect("jobs at version 3");
-    drop(client);
-
+    run_sql(&store, VERSION_3_JOBS).await;
     let jobs = PostgresJobs::open(&store).await.expect("migrated");
     check_migrated(&Jobs::Postgres(jobs)).await;
 }
@@ -379,16 +380,12 @@ async fn an_update_with_a_snapshot_from_before_the_migrations_finds_its_job() {
     let Some((_db, store)) = store_at(2).await else {
         return;
     };
-    let client = store.pool().get().await.expect("a connection");
-    client
-        .execute(
-            "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, updated_at) \
-             VALUES ('before', '{}', 'submitting', 1, 1)",
-            &[],
-        )
-        .await
-        .expect("a job");
-    drop(client);
+    run_sql(
+        &store,
+        "INSERT INTO soniox_jobs (reference, request, stage, recorded_at, updated_at) \
+         VALUES ('before', '{}', 'submitting', 1, 1)",
+    )
+    .await;
     let mut old_replica = store.pool().get().await.expect("a connection");
     let snapshot = old_replica
         .build_transaction()
