@@ -33,6 +33,13 @@ const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 /// that replicas starting together migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
 
+/// How long a migration's statement waits for a table's lock unless the builder says
+/// otherwise; see [`PostgresStoreBuilder::migration_lock_timeout`].
+const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many times a migration tries to lock its tables before it gives up.
+const MIGRATION_ATTEMPTS: u32 = 20;
+
 /// Every write of one round of a batch, as one statement (one round trip, one commit): the
 /// claims, the completions and the releases, each kind a multi-row statement over the arrays
 /// of its columns. A round holds each event once, so the parts, which see the same snapshot
@@ -128,6 +135,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Whether [`close`](Self::close) closes the pool too: only a pool this store built.
     owns_pool: bool,
+    /// How long a migration's statement waits for a table's lock before it gives way.
+    migration_lock_timeout: Duration,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -148,6 +157,7 @@ pub struct PostgresStoreBuilder {
     pool_size: usize,
     writers: usize,
     timeout: Duration,
+    migration_lock_timeout: Duration,
 }
 
 impl fmt::Debug for PostgresStoreBuilder {
@@ -157,6 +167,7 @@ impl fmt::Debug for PostgresStoreBuilder {
             .field("pool_size", &self.pool_size)
             .field("writers", &self.writers)
             .field("timeout", &self.timeout)
+            .field("migration_lock_timeout", &self.migration_lock_timeout)
             .finish()
     }
 }
@@ -185,6 +196,7 @@ impl PostgresStore {
             pool_size: 8,
             writers: DEFAULT_WRITERS,
             timeout: Duration::from_secs(5),
+            migration_lock_timeout: MIGRATION_LOCK_TIMEOUT,
         }
     }
 
@@ -199,12 +211,23 @@ impl PostgresStore {
     /// As [`connect`](Self::connect), apart from the URL.
     pub async fn from_pool(pool: Pool) -> Result<Self, StoreError> {
         let writers = DEFAULT_WRITERS.min(pool.status().max_size);
-        Self::start(pool, writers, false).await
+        Self::start(pool, writers, false, MIGRATION_LOCK_TIMEOUT).await
     }
 
-    async fn start(pool: Pool, writers: usize, owns_pool: bool) -> Result<Self, StoreError> {
+    async fn start(
+        pool: Pool,
+        writers: usize,
+        owns_pool: bool,
+        migration_lock_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let mut client = pool.get().await.map_err(pool_error)?;
-        migrate(&mut client, schema::COMPONENT, MIGRATIONS).await?;
+        migrate(
+            &mut client,
+            schema::COMPONENT,
+            MIGRATIONS,
+            migration_lock_timeout,
+        )
+        .await?;
         drop(client);
         let (queue, Writers { jobs, alive }) = Queue::new();
         let jobs = Arc::new(Mutex::new(jobs));
@@ -215,6 +238,7 @@ impl PostgresStore {
             queue,
             pool,
             owns_pool,
+            migration_lock_timeout,
         })
     }
 
@@ -395,18 +419,32 @@ impl PostgresStore {
     /// the advisory lock the store's own migrations take, so replicas starting together
     /// migrate one at a time, and a failing migration leaves the component as it was.
     ///
+    /// A migration that must wait for a lock on a table (an `ALTER TABLE` behind another
+    /// replica's open transaction) waits at most the
+    /// [migration lock timeout](PostgresStoreBuilder::migration_lock_timeout), then rolls
+    /// back, waits as long again and starts over, up to 20 times: a lock request waiting in
+    /// the server's queue would otherwise make every later statement on that table, every
+    /// other replica's, wait behind it for as long as the open transaction lasts.
+    ///
     /// # Errors
     ///
     /// [`StoreError::SchemaTooNew`] when the database's version of `component` is newer
     /// than `migrations.len()` (a newer version of the component migrated it),
-    /// [`StoreError::Unavailable`] when the database cannot be reached or a migration
-    /// fails, [`StoreError::Closed`] after [`close`](Self::close).
+    /// [`StoreError::Unavailable`] when the database cannot be reached, a migration fails,
+    /// or its tables stayed locked through every attempt, [`StoreError::Closed`] after
+    /// [`close`](Self::close).
     pub async fn migrate_component(
         &self,
         component: &str,
         migrations: &[&str],
     ) -> Result<(), StoreError> {
-        migrate(&mut self.client().await?, component, migrations).await
+        migrate(
+            &mut self.client().await?,
+            component,
+            migrations,
+            self.migration_lock_timeout,
+        )
+        .await
     }
 
     /// A pooled connection for work outside the writers' batches.
@@ -452,6 +490,17 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// How long one statement of a migration waits for a lock on a table before the
+    /// migration rolls back and starts over (see
+    /// [`migrate_component`](PostgresStore::migrate_component)); 2 seconds unless set, from
+    /// a millisecond to the server's most (`i32::MAX` milliseconds). It bounds how long other
+    /// replicas' statements on that table wait behind the migration's lock request.
+    pub fn migration_lock_timeout(mut self, timeout: Duration) -> Self {
+        let most = Duration::from_millis(i32::MAX.unsigned_abs().into());
+        self.migration_lock_timeout = timeout.clamp(Duration::from_millis(1), most);
+        self
+    }
+
     /// Connects; see [`PostgresStore::connect`].
     ///
     /// # Errors
@@ -482,17 +531,71 @@ impl PostgresStoreBuilder {
             .build()
             .map_err(StoreError::unavailable)?;
         let writers = self.writers.min(self.pool_size);
-        PostgresStore::start(pool, writers, true).await
+        PostgresStore::start(pool, writers, true, self.migration_lock_timeout).await
     }
 }
 
-/// Brings `component` to version `migrations.len()` in one transaction, refusing a newer
-/// version.
+/// Brings `component` to version `migrations.len()`, refusing a newer version: one
+/// transaction, started over while a table it must lock stays locked past `lock_timeout`.
 async fn migrate(
     client: &mut Client,
     component: &str,
     migrations: &[&str],
+    lock_timeout: Duration,
 ) -> Result<(), StoreError> {
+    for attempt in 1..=MIGRATION_ATTEMPTS {
+        match migrate_once(client, component, migrations, lock_timeout).await {
+            Err(Migration::Locked) => {
+                tracing::info!(
+                    component,
+                    attempt,
+                    "a migration waited too long for a table's lock; it rolled back and starts again"
+                );
+                // Rolled back, it queues for nothing meanwhile: the transactions that waited
+                // behind it run, and the one holding the table may end.
+                tokio::time::sleep(lock_timeout).await;
+            }
+            Err(Migration::Failed(error)) => return Err(error),
+            Ok(()) => return Ok(()),
+        }
+    }
+    Err(StoreError::unavailable(format!(
+        "migrating `{component}`: other transactions held a lock on its tables through \
+         {MIGRATION_ATTEMPTS} attempts of up to {} ms each",
+        lock_timeout.as_millis()
+    )))
+}
+
+/// Why one migration attempt failed.
+enum Migration {
+    /// A statement waited for a lock longer than the lock timeout; nothing was changed.
+    Locked,
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Migration {
+    fn from(error: StoreError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<tokio_postgres::Error> for Migration {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            Self::Locked
+        } else {
+            Self::Failed(pg_error(error))
+        }
+    }
+}
+
+/// One attempt of [`migrate`], in one transaction.
+async fn migrate_once(
+    client: &mut Client,
+    component: &str,
+    migrations: &[&str],
+    lock_timeout: Duration,
+) -> Result<(), Migration> {
     // Read committed whatever the server's default: each statement then sees what was
     // committed when it began, so a replica that waited below for another's migration reads
     // the version that one wrote. A snapshot from the first statement (repeatable read)
@@ -501,22 +604,23 @@ async fn migrate(
         .build_transaction()
         .isolation_level(IsolationLevel::ReadCommitted)
         .start()
-        .await
-        .map_err(pg_error)?;
+        .await?;
     // Held until commit: replicas starting together wait here instead of racing to create
-    // the same tables.
+    // the same tables. Without a lock timeout yet: another replica's migration may take
+    // longer.
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(pg_error)?;
+        .await?;
     transaction
-        .batch_execute(schema::CREATE_VERSIONS)
-        .await
-        .map_err(pg_error)?;
+        .execute(
+            "SELECT set_config('lock_timeout', $1, true)",
+            &[&format!("{}ms", lock_timeout.as_millis())],
+        )
+        .await?;
+    transaction.batch_execute(schema::CREATE_VERSIONS).await?;
     let found = match transaction
         .query_opt(schema::READ_VERSION, &[&component])
-        .await
-        .map_err(pg_error)?
+        .await?
     {
         Some(row) => column::<i64>(&row, 0)?,
         None => 0,
@@ -526,19 +630,15 @@ async fn migrate(
         return Ok(());
     }
     for migration in pending {
-        transaction
-            .batch_execute(migration)
-            .await
-            .map_err(pg_error)?;
+        transaction.batch_execute(migration).await?;
     }
     transaction
         .execute(
             schema::WRITE_VERSION,
             &[&component, &schema::newest(migrations)],
         )
-        .await
-        .map_err(pg_error)?;
-    transaction.commit().await.map_err(pg_error)
+        .await?;
+    Ok(transaction.commit().await?)
 }
 
 /// A writer task: batches of queued jobs until the queue closes.

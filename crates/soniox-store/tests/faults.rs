@@ -125,7 +125,7 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use common::TestDb;
-    use soniox_store::{ClaimToken, PostgresStore};
+    use soniox_store::{ClaimToken, PostgresStore, deadpool_postgres::tokio_postgres};
     use soniox_types::WebhookEvent;
 
     use super::*;
@@ -210,6 +210,142 @@ mod postgres {
         let (first, second) = replicas.await.expect("the replicas start");
         first.expect("the first replica connects");
         second.expect("the second replica connects");
+    }
+
+    /// The component the lock-timeout tests migrate, its first migration, and a second that
+    /// needs the table to itself.
+    const NOTES: &str = "notes";
+    const CREATE_NOTES: &str = "CREATE TABLE soniox_notes (text TEXT NOT NULL)";
+    const ADD_COLUMN: &str = "ALTER TABLE soniox_notes ADD COLUMN line INTEGER";
+
+    /// A store whose migrations wait `lock_timeout` for a lock, with `soniox_notes` at
+    /// version 1, and another connection in a transaction that has read the table, so holds
+    /// a lock that `ADD_COLUMN` must wait for until it ends.
+    async fn notes_read_by_an_open_transaction(
+        db: &TestDb,
+        lock_timeout: Duration,
+    ) -> (PostgresStore, tokio_postgres::Client) {
+        let store = PostgresStore::builder(&db.url)
+            .migration_lock_timeout(lock_timeout)
+            .connect()
+            .await
+            .expect("connect");
+        store
+            .migrate_component(NOTES, &[CREATE_NOTES])
+            .await
+            .expect("version 1");
+        let reader = connect(db).await;
+        reader
+            .batch_execute("BEGIN; SELECT count(*) FROM soniox_notes")
+            .await
+            .expect("an open transaction that read the table");
+        (store, reader)
+    }
+
+    async fn connect(db: &TestDb) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        client
+    }
+
+    /// A lock request waiting in the server's queue makes every later statement on the table
+    /// wait behind it: the migration gives way after its lock timeout, so other replicas'
+    /// statements go on while a long transaction keeps it from migrating, and it migrates
+    /// once that transaction ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_migration_waiting_for_a_lock_gives_way_then_migrates() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (store, reader) =
+            notes_read_by_an_open_transaction(&db, Duration::from_millis(200)).await;
+        let store = std::sync::Arc::new(store);
+        let migrating = tokio::spawn({
+            let store = std::sync::Arc::clone(&store);
+            async move {
+                store
+                    .migrate_component(NOTES, &[CREATE_NOTES, ADD_COLUMN])
+                    .await
+            }
+        });
+        // Once the migration's lock request waits, a replica's statement on the table.
+        let other = connect(&db).await;
+        let queued = "SELECT count(*) FROM pg_locks WHERE relation = 'soniox_notes'::regclass \
+            AND mode = 'AccessExclusiveLock' AND NOT granted";
+        while other
+            .query_one(queued, &[])
+            .await
+            .expect("look for the migration's lock request")
+            .get::<_, i64>(0)
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let write = other.execute("INSERT INTO soniox_notes (text) VALUES ('meanwhile')", &[]);
+        // Without the lock timeout it waits for as long as the reader's transaction lasts.
+        tokio::time::timeout(Duration::from_secs(60), write)
+            .await
+            .expect("the statement does not wait behind the migration")
+            .expect("insert");
+        assert!(
+            !migrating.is_finished(),
+            "the migration waits for the reader"
+        );
+        reader.batch_execute("COMMIT").await.expect("commit");
+        migrating
+            .await
+            .expect("the migration's task")
+            .expect("the migration runs once the table is free");
+        other
+            .execute(
+                "INSERT INTO soniox_notes (text, line) VALUES ('after', 2)",
+                &[],
+            )
+            .await
+            .expect("the new column is there");
+        store.close().await;
+    }
+
+    /// A table locked through every attempt fails the migration, clearly and having changed
+    /// nothing; it runs later.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_migration_locked_out_throughout_fails_and_changes_nothing() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (store, reader) =
+            notes_read_by_an_open_transaction(&db, Duration::from_millis(5)).await;
+        let migration = store.migrate_component(NOTES, &[CREATE_NOTES, ADD_COLUMN]);
+        // Without the lock timeout it waits for as long as the reader's transaction lasts.
+        let error = tokio::time::timeout(Duration::from_secs(60), migration)
+            .await
+            .expect("the migration gives up")
+            .expect_err("the table stays locked");
+        let StoreError::Unavailable(message) = error else {
+            panic!("unavailable, not {error:?}");
+        };
+        let message = message.to_string();
+        assert!(
+            message.contains("notes") && message.contains("lock"),
+            "names the component and the lock: {message}"
+        );
+        reader.batch_execute("COMMIT").await.expect("commit");
+        let version = reader
+            .query_one(
+                "SELECT version FROM soniox_schema WHERE component = $1",
+                &[&NOTES],
+            )
+            .await
+            .expect("read the version")
+            .get::<_, i64>(0);
+        assert_eq!(version, 1, "the failed migration changed nothing");
+        store
+            .migrate_component(NOTES, &[CREATE_NOTES, ADD_COLUMN])
+            .await
+            .expect("migrates once the table is free");
+        store.close().await;
     }
 
     /// A store on `db` and an event it claimed.
