@@ -181,8 +181,10 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the URL is invalid (the message does not repeat it) or
-    /// the server cannot be reached within 5 seconds, [`StoreError::SchemaTooNew`] when a
+    /// [`StoreError::Unavailable`] when the URL is invalid (the message does not repeat it),
+    /// the server cannot be reached within 5 seconds, or other transactions kept the
+    /// store's tables locked through every attempt to migrate them (see
+    /// [`migrate_component`](Self::migrate_component)), [`StoreError::SchemaTooNew`] when a
     /// newer version of this crate migrated the database, [`StoreError::Corrupt`] when the
     /// store's tables exist with another shape.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -204,7 +206,9 @@ impl PostgresStore {
     /// application), with up to 2 writer tasks; brings the schema up to date.
     ///
     /// Give the pool wait and create timeouts: without them an unreachable server makes
-    /// operations wait instead of failing with [`StoreError::Unavailable`].
+    /// operations wait instead of failing with [`StoreError::Unavailable`]. Migrations wait
+    /// for a lock 2 seconds at a time (the builder's default
+    /// [migration lock timeout](PostgresStoreBuilder::migration_lock_timeout)).
     ///
     /// # Errors
     ///
@@ -419,12 +423,14 @@ impl PostgresStore {
     /// the advisory lock the store's own migrations take, so replicas starting together
     /// migrate one at a time, and a failing migration leaves the component as it was.
     ///
-    /// A migration that must wait for a lock on a table (an `ALTER TABLE` behind another
+    /// A statement of a migration that must wait for a lock (an `ALTER TABLE` behind another
     /// replica's open transaction) waits at most the
-    /// [migration lock timeout](PostgresStoreBuilder::migration_lock_timeout), then rolls
-    /// back, waits as long again and starts over, up to 20 times: a lock request waiting in
-    /// the server's queue would otherwise make every later statement on that table, every
-    /// other replica's, wait behind it for as long as the open transaction lasts.
+    /// [migration lock timeout](PostgresStoreBuilder::migration_lock_timeout); the attempt
+    /// then rolls back, and after as long again the migration tries anew, still holding the
+    /// advisory lock, 20 times at most. A lock request waiting in the server's queue would
+    /// otherwise make every later statement on that table, every other replica's, wait
+    /// behind it for as long as the open transaction lasts. This applies to row locks too: a
+    /// migration that updates rows the replicas keep busy may run out of attempts.
     ///
     /// # Errors
     ///
@@ -494,7 +500,9 @@ impl PostgresStoreBuilder {
     /// migration rolls back and starts over (see
     /// [`migrate_component`](PostgresStore::migrate_component)); 2 seconds unless set, from
     /// a millisecond to the server's most (`i32::MAX` milliseconds). It bounds how long other
-    /// replicas' statements on that table wait behind the migration's lock request.
+    /// replicas' statements on that table wait behind the migration's lock request; a
+    /// migration locked out throughout fails after about 40 times as long (20 attempts, each
+    /// followed by a wait as long).
     pub fn migration_lock_timeout(mut self, timeout: Duration) -> Self {
         let most = Duration::from_millis(i32::MAX.unsigned_abs().into());
         self.migration_lock_timeout = timeout.clamp(Duration::from_millis(1), most);
@@ -535,32 +543,71 @@ impl PostgresStoreBuilder {
     }
 }
 
-/// Brings `component` to version `migrations.len()`, refusing a newer version: one
-/// transaction, started over while a table it must lock stays locked past `lock_timeout`.
+/// Brings `component` to version `migrations.len()` in one transaction, refusing a newer
+/// version. Under the advisory lock, each attempt runs in a savepoint: one that waited past
+/// `lock_timeout` for a lock rolls back to it and, after as long again, tries anew.
 async fn migrate(
     client: &mut Client,
     component: &str,
     migrations: &[&str],
     lock_timeout: Duration,
 ) -> Result<(), StoreError> {
+    // Read committed whatever the server's default: each statement then sees what was
+    // committed when it began, so a replica that waited below for another's migration reads
+    // the version that one wrote. A snapshot from the first statement (repeatable read)
+    // would be older than the lock, and the replica would migrate again and fail.
+    let mut transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(pg_error)?;
+    // Held until commit, between attempts too: replicas starting together wait here, not in
+    // a table's queue, instead of racing to create the same tables. With no lock timeout,
+    // whatever the connection's own: another replica's migration may take longer.
+    transaction
+        .batch_execute("SET LOCAL lock_timeout = 0")
+        .await
+        .map_err(pg_error)?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_error)?;
+    transaction
+        .execute(
+            "SELECT set_config('lock_timeout', $1, true)",
+            &[&format!("{}ms", lock_timeout.as_millis())],
+        )
+        .await
+        .map_err(pg_error)?;
     for attempt in 1..=MIGRATION_ATTEMPTS {
-        match migrate_once(client, component, migrations, lock_timeout).await {
-            Err(Migration::Locked) => {
-                tracing::info!(
-                    component,
-                    attempt,
-                    "a migration waited too long for a table's lock; it rolled back and starts again"
-                );
-                // Rolled back, it queues for nothing meanwhile: the transactions that waited
-                // behind it run, and the one holding the table may end.
-                tokio::time::sleep(lock_timeout).await;
+        let savepoint = transaction
+            .savepoint("soniox_migration")
+            .await
+            .map_err(pg_error)?;
+        match migrate_once(&savepoint, component, migrations).await {
+            Ok(()) => {
+                savepoint.commit().await.map_err(pg_error)?;
+                return transaction.commit().await.map_err(pg_error);
             }
             Err(Migration::Failed(error)) => return Err(error),
-            Ok(()) => return Ok(()),
+            Err(Migration::Locked) => {
+                // Releases the locks the attempt took; its lock request left the queue when
+                // it timed out, so the statements that waited behind it run meanwhile.
+                savepoint.rollback().await.map_err(pg_error)?;
+                tracing::warn!(
+                    component,
+                    attempt,
+                    "a migration waited too long for a lock; it rolled back and tries again"
+                );
+                if attempt < MIGRATION_ATTEMPTS {
+                    tokio::time::sleep(lock_timeout).await;
+                }
+            }
         }
     }
     Err(StoreError::unavailable(format!(
-        "migrating `{component}`: other transactions held a lock on its tables through \
+        "migrating `{component}`: other transactions held locks it needs through \
          {MIGRATION_ATTEMPTS} attempts of up to {} ms each",
         lock_timeout.as_millis()
     )))
@@ -568,7 +615,7 @@ async fn migrate(
 
 /// Why one migration attempt failed.
 enum Migration {
-    /// A statement waited for a lock longer than the lock timeout; nothing was changed.
+    /// A statement waited for a lock longer than the lock timeout; the attempt is void.
     Locked,
     Failed(StoreError),
 }
@@ -589,56 +636,32 @@ impl From<tokio_postgres::Error> for Migration {
     }
 }
 
-/// One attempt of [`migrate`], in one transaction.
+/// One attempt of [`migrate`], in `savepoint`: the pending migrations and the new version.
 async fn migrate_once(
-    client: &mut Client,
+    savepoint: &Transaction<'_>,
     component: &str,
     migrations: &[&str],
-    lock_timeout: Duration,
 ) -> Result<(), Migration> {
-    // Read committed whatever the server's default: each statement then sees what was
-    // committed when it began, so a replica that waited below for another's migration reads
-    // the version that one wrote. A snapshot from the first statement (repeatable read)
-    // would be older than the lock, and the replica would migrate again and fail.
-    let transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-        .await?;
-    // Held until commit: replicas starting together wait here instead of racing to create
-    // the same tables. Without a lock timeout yet: another replica's migration may take
-    // longer.
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    transaction
-        .execute(
-            "SELECT set_config('lock_timeout', $1, true)",
-            &[&format!("{}ms", lock_timeout.as_millis())],
-        )
-        .await?;
-    transaction.batch_execute(schema::CREATE_VERSIONS).await?;
-    let found = match transaction
+    savepoint.batch_execute(schema::CREATE_VERSIONS).await?;
+    let found = match savepoint
         .query_opt(schema::READ_VERSION, &[&component])
         .await?
     {
         Some(row) => column::<i64>(&row, 0)?,
         None => 0,
     };
-    let pending = schema::pending(found, migrations)?;
-    if pending.is_empty() {
-        return Ok(());
+    for migration in schema::pending(found, migrations)? {
+        savepoint.batch_execute(migration).await?;
     }
-    for migration in pending {
-        transaction.batch_execute(migration).await?;
+    if found != schema::newest(migrations) {
+        savepoint
+            .execute(
+                schema::WRITE_VERSION,
+                &[&component, &schema::newest(migrations)],
+            )
+            .await?;
     }
-    transaction
-        .execute(
-            schema::WRITE_VERSION,
-            &[&component, &schema::newest(migrations)],
-        )
-        .await?;
-    Ok(transaction.commit().await?)
+    Ok(())
 }
 
 /// A writer task: batches of queued jobs until the queue closes.

@@ -260,7 +260,8 @@ mod postgres {
             return;
         };
         let (store, reader) =
-            notes_read_by_an_open_transaction(&db, Duration::from_millis(200)).await;
+            // 20 attempts of twice that are the migration's budget, ample for the steps below.
+            notes_read_by_an_open_transaction(&db, Duration::from_millis(500)).await;
         let store = std::sync::Arc::new(store);
         let migrating = tokio::spawn({
             let store = std::sync::Arc::clone(&store);
@@ -272,15 +273,23 @@ mod postgres {
         });
         // Once the migration's lock request waits, a replica's statement on the table.
         let other = connect(&db).await;
-        let queued = "SELECT count(*) FROM pg_locks WHERE relation = 'soniox_notes'::regclass \
-            AND mode = 'AccessExclusiveLock' AND NOT granted";
-        while other
-            .query_one(queued, &[])
-            .await
-            .expect("look for the migration's lock request")
-            .get::<_, i64>(0)
-            == 0
-        {
+        let queued = "SELECT count(*) FROM pg_locks \
+            WHERE relation = 'soniox_notes'::regclass AND mode = 'AccessExclusiveLock' \
+            AND NOT granted \
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        for _ in 0..6_000 {
+            assert!(
+                !migrating.is_finished(),
+                "the migration waits for the reader"
+            );
+            let waiting = other
+                .query_one(queued, &[])
+                .await
+                .expect("look for the migration's lock request")
+                .get::<_, i64>(0);
+            if waiting > 0 {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let write = other.execute("INSERT INTO soniox_notes (text) VALUES ('meanwhile')", &[]);

@@ -194,7 +194,9 @@ impl TrackerBuilder {
     /// # Errors
     ///
     /// [`TrackerError::InvalidPolicy`] for a policy with a duration over
-    /// [`Policy::MAX_DURATION`]; a store error when the database cannot hold the job table.
+    /// [`Policy::MAX_DURATION`]; a store error when the database cannot hold the job table,
+    /// or (PostgreSQL) when other transactions kept it locked through every attempt to
+    /// migrate it (`PostgresStore::migrate_component`).
     pub async fn build(self, handler: impl JobHandler) -> Result<Tracker, TrackerError> {
         self.build_boxed(boxed(handler)).await
     }
