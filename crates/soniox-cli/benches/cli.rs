@@ -49,9 +49,15 @@
 //! `-hot-cold-split`, 111-112 %: only 140-160 KiB of it is known cold without a profile) did
 //! not narrow it. Placing the functions the upload runs next to each other (lld's
 //! `--symbol-ordering-file` with the 837 functions of that profile, in an earlier speed-built
-//! layout) halved the windows and brought the peak to 108 %; the build does not do it: the list
-//! goes stale with every change, it needs lld, and `soniox` would get a layout the yardstick
-//! does not have. Packing relative relocations (`-z pack-relative-relocs`) shrinks what the
+//! layout) halved the windows and brought the peak to 108 %; the build does not do it. Rust's
+//! default linker here is lld (1.90 on), but the list names symbols, whose hashes change with
+//! the code, the dependencies' versions and features and the package's source, so a build from
+//! crates.io would match none of it; and `soniox` would get a layout the yardstick does not
+//! have. Measured again with `--dump-before` at the upload's create request (callgrind, 1 MiB;
+//! the peak comes before it): 847 functions on 378 pages in 45-51 windows against the
+//! yardstick's 606 on 283 pages in 37-39; removing every function of `soniox`'s own, clap's,
+//! the signal handlers' and the logger's from that set would free only 3.4 windows, because the
+//! generic code both binaries run lies among theirs. Packing relative relocations (`-z pack-relative-relocs`) shrinks what the
 //! loader reads, 215 KiB of `soniox`'s 8,838 relocations against 115 KiB of the yardstick's
 //! 4,768, to a few KiB each; with both packed, the median was 110.2 % (12 rounds of 256 MiB).
 //! The build does not do it either: it needs glibc 2.36 wherever the binary runs, and a linker
