@@ -356,12 +356,8 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         if request.headers().len() > MAX_HEADERS {
-            // As hyper answers a head over its limit: no body, and the connection closed.
-            let mut response = self.answer_now(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, b"");
-            response.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
+            // As hyper answers a head over its limit: no body.
+            let response = self.answer_now(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, b"");
             return Box::pin(std::future::ready(Ok(response)));
         }
         if let Some(path) = &self.path
@@ -377,7 +373,8 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Route<H> {
         // Then the connection awaits its next head.
         Box::pin(Answered::new(
             self.service.handle_on_connection(request),
-            move || {
+            move |response: &mut Response<Full<Bytes>>| {
+                close_unless_accepted(response);
                 if let Some(head) = head {
                     head.waiting();
                 }
@@ -394,7 +391,22 @@ impl<H> Route<H> {
         }
         let mut response = Response::new(Full::new(Bytes::from_static(body)));
         *response.status_mut() = status;
+        close_unless_accepted(&mut response);
         response
+    }
+}
+
+/// Closes the connection after any answer but a success. A request that is refused (not
+/// authenticated, another method, another path, a body too large) cannot keep its connection,
+/// and its slot of the receiver's connections, for another request: keeping them only takes
+/// an idle request every header-read timeout, and enough of them would leave no slot for
+/// Soniox's deliveries.
+fn close_unless_accepted(response: &mut Response<Full<Bytes>>) {
+    if !response.status().is_success() {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
     }
 }
 

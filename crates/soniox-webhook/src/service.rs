@@ -178,13 +178,16 @@ impl<H: Handler> WebhookService<H> {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        Box::pin(Answered::new(self.handle(request), || {}))
+        Box::pin(Answered::new(
+            self.handle(request),
+            |_: &mut Response<Full<Bytes>>| {},
+        ))
     }
 }
 
 #[cfg(any(feature = "tower", feature = "hyper"))]
 pin_project_lite::pin_project! {
-    /// A handling's response as a service's `Ok`, with `after` run once it is ready. A future
+    /// A handling's response as a service's `Ok`, with `after` run on it once it is ready. A future
     /// of its own rather than an `async` block, which would keep the handling twice: as what
     /// it captured, and as what it awaits.
     pub(crate) struct Answered<F, A> {
@@ -205,7 +208,9 @@ impl<F, A> Answered<F, A> {
 }
 
 #[cfg(any(feature = "tower", feature = "hyper"))]
-impl<F: Future<Output = Response<Full<Bytes>>>, A: FnOnce()> Future for Answered<F, A> {
+impl<F: Future<Output = Response<Full<Bytes>>>, A: FnOnce(&mut Response<Full<Bytes>>)> Future
+    for Answered<F, A>
+{
     type Output = Result<Response<Full<Bytes>>, Infallible>;
 
     fn poll(
@@ -213,9 +218,9 @@ impl<F: Future<Output = Response<Full<Bytes>>>, A: FnOnce()> Future for Answered
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         let this = self.project();
-        let response = std::task::ready!(this.handling.poll(cx));
+        let mut response = std::task::ready!(this.handling.poll(cx));
         if let Some(after) = this.after.take() {
-            after();
+            after(&mut response);
         }
         std::task::Poll::Ready(Ok(response))
     }

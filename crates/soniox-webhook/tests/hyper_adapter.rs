@@ -173,6 +173,68 @@ async fn keep_alive_connections_serve_several_deliveries() {
     server.shutdown().await;
 }
 
+/// Writes `case` on a connection that asks to be kept alive and reads until the server closes
+/// it; the answer's head, lower-cased.
+async fn head_of_refusal_on_kept_alive(addr: SocketAddr, case: &Case) -> String {
+    let request = String::from_utf8_lossy(&case.to_wire()).replace("Connection: close\r\n", "");
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let write = tokio::spawn(async move {
+        let _ = writer.write_all(request.as_bytes()).await;
+        // Kept open: only the server may end the connection.
+        writer
+    });
+    let mut response = Vec::new();
+    // A guard against a connection kept open, which the assertion below then reports.
+    let _ = tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut response)).await;
+    drop(write.await);
+    let text = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    text.split_once("\r\n\r\n")
+        .map_or(text.clone(), |(head, _)| head.to_owned())
+}
+
+/// A refused request cannot keep its connection (and one of the receiver's connection slots)
+/// for another: the answer says `Connection: close` and the server closes it.
+#[tokio::test]
+async fn refused_requests_close_their_connections() {
+    let server = Server::start(0, false).await;
+    let mut refused = bad_requests()
+        .into_iter()
+        .filter(|case| case.wire_status.unwrap_or(case.status) != 200)
+        .map(|case| (server.addr, case))
+        .collect::<Vec<_>>();
+    let handler = |_: ReceivedEvent| async { Ok::<(), std::convert::Infallible>(()) };
+    let on_path = Receiver::bind(
+        "127.0.0.1:0",
+        WebhookService::new(Inbox::new(verifier()), handler),
+    )
+    .await
+    .expect("bind")
+    .path("/hooks/soniox")
+    .spawn()
+    .expect("addr");
+    let mut elsewhere = Case::good("another path");
+    elsewhere.target = "/elsewhere".to_owned();
+    refused.push((on_path.local_addr(), elsewhere));
+    assert!(refused.len() > 10, "the refusals cover many kinds");
+    for (addr, case) in &refused {
+        let head = head_of_refusal_on_kept_alive(*addr, case).await;
+        assert!(
+            head.starts_with("http/1.1 4") || head.starts_with("http/1.1 5"),
+            "{}: {head}",
+            case.name
+        );
+        assert!(
+            head.contains("\r\nconnection: close"),
+            "{}: {head}",
+            case.name
+        );
+    }
+    assert_eq!(server.calls(), 0);
+    on_path.shutdown().await.expect("server result");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn tower_service_answers_with_oneshot() {
     use http_body_util::{BodyExt, Full};
