@@ -29,14 +29,20 @@ pub enum ConfigError {
     #[error("webhook secret longer than {max} characters", max = soniox_types::validation::limits::WEBHOOK_HEADER_VALUE_MAX_CHARS)]
     SecretTooLong,
     /// The header name was not a valid HTTP header name or was too long for the API.
+    ///
+    /// The name itself is not kept: a secret given where the name goes (arguments swapped,
+    /// or a whole `Name: value` line in the variable) would be in it.
     #[error(
-        "invalid webhook header name {name:?}{}: it must be an HTTP token (letters, digits, `-`, no spaces) of at most {max} characters",
+        "invalid webhook header name{}: {}; it must be an HTTP token (letters, digits, `-`, no spaces) of at most {max} characters",
         var.map(|var| format!(" (from {var})")).unwrap_or_default(),
+        header_name_problem(*len, *invalid_at),
         max = soniox_types::validation::limits::WEBHOOK_HEADER_NAME_MAX_CHARS
     )]
     InvalidHeaderName {
-        /// The name as given (a header name is not a secret).
-        name: String,
+        /// The name's length, in bytes.
+        len: usize,
+        /// Where (in bytes from 0) the first byte a header name cannot hold is, if one is.
+        invalid_at: Option<usize>,
         /// The environment variable it came from, if any.
         var: Option<&'static str>,
     },
@@ -49,4 +55,13 @@ pub enum ConfigError {
     /// A test delivery's URI did not parse.
     #[error("invalid test delivery URI")]
     InvalidUri,
+}
+
+/// What is wrong with a header name of `len` bytes whose first bad byte is at `invalid_at`.
+fn header_name_problem(len: usize, invalid_at: Option<usize>) -> String {
+    match invalid_at {
+        Some(at) => format!("the character at byte {at} of {len} is not allowed"),
+        None if len == 0 => "it is empty".to_owned(),
+        None => format!("it is {len} bytes long"),
+    }
 }

@@ -37,10 +37,12 @@
 //!   and [`http`] are re-exported.
 //! - **Verify in any framework:** [`Verifier::verify`] takes `&Method`, `&Uri`, `&HeaderMap`
 //!   and `&[u8]`; [`Verifier::verify_request`] takes an `http::Request<impl AsRef<[u8]>>`.
-//!   Read the body with a limit of [`Verifier::body_limit`] bytes; call
+//!   Read the body with a limit of [`Verifier::get_body_limit`] bytes; call
 //!   [`Verifier::verify_head`] first to refuse unauthenticated callers before reading it.
 //! - **Rotate the secret:** [`Verifier::with_secrets`] accepts several values. Jobs created
 //!   before the rotation still carry the old one, so keep it until they have been delivered.
+//!   Only the value rotates: a verifier reads one header, so jobs created before a change of
+//!   the header's *name* are refused (401) until they have all been delivered.
 //! - **Handle each event once, to success:** an [`Inbox`] (verifier + [`store::EventStore`] +
 //!   handler deadline) runs your handler under the guarantees below. Every adapter uses it.
 //! - **Run a receiver:** [`serve`] (feature `hyper`), or [`Receiver`] for a path, limits and a
@@ -156,6 +158,8 @@ mod rejection;
 #[cfg(feature = "service")]
 mod service;
 pub mod store;
+#[cfg(any(feature = "hyper", feature = "axum"))]
+mod termination;
 pub mod testing;
 mod verifier;
 
@@ -172,11 +176,14 @@ pub use crate::inbox::{
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use crate::receiver::{
     DEFAULT_DRAIN_DEADLINE, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Receiver,
-    RunningReceiver, serve, termination,
+    RunningReceiver, serve,
 };
 #[cfg(feature = "service")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tower", feature = "hyper"))))]
 pub use crate::service::{Handler, WebhookService};
+#[cfg(any(feature = "hyper", feature = "axum"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "hyper", feature = "axum"))))]
+pub use crate::termination::termination;
 /// The `http` crate, whose request, header and status types this crate's API takes and
 /// returns; re-exported so that `soniox-webhook` is the only dependency a receiver needs.
 pub use http;

@@ -52,7 +52,9 @@ where
 /// | duplicate of an event being handled | 503 `in progress` with `Retry-After`, handler not called |
 /// | rejected | the [`Rejection`]'s status (405, 401, 413, 415, 408, 400), handler not called |
 /// | handler returned `Err` or panicked | 500, event released so Soniox's retry handles it |
-/// | handler past its deadline, store unreachable, shutting down | 503, event released |
+/// | handler past its deadline, shutting down | 503, event released |
+/// | store unreachable before the handler ran | 503, handler not called |
+/// | store unreachable when recording the event as done | 503; the claim stays until its lease runs out (retries meanwhile get 503 `in progress`), then the event is handled again |
 ///
 /// A sender that hangs up does not cancel the handler: its handling moves into a task of its
 /// own. It is a `tower::Service` with the `tower` feature and a `hyper` service with the

@@ -140,8 +140,11 @@ impl Verifier {
         };
         // Say where a bad name came from: the variable is what the user has to fix.
         Self::new(&header, Secret::new(secret)).map_err(|error| match error {
-            ConfigError::InvalidHeaderName { name, .. } => ConfigError::InvalidHeaderName {
-                name,
+            ConfigError::InvalidHeaderName {
+                len, invalid_at, ..
+            } => ConfigError::InvalidHeaderName {
+                len,
+                invalid_at,
                 var: Some(WEBHOOK_HEADER_ENV),
             },
             other => other,
@@ -309,15 +312,22 @@ impl fmt::Debug for Verifier {
 }
 
 pub(crate) fn parse_header_name(name: &str) -> Result<HeaderName, ConfigError> {
-    let invalid = || ConfigError::InvalidHeaderName {
-        name: name.to_owned(),
+    let invalid = |invalid_at| ConfigError::InvalidHeaderName {
+        len: name.len(),
+        invalid_at,
         var: None,
     };
     // Names and secrets are ASCII once accepted, so bytes count the API's characters.
     if name.len() > limits::WEBHOOK_HEADER_NAME_MAX_CHARS {
-        return Err(invalid());
+        return Err(invalid(None));
     }
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| invalid(name.bytes().position(|byte| !is_token_byte(byte))))
+}
+
+/// Whether a header name (an HTTP token) may hold `byte`.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 pub(crate) fn check_secret(secret: Secret) -> Result<Secret, ConfigError> {

@@ -243,14 +243,28 @@ fn construction_fails_closed() {
         Verifier::with_secrets(HEADER, [Secret::new("real"), Secret::masked()]).err(),
         Some(ConfigError::MaskedSecret)
     );
-    for bad in ["bad header", "", &"a".repeat(257)] {
-        let name = bad.to_owned();
-        check(
-            bad,
-            "secret",
-            &ConfigError::InvalidHeaderName { name, var: None },
-        );
+    for (bad, invalid_at) in [
+        ("bad header", Some(3)),
+        ("", None),
+        (&"a".repeat(257), None),
+        ("X-Token:", Some(7)),
+    ] {
+        let error = ConfigError::InvalidHeaderName {
+            len: bad.len(),
+            invalid_at,
+            var: None,
+        };
+        check(bad, "secret", &error);
     }
+    // A whole header line, or a secret passed as the name, is not repeated in the error.
+    let line = "Authorization: Bearer s3cr3t-value";
+    let error = Verifier::new(line, Secret::new("secret")).expect_err("not a header name");
+    assert_eq!(
+        error.to_string(),
+        "invalid webhook header name: the character at byte 13 of 34 is not allowed; it must \
+         be an HTTP token (letters, digits, `-`, no spaces) of at most 256 characters"
+    );
+    assert!(!format!("{error:?}").contains("s3cr3t"));
     assert!(Verifier::new(HEADER, Secret::new("a".repeat(256))).is_ok());
     assert!(Verifier::new(HEADER, Secret::new("Bearer s3cr3t")).is_ok());
     assert_eq!(
@@ -311,8 +325,9 @@ fn from_lookup_follows_the_official_sdks() {
     .expect_err("a header name with spaces is refused");
     assert_eq!(
         bad_header.to_string(),
-        "invalid webhook header name \"X Soniox Secret\" (from SONIOX_API_WEBHOOK_HEADER): \
-         it must be an HTTP token (letters, digits, `-`, no spaces) of at most 256 characters"
+        "invalid webhook header name (from SONIOX_API_WEBHOOK_HEADER): the character at byte 1 \
+         of 15 is not allowed; it must be an HTTP token (letters, digits, `-`, no spaces) of at \
+         most 256 characters"
     );
 }
 
@@ -357,7 +372,8 @@ fn test_deliveries_verify() {
     assert_eq!(
         bad.err(),
         Some(ConfigError::InvalidHeaderName {
-            name: "bad name".to_owned(),
+            len: 8,
+            invalid_at: Some(3),
             var: None
         })
     );
