@@ -70,10 +70,14 @@ impl Listing {
     /// What the listing says about `job`.
     pub(crate) fn lookup(&self, job: &TrackedJob) -> Listed<'_> {
         let found = match &job.stage {
+            // Only a job created after the recording (give or take the skew) is the one its
+            // create made: an older one with the same reference is another submission's,
+            // whose record was pruned since.
             Stage::Submitting => self
                 .by_reference
                 .get(&job.reference)
-                .and_then(|id| self.by_id.get(id)),
+                .and_then(|id| self.by_id.get(id))
+                .filter(|listed| listed.created_at >= job.recorded_at - CLOCK_SKEW),
             Stage::Submitted { id, .. } => self.by_id.get(id),
             Stage::Finished { .. } | Stage::Done => return Listed::NotWanted,
         };
@@ -126,7 +130,15 @@ impl Listing {
         };
         for job in page.transcriptions {
             if let Some(reference) = &job.client_reference_id {
-                self.by_reference.insert(reference.clone(), job.id.clone());
+                // The newest job with each reference, whatever the pages' order.
+                let newer = self
+                    .by_reference
+                    .get(reference)
+                    .and_then(|id| self.by_id.get(id))
+                    .is_none_or(|kept| kept.created_at < job.created_at);
+                if newer {
+                    self.by_reference.insert(reference.clone(), job.id.clone());
+                }
             }
             self.by_id.insert(job.id.clone(), job);
         }
@@ -246,6 +258,39 @@ mod tests {
         assert_eq!(look(&listing, &submitting(50)), "Absent");
         assert_eq!(look(&listing, &submitted(50)), "Absent");
         assert_eq!(listing.next_page([submitted(50)].iter()), None);
+    }
+
+    /// A reference used again after its first job's record was pruned: the old job, still in
+    /// the API, is not the new submission's.
+    #[test]
+    fn a_reference_finds_only_the_newest_job_made_since_the_recording() {
+        let reused = |n: u32| {
+            let mut job = api(n);
+            job.client_reference_id = Some("inv-42".to_owned());
+            job
+        };
+        let again = TrackedJob {
+            reference: "inv-42".to_owned(),
+            ..submitting(60)
+        };
+        let mut listing = Listing::default();
+        listing.add(TranscriptionList::new(vec![api(70), reused(20)], None));
+        assert_eq!(look(&listing, &again), "Absent", "job-20 is another's");
+        // Pages in either order keep the newest of the two.
+        for pages in [
+            [vec![reused(61)], vec![reused(20)]],
+            [vec![reused(20)], vec![reused(61)]],
+        ] {
+            let mut listing = Listing::default();
+            for jobs in pages {
+                listing.add(TranscriptionList::new(jobs, Some("c".into())));
+            }
+            assert_eq!(look(&listing, &again), "job-61");
+        }
+        // Within the skew of the recording, a job is taken for its create's.
+        let mut listing = Listing::default();
+        listing.add(TranscriptionList::new(vec![reused(56)], None));
+        assert_eq!(look(&listing, &again), "job-56");
     }
 
     #[test]
