@@ -96,7 +96,7 @@ pub enum JobState {
     /// The handler succeeded; the tracker does nothing more with the job.
     Handled,
     /// The API no longer had the job before it was handled (deleted by someone else, or a
-    /// resubmission it refused): it never will be.
+    /// resubmission whose request it refused as invalid): it never will be.
     Lost,
 }
 
@@ -903,9 +903,16 @@ impl Tracker {
             Created::Maybe(reason) => {
                 tracing::warn!(reference = %due.job.reference, %reason, "resubmitted create answer unknown; looked at again after the create grace");
             }
+            Created::Refused(error) if refuses_the_request(&error) => {
+                tracing::error!(reference = %due.job.reference, %error, "the API refused a resubmitted job's request");
+                if inner.jobs.lost(&due.job.reference, now).await? {
+                    report_lost(&inner.counters, &due.job.reference);
+                }
+            }
+            // Refused for now (its key, its account's balance or quota): nothing was created,
+            // and the job stays held for the create grace, then is resubmitted.
             Created::Refused(error) => {
-                tracing::error!(reference = %due.job.reference, %error, "the API refused a resubmitted job");
-                inner.jobs.lost(&due.job.reference, now).await?;
+                tracing::warn!(reference = %due.job.reference, %error, "the API refused a resubmitted job for now; sent again after the create grace");
             }
         }
         Ok(())
@@ -1075,6 +1082,17 @@ fn created_maybe(error: &soniox_client::Error) -> bool {
         }
         _ => error.is_retryable() || error.status().is_none_or(|status| status.is_server_error()),
     }
+}
+
+/// Whether the API's refusal of a create is about the request itself (invalid, or naming a file
+/// that is gone), so that sending it again can never succeed; not a refusal of the caller (a
+/// key, a balance, a quota) that an operator may lift.
+fn refuses_the_request(error: &soniox_client::Error) -> bool {
+    // 400 and 422: invalid; 404: a `file_id` the API no longer has.
+    matches!(error, soniox_client::Error::Validation(_))
+        || error
+            .status()
+            .is_some_and(|status| matches!(status.as_u16(), 400 | 404 | 422))
 }
 
 /// The request as recorded for a resubmission: everything but the webhook's secret, which the

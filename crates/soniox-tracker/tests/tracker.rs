@@ -967,6 +967,67 @@ async fn a_create_past_its_deadline_after_a_slow_record_is_not_sent() {
     setup.stop().await;
 }
 
+/// A resubmission the API refuses for now (a key being rotated, an account out of balance)
+/// created nothing: the job stays pending and is sent again, not marked lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resubmission_refused_for_now_is_sent_again_not_lost() {
+    let creates = |action| {
+        FaultRule::new(action)
+            .method("POST")
+            .path_prefix("/v1/transcriptions")
+    };
+    let emulator = emulator()
+        .fault(creates(FaultAction::DropConnection))
+        .start()
+        .await
+        .expect("emulator");
+    let mut policy = quick_policy();
+    policy.create_grace = Duration::from_millis(600);
+    let setup = setup_configured(emulator, Handling::Plain, |builder| builder.policy(policy)).await;
+    let Some(Submission::Pending { reference, .. }) = setup.submit(1, 1).await.pop() else {
+        panic!("the create never arrived");
+    };
+    setup.emulator.clear_faults();
+    setup
+        .emulator
+        .add_fault(creates(FaultAction::Error { status: 403 }));
+    let sent = || {
+        setup
+            .emulator
+            .request_counts()
+            .get("POST", "/v1/transcriptions")
+    };
+    let first = sent();
+    let refused = async {
+        while sent() == first {
+            setup.tracker.reconcile().await.expect("a pass");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(GIVE_UP_AFTER, refused)
+        .await
+        .expect("the job is resubmitted, and refused");
+    let metrics = setup.tracker.metrics().await.expect("metrics");
+    assert_eq!(metrics.lost, 0);
+    let state = setup.tracker.state_of(&reference).await.expect("state");
+    assert_eq!(state, Some(JobState::Submitting));
+    // The refusal lifted, the next resubmission creates it.
+    setup.emulator.clear_faults();
+    let created = async {
+        while setup.tracker.state_of(&reference).await.expect("state") == Some(JobState::Submitting)
+        {
+            setup.tracker.reconcile().await.expect("a pass");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(GIVE_UP_AFTER, created)
+        .await
+        .expect("the job is created");
+    let state = setup.tracker.state_of(&reference).await.expect("state");
+    assert_eq!(state, Some(JobState::Submitted));
+    setup.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_never_arrived_is_resubmitted_once() {
     let metrics = lost_creates(FaultAction::DropConnection, false).await;
