@@ -951,6 +951,13 @@ impl Tracker {
                 };
                 let cleanup = self.owed_cleanup(now, file.clone());
                 inner.jobs.done_owing_cleanup(id, now, cleanup).await?;
+                // A job an earlier cleanup deleted no longer names its file; the record does,
+                // if that cleanup's file deletion failed. Deleting none here would record
+                // the cleanup done and forget the file.
+                let file = match file {
+                    Some(file) => Some(file),
+                    None => inner.jobs.owed_file(id).await?,
+                };
                 self.clean_up(id, file).await;
             }
             Outcome::Duplicate => inner.jobs.done(id, now).await?,

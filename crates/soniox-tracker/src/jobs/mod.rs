@@ -160,6 +160,10 @@ const DONE_OWING_CLEANUP: &str = "
     SET stage = 'done', next_check_at = $3, file_id = COALESCE($4, file_id), updated_at = $2
     WHERE transcription_id = $1";
 
+/// The uploaded file whose deletion the done job `$1` owes, if it owes one.
+const OWED_FILE: &str = "
+    SELECT file_id FROM soniox_jobs WHERE transcription_id = $1 AND file_id IS NOT NULL";
+
 const CLEANED: &str = "
     UPDATE soniox_jobs SET next_check_at = NULL, file_id = NULL, updated_at = $2
     WHERE transcription_id = $1 AND stage = 'done'";
@@ -376,6 +380,15 @@ impl Jobs {
     ) -> Result<(), StoreError> {
         let (sql, params) = done_statement(id, millis(now), Some(cleanup));
         dispatch!(self, execute(sql, params)).map(drop)
+    }
+
+    /// The uploaded file the done job `id` owes the deletion of, as recorded.
+    pub(crate) async fn owed_file(
+        &self,
+        id: &TranscriptionId,
+    ) -> Result<Option<FileId>, StoreError> {
+        let file = dispatch!(self, text(OWED_FILE, Params::Text(id.as_str().to_owned())))?;
+        Ok(file.map(FileId::new))
     }
 
     /// The cleanup the done job `id` owed has succeeded: nothing more to do.

@@ -43,10 +43,13 @@ pub(super) async fn check_migrated(jobs: &Jobs) {
     };
     let done = jobs.done_owing_cleanup(&id, instant(4), again).await;
     done.expect("done again, owing its cleanup");
+    let owed_file = jobs.owed_file(&id).await.expect("read");
+    assert_eq!(owed_file, Some(file.clone()), "what that handling deletes");
     assert_eq!(claim_at(4).await, [], "not due before the cleanup is");
     let owing = Some((id.clone(), Some(file)));
     assert_eq!(claim_at(5).await, [("ref-2".to_owned(), owing)]);
     jobs.cleaned(&id, instant(6)).await.expect("cleaned");
+    assert_eq!(jobs.owed_file(&id).await.expect("read"), None);
     assert_eq!(claim_at(100).await, [], "nothing more to do");
     for reference in ["ref-1", "ref-2"] {
         let stage = jobs.stage_of(reference).await.expect("read");
