@@ -27,7 +27,8 @@ pub struct Policy {
     /// on its way, and adopting or resubmitting under it would race it. The tracker gives up
     /// waiting for a create's answer half of it after recording the job (and sends none
     /// when recording took that long); the other half must cover the longest a create can
-    /// take to land at the API after that, or a resubmission can create the job twice.
+    /// take to land at the API after that, or a resubmission can create the job twice. At
+    /// least [`Policy::MIN_CREATE_GRACE`].
     pub create_grace: Duration,
     /// How long after submission the webhook is awaited before the first poll.
     pub webhook_grace: Duration,
@@ -47,8 +48,20 @@ impl Policy {
     /// would overflow them).
     pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-    /// Refuses a duration over [`Self::MAX_DURATION`], naming its field.
+    /// The least `create_grace` may be: a fifth of a second, of which a create's answer is
+    /// awaited half. With none, no create would ever be sent.
+    pub const MIN_CREATE_GRACE: Duration = Duration::from_millis(200);
+
+    /// Refuses a duration over [`Self::MAX_DURATION`], naming its field, and a create grace
+    /// under [`Self::MIN_CREATE_GRACE`].
     pub(crate) fn check(&self) -> Result<(), String> {
+        if self.create_grace < Self::MIN_CREATE_GRACE {
+            return Err(format!(
+                "create_grace is {:?}, under the least a policy takes, {:?}: half of it is how long a create's answer is awaited",
+                self.create_grace,
+                Self::MIN_CREATE_GRACE
+            ));
+        }
         let fields = [
             ("create_grace", self.create_grace),
             ("webhook_grace", self.webhook_grace),

@@ -194,7 +194,8 @@ impl TrackerBuilder {
     /// # Errors
     ///
     /// [`TrackerError::InvalidPolicy`] for a policy with a duration over
-    /// [`Policy::MAX_DURATION`]; a store error when the database cannot hold the job table,
+    /// [`Policy::MAX_DURATION`] or a create grace under [`Policy::MIN_CREATE_GRACE`]; a store
+    /// error when the database cannot hold the job table,
     /// or (PostgreSQL) when other transactions kept it locked through every attempt to
     /// migrate it (`PostgresStore::migrate_component`).
     pub async fn build(self, handler: impl JobHandler) -> Result<Tracker, TrackerError> {
@@ -1019,7 +1020,7 @@ impl Tracker {
                         }
                     }
                     Err(error) => {
-                        wait = (wait * 2).min(every * 10);
+                        wait = wait.saturating_mul(2).min(every.saturating_mul(10));
                         tracing::warn!(error = %error, "reconciler pass failed");
                     }
                 }

@@ -321,25 +321,30 @@ impl Setup {
 }
 
 /// A policy with a duration no date can be moved by (`Duration::MAX` meant as "never") is
-/// refused when the tracker is built, not met as an overflow by a reconciler pass.
+/// refused when the tracker is built, not met as an overflow by a reconciler pass; so is a
+/// create grace too short to send any create in, which would leave every job pending.
 #[tokio::test]
-async fn a_policy_over_ten_years_is_refused() {
+async fn a_policy_over_ten_years_or_without_create_grace_is_refused() {
     let database = TestDatabase::sqlite();
     let client = Client::builder()
         .api_key(API_KEY)
         .base_url("http://127.0.0.1:9")
         .build()
         .expect("a client");
-    let mut policy = Policy::default();
-    policy.max_poll_interval = Duration::MAX;
-    let built = Tracker::builder(client, database.open().await)
-        .policy(policy)
-        .build(|_job: FinishedJob| async { Ok::<_, String>(()) })
-        .await;
-    let Err(TrackerError::InvalidPolicy(why)) = built else {
-        panic!("expected an invalid policy, got {built:?}");
-    };
-    assert!(why.starts_with("max_poll_interval is "), "{why}");
+    let mut forever = Policy::default();
+    forever.max_poll_interval = Duration::MAX;
+    let mut hasty = Policy::default();
+    hasty.create_grace = Duration::ZERO;
+    for (policy, field) in [(forever, "max_poll_interval"), (hasty, "create_grace")] {
+        let built = Tracker::builder(client.clone(), database.open().await)
+            .policy(policy)
+            .build(|_job: FinishedJob| async { Ok::<_, String>(()) })
+            .await;
+        let Err(TrackerError::InvalidPolicy(why)) = built else {
+            panic!("expected an invalid policy, got {built:?}");
+        };
+        assert!(why.starts_with(&format!("{field} is ")), "{why}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
