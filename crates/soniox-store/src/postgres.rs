@@ -375,6 +375,36 @@ impl PostgresStore {
             .map(drop)
     }
 
+    /// Records `event` as done inside `transaction` only if `token` still holds its claim:
+    /// `false`, changing nothing, once the claim's lease ran out and another handling took
+    /// the event or completed it. For writes that must commit exactly once with the event's
+    /// completion even should a handling outlive its lease: roll them back on `false`.
+    /// [`complete_in`](Self::complete_in) records the event done whoever holds it.
+    ///
+    /// # Errors
+    ///
+    /// PostgreSQL's error, should the statement fail.
+    pub async fn complete_claimed_in(
+        transaction: &Transaction<'_>,
+        event: &soniox_types::WebhookEvent,
+        token: ClaimToken,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let statement = transaction
+            .prepare_cached(&queue::COMPLETE_CLAIMED.replace("$4", "now()"))
+            .await?;
+        let changed = transaction
+            .execute(
+                &statement,
+                &[
+                    &event.id.as_str(),
+                    &event.status.as_str(),
+                    &queue::token_column(token),
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     /// The statement that records events as done, as [`EventStore::complete`] does, for a
     /// component that makes its own writes and completions in one statement: a round trip
     /// and a commit for both, and one atomic step. `ids` and `statuses` are the numbers of

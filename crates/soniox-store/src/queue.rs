@@ -39,6 +39,14 @@ pub(crate) fn token_column(token: ClaimToken) -> i64 {
     token.get().cast_signed()
 }
 
+/// Records an event done only while the claim token `$3` holds it, at `$4` (SQLite: the
+/// writer's clock in milliseconds; PostgreSQL replaces it with `now()`): the statement of
+/// `complete_claimed_in`.
+pub(crate) const COMPLETE_CLAIMED: &str = "
+    UPDATE soniox_webhook_events
+    SET state = 'done', token = NULL, lease_until = NULL, updated_at = $4
+    WHERE transcription_id = $1 AND status = $2 AND state = 'in_progress' AND token = $3";
+
 /// An event's primary key, owned so that it can cross to a writer thread or task.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {

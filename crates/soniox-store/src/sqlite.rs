@@ -233,6 +233,32 @@ impl SqliteStore {
         )
     }
 
+    /// Records `event` as done inside `transaction` only if `token` still holds its claim:
+    /// `false`, changing nothing, once the claim's lease ran out and another handling took
+    /// the event or completed it. For writes that must commit exactly once with the event's
+    /// completion even should a handling outlive its lease (a wall-clock step, a writer
+    /// falling behind): roll them back on `false`. [`complete_in`](Self::complete_in) records
+    /// the event done whoever holds it.
+    ///
+    /// # Errors
+    ///
+    /// SQLite's error, should the statement fail.
+    pub fn complete_claimed_in(
+        transaction: &Transaction<'_>,
+        event: &WebhookEvent,
+        token: ClaimToken,
+    ) -> rusqlite::Result<bool> {
+        let changed = transaction
+            .prepare_cached(&queue::COMPLETE_CLAIMED.replace('$', "?"))?
+            .execute(params![
+                event.id.as_str(),
+                event.status.as_str(),
+                queue::token_column(token),
+                unix_millis()
+            ])?;
+        Ok(changed == 1)
+    }
+
     /// Brings another component's tables in this database up to date: applies the
     /// `migrations` the database has not had yet, where `migrations[n]` takes the
     /// component from version `n` to `n + 1`, and records the new version in

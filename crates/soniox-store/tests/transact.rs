@@ -11,7 +11,8 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use common::event;
-use soniox_store::{Claim, EventStore, SCHEMA_VERSION, StoreError};
+use soniox_store::{Claim, ClaimToken, EventStore, SCHEMA_VERSION, StoreError};
+use soniox_types::WebhookEvent;
 
 const LEASE: Duration = Duration::from_secs(60);
 const CLAIMS: usize = 64;
@@ -104,6 +105,9 @@ trait Backend {
 
     /// The one integer `sql` selects, read in a closure.
     async fn number(store: &Self::Store, sql: &'static str) -> i64;
+
+    /// `complete_claimed_in` for `event` with `token`, in a closure of its own.
+    async fn complete_claimed(store: &Self::Store, event: WebhookEvent, token: ClaimToken) -> bool;
 }
 
 #[cfg(feature = "sqlite")]
@@ -154,6 +158,16 @@ impl Backend for Sqlite {
             .expect("the store answers")
             .unwrap_or_else(|error| panic!("`{sql}` failed: {error}"))
     }
+
+    async fn complete_claimed(store: &Self::Store, event: WebhookEvent, token: ClaimToken) -> bool {
+        store
+            .transact(move |transaction| {
+                soniox_store::SqliteStore::complete_claimed_in(transaction, &event, token)
+            })
+            .await
+            .expect("the store answers")
+            .expect("the statement runs")
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -184,6 +198,19 @@ impl Backend for Postgres {
             .await
             .expect("the store answers")
             .unwrap_or_else(|error| panic!("`{sql}` failed: {error}"))
+    }
+
+    async fn complete_claimed(store: &Self::Store, event: WebhookEvent, token: ClaimToken) -> bool {
+        store
+            .transact(move |transaction| {
+                Box::pin(async move {
+                    soniox_store::PostgresStore::complete_claimed_in(transaction, &event, token)
+                        .await
+                })
+            })
+            .await
+            .expect("the store answers")
+            .expect("the statement runs")
     }
 }
 
@@ -491,6 +518,27 @@ async fn a_failing_migration_leaves_the_component_as_it_was<B: Backend>(backend:
     assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
 }
 
+/// A completion fenced by a claim's token records the event done for the handling that holds
+/// the claim only: not for one whose lease ran out and whose event another handling took.
+async fn a_fenced_completion_needs_the_claim<B: Backend>(backend: &B) {
+    let store = with_notes(backend).await;
+    let tr = event("tr-fenced");
+    let claimed = |claim| match claim {
+        Ok(Claim::Claimed(token)) => token,
+        other => panic!("a claim, not {other:?}"),
+    };
+    let first = claimed(store.claim(&tr, Duration::ZERO).await);
+    // The first lease has run out already: another handling takes the event.
+    let second = claimed(store.claim(&tr, LEASE).await);
+    let fenced = |token| B::complete_claimed(&store, tr.clone(), token);
+    assert!(!fenced(first).await, "the first handling's claim is gone");
+    let again = store.claim(&tr, LEASE).await;
+    assert!(matches!(again, Ok(Claim::InProgress { .. })), "{again:?}");
+    assert!(fenced(second).await, "the second handling holds it");
+    assert!(!fenced(second).await, "done already");
+    assert!(matches!(store.claim(&tr, LEASE).await, Ok(Claim::Done)));
+}
+
 async fn a_closed_store_refuses_closures<B: Backend>(backend: &B) {
     let store = with_notes(backend).await;
     store.close().await;
@@ -516,6 +564,7 @@ macro_rules! suite {
             a_newer_component_is_refused,
             components_coexist,
             a_failing_migration_leaves_the_component_as_it_was,
+            a_fenced_completion_needs_the_claim,
             a_closed_store_refuses_closures,
         );
     };

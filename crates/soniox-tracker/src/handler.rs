@@ -64,7 +64,8 @@ where
 }
 
 /// Writes to make in the tracker's own transaction, the one that records the job as handled:
-/// they commit exactly once, together with it, or not at all. Make it for the database the
+/// they commit exactly once, together with it, or not at all (the transaction commits only
+/// while the handling holds its event's claim). Make it for the database the
 /// tracker keeps its jobs in (`Effect::sqlite` or `Effect::postgres`); an effect for the
 /// other one fails the handling, loudly, every time.
 pub struct Effect(pub(crate) EffectKind);

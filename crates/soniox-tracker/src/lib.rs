@@ -106,7 +106,9 @@
 //!   before recording its success: make its effect idempotent (an upsert keyed on the job id).
 //! - An [`EffectHandler`] ([`TrackerBuilder::build_with_effects`]) returns its writes as an
 //!   [`Effect`], committed in the transaction that records the job as handled: exactly once,
-//!   whatever fails or crashes around it.
+//!   whatever fails or crashes around it. That transaction records the event done only while
+//!   the handling still holds its claim: a handling that outlived its lease (a clock step, a
+//!   writer far behind), whose event another handling took, rolls back instead.
 //! - With [`TrackerBuilder::cleanup`], a job recorded handled under its id is deleted from the
 //!   API in the end, with its uploaded file (when the API told which): the transaction that
 //!   records it handled also records the cleanup as owed, and the reconciler's passes retry
@@ -152,7 +154,7 @@
 //! - `PostgresStore` (feature `postgres`): one database, any number of replicas. Each due
 //!   job is taken by one replica (`FOR UPDATE SKIP LOCKED`) and held for the policy's retry
 //!   interval; a pass still busy with it after that may find another replica taking it too,
-//!   which costs API calls but never a second handling (the handling's claim is fenced), and
+//!   which costs API calls but never a second handling (the event's claim decides), and
 //!   a killed replica's claims come back when their leases run out. The writes of concurrent jobs are batched into
 //!   one statement, sharing the server's commits; still, each is a round trip, so a
 //!   single process does fewer jobs per second than on SQLite, and replicas add capacity.

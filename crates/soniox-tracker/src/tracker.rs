@@ -9,7 +9,7 @@ use soniox_types::{
     CreateTranscription, OffsetDateTime, Secret, TranscriptionId, TranscriptionStatus,
     ValidationErrors, WebhookEvent, WebhookStatus,
 };
-use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier};
+use soniox_webhook::{Inbox, Outcome, ReceivedEvent, Verifier, store::ClaimToken};
 
 use crate::{
     Database,
@@ -572,6 +572,7 @@ impl Tracker {
     async fn run_handler(
         &self,
         event: &WebhookEvent,
+        claim: Option<ClaimToken>,
         status: &TranscriptionStatus,
     ) -> Result<(), String> {
         let inner = &self.inner;
@@ -634,7 +635,7 @@ impl Tracker {
             let cleanup = inner.cleanup.then(|| self.owed_cleanup(now, file.clone()));
             let found = inner
                 .jobs
-                .done_with(event.clone(), now, effect, cleanup)
+                .done_with(event.clone(), claim, now, effect, cleanup)
                 .await
                 .map_err(|e| e.to_string())?;
             inner.events.recorded(event);
@@ -987,7 +988,9 @@ impl Tracker {
             WebhookStatus::Completed => TranscriptionStatus::Completed,
             _ => TranscriptionStatus::Error,
         };
-        let handled = self.run_handler(event.event(), &status).await;
+        let handled = self
+            .run_handler(event.event(), event.claim_token(), &status)
+            .await;
         if handled.is_err() {
             let now = now();
             let retry_at = now + self.inner.policy.retry_interval;

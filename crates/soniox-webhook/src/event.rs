@@ -4,6 +4,8 @@ use std::{fmt, sync::OnceLock};
 
 use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 
+use crate::store::ClaimToken;
+
 /// A verified delivery: the event Soniox sent plus the metadata carried in the webhook URL's
 /// query string.
 ///
@@ -23,10 +25,15 @@ use soniox_types::{TranscriptionId, WebhookEvent, WebhookStatus};
 /// assert_eq!(received.metadata().get("customer"), Some("ada l"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Two are equal when they carry the same event and metadata, whatever claim their handlings
+/// held: a retry of a delivery equals it.
+#[derive(Clone, Debug)]
 pub struct ReceivedEvent {
     event: WebhookEvent,
     metadata: Metadata,
+    /// The claim the handling runs under, once an inbox claimed the event.
+    claim: Option<ClaimToken>,
 }
 
 /// The event itself, so that helpers written for any event (such as `soniox-client`'s
@@ -37,9 +44,21 @@ impl AsRef<WebhookEvent> for ReceivedEvent {
     }
 }
 
+impl PartialEq for ReceivedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event && self.metadata == other.metadata
+    }
+}
+
+impl Eq for ReceivedEvent {}
+
 impl ReceivedEvent {
     pub(crate) fn new(event: WebhookEvent, metadata: Metadata) -> Self {
-        Self { event, metadata }
+        Self {
+            event,
+            metadata,
+            claim: None,
+        }
     }
 
     /// An event learnt some other way than a delivery (a poll of the API that found the job
@@ -68,6 +87,21 @@ impl ReceivedEvent {
     /// The decoded query parameters of the delivery URL.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// The token of the claim the handling holds, for a handler an [`Inbox`](crate::Inbox)
+    /// called; `None` before (a verifier's answer). A handler whose writes commit together
+    /// with the event's completion, in the event store's own transaction, fences them with
+    /// it (`soniox-store`'s `complete_claimed_in`): should the handling outlive its lease and
+    /// another take the event, those writes roll back instead of happening twice.
+    pub fn claim_token(&self) -> Option<ClaimToken> {
+        self.claim
+    }
+
+    /// Records the claim the handling about to start holds.
+    #[cfg(feature = "inbox")]
+    pub(crate) fn hold(&mut self, token: ClaimToken) {
+        self.claim = Some(token);
     }
 
     /// Splits into the event and the metadata.

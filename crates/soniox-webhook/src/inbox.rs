@@ -20,7 +20,7 @@ use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 use crate::{
     ReceivedEvent, Rejection, Verifier,
     body::read_limited,
-    store::{Claim, EventStore, MemoryStore, StoreError},
+    store::{Claim, ClaimToken, EventStore, MemoryStore, StoreError},
 };
 
 mod counts;
@@ -405,6 +405,8 @@ impl Shared {
                 return Outcome::StoreUnavailable;
             }
         };
+        let mut handling = handling;
+        handling.as_mut().future().hold(token);
         let ended = match handling.await {
             Guarded::ShutDown => Outcome::ShuttingDown,
             Guarded::Finished(Ok(Ok(()))) => {
@@ -533,6 +535,18 @@ pin_project_lite::pin_project! {
             #[pin]
             future: Fut,
         },
+    }
+}
+
+impl<F, Fut> Handling<F, Fut> {
+    /// Lends the handler the claim it runs under, before it is called.
+    fn hold(self: Pin<&mut Self>, token: ClaimToken) {
+        if let HandlingProj::Call {
+            call: Some((_, received)),
+        } = self.project()
+        {
+            received.hold(token);
+        }
     }
 }
 
@@ -716,6 +730,22 @@ mod tests {
 
     async fn succeed(_: ReceivedEvent) -> Result<(), Infallible> {
         Ok(())
+    }
+
+    /// The handler runs under the claim the store gave, and can fence its writes with it;
+    /// a verified delivery that no inbox claimed holds none.
+    #[tokio::test(start_paused = true)]
+    async fn the_handler_holds_the_claims_token() {
+        let inbox = inbox(Duration::ZERO);
+        let event = received(&inbox).await;
+        assert_eq!(event.claim_token(), None);
+        let (seen, holds) = tokio::sync::oneshot::channel();
+        let handler = move |event: ReceivedEvent| async move {
+            let _ = seen.send(event.claim_token());
+            Err::<(), _>("fails, so that the broken store is not asked to complete")
+        };
+        assert_eq!(inbox.process(event, handler).await, Outcome::Failed);
+        assert_eq!(holds.await, Ok(Some(ClaimToken::new(1))));
     }
 
     #[tokio::test(start_paused = true)]

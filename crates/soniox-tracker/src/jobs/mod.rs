@@ -10,7 +10,7 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-use soniox_store::StoreError;
+use soniox_store::{ClaimToken, StoreError};
 use soniox_types::{FileId, OffsetDateTime, TranscriptionId, TranscriptionStatus, WebhookEvent};
 
 use crate::{
@@ -18,6 +18,31 @@ use crate::{
     handler::EffectKind,
     reconcile::{Stage, TrackedJob},
 };
+
+/// Why a handling's writes rolled back: its claim was no longer the event's.
+pub(crate) const CLAIM_LOST: &str = "the handling's claim on the event ran out and another \
+    handling took the event: its writes rolled back, so that they happen once";
+
+/// An event to record done with a handling's writes, and the claim that handling holds, if
+/// an inbox called it: the completion is fenced by it.
+pub(crate) struct Completion {
+    pub(crate) event: WebhookEvent,
+    pub(crate) claim: Option<ClaimToken>,
+}
+
+/// Why a handling's transaction rolled back: a statement failed (`E`, the driver's error), or
+/// the completion found the claim lost.
+pub(crate) enum Unfinished<E> {
+    Failed(E),
+    /// See [`CLAIM_LOST`].
+    ClaimLost,
+}
+
+impl<E> From<E> for Unfinished<E> {
+    fn from(error: E) -> Self {
+        Self::Failed(error)
+    }
+}
 
 /// This crate's component in the `soniox_schema` table.
 const COMPONENT: &str = "jobs";
@@ -402,17 +427,21 @@ impl Jobs {
 
     /// Runs `effect` (if any), records the job as handled (owing `cleanup`, if any) and its
     /// event as done, in one transaction: all of them commit together, exactly once, or none
-    /// does. Whether the job was found under its id: not while its acceptance has yet to
+    /// does. With the `claim` the handling holds, the event is recorded done only while it
+    /// does: should the handling have outlived its lease and another have taken the event,
+    /// the transaction rolls back and the call fails ([`CLAIM_LOST`]). Whether the job was found under its id: not while its acceptance has yet to
     /// commit (a webhook that overtook it), when the event is done all the same and the
     /// reconciler records the job.
     pub(crate) async fn done_with(
         &self,
         event: WebhookEvent,
+        claim: Option<ClaimToken>,
         now: OffsetDateTime,
         effect: Option<Effect>,
         cleanup: Option<Cleanup>,
     ) -> Result<bool, StoreError> {
         let done = done_statement(&event.id, millis(now), cleanup);
+        let event = Completion { event, claim };
         match (self, effect.map(|effect| effect.0)) {
             #[cfg(feature = "sqlite")]
             (Self::Sqlite(jobs), None) => jobs.done_with(event, done, None).await,
@@ -450,7 +479,10 @@ impl Jobs {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(jobs) => jobs
                 .done_with(
-                    event.clone(),
+                    Completion {
+                        event: event.clone(),
+                        claim: None,
+                    },
                     done_statement(&event.id, millis(now), None),
                     None,
                 )

@@ -24,7 +24,8 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{
-    COLUMNS, COMPONENT, DueJob, JobWrite, PENDING, POSTGRES_MIGRATIONS, Params, Row, bind, read_row,
+    CLAIM_LOST, COLUMNS, COMPONENT, Completion, DueJob, JobWrite, PENDING, POSTGRES_MIGRATIONS,
+    Params, Row, Unfinished, bind, read_row,
 };
 use crate::handler::PostgresEffect;
 
@@ -69,11 +70,11 @@ impl PostgresJobs {
         execute(&self.db, sql, &params).await
     }
 
-    /// Runs `effect`, `done` (the statement recording the job done) and `event`'s completion
-    /// in one transaction.
+    /// Runs `effect`, `done` (the statement recording the job done) and the event's
+    /// completion in one transaction; see [`Jobs::done_with`](super::Jobs::done_with).
     pub(super) async fn done_with(
         &self,
-        event: WebhookEvent,
+        completion: Completion,
         (done, params): (&'static str, Params),
         effect: Option<PostgresEffect>,
     ) -> Result<bool, StoreError> {
@@ -84,12 +85,23 @@ impl PostgresJobs {
                         effect(tx).await?;
                     }
                     let found = tx.execute(done, &values(&params)).await?;
-                    PostgresStore::complete_in(tx, &event).await?;
-                    Ok::<_, PostgresError>(found > 0)
+                    let Completion { event, claim } = &completion;
+                    match claim {
+                        Some(token) => {
+                            if !PostgresStore::complete_claimed_in(tx, event, *token).await? {
+                                return Err(Unfinished::ClaimLost);
+                            }
+                        }
+                        None => PostgresStore::complete_in(tx, event).await?,
+                    }
+                    Ok(found > 0)
                 })
             })
             .await?
-            .map_err(statement_failed)
+            .map_err(|unfinished| match unfinished {
+                Unfinished::Failed(error) => statement_failed(error),
+                Unfinished::ClaimLost => StoreError::unavailable(CLAIM_LOST),
+            })
     }
 
     pub(super) async fn claim_due(

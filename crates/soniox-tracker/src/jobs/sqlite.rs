@@ -3,16 +3,15 @@
 
 use std::sync::Arc;
 
+use super::{
+    CLAIM_LOST, COLUMNS, COMPONENT, Completion, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row,
+    Unfinished, bind, read_row,
+};
+use crate::handler::SqliteEffect;
 use soniox_store::{
     SqliteStore, StoreError,
     rusqlite::{self, ToSql, Transaction},
 };
-use soniox_types::WebhookEvent;
-
-use super::{
-    COLUMNS, COMPONENT, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, bind, read_row,
-};
-use crate::handler::SqliteEffect;
 
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteJobs {
@@ -49,24 +48,36 @@ impl SqliteJobs {
         self.run(move |tx| execute(tx, sql, &params)).await
     }
 
-    /// Runs `effect`, `done` (the statement recording the job done) and `event`'s completion
-    /// in one transaction.
+    /// Runs `effect`, `done` (the statement recording the job done) and the event's
+    /// completion in one transaction; see [`Jobs::done_with`](super::Jobs::done_with).
     pub(super) async fn done_with(
         &self,
-        event: WebhookEvent,
+        completion: Completion,
         done: (&'static str, Params),
         effect: Option<SqliteEffect>,
     ) -> Result<bool, StoreError> {
         let (done, params) = done;
-        self.run(move |tx| {
+        let ran = self.db.transact(move |tx| {
             if let Some(effect) = effect {
                 effect(tx)?;
             }
             let found = execute(tx, done, &params)?;
-            SqliteStore::complete_in(tx, &event)?;
+            let Completion { event, claim } = &completion;
+            match claim {
+                Some(token) => {
+                    if !SqliteStore::complete_claimed_in(tx, event, *token)? {
+                        // An error, so that the writes above roll back.
+                        return Err(Unfinished::ClaimLost);
+                    }
+                }
+                None => SqliteStore::complete_in(tx, event)?,
+            }
             Ok(found > 0)
+        });
+        ran.await?.map_err(|unfinished| match unfinished {
+            Unfinished::Failed(error) => StoreError::unavailable(error),
+            Unfinished::ClaimLost => StoreError::unavailable(CLAIM_LOST),
         })
-        .await
     }
 
     pub(super) async fn claim_due(
@@ -201,5 +212,12 @@ mod tests {
 
         let jobs = SqliteJobs::open(&store).await.expect("migrated");
         crate::jobs::tests::check_migrated(&crate::jobs::Jobs::Sqlite(jobs)).await;
+    }
+
+    #[tokio::test]
+    async fn a_handling_past_its_claim_cannot_record_the_job_done() {
+        let (_dir, store) = store_at(MIGRATIONS.len()).await;
+        let jobs = crate::jobs::Jobs::Sqlite(SqliteJobs::open(&store).await.expect("open"));
+        crate::jobs::tests::check_fenced_completion(&jobs, &*store).await;
     }
 }

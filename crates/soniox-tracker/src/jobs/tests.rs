@@ -56,3 +56,50 @@ pub(super) async fn check_migrated(jobs: &Jobs) {
         assert_eq!(stage.as_deref(), Some("done"), "{reference}");
     }
 }
+
+/// A handling that outlived its lease, whose event another handling took, cannot record the
+/// job done: its transaction rolls back. The handling holding the claim records it.
+pub(super) async fn check_fenced_completion(jobs: &Jobs, events: &dyn soniox_store::EventStore) {
+    use soniox_store::Claim;
+    use soniox_types::WebhookStatus;
+
+    let id = TranscriptionId::new("tr-9");
+    let recorded = jobs.record("ref-9", "{}".to_owned(), instant(1), instant(2));
+    recorded.await.expect("recorded");
+    let accepted = jobs.submitted("ref-9", &id, instant(1), instant(2));
+    accepted.await.expect("accepted");
+    let event = WebhookEvent::new(id, WebhookStatus::Completed);
+    let claimed = |claim| match claim {
+        Ok(Claim::Claimed(token)) => token,
+        other => panic!("a claim, not {other:?}"),
+    };
+    // The first lease runs out at once, and another handling takes the event.
+    let first = claimed(events.claim(&event, std::time::Duration::ZERO).await);
+    let second = claimed(
+        events
+            .claim(&event, std::time::Duration::from_secs(60))
+            .await,
+    );
+    let stale = jobs.done_with(event.clone(), Some(first), instant(3), None, None);
+    match stale.await {
+        Err(StoreError::Unavailable(why)) => assert_eq!(why.to_string(), CLAIM_LOST),
+        other => panic!("the stale handling fails, not {other:?}"),
+    }
+    let stage = jobs.stage_of("ref-9").await.expect("read");
+    assert_eq!(
+        stage.as_deref(),
+        Some("submitted"),
+        "its writes rolled back"
+    );
+    let held = jobs.done_with(event.clone(), Some(second), instant(3), None, None);
+    assert!(
+        held.await.expect("the holder records it"),
+        "found under its id"
+    );
+    let stage = jobs.stage_of("ref-9").await.expect("read");
+    assert_eq!(stage.as_deref(), Some("done"));
+    let again = events
+        .claim(&event, std::time::Duration::from_secs(60))
+        .await;
+    assert!(matches!(again, Ok(Claim::Done)), "{again:?}");
+}

@@ -94,6 +94,13 @@ pin_project_lite::pin_project! {
     }
 }
 
+impl<F> Guard<'_, F> {
+    /// The guarded future.
+    pub(super) fn future(self: Pin<&mut Self>) -> Pin<&mut F> {
+        self.project().future
+    }
+}
+
 impl<F: Future> Future for Guard<'_, F> {
     type Output = Guarded<F::Output>;
 

@@ -286,6 +286,16 @@ async fn a_database_rebuilt_at_version_3_migrates_and_records_owed_cleanups() {
     migrates_from_version_3(store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handling_past_its_claim_cannot_record_the_job_done() {
+    let Some(db) = store_common::TestDb::create().await else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::connect(&db.url).await.expect("connect"));
+    let jobs = Jobs::Postgres(PostgresJobs::open(&store).await.expect("open"));
+    crate::jobs::tests::check_fenced_completion(&jobs, &*store).await;
+}
+
 /// Runs `sql` (statements without parameters) on a connection of `store`'s pool.
 async fn run_sql(store: &PostgresStore, sql: &str) {
     let client = store.pool().get().await.expect("a connection");
