@@ -157,7 +157,10 @@ impl TrackerBuilder {
         self
     }
 
-    /// How long a handler may run (default 10 s); the same as the receiving inbox's.
+    /// How long a job's handling may take (default 10 s), the same as the receiving inbox's:
+    /// fetching the transcript, running the handler, recording the job handled and, with
+    /// [`cleanup`](Self::cleanup), deleting it from the API. A handling past it is cancelled
+    /// and tried again later, so leave room for the longest transcripts you expect.
     #[must_use]
     pub fn handler_deadline(mut self, deadline: Duration) -> Self {
         self.handler_deadline = deadline;
