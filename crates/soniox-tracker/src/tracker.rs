@@ -732,6 +732,18 @@ impl Tracker {
     /// When the store fails, or the API cannot be listed; the jobs of the batch at hand come
     /// back after [`Policy::retry_interval`].
     pub async fn reconcile(&self) -> Result<Pass, TrackerError> {
+        // Kept until the pass ends: a dropped sender stops it.
+        let (_never, stop) = tokio::sync::watch::channel(false);
+        self.reconcile_until(&stop).await
+    }
+
+    /// [`Tracker::reconcile`], ending early, between two jobs, once `stop` is set (or its
+    /// sender gone): the jobs it claimed and left come due again when their hold runs out.
+    async fn reconcile_until(
+        &self,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Pass, TrackerError> {
+        let stopping = || *stop.borrow() || stop.has_changed().is_err();
         let inner = &self.inner;
         // Only jobs due at the start: the create of every submitting one among them has
         // landed (or never will) by then, so pages read from here on are recent enough to
@@ -741,6 +753,9 @@ impl Tracker {
         let mut pass = Pass::default();
         let mut listing = Listing::default();
         loop {
+            if stopping() {
+                return Ok(pass);
+            }
             let held_until = now() + inner.policy.retry_interval;
             let batch = inner
                 .jobs
@@ -754,6 +769,9 @@ impl Tracker {
             }
             let last = batch.len() < BATCH_SIZE;
             for due in batch {
+                if stopping() {
+                    return Ok(pass);
+                }
                 let reference = due.job.reference.clone();
                 if let Err(error) = self.settle(due, claim, &listing, &mut pass).await {
                     tracing::warn!(%reference, error = %error, "reconciling a job failed; it is looked at again later");
@@ -1014,11 +1032,11 @@ impl Tracker {
     /// times `every`).
     pub fn spawn_reconciler(&self, every: Duration) -> Reconciler {
         let tracker = self.clone();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut wait = every;
             loop {
-                match tracker.reconcile().await {
+                match tracker.reconcile_until(&stopped).await {
                     Ok(pass) => {
                         wait = every;
                         if pass.due > 0 {
@@ -1031,7 +1049,8 @@ impl Tracker {
                     }
                 }
                 tokio::select! {
-                    _ = &mut stopped => return,
+                    // Set, or the handle dropped.
+                    _ = stopped.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(wait) => {}
                 }
             }
@@ -1043,14 +1062,16 @@ impl Tracker {
 /// The reconciler running in the background; see [`Tracker::spawn_reconciler`].
 #[derive(Debug)]
 pub struct Reconciler {
-    stop: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Reconciler {
-    /// Stops after the current pass.
+    /// Stops once the job at hand is settled. The rest of a pass under way is left: the
+    /// jobs it held come due again when their hold (the retry interval) runs out, for the
+    /// next pass, here or on another replica.
     pub async fn stop(self) {
-        let _ = self.stop.send(());
+        self.stop.send_replace(true);
         let _ = self.task.await;
     }
 }

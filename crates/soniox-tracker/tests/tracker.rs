@@ -347,6 +347,86 @@ async fn a_policy_over_ten_years_or_without_create_grace_is_refused() {
     }
 }
 
+/// Stopping the reconciler ends a pass under way once the job at hand is settled: a deploy
+/// does not wait for a long pass, and the jobs left come due again after their hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_reconciler_ends_its_pass_after_the_job_at_hand() {
+    use futures_util::FutureExt as _;
+
+    const DUE: usize = 3;
+    // No webhook: the jobs are found finished by the reconciler alone.
+    let emulator = emulator().start().await.expect("emulator");
+    let client = Client::builder()
+        .api_key(API_KEY)
+        .base_url(emulator.base_url())
+        .build()
+        .expect("a client");
+    let database = TestDatabase::sqlite();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (entered, mut first_entered) = tokio::sync::mpsc::unbounded_channel();
+    let handler = {
+        let (calls, gate) = (Arc::clone(&calls), Arc::clone(&gate));
+        move |_: FinishedJob| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let _ = entered.send(());
+            let gate = Arc::clone(&gate);
+            async move {
+                let _held = gate.acquire().await.expect("the gate stays open");
+                Ok::<(), std::convert::Infallible>(())
+            }
+        }
+    };
+    let tracker = Tracker::builder(client.clone(), database.open().await)
+        .policy(quick_policy())
+        .build(handler)
+        .await
+        .expect("a tracker");
+    let audio = soniox_emulator::wav(Duration::from_millis(300));
+    let file = client
+        .files()
+        .upload(Upload::bytes(audio, "a.wav"))
+        .await
+        .expect("upload");
+    for _ in 0..DUE {
+        let request = CreateTranscription::new("stt-async-v5").file_id(file.id.clone());
+        tracker.submit(request).await.expect("submit");
+    }
+    emulator.finish_jobs().await;
+    let overdue = async {
+        while tracker.metrics().await.expect("metrics").overdue < DUE as u64 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(GIVE_UP_AFTER, overdue)
+        .await
+        .expect("every job comes due");
+
+    let reconciler = tracker.spawn_reconciler(Duration::from_millis(20));
+    tokio::time::timeout(GIVE_UP_AFTER, first_entered.recv())
+        .await
+        .expect("the pass reaches a job");
+    // Asked to stop while the first job's handler runs; then the handler finishes.
+    let mut stop = Box::pin(reconciler.stop());
+    assert!(
+        (&mut stop).now_or_never().is_none(),
+        "waits for the job at hand"
+    );
+    gate.add_permits(DUE);
+    tokio::time::timeout(GIVE_UP_AFTER, stop)
+        .await
+        .expect("the reconciler stops");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the pass ended after one job"
+    );
+    let metrics = tracker.metrics().await.expect("metrics");
+    let left = metrics.awaiting + metrics.unhandled;
+    assert_eq!((metrics.handled, left), (1, DUE as u64 - 1), "{metrics:?}");
+    emulator.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_that_never_come_are_recovered_by_polling_in_pages() {
     let emulator = every_other_webhook_withheld().await;
