@@ -208,7 +208,8 @@ impl PostgresStore {
     /// Give the pool wait and create timeouts: without them an unreachable server makes
     /// operations wait instead of failing with [`StoreError::Unavailable`]. Migrations wait
     /// for a lock 2 seconds at a time (the builder's default
-    /// [migration lock timeout](PostgresStoreBuilder::migration_lock_timeout)).
+    /// [migration lock timeout](PostgresStoreBuilder::migration_lock_timeout), which a store
+    /// on a pool of your own cannot change).
     ///
     /// # Errors
     ///
@@ -390,7 +391,7 @@ impl PostgresStore {
         token: ClaimToken,
     ) -> Result<bool, tokio_postgres::Error> {
         let statement = transaction
-            .prepare_cached(&queue::COMPLETE_CLAIMED.replace("$4", "now()"))
+            .prepare_cached(&queue::COMPLETE_CLAIMED.replace("$4", "clock_timestamp()"))
             .await?;
         let changed = transaction
             .execute(

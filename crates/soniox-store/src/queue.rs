@@ -40,7 +40,8 @@ pub(crate) fn token_column(token: ClaimToken) -> i64 {
 }
 
 /// Records an event done only while the claim token `$3` holds it, at `$4` (SQLite: the
-/// writer's clock in milliseconds; PostgreSQL replaces it with `now()`): the statement of
+/// writer's clock in milliseconds; PostgreSQL replaces it with `clock_timestamp()`, as its
+/// other statements date rows): the statement of
 /// `complete_claimed_in`.
 pub(crate) const COMPLETE_CLAIMED: &str = "
     UPDATE soniox_webhook_events

@@ -28,6 +28,14 @@ pub(crate) struct TrackedEvents {
     /// Events completed in a handling's own transaction, whose inbox completion is still to
     /// come: `(transcription id, status)`.
     recorded: Mutex<HashSet<(String, String)>>,
+    /// The claims this store gave and that are not completed or released yet: those a
+    /// handling's transaction can be fenced by (an inbox over another store gives others).
+    issued: Mutex<HashSet<(String, String, u64)>>,
+}
+
+fn claim_key(event: &WebhookEvent, token: ClaimToken) -> (String, String, u64) {
+    let (id, status) = key(event);
+    (id, status, token.get())
 }
 
 fn key(event: &WebhookEvent) -> (String, String) {
@@ -44,7 +52,17 @@ impl TrackedEvents {
             jobs,
             counters,
             recorded: Mutex::default(),
+            issued: Mutex::default(),
         }
+    }
+
+    /// Whether `token` is a claim on `event` this store gave and that is still open.
+    pub(crate) fn issued(&self, event: &WebhookEvent, token: ClaimToken) -> bool {
+        self.claims().contains(&claim_key(event, token))
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String, u64)>> {
+        self.issued.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Notes that `event` and its job were recorded done in a handling's own transaction.
@@ -64,11 +82,18 @@ impl TrackedEvents {
 
 impl EventStore for TrackedEvents {
     fn claim<'a>(&'a self, event: &'a WebhookEvent, lease: Duration) -> StoreFuture<'a, Claim> {
-        self.store.claim(event, lease)
+        Box::pin(async move {
+            let claim = self.store.claim(event, lease).await?;
+            if let Claim::Claimed(token) = claim {
+                self.claims().insert(claim_key(event, token));
+            }
+            Ok(claim)
+        })
     }
 
     // Done is final whoever completes it, so the token is not checked (nor by the stores).
-    fn complete<'a>(&'a self, event: &'a WebhookEvent, _: ClaimToken) -> StoreFuture<'a, ()> {
+    fn complete<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
+        self.claims().remove(&claim_key(event, token));
         Box::pin(async move {
             if !self.take_mark(event) {
                 self.jobs.complete(event, OffsetDateTime::now_utc()).await?;
@@ -82,6 +107,7 @@ impl EventStore for TrackedEvents {
         // A handling that recorded its job done and then ran out of time: its event is done
         // and the store leaves it so; only the mark is to go.
         self.take_mark(event);
+        self.claims().remove(&claim_key(event, token));
         self.store.release(event, token)
     }
 }

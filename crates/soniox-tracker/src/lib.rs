@@ -154,10 +154,11 @@
 //! - `PostgresStore` (feature `postgres`): one database, any number of replicas. Each due
 //!   job is taken by one replica (`FOR UPDATE SKIP LOCKED`) and held for the policy's retry
 //!   interval; a pass still busy with it after that may find another replica taking it too,
-//!   which costs API calls but never a second handling (the event's claim decides), and
-//!   a killed replica's claims come back when their leases run out. The writes of concurrent jobs are batched into
-//!   one statement, sharing the server's commits; still, each is a round trip, so a
-//!   single process does fewer jobs per second than on SQLite, and replicas add capacity.
+//!   which costs API calls and at most a second run of the handler, never a second commit of
+//!   an [`Effect`] (the event's claim decides), and a killed replica's claims come back when
+//!   their leases run out. The writes of concurrent jobs are batched into one statement,
+//!   sharing the server's commits; still, each is a round trip, so a single process does
+//!   fewer jobs per second than on SQLite, and replicas add capacity.
 //!
 //! An [`Effect`] is made for the tracker's database (`Effect::sqlite`, `Effect::postgres`);
 //! one for the other database fails the handling, every time, with an error saying so.

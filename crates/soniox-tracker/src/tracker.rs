@@ -763,6 +763,9 @@ impl Tracker {
                 .await?;
             pass.due += batch.len();
             while let Some(params) = listing.next_page(batch.iter().map(|due| &due.job)) {
+                if stopping() {
+                    return Ok(pass);
+                }
                 let page = inner.client.transcriptions().list_page(&params).await?;
                 pass.pages += 1;
                 listing.add(page);
@@ -926,16 +929,16 @@ impl Tracker {
             Created::Maybe(reason) => {
                 tracing::warn!(reference = %due.job.reference, %reason, "resubmitted create answer unknown; looked at again after the create grace");
             }
-            Created::Refused(error) if refuses_the_request(&error) => {
+            // Refused for now (its key, its account's balance or quota): nothing was created,
+            // and the job stays held for the create grace, then is resubmitted.
+            Created::Refused(error) if refused_for_now(&error) => {
+                tracing::warn!(reference = %due.job.reference, %error, "the API refused a resubmitted job for now; sent again after the create grace");
+            }
+            Created::Refused(error) => {
                 tracing::error!(reference = %due.job.reference, %error, "the API refused a resubmitted job's request");
                 if inner.jobs.lost(&due.job.reference, now).await? {
                     report_lost(&inner.counters, &due.job.reference);
                 }
-            }
-            // Refused for now (its key, its account's balance or quota): nothing was created,
-            // and the job stays held for the create grace, then is resubmitted.
-            Created::Refused(error) => {
-                tracing::warn!(reference = %due.job.reference, %error, "the API refused a resubmitted job for now; sent again after the create grace");
             }
         }
         Ok(())
@@ -1009,9 +1012,12 @@ impl Tracker {
             WebhookStatus::Completed => TranscriptionStatus::Completed,
             _ => TranscriptionStatus::Error,
         };
-        let handled = self
-            .run_handler(event.event(), event.claim_token(), &status)
-            .await;
+        // Fenced by the claim only if it is this tracker's: an inbox over another store holds
+        // claims its database does not know.
+        let claim = event
+            .claim_token()
+            .filter(|token| self.inner.events.issued(event.event(), *token));
+        let handled = self.run_handler(event.event(), claim, &status).await;
         if handled.is_err() {
             let now = now();
             let retry_at = now + self.inner.policy.retry_interval;
@@ -1119,15 +1125,13 @@ fn created_maybe(error: &soniox_client::Error) -> bool {
     }
 }
 
-/// Whether the API's refusal of a create is about the request itself (invalid, or naming a file
-/// that is gone), so that sending it again can never succeed; not a refusal of the caller (a
-/// key, a balance, a quota) that an operator may lift.
-fn refuses_the_request(error: &soniox_client::Error) -> bool {
-    // 400 and 422: invalid; 404: a `file_id` the API no longer has.
-    matches!(error, soniox_client::Error::Validation(_))
-        || error
-            .status()
-            .is_some_and(|status| matches!(status.as_u16(), 400 | 404 | 422))
+/// Whether the API refused a create because of who asked (the key, the account's balance or
+/// quota: 401, 402, 403), which an operator may lift, so that sending it again later can
+/// succeed; any other refusal is of the request itself.
+fn refused_for_now(error: &soniox_client::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|status| matches!(status.as_u16(), 401..=403))
 }
 
 /// The request as recorded for a resubmission: everything but the webhook's secret, which the

@@ -429,9 +429,9 @@ impl Jobs {
     /// event as done, in one transaction: all of them commit together, exactly once, or none
     /// does. With the `claim` the handling holds, the event is recorded done only while it
     /// does: should the handling have outlived its lease and another have taken the event,
-    /// the transaction rolls back and the call fails ([`CLAIM_LOST`]). Whether the job was found under its id: not while its acceptance has yet to
-    /// commit (a webhook that overtook it), when the event is done all the same and the
-    /// reconciler records the job.
+    /// the transaction rolls back and the call fails ([`CLAIM_LOST`]). Whether the job was
+    /// found under its id: not while its acceptance has yet to commit (a webhook that
+    /// overtook it), when the event is done all the same and the reconciler records the job.
     pub(crate) async fn done_with(
         &self,
         event: WebhookEvent,

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
+use soniox_store::{
+    SqliteStore, StoreError,
+    rusqlite::{self, ToSql, Transaction},
+};
+
 use super::{
     CLAIM_LOST, COLUMNS, COMPONENT, Completion, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row,
     Unfinished, bind, read_row,
 };
 use crate::handler::SqliteEffect;
-use soniox_store::{
-    SqliteStore, StoreError,
-    rusqlite::{self, ToSql, Transaction},
-};
 
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteJobs {
