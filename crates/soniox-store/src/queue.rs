@@ -39,10 +39,9 @@ pub(crate) fn token_column(token: ClaimToken) -> i64 {
     token.get().cast_signed()
 }
 
-/// Records an event done only while the claim token `$3` holds it, at `$4` (SQLite: the
-/// writer's clock in milliseconds; PostgreSQL replaces it with `clock_timestamp()`, as its
-/// other statements date rows): the statement of
-/// `complete_claimed_in`.
+/// The statement of `complete_claimed_in`: records an event done only while the claim token
+/// `$3` holds it, at `$4` (SQLite: the writer's clock in milliseconds; PostgreSQL replaces
+/// it with `clock_timestamp()`, as its other statements date rows).
 pub(crate) const COMPLETE_CLAIMED: &str = "
     UPDATE soniox_webhook_events
     SET state = 'done', token = NULL, lease_until = NULL, updated_at = $4

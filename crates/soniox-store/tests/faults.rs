@@ -171,7 +171,6 @@ mod postgres {
     /// creates the tables again and fails to start.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replicas_migrate_once_whatever_the_default_isolation() {
-        use soniox_store::deadpool_postgres::tokio_postgres::{self, NoTls};
         /// The lock every component takes while it migrates.
         const MIGRATION_LOCK: i64 = 0x736f_6e69_6f78;
         let Some(db) = TestDb::create().await else {
@@ -179,10 +178,7 @@ mod postgres {
         };
         db.set_default("default_transaction_isolation = 'repeatable read'")
             .await;
-        let (holder, connection) = tokio_postgres::connect(&db.url, NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
+        let holder = connect(&db).await;
         // Held here, the lock makes both replicas start their transactions, then wait.
         holder
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
@@ -355,6 +351,24 @@ mod postgres {
             .await
             .expect("migrates once the table is free");
         store.close().await;
+    }
+
+    /// A migration lock timeout out of the server's range is brought into it.
+    #[test]
+    fn the_migration_lock_timeout_is_kept_in_the_servers_range() {
+        for (given, kept) in [
+            (Duration::ZERO, "1ms"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::MAX, "2147483.647s"),
+        ] {
+            let builder =
+                PostgresStore::builder("postgres://localhost/db").migration_lock_timeout(given);
+            let shown = format!("{builder:?}");
+            assert!(
+                shown.contains(&format!("migration_lock_timeout: {kept}")),
+                "{given:?}: {shown}"
+            );
+        }
     }
 
     /// A store on `db` and an event it claimed.

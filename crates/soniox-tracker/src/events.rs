@@ -25,17 +25,18 @@ pub(crate) struct TrackedEvents {
     store: Arc<dyn EventStore>,
     jobs: Jobs,
     counters: Arc<Counters>,
-    /// Events completed in a handling's own transaction, whose inbox completion is still to
-    /// come: `(transcription id, status)`.
-    recorded: Mutex<HashSet<(String, String)>>,
-    /// The claims this store gave and that are not completed or released yet: those a
-    /// handling's transaction can be fenced by (an inbox over another store gives others).
-    issued: Mutex<HashSet<(String, String, u64)>>,
+    open: Mutex<Open>,
 }
 
-fn claim_key(event: &WebhookEvent, token: ClaimToken) -> (String, String, u64) {
-    let (id, status) = key(event);
-    (id, status, token.get())
+/// What the tracker knows of the claims its store gave and that have not ended yet.
+#[derive(Default)]
+struct Open {
+    /// Events completed in a handling's own transaction, whose inbox completion is still to
+    /// come: `(transcription id, status)`.
+    recorded: HashSet<(String, String)>,
+    /// The claims themselves: those a handling's transaction can be fenced by (an inbox over
+    /// another store gives others). `(transcription id, status, token)`.
+    issued: HashSet<(String, String, u64)>,
 }
 
 fn key(event: &WebhookEvent) -> (String, String) {
@@ -45,38 +46,41 @@ fn key(event: &WebhookEvent) -> (String, String) {
     )
 }
 
+fn claim_key(event: &WebhookEvent, token: ClaimToken) -> (String, String, u64) {
+    let (id, status) = key(event);
+    (id, status, token.get())
+}
+
 impl TrackedEvents {
     pub(crate) fn new(store: Arc<dyn EventStore>, jobs: Jobs, counters: Arc<Counters>) -> Self {
         Self {
             store,
             jobs,
             counters,
-            recorded: Mutex::default(),
-            issued: Mutex::default(),
+            open: Mutex::default(),
         }
     }
 
     /// Whether `token` is a claim on `event` this store gave and that is still open.
     pub(crate) fn issued(&self, event: &WebhookEvent, token: ClaimToken) -> bool {
-        self.claims().contains(&claim_key(event, token))
-    }
-
-    fn claims(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String, u64)>> {
-        self.issued.lock().unwrap_or_else(PoisonError::into_inner)
+        self.open().issued.contains(&claim_key(event, token))
     }
 
     /// Notes that `event` and its job were recorded done in a handling's own transaction.
     pub(crate) fn recorded(&self, event: &WebhookEvent) {
-        self.marks().insert(key(event));
+        self.open().recorded.insert(key(event));
     }
 
-    /// Whether `event` was marked, forgetting the mark.
-    fn take_mark(&self, event: &WebhookEvent) -> bool {
-        self.marks().remove(&key(event))
+    /// Forgets the claim `token` on `event`, which its inbox completes or releases, and
+    /// whether the event was recorded done meanwhile (forgetting that too).
+    fn end(&self, event: &WebhookEvent, token: ClaimToken) -> bool {
+        let mut open = self.open();
+        open.issued.remove(&claim_key(event, token));
+        open.recorded.remove(&key(event))
     }
 
-    fn marks(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
-        self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+    fn open(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -85,7 +89,7 @@ impl EventStore for TrackedEvents {
         Box::pin(async move {
             let claim = self.store.claim(event, lease).await?;
             if let Claim::Claimed(token) = claim {
-                self.claims().insert(claim_key(event, token));
+                self.open().issued.insert(claim_key(event, token));
             }
             Ok(claim)
         })
@@ -93,9 +97,9 @@ impl EventStore for TrackedEvents {
 
     // Done is final whoever completes it, so the token is not checked (nor by the stores).
     fn complete<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
-        self.claims().remove(&claim_key(event, token));
+        let recorded = self.end(event, token);
         Box::pin(async move {
-            if !self.take_mark(event) {
+            if !recorded {
                 self.jobs.complete(event, OffsetDateTime::now_utc()).await?;
             }
             Counters::add(&self.counters.handled);
@@ -106,8 +110,7 @@ impl EventStore for TrackedEvents {
     fn release<'a>(&'a self, event: &'a WebhookEvent, token: ClaimToken) -> StoreFuture<'a, ()> {
         // A handling that recorded its job done and then ran out of time: its event is done
         // and the store leaves it so; only the mark is to go.
-        self.take_mark(event);
-        self.claims().remove(&claim_key(event, token));
+        self.end(event, token);
         self.store.release(event, token)
     }
 }

@@ -121,11 +121,7 @@ async fn setup_on(
     configure: impl FnOnce(TrackerBuilder) -> TrackerBuilder,
 ) -> Setup {
     let store = database.open().await;
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(emulator.base_url())
-        .build()
-        .expect("a client");
+    let client = client_of(&emulator);
     let seen = Seen::default();
     let record = Arc::clone(&seen);
     let references = Arc::<Mutex<HashMap<String, Option<String>>>>::default();
@@ -206,6 +202,15 @@ async fn setup_on(
         seen,
         references,
     }
+}
+
+/// A client of `emulator`'s API.
+fn client_of(emulator: &Emulator) -> Client {
+    Client::builder()
+        .api_key(API_KEY)
+        .base_url(emulator.base_url())
+        .build()
+        .expect("a client")
 }
 
 fn emulator() -> soniox_emulator::EmulatorBuilder {
@@ -356,11 +361,7 @@ async fn a_stopped_reconciler_ends_its_pass_after_the_job_at_hand() {
     const DUE: usize = 3;
     // No webhook: the jobs are found finished by the reconciler alone.
     let emulator = emulator().start().await.expect("emulator");
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(emulator.base_url())
-        .build()
-        .expect("a client");
+    let client = client_of(&emulator);
     let database = TestDatabase::sqlite();
     let calls = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(tokio::sync::Semaphore::new(0));

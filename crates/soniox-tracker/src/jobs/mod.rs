@@ -44,6 +44,16 @@ impl<E> From<E> for Unfinished<E> {
     }
 }
 
+impl<E> Unfinished<E> {
+    /// The store's error: `failed`'s for a failed statement, [`CLAIM_LOST`] otherwise.
+    pub(crate) fn into_store_error(self, failed: impl FnOnce(E) -> StoreError) -> StoreError {
+        match self {
+            Self::Failed(error) => failed(error),
+            Self::ClaimLost => StoreError::unavailable(CLAIM_LOST),
+        }
+    }
+}
+
 /// This crate's component in the `soniox_schema` table.
 const COMPONENT: &str = "jobs";
 

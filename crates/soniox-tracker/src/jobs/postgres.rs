@@ -24,8 +24,8 @@ use soniox_store::{
 use soniox_types::WebhookEvent;
 
 use super::{
-    CLAIM_LOST, COLUMNS, COMPONENT, Completion, DueJob, JobWrite, PENDING, POSTGRES_MIGRATIONS,
-    Params, Row, Unfinished, bind, read_row,
+    COLUMNS, COMPONENT, Completion, DueJob, JobWrite, PENDING, POSTGRES_MIGRATIONS, Params, Row,
+    Unfinished, bind, read_row,
 };
 use crate::handler::PostgresEffect;
 
@@ -98,10 +98,7 @@ impl PostgresJobs {
                 })
             })
             .await?
-            .map_err(|unfinished| match unfinished {
-                Unfinished::Failed(error) => statement_failed(error),
-                Unfinished::ClaimLost => StoreError::unavailable(CLAIM_LOST),
-            })
+            .map_err(|unfinished| unfinished.into_store_error(statement_failed))
     }
 
     pub(super) async fn claim_due(

@@ -9,8 +9,8 @@ use soniox_store::{
 };
 
 use super::{
-    CLAIM_LOST, COLUMNS, COMPONENT, Completion, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row,
-    Unfinished, bind, read_row,
+    COLUMNS, COMPONENT, Completion, DueJob, JobWrite, MIGRATIONS, PENDING, Params, Row, Unfinished,
+    bind, read_row,
 };
 use crate::handler::SqliteEffect;
 
@@ -75,10 +75,8 @@ impl SqliteJobs {
             }
             Ok(found > 0)
         });
-        ran.await?.map_err(|unfinished| match unfinished {
-            Unfinished::Failed(error) => StoreError::unavailable(error),
-            Unfinished::ClaimLost => StoreError::unavailable(CLAIM_LOST),
-        })
+        ran.await?
+            .map_err(|unfinished| unfinished.into_store_error(StoreError::unavailable))
     }
 
     pub(super) async fn claim_due(
