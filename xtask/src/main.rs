@@ -14,6 +14,7 @@ mod ci;
 mod cmd;
 mod codegen;
 mod compat;
+mod hot_text;
 mod release_check;
 mod spec;
 
@@ -37,6 +38,9 @@ commands:
            write the code generated from spec/soniox-api.json (limits, enum values, key
            and field lists, the emulator's router, JSON Schemas); --check fails naming
            each stale, missing or extra file instead
+  hot-text
+           profile `soniox transcribe` under valgrind and write crates/soniox-cli/hot-text.ld,
+           the linker script that places the functions it runs first
   release-check [--no-ci]
            per publishable crate: metadata, README, CHANGELOG entry, internal versions and
            packaged files; `cargo package --workspace`; then everything `ci` does
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Some("spec-sync") => spec::sync(&args.collect::<Vec<_>>()),
         Some("spec-drift") => spec::drift(&args.collect::<Vec<_>>()),
         Some("codegen") => codegen::run(&args.collect::<Vec<_>>()),
+        Some("hot-text") => hot_text::run(),
         Some("release-check") => release_check::run(&args.collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");

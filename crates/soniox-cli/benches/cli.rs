@@ -15,53 +15,22 @@
 //!   (`RssAnon`) and the most threads seen. Both binaries are built with the same profile
 //!   and upload through the same code, with the same buffers and the same allocator.
 //!
-//! Where the RSS difference comes from (fat LTO, `/proc/<pid>/smaps` and `pagemap` at the peak,
-//! the code run traced with `valgrind --tool=lackey`): the private memory of the two is within
-//! a few percent; the difference is the executable's pages, clean ones shared with the page
-//! cache. The kernel maps the 64 KiB around each page where code runs, so the code's share of
-//! RSS is 64 KiB for each such window. A 1 MiB upload runs code on 389 pages of `soniox`'s 6.1
-//! MiB of text and on 285 of the yardstick's 3.0 MiB. Which window a page falls in moves with
-//! the load address (page-aligned, random), so the count of windows moves too: over the 16
-//! offsets a window can start at, 51-54 for `soniox` and 37-40 for the yardstick. The loader
-//! also reads every relocation and writes every relocated pointer: 208 against 112 KiB of
-//! relocations, 132 against 79 KiB of pointers. Built for speed (`opt-level = 3`) and building
-//! every subcommand, `soniox` ran 471 pages in 65 windows of 6.9 MB and peaked at 122 % of the
-//! yardstick (which then only uploaded); the workspace now builds it for size (see Cargo.toml),
-//! and it builds only the subcommand it runs (clap's `defer`), for 109-116 % now (their heaps
-//! peak within 40 KB of each other under massif). Fat LTO lays the text out module by module:
-//! first the binary's own (its code and every generic instance it needs), then each crate's in
-//! order of name; within a module, functions are in order of mangled name. The few a command
-//! runs are thus spread among those every other command needs: in `soniox`'s own module they
-//! touch 16 windows, in the yardstick's 10 (building `soniox-cli` in 16 codegen units made it
-//! worse: 57 windows in all against 51). Traced with callgrind, a 1 MiB upload runs 1,034
-//! functions of `soniox` in 52 windows (of the file's addresses) and 762 of the yardstick in
-//! 38; of the 272 more, 136 are clap's (4 windows of their own), 31 `soniox`'s own (5
-//! windows: `main`, the derived `from_arg_matches`, `transcribe::run` and `Context::client`
-//! are 8 to 25 KiB each) and 13 tracing-subscriber's (since replaced by a logger of `soniox`'s
-//! own); no progress bar code runs. At the peak (smaps, 1 GiB) that is 860 KiB more of text,
-//! 250 KiB more of read-only data and relocated pointers, and 90 KiB more of heap and stack,
-//! over the yardstick's 6.7-6.9 MiB. Half of it is the size of the executable alone: `soniox`
-//! built with a `main` that ran the yardstick's very code (no parsing, logging or signal
-//! handlers) peaked at 105.4 % (median of 10 rounds), its text 2.7 against 2.25 MiB resident,
-//! because the code both run lies among more code only `soniox` has. Building without LTO (115 %, both larger), folding
-//! identical code (lld's `--icf=all`, 118 %), sorting sections by name (`--sort-section=name`,
-//! 111-119 %) and moving cold code apart (`-z keep-text-section-prefix`, alone or after LLVM's
-//! `-hot-cold-split`, 111-112 %: only 140-160 KiB of it is known cold without a profile) did
-//! not narrow it. Placing the functions the upload runs next to each other (lld's
-//! `--symbol-ordering-file` with the 837 functions of that profile, in an earlier speed-built
-//! layout) halved the windows and brought the peak to 108 %; the build does not do it. Rust's
-//! default linker here is lld (1.90 on), but the list names symbols, whose hashes change with
-//! the code, the dependencies' versions and features and the package's source, so a build from
-//! crates.io would match none of it; and `soniox` would get a layout the yardstick does not
-//! have. Measured again with `--dump-before` at the upload's create request (callgrind, 1 MiB;
-//! the peak comes before it): 847 functions on 378 pages in 45-51 windows against the
-//! yardstick's 606 on 283 pages in 37-39; removing every function of `soniox`'s own, clap's,
-//! the signal handlers' and the logger's from that set would free only 3.4 windows, because the
-//! generic code both binaries run lies among theirs. Packing relative relocations (`-z pack-relative-relocs`) shrinks what the
-//! loader reads, 215 KiB of `soniox`'s 8,838 relocations against 115 KiB of the yardstick's
-//! 4,768, to a few KiB each; with both packed, the median was 110.2 % (12 rounds of 256 MiB).
-//! The build does not do it either: it needs glibc 2.36 wherever the binary runs, and a linker
-//! that supports it.
+//! Where the RSS difference comes from (`/proc/<pid>/smaps` and `pagemap` at the peak, the code
+//! run traced with callgrind): the private memory of the two is within a few percent (the
+//! relocated pointers of a larger binary: `soniox` links SQLite and every command); the rest is
+//! the executable's pages, clean ones shared with the page cache. The kernel maps the 64 KiB
+//! around each page where code runs, so the code's share of RSS is 64 KiB for each such window.
+//! Fat LTO lays the text out module by module (the binary's own with every generic instance it
+//! needs, then each crate's in order of name), so the few hundred functions an upload runs lie
+//! among the code every other command needs: 45-51 windows of `soniox`'s text against 37-39 of
+//! the yardstick's, and a peak 111 % of the yardstick's (median of 12 rounds; 106-114 %), even
+//! with `soniox` built for size. Building without LTO, folding identical code, sorting sections
+//! by name, moving cold code apart, and raising tracing's static level filter did not narrow
+//! it. `soniox`'s build script now gives the linker `hot-text.ld`, which lists the functions
+//! `transcribe` runs (written by `cargo xtask hot-text`, without the hashes that change between
+//! builds) so that they come first, in one block: 97.3 % (91-100 %), with `soniox` built for
+//! speed again, as the rest of the workspace is. The yardstick is linked as any program using
+//! the library is, without such a script.
 //!
 //! Build it on its own (`cargo bench -p soniox-cli`, as `cargo xtask bench` does): with the
 //! whole workspace, features unify and link OpenSSL into both binaries, which is not the
