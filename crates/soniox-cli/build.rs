@@ -4,23 +4,29 @@
 //! page it runs, so code run by one command but spread among code only other commands need
 //! costs resident memory out of proportion to its size: a 1 GiB `transcribe --no-wait` peaked
 //! 11 % above the client library's own upload, almost all of it pages of text, and 3 % below
-//! it with the script (the `cli` bench). `hot-text.ld`
-//! names the functions `transcribe` runs (start-up, the upload, creating and waiting on the
-//! job), without the hashes in their symbols so that it matches any build of this source;
-//! `cargo xtask hot-text` writes it from a profile of the built binary. The linker places
-//! those functions first, in one block; a name that matches nothing changes nothing.
+//! it with the script (the `cli` bench). `hot-text.ld` names the functions `transcribe` runs
+//! (start-up, the upload, creating and waiting on the job, as profiled against the emulator),
+//! without the hashes in their symbols so that it matches any build of this source; `cargo
+//! xtask hot-text` writes it. The linker places those functions first, in one block; a name
+//! that matches nothing changes nothing.
 //!
 //! Only GNU ld and LLVM's lld (Rust's default linker on x86_64 Linux) take such a script, so it
-//! is given only when targeting Linux and not when the flags choose another linker; setting
-//! `SONIOX_CLI_NO_HOT_TEXT` leaves it out, for a linker this cannot tell apart.
+//! is given only for the Linux targets it was tried on, and not when the configuration names
+//! another linker; `SONIOX_CLI_NO_HOT_TEXT` set leaves it out, for a linker this cannot tell
+//! apart (one swapped in under `ld`, say). The tests learn whether it was given, and why not,
+//! from `SONIOX_CLI_HOT_TEXT`.
 
-use std::{env, path::PathBuf};
+use std::{env, path::Path};
 
 /// The script, next to this file.
 const SCRIPT: &str = "hot-text.ld";
 
-/// Linkers that reject a script with `INSERT` (as gold does) or any `SECTIONS` (mold, wild).
-const WITHOUT_INSERT: [&str; 3] = ["gold", "mold", "wild"];
+/// Linkers that reject the script: gold refuses its `INSERT`, mold and wild any `SECTIONS`.
+const REFUSING: [&str; 3] = ["gold", "mold", "wild"];
+
+/// Linkers run directly rather than through a C compiler driver, which take the script's
+/// option as it is.
+const BARE: [&str; 5] = ["ld", "ld.bfd", "ld.lld", "lld", "rust-lld"];
 
 fn main() {
     println!("cargo:rerun-if-changed={SCRIPT}");
@@ -31,35 +37,114 @@ fn main() {
     ] {
         println!("cargo:rerun-if-env-changed={variable}");
     }
-    let script = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join(SCRIPT);
-    if !script.is_file() {
-        // Only a checkout that lost the file; the binary works the same, with more memory.
-        println!("cargo:warning={SCRIPT} is missing: `cargo xtask hot-text` writes it");
-        return;
+    let outcome = link_args();
+    match &outcome {
+        Ok(args) => {
+            for arg in args {
+                println!("cargo:rustc-link-arg-bins={arg}");
+            }
+        }
+        Err(Skipped::Warn(why)) => println!("cargo:warning=linking soniox without {SCRIPT}: {why}"),
+        Err(Skipped::Quietly(_)) => {}
     }
-    if takes_script() {
-        // `-Xlinker` passes the path as one argument, commas and spaces included.
-        println!("cargo:rustc-link-arg-bins=-Xlinker");
-        println!("cargo:rustc-link-arg-bins=--script={}", script.display());
-    }
+    let reason = match &outcome {
+        Ok(_) => "applied",
+        Err(Skipped::Warn(why) | Skipped::Quietly(why)) => why,
+    };
+    println!("cargo:rustc-env=SONIOX_CLI_HOT_TEXT={reason}");
 }
 
-/// Whether the target's linker takes the script: an ELF target linked through a C compiler
-/// driver with GNU ld or lld.
-fn takes_script() -> bool {
+/// Why the script is left out, and whether the build should say so.
+enum Skipped {
+    /// A configuration that would have had it but for something this script noticed.
+    Warn(String),
+    /// A target or a choice it was never meant for.
+    Quietly(String),
+}
+
+/// The linker arguments that give the script, or why there are none.
+fn link_args() -> Result<Vec<String>, Skipped> {
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os != "linux" || !matches!(target_env.as_str(), "gnu" | "musl") {
-        return false;
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if os != "linux"
+        || !matches!(target_env.as_str(), "gnu" | "musl")
+        || !matches!(arch.as_str(), "x86_64" | "aarch64")
+    {
+        return Err(Skipped::Quietly(format!(
+            "not tried on {arch}-{os}-{target_env}"
+        )));
     }
     if env::var_os("SONIOX_CLI_NO_HOT_TEXT").is_some() {
-        return false;
+        return Err(Skipped::Quietly("SONIOX_CLI_NO_HOT_TEXT is set".to_owned()));
     }
+    let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let script = Path::new(&dir).join(SCRIPT);
+    if !script.is_file() {
+        return Err(Skipped::Warn(format!(
+            "{} is missing (`cargo xtask hot-text` writes it)",
+            script.display()
+        )));
+    }
+    let script = script
+        .to_str()
+        .ok_or_else(|| Skipped::Warn("its path is not UTF-8".to_owned()))?;
+    let linker = chosen_linker();
+    if let Some(refusing) = linker
+        .iter()
+        .find(|name| REFUSING.iter().any(|refusing| is_named(name, refusing)))
+    {
+        return Err(Skipped::Warn(format!(
+            "the linker `{refusing}` does not take it"
+        )));
+    }
+    let option = format!("--script={script}");
+    // The driver (cc, gcc, clang) passes the linker's own options on behind `-Xlinker`, one
+    // argument each, commas and spaces included.
+    let bare = env::var("RUSTC_LINKER")
+        .is_ok_and(|driver| BARE.iter().any(|name| file_name(&driver) == *name));
+    Ok(if bare {
+        vec![option]
+    } else {
+        vec!["-Xlinker".to_owned(), option]
+    })
+}
+
+/// The linkers the configuration names: cargo's `linker` setting, `-C linker=`, and
+/// `-fuse-ld=` among the link arguments of the flags.
+fn chosen_linker() -> Vec<String> {
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let linker = env::var("RUSTC_LINKER").unwrap_or_default();
-    // `-fuse-ld=mold`, `-C linker=/usr/bin/mold`, `linker = "wild"`: any mention is enough.
-    !flags
-        .split('\x1f')
-        .chain([linker.as_str()])
-        .any(|flag| WITHOUT_INSERT.iter().any(|name| flag.contains(name)))
+    let mut named: Vec<String> = env::var("RUSTC_LINKER").into_iter().collect();
+    for flag in flags.split('\x1f') {
+        if let Some(linker) = flag
+            .strip_prefix("-Clinker=")
+            .or(flag.strip_prefix("linker="))
+        {
+            named.push(linker.to_owned());
+        }
+        // `-Clink-arg=-fuse-ld=mold`, `link-args=-fuse-ld=mold -s` and the like.
+        for word in flag.split([' ', '=', ',']).collect::<Vec<_>>().windows(2) {
+            if word[0].ends_with("-fuse-ld") {
+                named.push(word[1].to_owned());
+            }
+        }
+    }
+    named
+        .iter()
+        .map(|name| file_name(name).to_owned())
+        .collect()
+}
+
+/// Whether the linker file `name` is `linker`: `mold`, `ld.mold`, `mold-2.3`.
+fn is_named(name: &str, linker: &str) -> bool {
+    let name = name.strip_prefix("ld.").unwrap_or(name);
+    name == linker
+        || name
+            .strip_prefix(linker)
+            .is_some_and(|rest| rest.starts_with(['-', '.']))
+}
+
+/// The last component of a path.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }

@@ -3,7 +3,8 @@
 //! crate's `build.rs` for why).
 //!
 //! It builds `soniox`, starts its emulator, runs `transcribe --no-wait` and then a whole
-//! `transcribe` of a small file under `valgrind --tool=callgrind`, and lists every function of
+//! `transcribe` of a small file under `valgrind --tool=callgrind` (over plain HTTP and without
+//! a progress bar: TLS and drawing are left where they are), and lists every function of
 //! the binary that ran: those of the upload first, then those only waiting and fetching ran,
 //! each group in order of name so that the file changes only when the code run does. Symbols
 //! are written without what changes from build to build (the hash at the end of a legacy
@@ -33,8 +34,9 @@ pub(crate) fn run() -> Result<(), String> {
         &["build", "--release", "-p", "soniox-cli", "--bin", "soniox"],
     )
     .run()?;
-    let soniox = root.join("target/release/soniox");
-    let work = root.join("target/hot-text");
+    let target = crate::target_dir(&crate::workspace_metadata()?)?;
+    let soniox = target.join("release/soniox");
+    let work = target.join("hot-text");
     // A previous run's profiles and uploads would be read as this one's.
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|error| format!("cannot create {work:?}: {error}"))?;
@@ -60,6 +62,11 @@ pub(crate) fn run() -> Result<(), String> {
     );
     emulator.stop();
     let (upload, whole) = (upload?, whole?);
+    if upload.is_empty() || whole.is_empty() {
+        return Err(format!(
+            "the profiles in {work:?} name no function of {soniox:?}: is it stripped?"
+        ));
+    }
 
     let later: BTreeSet<String> = whole.difference(&upload).cloned().collect();
     let mut script = String::from(HEADER);
@@ -86,9 +93,10 @@ pub(crate) fn run() -> Result<(), String> {
 }
 
 const HEADER: &str = "\
-/* Written by `cargo xtask hot-text`; do not edit. The functions `soniox transcribe` runs,
-   placed ahead of the rest of the text (crates/soniox-cli/build.rs says why and when it is
-   used). Each name is a symbol without what changes from build to build. */
+/* Written by `cargo xtask hot-text`; do not edit. The functions `soniox transcribe` ran
+   against the emulator (plain HTTP, no progress bar), placed ahead of the rest of the text
+   (crates/soniox-cli/build.rs says why and when it is used). Each name is a symbol without
+   what changes from build to build. */
 ";
 
 /// A WAV of `data_len` bytes of silence, mono 16 kHz 16-bit PCM: the emulator reads the header
@@ -259,12 +267,13 @@ fn compressed(value: &str) -> Option<(&str, Option<&str>)> {
 /// The section pattern for `symbol`: a Rust symbol without its build's hashes; `None` for what
 /// has no symbol of its own (callgrind names those by address) or another language's.
 fn pattern(symbol: &str) -> Option<String> {
-    // LLVM's suffix on a function it made internal.
-    let symbol = symbol.split_once(".llvm.").map_or(symbol, |(name, _)| name);
+    // Callgrind's mark of a recursive call (`'2`), which no symbol has.
+    let symbol = symbol.split_once('\'').map_or(symbol, |(name, _)| name);
     if let Some(path) = symbol.strip_prefix("_ZN") {
         // Legacy: `_ZN` path `17h` sixteen hex digits `E`; the hash covers the crate, its
-        // version and features, and a generic's arguments.
-        let path = path.strip_suffix('E')?;
+        // version and features, and a generic's arguments. After it, LLVM may add a suffix
+        // of its own (`.llvm.N`, `.N`) to a function it made internal or copied.
+        let (path, _) = path.rsplit_once("E")?;
         let (path, hash) = path.split_at(path.len().checked_sub(19)?);
         let is_hash = hash.strip_prefix("17h").is_some_and(|digits| {
             digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit())
@@ -272,24 +281,36 @@ fn pattern(symbol: &str) -> Option<String> {
         return is_hash.then(|| format!("_ZN{path}*"));
     }
     if symbol.starts_with("_R") {
-        return Some(without_disambiguators(symbol));
+        // v0 has no `.` of its own: what follows one is LLVM's, as above.
+        let symbol = symbol.split_once('.').map_or(symbol, |(name, _)| name);
+        return Some(format!("{}*", without_build_specifics(symbol)));
     }
     None
 }
 
-/// A v0 symbol with each crate root's disambiguator (`C s <base-62> _ <name>`) a wildcard.
-fn without_disambiguators(symbol: &str) -> String {
+/// A v0 symbol with each crate root's disambiguator (`Cs<base-62>_`) and each back-reference
+/// (`B<base-62>_`, an offset into the symbol, which moves with the disambiguators' lengths) a
+/// wildcard.
+fn without_build_specifics(symbol: &str) -> String {
     let mut out = String::with_capacity(symbol.len());
     let mut rest = symbol;
-    while let Some(at) = rest.find("Cs") {
-        out.push_str(&rest[..at + 2]);
-        rest = &rest[at + 2..];
+    while let Some(at) = rest.find(['C', 'B']) {
+        let marker = match &rest[at..] {
+            after if after.starts_with("Cs") => "Cs",
+            after if after.starts_with('B') => "B",
+            _ => "C",
+        };
+        let (kept, after) = rest.split_at(at + marker.len());
+        out.push_str(kept);
+        rest = after;
         let digits = rest
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-        if digits > 0 && rest[digits..].starts_with('_') {
-            // Only broadens the pattern where `Cs` was part of a name instead.
+        // A disambiguator has digits; a back-reference to offset 0 has none (`B_`).
+        let is_number = rest[digits..].starts_with('_') && (digits > 0 || marker == "B");
+        if marker != "C" && is_number {
+            // Only broadens the pattern where the marker was part of a name instead.
             out.push('*');
             rest = &rest[digits..];
         }
@@ -314,8 +335,16 @@ mod tests {
             Some("_ZN4core3fmt5write*")
         );
         assert_eq!(
+            pattern("_ZN4core3fmt5write17h0123456789abcdefE.5112'2").as_deref(),
+            Some("_ZN4core3fmt5write*")
+        );
+        assert_eq!(
             pattern("_RNvMNtCslNYArtu3iFV_5alloc6stringNtB2_6String15from_utf8_lossy").as_deref(),
-            Some("_RNvMNtCs*_5alloc6stringNtB2_6String15from_utf8_lossy")
+            Some("_RNvMNtCs*_5alloc6stringNtB*_6String15from_utf8_lossy*")
+        );
+        assert_eq!(
+            pattern("_RNvMs_NtCs1a_3std4OnceB_4call.4142'2").as_deref(),
+            Some("_RNvMs_NtCs*_3std4OnceB*_4call*")
         );
         for unnamed in [
             "0x00000000001a7370",

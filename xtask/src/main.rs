@@ -77,6 +77,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace's `cargo metadata` (its own packages only).
+fn workspace_metadata() -> Result<serde_json::Value, String> {
+    serde_json::from_slice(
+        &cmd::Step::new("cargo", &["metadata", "--format-version", "1", "--no-deps"]).capture()?,
+    )
+    .map_err(|error| format!("`cargo metadata` printed no JSON: {error}"))
+}
+
+/// The target directory `metadata` names (`CARGO_TARGET_DIR` or the config's, say).
+fn target_dir(metadata: &serde_json::Value) -> Result<PathBuf, String> {
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| "`cargo metadata` names no target directory".to_owned())
+}
+
 /// The workspace root, found from this crate's manifest directory so that `cargo xtask` works
 /// from any subdirectory.
 fn project_root() -> PathBuf {

@@ -63,15 +63,8 @@ struct Bench {
 /// writes the report; fails when a bench failed.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
-    let metadata: Value = serde_json::from_slice(
-        &Step::new("cargo", &["metadata", "--format-version", "1", "--no-deps"]).capture()?,
-    )
-    .map_err(|error| format!("`cargo metadata` printed no JSON: {error}"))?;
-    let target_dir = PathBuf::from(
-        metadata["target_directory"]
-            .as_str()
-            .ok_or("`cargo metadata` names no target directory")?,
-    );
+    let metadata = crate::workspace_metadata()?;
+    let target_dir = crate::target_dir(&metadata)?;
     let packages = package_names(&metadata);
 
     let to_build = packages_with_benches(&metadata, &options);
