@@ -3,7 +3,7 @@
 //! The binary carries every command's code, and the kernel maps the 64 KiB of text around each
 //! page it runs, so code run by one command but spread among code only other commands need
 //! costs resident memory out of proportion to its size: a 1 GiB `transcribe --no-wait` peaked
-//! 11 % above the client library's own upload, almost all of it pages of text, and 3 % below
+//! 11 % above the client library's own upload, almost all of it pages of text, and 2-7 % below
 //! it with the script (the `cli` bench). `hot-text.ld` names the functions `transcribe` runs
 //! (start-up, the upload, creating and waiting on the job, as profiled against the emulator),
 //! without the hashes in their symbols so that it matches any build of this source; `cargo

@@ -28,9 +28,9 @@
 //! by name, moving cold code apart, and raising tracing's static level filter did not narrow
 //! it. `soniox`'s build script now gives the linker `hot-text.ld`, which lists the functions
 //! `transcribe` runs (written by `cargo xtask hot-text`, without the hashes that change between
-//! builds) so that they come first, in one block: 97.3 % (91-100 %), with `soniox` built for
-//! speed again, as the rest of the workspace is. The yardstick is linked as any program using
-//! the library is, without such a script.
+//! builds) so that they come first, in one block: 93-98 % (medians of four runs), with
+//! `soniox` built for speed again, as the rest of the workspace is. The yardstick is linked as
+//! any program using the library is, without such a script.
 //!
 //! Build it on its own (`cargo bench -p soniox-cli`, as `cargo xtask bench` does): with the
 //! whole workspace, features unify and link OpenSSL into both binaries, which is not the
