@@ -379,8 +379,9 @@ impl PostgresStore {
     /// Records `event` as done inside `transaction` only if `token` still holds its claim:
     /// `false`, changing nothing, once the claim's lease ran out and another handling took
     /// the event or completed it. For writes that must commit exactly once with the event's
-    /// completion even should a handling outlive its lease: roll them back on `false`.
-    /// [`complete_in`](Self::complete_in) records the event done whoever holds it.
+    /// completion even should a handling outlive its lease: roll them back on `false`, and fail
+    /// with [`StoreError::ClaimLost`]. [`complete_in`](Self::complete_in) records the event
+    /// done whoever holds it.
     ///
     /// # Errors
     ///

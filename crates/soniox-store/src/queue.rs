@@ -194,6 +194,7 @@ pub(crate) enum Shared {
     Corrupt(Arc<dyn StdError + Send + Sync>),
     SchemaTooNew { found: i64, supported: i64 },
     Closed,
+    ClaimLost,
 }
 
 impl From<StoreError> for Shared {
@@ -204,6 +205,7 @@ impl From<StoreError> for Shared {
                 Self::SchemaTooNew { found, supported }
             }
             StoreError::Closed => Self::Closed,
+            StoreError::ClaimLost => Self::ClaimLost,
             StoreError::Unavailable(source) => Self::Unavailable(Arc::from(source)),
             // `StoreError` is non-exhaustive; a variant added later is still a failure.
             other => Self::Unavailable(Arc::new(other)),
@@ -226,6 +228,7 @@ impl Shared {
                 supported: *supported,
             },
             Self::Closed => StoreError::Closed,
+            Self::ClaimLost => StoreError::ClaimLost,
         }
     }
 }
@@ -413,3 +416,28 @@ macro_rules! queued_event_store {
 }
 
 pub(crate) use queued_event_store;
+
+#[cfg(test)]
+mod tests {
+    use super::{Shared, StoreError};
+
+    #[test]
+    fn a_shared_error_is_copied_as_the_same_variant() {
+        let errors = [
+            StoreError::unavailable("down"),
+            StoreError::Corrupt("foreign".into()),
+            StoreError::SchemaTooNew {
+                found: 9,
+                supported: 3,
+            },
+            StoreError::Closed,
+            StoreError::ClaimLost,
+        ];
+        for error in errors {
+            let before = format!("{error:?}");
+            let copy = Shared::from(error).error();
+            let variant = |debug: &str| debug.split(['(', ' ']).next().unwrap_or("").to_owned();
+            assert_eq!(variant(&format!("{copy:?}")), variant(&before), "{before}");
+        }
+    }
+}

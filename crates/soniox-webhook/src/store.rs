@@ -114,6 +114,15 @@ pub enum StoreError {
     /// The store has been closed.
     #[error("the event store is closed")]
     Closed,
+    /// A handling's writes were rolled back because its claim on the event had run out and
+    /// another handling had taken the event (a writes-with-completion transaction fenced by
+    /// [`ReceivedEvent::claim_token`](crate::ReceivedEvent::claim_token)): the other
+    /// handling's commit is the one that counts. The store itself is fine.
+    #[error(
+        "the handling's claim on the event ran out and another handling took the event: its \
+         writes rolled back, so that they happen once"
+    )]
+    ClaimLost,
 }
 
 impl StoreError {

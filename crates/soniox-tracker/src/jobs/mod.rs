@@ -19,10 +19,6 @@ use crate::{
     reconcile::{Stage, TrackedJob},
 };
 
-/// Why a handling's writes rolled back: its claim was no longer the event's.
-pub(crate) const CLAIM_LOST: &str = "the handling's claim on the event ran out and another \
-    handling took the event: its writes rolled back, so that they happen once";
-
 /// An event to record done with a handling's writes, and the claim that handling holds, if
 /// an inbox called it: the completion is fenced by it.
 pub(crate) struct Completion {
@@ -34,7 +30,7 @@ pub(crate) struct Completion {
 /// the completion found the claim lost.
 pub(crate) enum Unfinished<E> {
     Failed(E),
-    /// See [`CLAIM_LOST`].
+    /// See [`StoreError::ClaimLost`].
     ClaimLost,
 }
 
@@ -45,11 +41,12 @@ impl<E> From<E> for Unfinished<E> {
 }
 
 impl<E> Unfinished<E> {
-    /// The store's error: `failed`'s for a failed statement, [`CLAIM_LOST`] otherwise.
+    /// The store's error: `failed`'s for a failed statement, [`StoreError::ClaimLost`]
+    /// otherwise.
     pub(crate) fn into_store_error(self, failed: impl FnOnce(E) -> StoreError) -> StoreError {
         match self {
             Self::Failed(error) => failed(error),
-            Self::ClaimLost => StoreError::unavailable(CLAIM_LOST),
+            Self::ClaimLost => StoreError::ClaimLost,
         }
     }
 }
@@ -439,7 +436,7 @@ impl Jobs {
     /// event as done, in one transaction: all of them commit together, exactly once, or none
     /// does. With the `claim` the handling holds, the event is recorded done only while it
     /// does: should the handling have outlived its lease and another have taken the event,
-    /// the transaction rolls back and the call fails ([`CLAIM_LOST`]). Whether the job was
+    /// the transaction rolls back and the call fails ([`StoreError::ClaimLost`]). Whether the job was
     /// found under its id: not while its acceptance has yet to commit (a webhook that
     /// overtook it), when the event is done all the same and the reconciler records the job.
     pub(crate) async fn done_with(
