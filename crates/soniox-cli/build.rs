@@ -37,21 +37,20 @@ fn main() {
     ] {
         println!("cargo:rerun-if-env-changed={variable}");
     }
-    let outcome = link_args();
-    match &outcome {
+    let outcome = match link_args() {
         Ok(args) => {
             for arg in args {
                 println!("cargo:rustc-link-arg-bins={arg}");
             }
+            "applied".to_owned()
         }
-        Err(Skipped::Warn(why)) => println!("cargo:warning=linking soniox without {SCRIPT}: {why}"),
-        Err(Skipped::Quietly(_)) => {}
-    }
-    let reason = match &outcome {
-        Ok(_) => "applied",
-        Err(Skipped::Warn(why) | Skipped::Quietly(why)) => why,
+        Err(Skipped::Warn(why)) => {
+            println!("cargo:warning=linking soniox without {SCRIPT}: {why}");
+            why
+        }
+        Err(Skipped::Quietly(why)) => why,
     };
-    println!("cargo:rustc-env=SONIOX_CLI_HOT_TEXT={reason}");
+    println!("cargo:rustc-env=SONIOX_CLI_HOT_TEXT={outcome}");
 }
 
 /// Why the script is left out, and whether the build should say so.
