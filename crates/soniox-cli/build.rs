@@ -21,12 +21,8 @@ use std::{env, path::Path};
 /// The script, next to this file.
 const SCRIPT: &str = "hot-text.ld";
 
-/// Linkers that reject the script: gold refuses its `INSERT`, mold and wild any `SECTIONS`.
-const REFUSING: [&str; 3] = ["gold", "mold", "wild"];
-
-/// Linkers run directly rather than through a C compiler driver, which take the script's
-/// option as it is.
-const BARE: [&str; 5] = ["ld", "ld.bfd", "ld.lld", "lld", "rust-lld"];
+#[path = "build/linker.rs"]
+mod linker;
 
 fn main() {
     println!("cargo:rerun-if-changed={SCRIPT}");
@@ -88,11 +84,9 @@ fn link_args() -> Result<Vec<String>, Skipped> {
     let script = script
         .to_str()
         .ok_or_else(|| Skipped::Warn("its path is not UTF-8".to_owned()))?;
-    let linker = chosen_linker();
-    if let Some(refusing) = linker
-        .iter()
-        .find(|name| REFUSING.iter().any(|refusing| is_named(name, refusing)))
-    {
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let configured = env::var("RUSTC_LINKER").ok();
+    if let Some(refusing) = linker::refusing(&flags, configured.as_deref()) {
         return Err(Skipped::Warn(format!(
             "the linker `{refusing}` does not take it"
         )));
@@ -100,50 +94,9 @@ fn link_args() -> Result<Vec<String>, Skipped> {
     let option = format!("--script={script}");
     // The driver (cc, gcc, clang) passes the linker's own options on behind `-Xlinker`, one
     // argument each, commas and spaces included.
-    let bare = env::var("RUSTC_LINKER")
-        .is_ok_and(|driver| BARE.iter().any(|name| file_name(&driver) == *name));
-    Ok(if bare {
+    Ok(if linker::is_bare(configured.as_deref()) {
         vec![option]
     } else {
         vec!["-Xlinker".to_owned(), option]
     })
-}
-
-/// The linkers the configuration names: cargo's `linker` setting, `-C linker=`, and
-/// `-fuse-ld=` among the link arguments of the flags.
-fn chosen_linker() -> Vec<String> {
-    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let mut named: Vec<String> = env::var("RUSTC_LINKER").into_iter().collect();
-    for flag in flags.split('\x1f') {
-        if let Some(linker) = flag
-            .strip_prefix("-Clinker=")
-            .or(flag.strip_prefix("linker="))
-        {
-            named.push(linker.to_owned());
-        }
-        // `-Clink-arg=-fuse-ld=mold`, `link-args=-fuse-ld=mold -s` and the like.
-        for word in flag.split([' ', '=', ',']).collect::<Vec<_>>().windows(2) {
-            if word[0].ends_with("-fuse-ld") {
-                named.push(word[1].to_owned());
-            }
-        }
-    }
-    named
-        .iter()
-        .map(|name| file_name(name).to_owned())
-        .collect()
-}
-
-/// Whether the linker file `name` is `linker`: `mold`, `ld.mold`, `mold-2.3`.
-fn is_named(name: &str, linker: &str) -> bool {
-    let name = name.strip_prefix("ld.").unwrap_or(name);
-    name == linker
-        || name
-            .strip_prefix(linker)
-            .is_some_and(|rest| rest.starts_with(['-', '.']))
-}
-
-/// The last component of a path.
-fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
 }

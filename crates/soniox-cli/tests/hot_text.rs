@@ -6,6 +6,9 @@
 
 use std::{io::Write as _, path::Path, process::Command};
 
+#[path = "../build/linker.rs"]
+mod linker;
+
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hot-text.ld");
 
 /// Whether the build script gave the linker the script: when it did not, a test of it passes
@@ -57,6 +60,53 @@ fn matches(pattern: &str, name: &str) -> bool {
         }
     }
     rest.ends_with(last)
+}
+
+#[test]
+fn a_linker_that_refuses_the_script_is_found_by_name() {
+    let flags = |flags: &[&str]| flags.join("\x1f");
+    let cases = [
+        (flags(&["-C", "link-arg=-fuse-ld=mold"]), None, Some("mold")),
+        (
+            flags(&["-Clink-arg=-fuse-ld=/opt/bin/ld.mold"]),
+            None,
+            Some("ld.mold"),
+        ),
+        (flags(&["-Clink-args=-fuse-ld=wild -s"]), None, Some("wild")),
+        (
+            flags(&["-C", "linker=/usr/local/bin/mold-2.3"]),
+            None,
+            Some("mold-2.3"),
+        ),
+        (String::new(), Some("/usr/bin/ld.gold"), Some("ld.gold")),
+        // Names that only contain one: a CPU, a directory, another linker.
+        (flags(&["-Ctarget-cpu=goldmont"]), None, None),
+        (
+            flags(&["-C", "link-arg=-fuse-ld=lld"]),
+            Some("/home/goldberg/cc"),
+            None,
+        ),
+        (flags(&["-Clink-arg=-fuse-ld=bfd"]), None, None),
+        (String::new(), None, None),
+    ];
+    for (flags, configured, expected) in cases {
+        assert_eq!(
+            linker::refusing(&flags, configured).as_deref(),
+            expected,
+            "{flags:?} with {configured:?}"
+        );
+    }
+}
+
+#[test]
+fn only_a_linker_run_directly_takes_the_option_bare() {
+    for bare in ["rust-lld", "/usr/bin/ld.lld", "ld", "/usr/bin/ld.bfd"] {
+        assert!(linker::is_bare(Some(bare)), "{bare}");
+    }
+    for driver in ["cc", "/usr/bin/gcc", "clang", "aarch64-linux-gnu-gcc"] {
+        assert!(!linker::is_bare(Some(driver)), "{driver}");
+    }
+    assert!(!linker::is_bare(None));
 }
 
 #[test]
